@@ -1,0 +1,440 @@
+// dsrl's native NN backend: OpenBLAS sgemm plus fused element-wise kernels, exposed through N-API.
+//
+// Why hand-written: the engine's matrix products go to OpenBLAS (as PyTorch's do), and everything
+// between them (bias + activation, LayerNorm + activation, their backward passes, Adam over a
+// network's flat parameter buffer, Polyak/EMA) is one fused C loop each, so a layer costs one pass
+// over memory instead of several JS loops. Every kernel has a pure-TS twin in src/nn/js-backend.ts
+// with the same semantics; tests check they agree.
+//
+// All arrays are Float32Array views (possibly subarrays); sizes are passed explicitly and checked
+// against the views' lengths so a bad call throws instead of touching memory it does not own.
+#include <cblas.h>
+#include <math.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_MISH = 3, ACT_SILU = 4 };
+
+#define CHECK_NAPI(call)                                              \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      napi_throw_error(env, NULL, "dsrl_native: N-API call failed"); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+typedef struct {
+  float* data;
+  size_t length;
+} fview;
+
+// Reads argument i as a Float32Array (or null when allow_null). Returns 0 on error (exception set).
+static int get_f32(napi_env env, napi_value v, fview* out, int allow_null, const char* what) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (allow_null && (t == napi_null || t == napi_undefined)) {
+    out->data = NULL;
+    out->length = 0;
+    return 1;
+  }
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "dsrl_native: %s must be a Float32Array", what);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t offset;
+  napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset);
+  if (type != napi_float32_array) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "dsrl_native: %s must be a Float32Array", what);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  out->data = (float*)data;
+  out->length = length;
+  return 1;
+}
+
+static int64_t get_i64(napi_env env, napi_value v) {
+  int64_t x = 0;
+  napi_get_value_int64(env, v, &x);
+  return x;
+}
+
+static double get_f64(napi_env env, napi_value v) {
+  double x = 0;
+  napi_get_value_double(env, v, &x);
+  return x;
+}
+
+static int need(napi_env env, const fview* a, size_t n, const char* what) {
+  if (a->data != NULL && a->length < n) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "dsrl_native: %s has %zu elements, needs %zu", what, a->length, n);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
+#define ARGS(n)                                                     \
+  size_t argc = n;                                                  \
+  napi_value argv[n];                                               \
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL)); \
+  if (argc < n) {                                                   \
+    napi_throw_error(env, NULL, "dsrl_native: too few arguments");  \
+    return NULL;                                                    \
+  }
+
+// gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc): C = alpha op(A) op(B) + beta C, row-major.
+static napi_value Gemm(napi_env env, napi_callback_info info) {
+  ARGS(13);
+  bool ta, tb;
+  napi_get_value_bool(env, argv[0], &ta);
+  napi_get_value_bool(env, argv[1], &tb);
+  int64_t M = get_i64(env, argv[2]), N = get_i64(env, argv[3]), K = get_i64(env, argv[4]);
+  float alpha = (float)get_f64(env, argv[5]);
+  fview A, B, C;
+  if (!get_f32(env, argv[6], &A, 0, "A")) return NULL;
+  int64_t lda = get_i64(env, argv[7]);
+  if (!get_f32(env, argv[8], &B, 0, "B")) return NULL;
+  int64_t ldb = get_i64(env, argv[9]);
+  float beta = (float)get_f64(env, argv[10]);
+  if (!get_f32(env, argv[11], &C, 0, "C")) return NULL;
+  int64_t ldc = get_i64(env, argv[12]);
+  if (M <= 0 || N <= 0) return NULL;
+  int64_t arows = ta ? K : M, brows = tb ? N : K;
+  if (!need(env, &A, (size_t)((arows - 1) * lda + (ta ? M : K)), "A")) return NULL;
+  if (!need(env, &B, (size_t)((brows - 1) * ldb + (tb ? K : N)), "B")) return NULL;
+  if (!need(env, &C, (size_t)((M - 1) * ldc + N), "C")) return NULL;
+  if (K <= 0) {
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) C.data[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C.data[i * ldc + j];
+    return NULL;
+  }
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+              (int)K, alpha, A.data, (int)lda, B.data, (int)ldb, beta, C.data, (int)ldc);
+  return NULL;
+}
+
+static inline float act_fwd(int act, float u) {
+  switch (act) {
+    case ACT_RELU:
+      return u > 0.0f ? u : 0.0f;
+    case ACT_TANH:
+      return tanhf(u);
+    case ACT_MISH: {
+      // softplus with the usual overflow guard; mish = u * tanh(softplus(u))
+      float sp = u > 20.0f ? u : log1pf(expf(u));
+      return u * tanhf(sp);
+    }
+    case ACT_SILU:
+      return u / (1.0f + expf(-u));
+    default:
+      return u;
+  }
+}
+
+// d act / d u, given pre-activation u and output y.
+static inline float act_grad(int act, float u, float y) {
+  switch (act) {
+    case ACT_RELU:
+      return u > 0.0f ? 1.0f : 0.0f;
+    case ACT_TANH:
+      return 1.0f - y * y;
+    case ACT_MISH: {
+      float sp = u > 20.0f ? u : log1pf(expf(u));
+      float t = tanhf(sp);
+      float sig = 1.0f / (1.0f + expf(-u));
+      return t + u * sig * (1.0f - t * t);
+    }
+    case ACT_SILU: {
+      float s = 1.0f / (1.0f + expf(-u));
+      return s + u * s * (1.0f - s);
+    }
+    default:
+      return 1.0f;
+  }
+}
+
+// biasAct(z, bias|null, rows, cols, act, y): z += bias (kept as the pre-activation); y = act(z). y may alias z
+// only for identity.
+static napi_value BiasAct(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  fview z, b, y;
+  if (!get_f32(env, argv[0], &z, 0, "z") || !get_f32(env, argv[1], &b, 1, "bias")) return NULL;
+  int64_t rows = get_i64(env, argv[2]), cols = get_i64(env, argv[3]);
+  int act = (int)get_i64(env, argv[4]);
+  if (!get_f32(env, argv[5], &y, 0, "y")) return NULL;
+  size_t n = (size_t)(rows * cols);
+  if (!need(env, &z, n, "z") || !need(env, &b, (size_t)cols, "bias") || !need(env, &y, n, "y")) return NULL;
+  float* Z = z.data;
+  float* Y = y.data;
+  const float* B = b.data;
+  for (int64_t r = 0; r < rows; r++) {
+    float* zr = Z + r * cols;
+    float* yr = Y + r * cols;
+    if (B)
+      for (int64_t c = 0; c < cols; c++) zr[c] += B[c];
+    switch (act) {
+      case ACT_RELU:
+        for (int64_t c = 0; c < cols; c++) yr[c] = zr[c] > 0.0f ? zr[c] : 0.0f;
+        break;
+      case ACT_IDENTITY:
+        if (yr != zr) memcpy(yr, zr, (size_t)cols * sizeof(float));
+        break;
+      default:
+        for (int64_t c = 0; c < cols; c++) yr[c] = act_fwd(act, zr[c]);
+    }
+  }
+  return NULL;
+}
+
+// biasActBackward(dy, z, y, rows, cols, act, dz, db|null): dz = dy * act'(z); db += colsum(dz). dz may alias dy.
+static napi_value BiasActBackward(napi_env env, napi_callback_info info) {
+  ARGS(8);
+  fview dy, z, y, dz, db;
+  if (!get_f32(env, argv[0], &dy, 0, "dy") || !get_f32(env, argv[1], &z, 0, "z") ||
+      !get_f32(env, argv[2], &y, 0, "y"))
+    return NULL;
+  int64_t rows = get_i64(env, argv[3]), cols = get_i64(env, argv[4]);
+  int act = (int)get_i64(env, argv[5]);
+  if (!get_f32(env, argv[6], &dz, 0, "dz") || !get_f32(env, argv[7], &db, 1, "db")) return NULL;
+  size_t n = (size_t)(rows * cols);
+  if (!need(env, &dy, n, "dy") || !need(env, &z, n, "z") || !need(env, &y, n, "y") || !need(env, &dz, n, "dz") ||
+      !need(env, &db, (size_t)cols, "db"))
+    return NULL;
+  for (int64_t r = 0; r < rows; r++) {
+    const float* dyr = dy.data + r * cols;
+    const float* zr = z.data + r * cols;
+    const float* yr = y.data + r * cols;
+    float* dzr = dz.data + r * cols;
+    switch (act) {
+      case ACT_IDENTITY:
+        if (dzr != dyr) memcpy(dzr, dyr, (size_t)cols * sizeof(float));
+        break;
+      case ACT_RELU:
+        for (int64_t c = 0; c < cols; c++) dzr[c] = zr[c] > 0.0f ? dyr[c] : 0.0f;
+        break;
+      case ACT_TANH:
+        for (int64_t c = 0; c < cols; c++) dzr[c] = dyr[c] * (1.0f - yr[c] * yr[c]);
+        break;
+      default:
+        for (int64_t c = 0; c < cols; c++) dzr[c] = dyr[c] * act_grad(act, zr[c], yr[c]);
+    }
+    if (db.data)
+      for (int64_t c = 0; c < cols; c++) db.data[c] += dzr[c];
+  }
+  return NULL;
+}
+
+// lnActForward(z, bias|null, gamma, beta, rows, cols, eps, act, xhat, rstd, y):
+//   u = gamma * (z + bias - mean) * rstd + beta; y = act(u). Saves xhat and rstd for the backward pass.
+static napi_value LnActForward(napi_env env, napi_callback_info info) {
+  ARGS(11);
+  fview z, b, g, be, xh, rs, y;
+  if (!get_f32(env, argv[0], &z, 0, "z") || !get_f32(env, argv[1], &b, 1, "bias") ||
+      !get_f32(env, argv[2], &g, 0, "gamma") || !get_f32(env, argv[3], &be, 0, "beta"))
+    return NULL;
+  int64_t rows = get_i64(env, argv[4]), cols = get_i64(env, argv[5]);
+  float eps = (float)get_f64(env, argv[6]);
+  int act = (int)get_i64(env, argv[7]);
+  if (!get_f32(env, argv[8], &xh, 0, "xhat") || !get_f32(env, argv[9], &rs, 0, "rstd") ||
+      !get_f32(env, argv[10], &y, 0, "y"))
+    return NULL;
+  size_t n = (size_t)(rows * cols);
+  if (!need(env, &z, n, "z") || !need(env, &b, (size_t)cols, "bias") || !need(env, &g, (size_t)cols, "gamma") ||
+      !need(env, &be, (size_t)cols, "beta") || !need(env, &xh, n, "xhat") || !need(env, &rs, (size_t)rows, "rstd") ||
+      !need(env, &y, n, "y"))
+    return NULL;
+  const float inv = 1.0f / (float)cols;
+  for (int64_t r = 0; r < rows; r++) {
+    float* zr = z.data + r * cols;
+    float* xr = xh.data + r * cols;
+    float* yr = y.data + r * cols;
+    float sum = 0.0f;
+    if (b.data)
+      for (int64_t c = 0; c < cols; c++) {
+        zr[c] += b.data[c];
+        sum += zr[c];
+      }
+    else
+      for (int64_t c = 0; c < cols; c++) sum += zr[c];
+    const float mean = sum * inv;
+    float sq = 0.0f;
+    for (int64_t c = 0; c < cols; c++) {
+      float d = zr[c] - mean;
+      xr[c] = d;
+      sq += d * d;
+    }
+    const float rstd = 1.0f / sqrtf(sq * inv + eps);
+    rs.data[r] = rstd;
+    for (int64_t c = 0; c < cols; c++) xr[c] *= rstd;
+    switch (act) {
+      case ACT_RELU:
+        for (int64_t c = 0; c < cols; c++) {
+          float u = xr[c] * g.data[c] + be.data[c];
+          yr[c] = u > 0.0f ? u : 0.0f;
+        }
+        break;
+      case ACT_IDENTITY:
+        for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] * g.data[c] + be.data[c];
+        break;
+      default:
+        for (int64_t c = 0; c < cols; c++) yr[c] = act_fwd(act, xr[c] * g.data[c] + be.data[c]);
+    }
+  }
+  return NULL;
+}
+
+// lnActBackward(dy, xhat, rstd, gamma, beta, y, rows, cols, act, dz, dgamma|null, dbeta|null, dbias|null)
+//   dz: gradient w.r.t. the LayerNorm input (before the bias was added: same as after, the bias is a shift).
+//   dgamma, dbeta, dbias accumulate (+=). dz may alias dy.
+static napi_value LnActBackward(napi_env env, napi_callback_info info) {
+  ARGS(13);
+  fview dy, xh, rs, g, be, y, dz, dg, dbe, dbi;
+  if (!get_f32(env, argv[0], &dy, 0, "dy") || !get_f32(env, argv[1], &xh, 0, "xhat") ||
+      !get_f32(env, argv[2], &rs, 0, "rstd") || !get_f32(env, argv[3], &g, 0, "gamma") ||
+      !get_f32(env, argv[4], &be, 0, "beta") || !get_f32(env, argv[5], &y, 0, "y"))
+    return NULL;
+  int64_t rows = get_i64(env, argv[6]), cols = get_i64(env, argv[7]);
+  int act = (int)get_i64(env, argv[8]);
+  if (!get_f32(env, argv[9], &dz, 0, "dz") || !get_f32(env, argv[10], &dg, 1, "dgamma") ||
+      !get_f32(env, argv[11], &dbe, 1, "dbeta") || !get_f32(env, argv[12], &dbi, 1, "dbias"))
+    return NULL;
+  size_t n = (size_t)(rows * cols);
+  if (!need(env, &dy, n, "dy") || !need(env, &xh, n, "xhat") || !need(env, &rs, (size_t)rows, "rstd") ||
+      !need(env, &g, (size_t)cols, "gamma") || !need(env, &be, (size_t)cols, "beta") || !need(env, &y, n, "y") ||
+      !need(env, &dz, n, "dz") || !need(env, &dg, (size_t)cols, "dgamma") || !need(env, &dbe, (size_t)cols, "dbeta") ||
+      !need(env, &dbi, (size_t)cols, "dbias"))
+    return NULL;
+  const float inv = 1.0f / (float)cols;
+  for (int64_t r = 0; r < rows; r++) {
+    const float* dyr = dy.data + r * cols;
+    const float* xr = xh.data + r * cols;
+    const float* yr = y.data + r * cols;
+    float* dzr = dz.data + r * cols;
+    // du = dy * act'(u); u = xhat * gamma + beta (recomputed rather than stored)
+    float s1 = 0.0f, s2 = 0.0f;
+    for (int64_t c = 0; c < cols; c++) {
+      float du;
+      switch (act) {
+        case ACT_IDENTITY:
+          du = dyr[c];
+          break;
+        case ACT_RELU:
+          du = yr[c] > 0.0f ? dyr[c] : 0.0f;
+          break;
+        case ACT_TANH:
+          du = dyr[c] * (1.0f - yr[c] * yr[c]);
+          break;
+        default:
+          du = dyr[c] * act_grad(act, xr[c] * g.data[c] + be.data[c], yr[c]);
+      }
+      if (dg.data) dg.data[c] += du * xr[c];
+      if (dbe.data) dbe.data[c] += du;
+      float dxh = du * g.data[c];
+      dzr[c] = dxh;  // stash dxhat; dz is written in the second pass
+      s1 += dxh;
+      s2 += dxh * xr[c];
+    }
+    const float m1 = s1 * inv, m2 = s2 * inv, rstd = rs.data[r];
+    for (int64_t c = 0; c < cols; c++) {
+      float v = rstd * (dzr[c] - m1 - xr[c] * m2);
+      dzr[c] = v;
+      if (dbi.data) dbi.data[c] += v;
+    }
+  }
+  return NULL;
+}
+
+// adam(p, g, m, v, lr, beta1, beta2, eps, step, weightDecay): bias-corrected Adam (Kingma & Ba 2015),
+// with decoupled weight decay (AdamW) when weightDecay > 0. `step` is the 1-based step count.
+static napi_value Adam(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  fview p, g, m, v;
+  if (!get_f32(env, argv[0], &p, 0, "params") || !get_f32(env, argv[1], &g, 0, "grads") ||
+      !get_f32(env, argv[2], &m, 0, "m") || !get_f32(env, argv[3], &v, 0, "v"))
+    return NULL;
+  size_t n = p.length;
+  if (!need(env, &g, n, "grads") || !need(env, &m, n, "m") || !need(env, &v, n, "v")) return NULL;
+  const double lr = get_f64(env, argv[4]), b1 = get_f64(env, argv[5]), b2 = get_f64(env, argv[6]);
+  const double eps = get_f64(env, argv[7]), step = get_f64(env, argv[8]), wd = get_f64(env, argv[9]);
+  const float bc1 = (float)(1.0 - pow(b1, step)), bc2 = (float)(1.0 - pow(b2, step));
+  const float step_size = (float)lr / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
+  const float fb1 = (float)b1, fb2 = (float)b2, feps = (float)eps, decay = (float)(1.0 - lr * wd);
+  float* P = p.data;
+  const float* G = g.data;
+  float* Mm = m.data;
+  float* V = v.data;
+  for (size_t i = 0; i < n; i++) {
+    float gi = G[i];
+    float mi = fb1 * Mm[i] + (1.0f - fb1) * gi;
+    float vi = fb2 * V[i] + (1.0f - fb2) * gi * gi;
+    Mm[i] = mi;
+    V[i] = vi;
+    // Same formula as torch.optim.Adam: p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
+    P[i] = P[i] * decay - step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + feps);
+  }
+  return NULL;
+}
+
+// axpby(y, x, a, b): y = a * x + b * y (Polyak averaging, EMA, scaling).
+static napi_value Axpby(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  fview y, x;
+  if (!get_f32(env, argv[0], &y, 0, "y") || !get_f32(env, argv[1], &x, 0, "x")) return NULL;
+  if (!need(env, &x, y.length, "x")) return NULL;
+  const float a = (float)get_f64(env, argv[2]), b = (float)get_f64(env, argv[3]);
+  for (size_t i = 0; i < y.length; i++) y.data[i] = a * x.data[i] + b * y.data[i];
+  return NULL;
+}
+
+// sumSquares(x) -> double
+static napi_value SumSquares(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  fview x;
+  if (!get_f32(env, argv[0], &x, 0, "x")) return NULL;
+  double s = 0.0;
+  for (size_t i = 0; i < x.length; i++) s += (double)x.data[i] * x.data[i];
+  napi_value out;
+  napi_create_double(env, s, &out);
+  return out;
+}
+
+// setThreads(n): OpenBLAS thread count (n <= 0: leave as is). Returns the current count.
+static napi_value SetThreads(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t n = get_i64(env, argv[0]);
+  if (n > 0) openblas_set_num_threads((int)n);
+  napi_value out;
+  napi_create_int32(env, openblas_get_num_threads(), &out);
+  return out;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"gemm", NULL, Gemm, NULL, NULL, NULL, napi_default, NULL},
+      {"biasAct", NULL, BiasAct, NULL, NULL, NULL, napi_default, NULL},
+      {"biasActBackward", NULL, BiasActBackward, NULL, NULL, NULL, napi_default, NULL},
+      {"lnActForward", NULL, LnActForward, NULL, NULL, NULL, napi_default, NULL},
+      {"lnActBackward", NULL, LnActBackward, NULL, NULL, NULL, napi_default, NULL},
+      {"adam", NULL, Adam, NULL, NULL, NULL, napi_default, NULL},
+      {"axpby", NULL, Axpby, NULL, NULL, NULL, napi_default, NULL},
+      {"sumSquares", NULL, SumSquares, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

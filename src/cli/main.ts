@@ -1,0 +1,15 @@
+/** The `dsrl` command line. Each subcommand lives in its own module and registers itself here. */
+import { Command } from 'commander';
+
+const program = new Command();
+program.name('dsrl').description('Steer a diffusion policy with RL in its latent-noise space (DSRL).').version('0.1.0');
+
+program
+  .command('demo')
+  .description('the main job; for now: show what the toolkit has')
+  .action(async () => {
+    const { runDemo } = await import('./demo.ts');
+    await runDemo();
+  });
+
+await program.parseAsync(process.argv);
