@@ -1,0 +1,465 @@
+/**
+ * Replay buffer on typed arrays: a fixed-capacity ring of transitions (s, a, r, s', terminated,
+ * truncated) plus optional extra float fields declared at construction.
+ *
+ * Layout: every array is row-major, one row per slot (obs is [capacity, obsDim], ...), so a
+ * sampled batch is batch-first ([B, obsDim]) and goes straight into the networks.
+ *
+ * Bootstrapping: the TD target masks by `terminated` only,
+ *     y = r + gamma * (1 - terminated) * V(s'),
+ * so an episode cut by a time limit (`truncated`) still bootstraps from s'. `truncated` is kept
+ * separately for statistics and for n-step / episode bookkeeping, never for masking. Store in
+ * `nextObs` the true final observation of the episode, not the auto-reset one.
+ *
+ * Randomness: the buffer owns its sampling Rng (from `seed`, or a generator handed over with
+ * `rng`, e.g. `runRng.split()`), and its state is part of `toState()`, so a run resumed from a
+ * checkpoint samples exactly the batches an uninterrupted run would have.
+ *
+ * Core module: no Node imports (it runs in the browser too); file I/O is in replay-io.ts.
+ */
+import { Rng, type RngState } from '../core/rng.ts';
+
+/** Names of extra per-transition fields and their widths, e.g. {realAction: 24}. */
+export type FieldDims = Record<string, number>;
+
+export interface ReplayBufferOptions {
+  capacity: number;
+  obsDim: number;
+  /** Width of the agent's action (for DSRL, the flattened noise w). */
+  actionDim: number;
+  /** Extra float32 fields stored per transition, e.g. the executed real action chunk. */
+  fields?: FieldDims;
+  /** Seed of the buffer's own sampling generator. Give `seed` or `rng`. */
+  seed?: number | string;
+  /** A generator the buffer takes ownership of (do not draw from it elsewhere). */
+  rng?: Rng;
+}
+
+export interface Transition {
+  obs: ArrayLike<number>;
+  action: ArrayLike<number>;
+  reward: number;
+  nextObs: ArrayLike<number>;
+  terminated: boolean | number;
+  truncated: boolean | number;
+  fields?: Record<string, ArrayLike<number>>;
+}
+
+/** n transitions at once (one vector-env step), row-major: obs is [n, obsDim], rewards is [n]. */
+export interface TransitionBatch {
+  obs: ArrayLike<number>;
+  actions: ArrayLike<number>;
+  rewards: ArrayLike<number>;
+  nextObs: ArrayLike<number>;
+  terminated: ArrayLike<boolean | number>;
+  truncated: ArrayLike<boolean | number>;
+  fields?: Record<string, ArrayLike<number>>;
+  /** Rows with false/0 are not stored (e.g. the step right after an env's auto-reset). */
+  valid?: ArrayLike<boolean | number>;
+}
+
+/** Output arrays for `sample`, allocated once by `createBatch` and reused every step. */
+export interface SampledBatch {
+  readonly batchSize: number;
+  /** Slot each row came from. */
+  readonly indices: Int32Array;
+  readonly obs: Float32Array;
+  readonly actions: Float32Array;
+  readonly rewards: Float32Array;
+  readonly nextObs: Float32Array;
+  readonly terminated: Uint8Array;
+  readonly truncated: Uint8Array;
+  readonly fields: Readonly<Record<string, Float32Array>>;
+}
+
+/** Everything needed to rebuild the buffer exactly; arrays hold only the filled slots [0, size). */
+export interface ReplayBufferState {
+  version: 1;
+  capacity: number;
+  obsDim: number;
+  actionDim: number;
+  fields: FieldDims;
+  size: number;
+  /** Slot the next transition goes to. */
+  next: number;
+  /** Transitions ever added (including overwritten ones). */
+  totalAdded: number;
+  rng: RngState;
+  obs: Float32Array;
+  actions: Float32Array;
+  rewards: Float32Array;
+  nextObs: Float32Array;
+  terminated: Uint8Array;
+  truncated: Uint8Array;
+  fieldData: Record<string, Float32Array>;
+}
+
+export const REPLAY_STATE_VERSION = 1;
+
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const CORE_NAMES = new Set(['obs', 'actions', 'rewards', 'nextObs', 'terminated', 'truncated', 'indices']);
+
+function checkDim(what: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`ReplayBuffer: ${what} must be an integer >= ${min}, got ${value}`);
+}
+
+function checkFields(fields: FieldDims): void {
+  for (const [name, dim] of Object.entries(fields)) {
+    if (!FIELD_NAME.test(name)) throw new Error(`ReplayBuffer: field name "${name}" must match ${FIELD_NAME}`);
+    if (CORE_NAMES.has(name)) throw new Error(`ReplayBuffer: field name "${name}" is reserved`);
+    checkDim(`fields.${name}`, dim, 1);
+  }
+}
+
+function flag(value: boolean | number): number {
+  return value ? 1 : 0;
+}
+
+function copyValues(dst: Float32Array, dstOff: number, src: ArrayLike<number>, srcOff: number, n: number): void {
+  for (let j = 0; j < n; j++) dst[dstOff + j] = src[srcOff + j];
+}
+
+function copyRow(dst: Float32Array, dstRow: number, src: Float32Array, srcRow: number, dim: number): void {
+  const d = dstRow * dim;
+  const s = srcRow * dim;
+  for (let j = 0; j < dim; j++) dst[d + j] = src[s + j];
+}
+
+export class ReplayBuffer {
+  readonly capacity: number;
+  readonly obsDim: number;
+  readonly actionDim: number;
+  readonly fieldDims: Readonly<FieldDims>;
+
+  private readonly obs: Float32Array;
+  private readonly actions: Float32Array;
+  private readonly rewards: Float32Array;
+  private readonly nextObs: Float32Array;
+  private readonly terminated: Uint8Array;
+  private readonly truncated: Uint8Array;
+  private readonly fieldData: Record<string, Float32Array>;
+  private readonly fieldNames: string[];
+  private rng: Rng;
+  private count = 0;
+  private next = 0;
+  private added = 0;
+
+  constructor(options: ReplayBufferOptions) {
+    const { capacity, obsDim, actionDim } = options;
+    checkDim('capacity', capacity, 1);
+    checkDim('obsDim', obsDim, 1);
+    checkDim('actionDim', actionDim, 1);
+    const fields = { ...(options.fields ?? {}) };
+    checkFields(fields);
+    if ((options.seed === undefined) === (options.rng === undefined)) {
+      throw new Error('ReplayBuffer: give exactly one of `seed` or `rng` for sampling');
+    }
+    this.capacity = capacity;
+    this.obsDim = obsDim;
+    this.actionDim = actionDim;
+    this.fieldDims = Object.freeze(fields);
+    this.fieldNames = Object.keys(fields);
+    this.obs = new Float32Array(capacity * obsDim);
+    this.actions = new Float32Array(capacity * actionDim);
+    this.rewards = new Float32Array(capacity);
+    this.nextObs = new Float32Array(capacity * obsDim);
+    this.terminated = new Uint8Array(capacity);
+    this.truncated = new Uint8Array(capacity);
+    this.fieldData = {};
+    for (const name of this.fieldNames) this.fieldData[name] = new Float32Array(capacity * fields[name]);
+    this.rng = options.rng ?? Rng.fromSeed(options.seed as number | string);
+  }
+
+  /** Number of stored transitions (at most capacity). */
+  get size(): number {
+    return this.count;
+  }
+
+  get isFull(): boolean {
+    return this.count === this.capacity;
+  }
+
+  /** Transitions ever added, overwritten ones included. */
+  get totalAdded(): number {
+    return this.added;
+  }
+
+  /** Store one transition, overwriting the oldest when full; returns its slot. */
+  add(t: Transition): number {
+    this.checkLength('obs', t.obs, this.obsDim);
+    this.checkLength('action', t.action, this.actionDim);
+    this.checkLength('nextObs', t.nextObs, this.obsDim);
+    const fields = t.fields ?? {};
+    this.checkFieldKeys(fields, 1);
+    // Validate everything before writing so a bad transition leaves the buffer untouched.
+    this.checkFiniteRow('obs', t.obs, 0, this.obsDim);
+    this.checkFiniteRow('action', t.action, 0, this.actionDim);
+    this.checkFiniteRow('nextObs', t.nextObs, 0, this.obsDim);
+    this.checkFiniteRow('reward', [t.reward], 0, 1);
+    for (const name of this.fieldNames) this.checkFiniteRow(`fields.${name}`, fields[name], 0, this.fieldDims[name]);
+    const slot = this.next;
+    this.writeRow(slot, t.obs, 0, t.action, 0, t.reward, t.nextObs, 0, t.terminated, t.truncated, fields, 0);
+    this.advance();
+    return slot;
+  }
+
+  /**
+   * Store the n transitions of one vector-env step (n = rewards.length); row i of each array is
+   * env i. Rows whose `valid` flag is 0 are skipped. Returns the number stored.
+   */
+  addBatch(batch: TransitionBatch): number {
+    const n = batch.rewards.length;
+    this.checkLength('obs', batch.obs, n * this.obsDim, n);
+    this.checkLength('actions', batch.actions, n * this.actionDim, n);
+    this.checkLength('nextObs', batch.nextObs, n * this.obsDim, n);
+    this.checkLength('terminated', batch.terminated, n, n);
+    this.checkLength('truncated', batch.truncated, n, n);
+    if (batch.valid !== undefined) this.checkLength('valid', batch.valid, n, n);
+    const fields = batch.fields ?? {};
+    this.checkFieldKeys(fields, n);
+    // Validate all rows first so a bad row cannot leave a half-written step behind. A non-finite
+    // value is refused because one NaN in replay poisons every later update.
+    for (let i = 0; i < n; i++) {
+      if (batch.valid !== undefined && !batch.valid[i]) continue;
+      this.checkFiniteRow('obs', batch.obs, i, this.obsDim);
+      this.checkFiniteRow('actions', batch.actions, i, this.actionDim);
+      this.checkFiniteRow('nextObs', batch.nextObs, i, this.obsDim);
+      this.checkFiniteRow('rewards', batch.rewards, i, 1);
+      for (const name of this.fieldNames) this.checkFiniteRow(`fields.${name}`, fields[name], i, this.fieldDims[name]);
+    }
+    let stored = 0;
+    for (let i = 0; i < n; i++) {
+      if (batch.valid !== undefined && !batch.valid[i]) continue;
+      this.writeRow(
+        this.next, batch.obs, i * this.obsDim, batch.actions, i * this.actionDim, batch.rewards[i],
+        batch.nextObs, i * this.obsDim, batch.terminated[i], batch.truncated[i], fields, i,
+      );
+      this.advance();
+      stored++;
+    }
+    return stored;
+  }
+
+  /** Output arrays for `sample` / `gather`; allocate once, reuse every update. */
+  createBatch(batchSize: number): SampledBatch {
+    checkDim('batchSize', batchSize, 1);
+    const fields: Record<string, Float32Array> = {};
+    for (const name of this.fieldNames) fields[name] = new Float32Array(batchSize * this.fieldDims[name]);
+    return {
+      batchSize,
+      indices: new Int32Array(batchSize),
+      obs: new Float32Array(batchSize * this.obsDim),
+      actions: new Float32Array(batchSize * this.actionDim),
+      rewards: new Float32Array(batchSize),
+      nextObs: new Float32Array(batchSize * this.obsDim),
+      terminated: new Uint8Array(batchSize),
+      truncated: new Uint8Array(batchSize),
+      fields,
+    };
+  }
+
+  /** Fill `out` with out.batchSize transitions drawn uniformly with replacement from the buffer's Rng. */
+  sample(out: SampledBatch): SampledBatch {
+    if (this.count === 0) throw new Error('ReplayBuffer.sample: the buffer is empty');
+    this.checkBatch(out);
+    for (let b = 0; b < out.batchSize; b++) out.indices[b] = this.rng.int(this.count);
+    this.gatherRows(out);
+    return out;
+  }
+
+  /** Fill `out` with the given slots (each in [0, size)); out.indices receives them. */
+  gather(indices: ArrayLike<number>, out: SampledBatch): SampledBatch {
+    this.checkBatch(out);
+    if (indices.length !== out.batchSize) throw new Error(`ReplayBuffer.gather: ${indices.length} indices for a batch of ${out.batchSize}`);
+    for (let b = 0; b < indices.length; b++) {
+      const i = indices[b];
+      if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new Error(`ReplayBuffer.gather: index ${i} outside [0, ${this.count})`);
+      out.indices[b] = i;
+    }
+    this.gatherRows(out);
+    return out;
+  }
+
+  /** Forget all transitions (the sampling Rng keeps its stream). */
+  clear(): void {
+    this.count = 0;
+    this.next = 0;
+    this.added = 0;
+    this.obs.fill(0);
+    this.actions.fill(0);
+    this.rewards.fill(0);
+    this.nextObs.fill(0);
+    this.terminated.fill(0);
+    this.truncated.fill(0);
+    for (const name of this.fieldNames) this.fieldData[name].fill(0);
+  }
+
+  /** A snapshot (copies) of the filled slots, counters and the sampling Rng state. */
+  toState(): ReplayBufferState {
+    const n = this.count;
+    const fieldData: Record<string, Float32Array> = {};
+    for (const name of this.fieldNames) fieldData[name] = this.fieldData[name].slice(0, n * this.fieldDims[name]);
+    return {
+      version: REPLAY_STATE_VERSION,
+      capacity: this.capacity,
+      obsDim: this.obsDim,
+      actionDim: this.actionDim,
+      fields: { ...this.fieldDims },
+      size: n,
+      next: this.next,
+      totalAdded: this.added,
+      rng: this.rng.state(),
+      obs: this.obs.slice(0, n * this.obsDim),
+      actions: this.actions.slice(0, n * this.actionDim),
+      rewards: this.rewards.slice(0, n),
+      nextObs: this.nextObs.slice(0, n * this.obsDim),
+      terminated: this.terminated.slice(0, n),
+      truncated: this.truncated.slice(0, n),
+      fieldData,
+    };
+  }
+
+  /** Rebuild a buffer from `toState()`; it continues (adds and samples) exactly where the original was. */
+  static fromState(state: ReplayBufferState): ReplayBuffer {
+    if (!state || typeof state !== 'object') throw new Error('ReplayBuffer.fromState: state must be an object');
+    if (state.version !== REPLAY_STATE_VERSION) {
+      throw new Error(`ReplayBuffer.fromState: unsupported state version ${state.version} (expected ${REPLAY_STATE_VERSION})`);
+    }
+    const buffer = new ReplayBuffer({
+      capacity: state.capacity,
+      obsDim: state.obsDim,
+      actionDim: state.actionDim,
+      fields: state.fields,
+      rng: Rng.fromState(state.rng),
+    });
+    const { size, next, totalAdded } = state;
+    if (!Number.isSafeInteger(size) || size < 0 || size > state.capacity) {
+      throw new Error(`ReplayBuffer.fromState: size ${size} outside [0, capacity ${state.capacity}]`);
+    }
+    // Until the ring wraps, slots fill in order, so next must equal size.
+    const nextOk = size < state.capacity ? next === size : Number.isSafeInteger(next) && next >= 0 && next < state.capacity;
+    if (!nextOk) throw new Error(`ReplayBuffer.fromState: next slot ${next} is inconsistent with size ${size} and capacity ${state.capacity}`);
+    if (!Number.isSafeInteger(totalAdded) || totalAdded < size) {
+      throw new Error(`ReplayBuffer.fromState: totalAdded ${totalAdded} is smaller than size ${size}`);
+    }
+    const put = <T extends Float32Array | Uint8Array>(
+      name: string, dst: T, src: unknown, dim: number, ctor: Float32ArrayConstructor | Uint8ArrayConstructor,
+    ): void => {
+      if (!(src instanceof ctor)) throw new Error(`ReplayBuffer.fromState: ${name} must be a ${ctor.name}`);
+      const arr = src as T;
+      if (arr.length !== size * dim) throw new Error(`ReplayBuffer.fromState: ${name} has ${arr.length} values, expected ${size} x ${dim}`);
+      dst.set(arr);
+    };
+    put('obs', buffer.obs, state.obs, buffer.obsDim, Float32Array);
+    put('actions', buffer.actions, state.actions, buffer.actionDim, Float32Array);
+    put('rewards', buffer.rewards, state.rewards, 1, Float32Array);
+    put('nextObs', buffer.nextObs, state.nextObs, buffer.obsDim, Float32Array);
+    put('terminated', buffer.terminated, state.terminated, 1, Uint8Array);
+    put('truncated', buffer.truncated, state.truncated, 1, Uint8Array);
+    const fieldData = state.fieldData ?? {};
+    for (const name of Object.keys(fieldData)) {
+      if (!(name in buffer.fieldDims)) throw new Error(`ReplayBuffer.fromState: data for undeclared field "${name}"`);
+    }
+    for (const name of buffer.fieldNames) {
+      put(`fields.${name}`, buffer.fieldData[name], fieldData[name], buffer.fieldDims[name], Float32Array);
+    }
+    for (let i = 0; i < size; i++) {
+      if (buffer.terminated[i] > 1 || buffer.truncated[i] > 1) throw new Error(`ReplayBuffer.fromState: flags at slot ${i} are not 0/1`);
+    }
+    buffer.count = size;
+    buffer.next = next;
+    buffer.added = totalAdded;
+    return buffer;
+  }
+
+  private advance(): void {
+    this.next = (this.next + 1) % this.capacity;
+    if (this.count < this.capacity) this.count++;
+    this.added++;
+  }
+
+  private writeRow(
+    slot: number, obs: ArrayLike<number>, obsOff: number, action: ArrayLike<number>, actOff: number, reward: number,
+    nextObs: ArrayLike<number>, nextOff: number, terminated: boolean | number, truncated: boolean | number,
+    fields: Record<string, ArrayLike<number>>, row: number,
+  ): void {
+    // Callers validated the row (finite values), so a failure can never leave a half-written slot.
+    copyValues(this.obs, slot * this.obsDim, obs, obsOff, this.obsDim);
+    copyValues(this.actions, slot * this.actionDim, action, actOff, this.actionDim);
+    copyValues(this.nextObs, slot * this.obsDim, nextObs, nextOff, this.obsDim);
+    this.rewards[slot] = reward;
+    this.terminated[slot] = flag(terminated);
+    this.truncated[slot] = flag(truncated);
+    for (const name of this.fieldNames) {
+      const dim = this.fieldDims[name];
+      copyValues(this.fieldData[name], slot * dim, fields[name], row * dim, dim);
+    }
+  }
+
+  private checkFiniteRow(what: string, src: ArrayLike<number>, row: number, dim: number): void {
+    const off = row * dim;
+    for (let j = 0; j < dim; j++) {
+      const v = src[off + j];
+      // Through fround: a huge double would become Infinity once stored as float32.
+      if (!Number.isFinite(Math.fround(v))) {
+        const where = dim === 1 ? `[${row}]` : `[${row}, ${j}]`;
+        throw new Error(`ReplayBuffer: ${what}${where} is ${v}; only values finite in float32 can be stored`);
+      }
+    }
+  }
+
+  private checkLength(what: string, src: ArrayLike<number | boolean> | undefined, expected: number, rows?: number): void {
+    if (src === undefined || src === null || typeof src.length !== 'number') throw new Error(`ReplayBuffer: ${what} is missing`);
+    if (src.length !== expected) {
+      const shape = rows === undefined ? `${expected}` : `${rows} rows (${expected} values)`;
+      throw new Error(`ReplayBuffer: ${what} has ${src.length} values, expected ${shape}`);
+    }
+  }
+
+  private checkFieldKeys(fields: Record<string, ArrayLike<number>>, rows: number): void {
+    for (const name of Object.keys(fields)) {
+      if (!(name in this.fieldDims)) throw new Error(`ReplayBuffer: unknown field "${name}" (declared: ${this.fieldNames.join(', ') || 'none'})`);
+    }
+    for (const name of this.fieldNames) {
+      this.checkLength(`fields.${name}`, fields[name], rows * this.fieldDims[name], rows === 1 ? undefined : rows);
+    }
+  }
+
+  private checkBatch(out: SampledBatch): void {
+    const B = out.batchSize;
+    const ok =
+      out.indices.length === B && out.obs.length === B * this.obsDim && out.actions.length === B * this.actionDim &&
+      out.rewards.length === B && out.nextObs.length === B * this.obsDim && out.terminated.length === B &&
+      out.truncated.length === B && this.fieldNames.every((name) => out.fields[name]?.length === B * this.fieldDims[name]);
+    if (!ok) throw new Error('ReplayBuffer: output batch does not match this buffer; make it with buffer.createBatch(batchSize)');
+  }
+
+  private gatherRows(out: SampledBatch): void {
+    for (let b = 0; b < out.batchSize; b++) {
+      const i = out.indices[b];
+      copyRow(out.obs, b, this.obs, i, this.obsDim);
+      copyRow(out.actions, b, this.actions, i, this.actionDim);
+      copyRow(out.nextObs, b, this.nextObs, i, this.obsDim);
+      out.rewards[b] = this.rewards[i];
+      out.terminated[b] = this.terminated[i];
+      out.truncated[b] = this.truncated[i];
+      for (const name of this.fieldNames) copyRow(out.fields[name], b, this.fieldData[name], i, this.fieldDims[name]);
+    }
+  }
+}
+
+/**
+ * One-step TD targets y = r + gamma * (1 - terminated) * nextValue. Truncation is deliberately not
+ * an input: a time-limit end still bootstraps. For action chunks, r is the chunk's reward and
+ * gamma is applied once per chunk.
+ */
+export function tdTargets(
+  rewards: ArrayLike<number>, terminated: ArrayLike<number>, nextValue: ArrayLike<number>, gamma: number, out: Float32Array,
+): Float32Array {
+  const n = rewards.length;
+  if (terminated.length !== n || nextValue.length !== n || out.length !== n) {
+    throw new Error(`tdTargets: lengths differ (rewards ${n}, terminated ${terminated.length}, nextValue ${nextValue.length}, out ${out.length})`);
+  }
+  for (let i = 0; i < n; i++) out[i] = rewards[i] + gamma * (1 - (terminated[i] ? 1 : 0)) * nextValue[i];
+  return out;
+}
