@@ -76,8 +76,18 @@ export class Rng {
     return r;
   }
 
+  /** Continue from a saved state, in place (objects holding this generator keep it). */
+  setState(state: RngState): void {
+    const r = Rng.fromState(state);
+    this.s0 = r.s0;
+    this.s1 = r.s1;
+    this.s2 = r.s2;
+    this.s3 = r.s3;
+    this.spare = r.spare;
+  }
+
   state(): RngState {
-    return { s: [this.s0, this.s1, this.s2, this.s3], spare: this.spare };
+    return { s: [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0], spare: this.spare };
   }
 
   /** Uniform 32-bit unsigned integer. */

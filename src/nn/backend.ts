@@ -32,7 +32,7 @@ export interface Backend {
     z: Float32Array, bias: Float32Array | null, gamma: Float32Array, beta: Float32Array, rows: number, cols: number,
     eps: number, act: number, xhat: Float32Array, rstd: Float32Array, y: Float32Array,
   ): void;
-  /** Gradient through act and LayerNorm into dz; dgamma, dbeta, dbias accumulate. dz may alias dy. */
+  /** Gradient through act and LayerNorm into dz; dgamma, dbeta, dbias accumulate. dz must not alias dy. */
   lnActBackward(
     dy: Float32Array, xhat: Float32Array, rstd: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array,
     rows: number, cols: number, act: number, dz: Float32Array,
