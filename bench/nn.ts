@@ -24,7 +24,7 @@ function batch(rng: Rng): SacBatch {
   const actions = rng.fillUniform(new Float32Array(BATCH * ACT), -1, 1) as Float32Array;
   const rewards = rng.fillNormal(new Float32Array(BATCH)) as Float32Array;
   const terminated = new Uint8Array(BATCH).map(() => (rng.uniform() < 0.05 ? 1 : 0));
-  return { size: BATCH, obs, actions, rewards, nextObs, terminated };
+  return { batchSize: BATCH, obs, actions, rewards, nextObs, terminated };
 }
 
 function benchUpdate(hidden: number): number {

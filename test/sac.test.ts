@@ -60,7 +60,7 @@ describe('tanh-Gaussian head', () => {
 
 function randomBatch(rng: Rng, B: number, obsDim: number, actDim: number): SacBatch {
   return {
-    size: B,
+    batchSize: B,
     obs: rng.fillNormal(new Float32Array(B * obsDim)) as Float32Array,
     nextObs: rng.fillNormal(new Float32Array(B * obsDim)) as Float32Array,
     actions: rng.fillUniform(new Float32Array(B * actDim), -1, 1) as Float32Array,
@@ -86,7 +86,7 @@ describe('SAC update', () => {
     // With terminated = 1 the target is the reward: critics trained on a fixed batch converge to it.
     const sac = new SAC(sacDefaults(2, 1, { actorHidden: [16], criticHidden: [32], criticLr: 3e-3 }), Rng.fromSeed(3), 4);
     const batch: SacBatch = {
-      size: 4,
+      batchSize: 4,
       obs: new Float32Array([0, 0, 1, 0, 0, 1, 1, 1]),
       nextObs: new Float32Array([5, 5, 5, 5, 5, 5, 5, 5]),
       actions: new Float32Array([0.1, -0.2, 0.3, 0.5]),
@@ -107,7 +107,7 @@ describe('SAC update', () => {
     for (let it = 0; it < 2000; it++) {
       const actions = rng.fillUniform(new Float32Array(B), -1, 1) as Float32Array;
       const rewards = actions.map((a) => -((a - 0.8) ** 2));
-      sac.update({ size: B, obs: new Float32Array(B), nextObs: new Float32Array(B), actions, rewards, terminated: new Uint8Array(B).fill(1) });
+      sac.update({ batchSize: B, obs: new Float32Array(B), nextObs: new Float32Array(B), actions, rewards, terminated: new Uint8Array(B).fill(1) });
     }
     // E[a] under the policy is what the soft objective puts at the optimum (tanh of the mean is biased outward).
     const obs = new Float32Array(B);

@@ -73,7 +73,7 @@ export function sacDefaults(obsDim: number, actDim: number, overrides: Partial<S
 
 /** A training batch, batch-first. `discount` per row overrides gamma (e.g. gamma^k for a k-step chunk). */
 export interface SacBatch {
-  size: number;
+  batchSize: number;
   obs: Float32Array;
   actions: Float32Array;
   rewards: Float32Array;
@@ -257,7 +257,7 @@ export class SAC {
   /** One gradient step on critics, actor and temperature, then the Polyak update. */
   update(batch: SacBatch): Info {
     const critic = this.updateCritics(batch);
-    const actor = this.updateActorAndAlpha(batch.obs, batch.size);
+    const actor = this.updateActorAndAlpha(batch.obs, batch.batchSize);
     for (let i = 0; i < this.critics.length; i++) polyak(this.targets[i], this.critics[i], this.cfg.tau);
     this.updates += 1;
     return { ...critic, ...actor };
@@ -277,7 +277,7 @@ export class SAC {
 
   /** Critic (TD) loss: sum over critics of mean squared error to the soft Bellman target. */
   updateCritics(batch: SacBatch): Info {
-    const B = batch.size;
+    const B = batch.batchSize;
     const { gamma } = this.cfg;
     const alpha = this.alpha;
     // Soft target from the target critics at (s', a' ~ pi(s')).

@@ -141,13 +141,13 @@ export class Rng {
     return r * Math.cos(a);
   }
 
-  fillUniform(out: Float32Array | Float64Array, lo = 0, hi = 1): typeof out {
+  fillUniform<T extends Float32Array | Float64Array>(out: T, lo = 0, hi = 1): T {
     const span = hi - lo;
     for (let i = 0; i < out.length; i++) out[i] = lo + span * ((this.nextU32() >>> 8) * TWO_POW_M24);
     return out;
   }
 
-  fillNormal(out: Float32Array | Float64Array, mean = 0, std = 1): typeof out {
+  fillNormal<T extends Float32Array | Float64Array>(out: T, mean = 0, std = 1): T {
     for (let i = 0; i < out.length; i++) out[i] = mean + std * this.normal();
     return out;
   }

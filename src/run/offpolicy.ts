@@ -1,0 +1,252 @@
+/**
+ * The off-policy training loop shared by SAC, DSRL-SAC and DSRL-NA (stable-baselines3's split: the
+ * loop owns collection, evaluation, logging and checkpoints; an agent implements only act/update).
+ *
+ * One iteration = one vector-env step: act (warm-up actions until `learningStarts` env steps), step
+ * all sub-envs, store the valid transitions (NEXT_STEP autoreset: the step after an episode end
+ * only resets that sub-env and is not a transition), then `updatesPerStep` gradient updates.
+ * Env steps count real environment steps: a sub-env that ran a chunk of k actions (info.steps = k)
+ * counts k, so budgets are comparable between chunked (DSRL) and per-step (SAC) agents.
+ */
+import type { Rng, RngState } from '../core/rng.ts';
+import type { ReplayBuffer, SampledBatch } from '../data/replay-buffer.ts';
+import type { VectorEnv } from '../envs/vector.ts';
+
+export type Info = Record<string, number>;
+
+export interface OffPolicyAgent {
+  /** Actions [rows, actDim] for observations [rows, obsDim]; may return a reused view. */
+  act(obs: Float32Array, rows: number, deterministic: boolean): Float32Array | Promise<Float32Array>;
+  /** One gradient update (or one UTD round) from a sampled batch. */
+  update(batch: SampledBatch): Info;
+}
+
+export interface OffPolicyLoopConfig {
+  /** Env steps to train for. */
+  totalSteps: number;
+  /** Env steps collected with warm-up actions before any update. */
+  learningStarts: number;
+  /** Gradient updates per vector-env step once learning has started (SB3's gradient_steps with train_freq=1). */
+  updatesPerStep: number;
+  batchSize: number;
+  /** Evaluate every this many env steps (0: only at the end). */
+  evalEvery: number;
+  evalEpisodes: number;
+  /** Log training metrics at most every this many env steps. */
+  logEvery: number;
+}
+
+export interface EvalResult {
+  step: number;
+  mean: number;
+  std: number;
+  returns: number[];
+  lengths: number[];
+}
+
+export interface LoopCallbacks {
+  /** Warm-up actions [numEnvs, actDim] (e.g. uniform for SAC, N(0, I) noise for DSRL). */
+  warmupActions(rng: Rng, out: Float32Array): void;
+  /** Metrics sink (step = env steps). */
+  log?(step: number, values: Info): void;
+  /** Progress: env steps done, plus a few fields. */
+  progress?(step: number, fields: Record<string, string | number>): void;
+  onEval?(result: EvalResult): void | Promise<void>;
+  /** Called after each iteration; return true to stop early (e.g. to checkpoint and exit). */
+  afterStep?(state: LoopState): boolean | void | Promise<boolean | void>;
+}
+
+/** Everything the loop itself carries between iterations (saved in checkpoints). */
+export interface LoopState {
+  envSteps: number;
+  vectorSteps: number;
+  updates: number;
+  nextEvalAt: number;
+  episodes: number;
+  /** Per sub-env running return and length of the current episode. */
+  runningReturn: number[];
+  runningLength: number[];
+  /** Current observations [numEnvs, obsDim]. */
+  obs: Float32Array;
+  /** Sub-envs whose last step ended an episode (their next step is an autoreset). */
+  ended: boolean[];
+  rng: RngState;
+}
+
+function stepsOf(info: Record<string, unknown>): number {
+  const s = info.steps;
+  return typeof s === 'number' && s > 0 ? s : 1;
+}
+
+/**
+ * Evaluate an agent for `episodes` full episodes on a vector env, each sub-env running an equal
+ * share (so short episodes are not over-counted). Seeded, so every evaluation sees the same starts.
+ */
+export async function evaluate(
+  agent: Pick<OffPolicyAgent, 'act'>, env: VectorEnv, episodes: number, opts: { deterministic?: boolean; seed?: number } = {},
+): Promise<Omit<EvalResult, 'step'>> {
+  const n = env.numEnvs;
+  const quota = Array.from({ length: n }, (_, i) => Math.floor(episodes / n) + (i < episodes % n ? 1 : 0));
+  const returns: number[] = [];
+  const lengths: number[] = [];
+  const ret = new Array<number>(n).fill(0);
+  const len = new Array<number>(n).fill(0);
+  const done = new Array<number>(n).fill(0);
+  const ended = new Array<boolean>(n).fill(false);
+  let { obs } = await env.reset({ seed: opts.seed ?? 10_000 });
+  while (done.some((d, i) => d < quota[i])) {
+    const actions = await agent.act(obs, n, opts.deterministic ?? true);
+    const r = await env.step(actions);
+    obs = r.obs;
+    for (let i = 0; i < n; i++) {
+      if (ended[i]) {
+        ended[i] = false; // autoreset step
+        continue;
+      }
+      ret[i] += r.rewards[i];
+      len[i] += stepsOf(r.infos[i]);
+      if (r.terminated[i] || r.truncated[i]) {
+        if (done[i] < quota[i]) {
+          returns.push(ret[i]);
+          lengths.push(len[i]);
+          done[i]++;
+        }
+        ret[i] = 0;
+        len[i] = 0;
+        ended[i] = true;
+      }
+    }
+  }
+  const mean = returns.reduce((a, b) => a + b, 0) / returns.length;
+  const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / returns.length);
+  return { mean, std, returns, lengths };
+}
+
+export interface OffPolicyLoop {
+  state: LoopState;
+  run(): Promise<LoopState>;
+}
+
+/** Build the loop; `initial` resumes from a saved LoopState (the agent and buffer restore themselves). */
+export async function createOffPolicyLoop(args: {
+  agent: OffPolicyAgent;
+  env: VectorEnv;
+  evalEnv: VectorEnv;
+  buffer: ReplayBuffer;
+  rng: Rng;
+  config: OffPolicyLoopConfig;
+  callbacks: LoopCallbacks;
+  seed: number;
+  initial?: LoopState;
+}): Promise<OffPolicyLoop> {
+  const { agent, env, evalEnv, buffer, rng, config, callbacks } = args;
+  const n = env.numEnvs;
+  const actDim = env.singleActionSpace.size;
+  const obsDim = env.singleObservationSpace.size;
+  if (config.batchSize < 1 || config.totalSteps < 1) throw new Error('loop config: batchSize and totalSteps must be >= 1');
+  let state: LoopState;
+  if (args.initial) {
+    state = args.initial;
+    rng.setState(state.rng);
+  } else {
+    const { obs } = await env.reset({ seed: args.seed });
+    state = {
+      envSteps: 0, vectorSteps: 0, updates: 0, episodes: 0,
+      nextEvalAt: config.evalEvery > 0 ? config.evalEvery : config.totalSteps,
+      runningReturn: new Array(n).fill(0), runningLength: new Array(n).fill(0),
+      obs, ended: new Array(n).fill(false), rng: rng.state(),
+    };
+  }
+  const warm = new Float32Array(n * actDim);
+  const batch = buffer.createBatch(config.batchSize);
+  const valid = new Uint8Array(n);
+  const term = new Uint8Array(n);
+  const trunc = new Uint8Array(n);
+  const rewards = new Float32Array(n);
+  // Training metrics are averaged between log points.
+  let sums: Info = {};
+  let count = 0;
+  let lastLogAt = state.envSteps;
+  let t0 = performance.now();
+  let stepsAtT0 = state.envSteps;
+  let lastEval = NaN;
+
+  async function run(): Promise<LoopState> {
+    while (state.envSteps < config.totalSteps) {
+      const warmup = state.envSteps < config.learningStarts;
+      let actions: Float32Array;
+      if (warmup) {
+        callbacks.warmupActions(rng, warm);
+        actions = warm;
+      } else {
+        actions = await agent.act(state.obs, n, false);
+      }
+      const actionsCopy = actions.slice(); // the agent may reuse its output buffer
+      const r = await env.step(actionsCopy);
+      for (let i = 0; i < n; i++) {
+        valid[i] = state.ended[i] ? 0 : 1;
+        term[i] = r.terminated[i] ? 1 : 0;
+        trunc[i] = r.truncated[i] ? 1 : 0;
+        rewards[i] = r.rewards[i];
+        if (state.ended[i]) {
+          state.ended[i] = false;
+          continue;
+        }
+        const k = stepsOf(r.infos[i]);
+        state.envSteps += k;
+        state.runningReturn[i] += r.rewards[i];
+        state.runningLength[i] += k;
+        if (r.terminated[i] || r.truncated[i]) {
+          callbacks.log?.(state.envSteps, { 'charts/episodic_return': state.runningReturn[i], 'charts/episodic_length': state.runningLength[i] });
+          state.episodes++;
+          state.runningReturn[i] = 0;
+          state.runningLength[i] = 0;
+          state.ended[i] = true;
+        }
+      }
+      buffer.addBatch({ obs: state.obs, actions: actionsCopy, rewards, nextObs: r.obs, terminated: term, truncated: trunc, valid });
+      state.obs = r.obs;
+      state.vectorSteps++;
+      if (!warmup && buffer.size >= config.batchSize) {
+        for (let u = 0; u < config.updatesPerStep; u++) {
+          const info = agent.update(buffer.sample(batch));
+          for (const key in info) sums[key] = (sums[key] ?? 0) + info[key];
+          count++;
+          state.updates++;
+        }
+      }
+      if (state.envSteps - lastLogAt >= config.logEvery) {
+        const elapsed = (performance.now() - t0) / 1000;
+        const values: Info = { 'charts/SPS': (state.envSteps - stepsAtT0) / Math.max(elapsed, 1e-9), 'charts/updates': state.updates };
+        for (const key in sums) values[key] = sums[key] / count;
+        callbacks.log?.(state.envSteps, values);
+        sums = {};
+        count = 0;
+        lastLogAt = state.envSteps;
+        t0 = performance.now();
+        stepsAtT0 = state.envSteps;
+      }
+      if (state.envSteps >= state.nextEvalAt || state.envSteps >= config.totalSteps) {
+        await runEval();
+        while (state.nextEvalAt <= state.envSteps) state.nextEvalAt += config.evalEvery > 0 ? config.evalEvery : config.totalSteps;
+      }
+      callbacks.progress?.(state.envSteps, { eval: Number.isNaN(lastEval) ? '-' : lastEval.toFixed(0), episodes: state.episodes });
+      state.rng = rng.state();
+      if (await callbacks.afterStep?.(state)) break;
+    }
+    return state;
+  }
+
+  async function runEval(): Promise<void> {
+    const res = await evaluate(agent, evalEnv, config.evalEpisodes, { deterministic: true });
+    lastEval = res.mean;
+    const result: EvalResult = { step: state.envSteps, ...res };
+    callbacks.log?.(state.envSteps, {
+      'charts/eval_return_mean': res.mean, 'charts/eval_return_std': res.std,
+      'charts/eval_length_mean': res.lengths.reduce((a, b) => a + b, 0) / res.lengths.length,
+    });
+    await callbacks.onEval?.(result);
+  }
+
+  return { state, run };
+}

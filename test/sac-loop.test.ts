@@ -1,0 +1,72 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Reach1D } from '../src/envs/toy/reach.ts';
+import { SyncVectorEnv } from '../src/envs/vector.ts';
+import { TimeLimit } from '../src/envs/wrappers.ts';
+import { evaluate } from '../src/run/offpolicy.ts';
+import { loadSacCheckpoint } from '../src/run/sac-checkpoint.ts';
+import { trainSac } from '../src/run/train-sac.ts';
+
+const EPISODE = 20;
+const makeReach = async (n: number) => new SyncVectorEnv(Array.from({ length: n }, () => new TimeLimit(new Reach1D(), EPISODE)));
+
+/** The optimal controller, acting through the same evaluation code. */
+async function optimalReturn(episodes: number): Promise<number> {
+  const env = await makeReach(5);
+  const agent = {
+    act(obs: Float32Array, rows: number) {
+      const out = new Float32Array(rows);
+      for (let i = 0; i < rows; i++) out[i] = Math.max(-1, Math.min(1, (obs[2 * i + 1] - obs[2 * i]) / 0.2));
+      return out;
+    },
+  };
+  const res = await evaluate(agent, env, episodes);
+  await env.close();
+  return res.mean;
+}
+
+async function randomReturn(episodes: number): Promise<number> {
+  const env = await makeReach(5);
+  let k = 0;
+  const res = await evaluate({ act: (_o, rows) => new Float32Array(rows).map(() => Math.sin(++k * 12.9898) ) }, env, episodes);
+  await env.close();
+  return res.mean;
+}
+
+describe('SAC end to end', () => {
+  it('learns Reach1D to near-optimal return within a few thousand steps', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'dsrl-sac-')), 'run');
+    const res = await trainSac({
+      env: 'Reach1D', steps: 3000, seed: 1, learningStarts: 500, hidden: [64, 64], evalEvery: 1000, evalEpisodes: 20,
+      logEvery: 200, out, quiet: true, lr: 1e-3,
+    }, makeReach);
+    const optimal = await optimalReturn(20);
+    const random = await randomReturn(20);
+    expect(res.best).not.toBeNull();
+    // Returns are negative distances summed over 20 steps: optimal about -4, random about -15.
+    expect(res.best!.mean).toBeGreaterThan(optimal - 0.1 * Math.abs(random - optimal));
+    expect(res.best!.mean).toBeLessThanOrEqual(optimal + 1e-6);
+    // The run folder has what a user expects.
+    for (const f of ['config.json', 'metrics.csv', 'metrics.jsonl', 'curve.svg', 'best/agent.json', 'best/agent.safetensors', 'last/agent.json']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    expect(readFileSync(join(out, 'metrics.csv'), 'utf8')).toMatch(/charts\/eval_return_mean/);
+    const { sac, manifest } = loadSacCheckpoint(join(out, 'best'), { obsDim: 2, actDim: 1 });
+    expect(manifest.evalReturn).toBeCloseTo(res.best!.mean, 5);
+    const env = await makeReach(5);
+    expect((await evaluate(sac, env, 20)).mean).toBeCloseTo(res.best!.mean, 4);
+    await env.close();
+    expect(() => loadSacCheckpoint(join(out, 'best'), { obsDim: 3, actDim: 1 })).toThrow(/obs 2 \/ action 1 dims but the env has 3 \/ 1/);
+  });
+
+  it('is reproducible under a seed', async () => {
+    const run = async () => {
+      const out = join(mkdtempSync(join(tmpdir(), 'dsrl-sac-')), 'run');
+      const r = await trainSac({ env: 'Reach1D', steps: 600, seed: 3, learningStarts: 200, hidden: [16], evalEvery: 300, evalEpisodes: 5, out, quiet: true }, makeReach);
+      return r.evals.map((e) => e.mean);
+    };
+    expect(await run()).toEqual(await run());
+  });
+});
