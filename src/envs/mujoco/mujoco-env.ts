@@ -1,0 +1,196 @@
+/**
+ * Base class for MuJoCo envs, after Gymnasium v5 `MujocoEnv` (gymnasium/envs/mujoco/mujoco_env.py):
+ * reset = mj_resetData, then the task's noisy qpos/qvel, then mj_forward; step = write ctrl (unclipped:
+ * the actuators are ctrllimited, so MuJoCo clamps when it computes forces), then mj_step frame_skip times.
+ * Gymnasium then calls mj_rnePostConstraint, which only fills cacc/cfrc_*; no task here reads them, so
+ * it is skipped.
+ *
+ * State stays float64 in MuJoCo; observations are float32 copies. The hot path creates no wasm views:
+ * qpos/qvel/ctrl views are taken once and again only after wasm memory grew (a grown memory detaches
+ * every view, which then reads as length 0).
+ */
+import { Rng } from '../../core/rng.ts';
+import type { Env, EnvSpec, Info, ResetOptions, ResetResult, StepResult } from '../env.ts';
+import { Box } from '../spaces.ts';
+import type { MujocoModule } from './loader.ts';
+
+type MjModel = InstanceType<MujocoModule['MjModel']>;
+type MjData = InstanceType<MujocoModule['MjData']>;
+
+/**
+ * mjDSBL_ISLAND. Island discovery (on by default since MuJoCo 3.3) only pays off for models with several
+ * independent kinematic trees; each of these tasks is one tree, so it is pure overhead (~8% of a step
+ * here). Disabling it leaves every trajectory bit-identical to Gymnasium's (checked against the recorded
+ * trajectories in test/mujoco-envs.test.ts).
+ */
+const DISABLE_ISLAND_BIT = 1 << 18;
+
+export abstract class MujocoEnv implements Env {
+  readonly spec: EnvSpec | null = null;
+  readonly actionSpace: Box;
+  abstract readonly observationSpace: Box;
+  readonly frameSkip: number;
+  /** Seconds of simulated time per env step: timestep * frameSkip (Gymnasium `dt`). */
+  readonly dt: number;
+  readonly nq: number;
+  readonly nv: number;
+  readonly nu: number;
+  /** qpos0 and zero velocity, as Gymnasium's init_qpos / init_qvel. */
+  readonly initQpos: Float64Array;
+  readonly initQvel: Float64Array;
+
+  protected readonly mj: MujocoModule;
+  protected readonly model: MjModel;
+  protected readonly data: MjData;
+  protected rng: Rng;
+  /** Live float64 views into MjData; refreshed by refreshViews() when wasm memory grew. */
+  protected qpos!: Float64Array;
+  protected qvel!: Float64Array;
+  private ctrl!: Float64Array;
+  private closed = false;
+  private readonly envLabel: string;
+  /** Steps since the last reset, for error messages. */
+  protected stepsSinceReset = 0;
+
+  protected constructor(mj: MujocoModule, xml: string, frameSkip: number, label: string) {
+    if (!Number.isInteger(frameSkip) || frameSkip < 1) throw new Error(`${label}: frameSkip must be a positive integer, got ${frameSkip}`);
+    this.mj = mj;
+    this.envLabel = label;
+    this.frameSkip = frameSkip;
+    let model: MjModel;
+    try {
+      model = mj.MjModel.from_xml_string(xml);
+    } catch (err) {
+      throw new Error(`${label}: MuJoCo could not compile the model XML: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this.model = model;
+    try {
+      const opt = model.opt;
+      opt.disableflags = opt.disableflags | DISABLE_ISLAND_BIT;
+      this.dt = opt.timestep * frameSkip;
+      opt.delete(); // releases the JS handle only; the option struct belongs to the model
+      this.data = new mj.MjData(model);
+    } catch (err) {
+      model.delete();
+      throw err;
+    }
+    this.nq = model.nq;
+    this.nv = model.nv;
+    this.nu = model.nu;
+    this.refreshViews();
+    this.initQpos = Float64Array.from(model.qpos0 as Float64Array);
+    this.initQvel = new Float64Array(this.nv);
+    const ctrlRange = model.actuator_ctrlrange as Float64Array;
+    const low = new Float32Array(this.nu);
+    const high = new Float32Array(this.nu);
+    for (let i = 0; i < this.nu; i++) {
+      low[i] = ctrlRange[2 * i];
+      high[i] = ctrlRange[2 * i + 1];
+    }
+    // Gymnasium: Box(low=ctrlrange[:, 0], high=ctrlrange[:, 1], dtype=float32).
+    this.actionSpace = new Box(low, high);
+    // Unseeded envs are deterministic (seed 0) instead of drawing OS entropy as Gymnasium does.
+    this.rng = Rng.fromSeed(0);
+  }
+
+  get unwrapped(): Env {
+    return this;
+  }
+
+  /** Simulated time of the current state in seconds. */
+  get time(): number {
+    this.assertOpen('time');
+    return this.data.time;
+  }
+
+  private refreshViews(): void {
+    this.qpos = this.data.qpos as Float64Array;
+    this.qvel = this.data.qvel as Float64Array;
+    this.ctrl = this.data.ctrl as Float64Array;
+  }
+
+  /** Re-take the views if a wasm memory growth detached them (cheap check, once per call). */
+  protected ensureViews(): void {
+    if (this.qpos.length !== this.nq) this.refreshViews();
+  }
+
+  private assertOpen(what: string): void {
+    if (this.closed) throw new Error(`${this.envLabel}: ${what}() called after close()`);
+  }
+
+  reset(options: ResetOptions = {}): ResetResult {
+    this.assertOpen('reset');
+    if (options.seed !== undefined) this.rng = Rng.fromSeed(options.seed);
+    this.mj.mj_resetData(this.model, this.data);
+    this.ensureViews();
+    this.resetModel(this.rng, this.qpos, this.qvel);
+    this.mj.mj_forward(this.model, this.data);
+    this.stepsSinceReset = 0;
+    return { obs: this.observation(), info: this.resetInfo() };
+  }
+
+  step(action: ArrayLike<number>): StepResult {
+    this.assertOpen('step');
+    const nu = this.nu;
+    if (action.length !== nu) throw new Error(`${this.envLabel}: action has ${action.length} values, expected ${nu}`);
+    this.ensureViews();
+    const ctrl = this.ctrl;
+    for (let i = 0; i < nu; i++) {
+      const a = action[i];
+      // MuJoCo would answer a NaN control by silently resetting the simulation (mjWARN_BADQACC); fail loudly.
+      if (!Number.isFinite(a)) throw new Error(`${this.envLabel}: action[${i}] is ${a} at step ${this.stepsSinceReset + 1} after reset`);
+      ctrl[i] = a;
+    }
+    const xBefore = this.qpos[0];
+    for (let k = 0; k < this.frameSkip; k++) this.mj.mj_step(this.model, this.data);
+    this.stepsSinceReset++;
+    return this.stepResult(action, xBefore);
+  }
+
+  /** Writes the reset state into qpos/qvel (they hold qpos0 and zeros on entry). */
+  protected abstract resetModel(rng: Rng, qpos: Float64Array, qvel: Float64Array): void;
+  protected abstract observation(): Float32Array;
+  protected abstract resetInfo(): Info;
+  /** Reward, termination and info for the state after the step. */
+  protected abstract stepResult(action: ArrayLike<number>, xBefore: number): StepResult;
+
+  /** Sets qpos/qvel and runs mj_forward, as Gymnasium's set_state (for tests and replaying recorded states). */
+  setState(qpos: ArrayLike<number>, qvel: ArrayLike<number>): void {
+    this.assertOpen('setState');
+    if (qpos.length !== this.nq || qvel.length !== this.nv) {
+      throw new Error(`${this.envLabel}: setState needs ${this.nq} qpos and ${this.nv} qvel values, got ${qpos.length} and ${qvel.length}`);
+    }
+    this.ensureViews();
+    for (let i = 0; i < this.nq; i++) this.qpos[i] = qpos[i];
+    for (let i = 0; i < this.nv; i++) this.qvel[i] = qvel[i];
+    this.mj.mj_forward(this.model, this.data);
+  }
+
+  /** Copies of the current qpos and qvel (float64). */
+  getState(): { qpos: Float64Array; qvel: Float64Array } {
+    this.assertOpen('getState');
+    this.ensureViews();
+    return { qpos: Float64Array.from(this.qpos), qvel: Float64Array.from(this.qvel) };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.data.delete();
+    this.model.delete();
+  }
+}
+
+/** Σ a², in float64 on the raw (unclipped) action, as Gymnasium's control_cost. */
+export function sumOfSquares(action: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < action.length; i++) s += action[i] * action[i];
+  return s;
+}
+
+/** Reads option keys, rejecting unknown ones so a typo does not silently fall back to a default. */
+export function checkOptionKeys(label: string, options: object, allowed: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) throw new Error(`${label}: unknown option '${key}' (known: ${allowed.join(', ')})`);
+  }
+}

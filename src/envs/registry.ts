@@ -1,0 +1,73 @@
+/**
+ * Env registry, after Gymnasium's `gym.register` / `gym.make`. `makeEnv(id, options)` builds the env, then
+ * applies OrderEnforcing (which carries the spec) and, when the registration has a step limit,
+ * TimeLimit(maxEpisodeSteps), as `gym.make` does. Async because MuJoCo's wasm module loads
+ * asynchronously (once per thread, then cached).
+ */
+import type { Env, EnvSpec } from './env.ts';
+import { OrderEnforcing, TimeLimit } from './wrappers.ts';
+
+export type EnvFactory = (options: Record<string, unknown>) => Env | Promise<Env>;
+
+export interface EnvRegistration {
+  id: string;
+  entryPoint: EnvFactory;
+  /** Default TimeLimit; null for none. */
+  maxEpisodeSteps?: number | null;
+  rewardThreshold?: number | null;
+}
+
+export interface MakeEnvOptions {
+  /** Overrides the registered TimeLimit; null removes it. */
+  maxEpisodeSteps?: number | null;
+  /** Everything else goes to the env's constructor (e.g. resetNoiseScale, ctrlCostWeight). */
+  [option: string]: unknown;
+}
+
+const registry = new Map<string, Required<EnvRegistration>>();
+
+export function registerEnv(registration: EnvRegistration): void {
+  if (registry.has(registration.id)) throw new Error(`env id '${registration.id}' is already registered`);
+  registry.set(registration.id, {
+    id: registration.id,
+    entryPoint: registration.entryPoint,
+    maxEpisodeSteps: registration.maxEpisodeSteps ?? null,
+    rewardThreshold: registration.rewardThreshold ?? null,
+  });
+}
+
+export function registeredEnvIds(): string[] {
+  return [...registry.keys()];
+}
+
+export async function makeEnv(id: string, options: MakeEnvOptions = {}): Promise<Env> {
+  const registration = registry.get(id);
+  if (!registration) throw new Error(`unknown env id '${id}'; registered: ${registeredEnvIds().join(', ')}`);
+  const { maxEpisodeSteps, ...envOptions } = options;
+  const limit = maxEpisodeSteps === undefined ? registration.maxEpisodeSteps : maxEpisodeSteps;
+  const env = await registration.entryPoint(envOptions);
+  const spec: EnvSpec = { id, maxEpisodeSteps: limit, rewardThreshold: registration.rewardThreshold, options: envOptions };
+  let wrapped: Env = new OrderEnforcing(env, spec);
+  if (limit !== null) wrapped = new TimeLimit(wrapped, limit);
+  return wrapped;
+}
+
+// Built-in tasks. The MuJoCo modules load on first use, so the core stays light for other envs.
+// Step limits and reward thresholds: Gymnasium gymnasium/envs/__init__.py (v5 registrations).
+registerEnv({
+  id: 'Hopper-v5',
+  entryPoint: async (options) => (await import('./mujoco/hopper.ts')).createHopper(options),
+  maxEpisodeSteps: 1000,
+  rewardThreshold: 3800,
+});
+registerEnv({
+  id: 'Walker2d-v5',
+  entryPoint: async (options) => (await import('./mujoco/walker2d.ts')).createWalker2d(options),
+  maxEpisodeSteps: 1000,
+});
+registerEnv({
+  id: 'HalfCheetah-v5',
+  entryPoint: async (options) => (await import('./mujoco/half-cheetah.ts')).createHalfCheetah(options),
+  maxEpisodeSteps: 1000,
+  rewardThreshold: 4800,
+});

@@ -1,0 +1,337 @@
+/**
+ * Env wrappers, after Gymnasium 1.x `gymnasium.wrappers`: each wraps one env and changes one thing.
+ * A wrapper owns the observation arrays its inner env returns (they are fresh per call), so it may
+ * transform them in place. Action arrays passed down are scratch buffers the inner env must not keep.
+ */
+import { envName, type Env, type EnvSpec, type Info, type ResetOptions, type ResetResult, type StepResult } from './env.ts';
+import { Box } from './spaces.ts';
+
+export class Wrapper implements Env {
+  readonly env: Env;
+  private readonly specOverride: EnvSpec | null;
+
+  constructor(env: Env, spec: EnvSpec | null = null) {
+    this.env = env;
+    this.specOverride = spec;
+  }
+
+  get observationSpace(): Box {
+    return this.env.observationSpace;
+  }
+  get actionSpace(): Box {
+    return this.env.actionSpace;
+  }
+  get spec(): EnvSpec | null {
+    return this.specOverride ?? this.env.spec;
+  }
+  get unwrapped(): Env {
+    return this.env.unwrapped;
+  }
+  reset(options?: ResetOptions): ResetResult {
+    return this.env.reset(options);
+  }
+  step(action: ArrayLike<number>): StepResult {
+    return this.env.step(action);
+  }
+  close(): void {
+    this.env.close();
+  }
+}
+
+/** Throws on step() before the first reset(), as Gymnasium's OrderEnforcing. The registry applies it and attaches the spec here. */
+export class OrderEnforcing extends Wrapper {
+  private hasReset = false;
+
+  override reset(options?: ResetOptions): ResetResult {
+    this.hasReset = true;
+    return this.env.reset(options);
+  }
+
+  override step(action: ArrayLike<number>): StepResult {
+    if (!this.hasReset) throw new Error(`${envName(this)}: call reset() before step()`);
+    return this.env.step(action);
+  }
+}
+
+/**
+ * Sets `truncated` once `maxEpisodeSteps` steps have run since reset (Gymnasium TimeLimit). `terminated`
+ * passes through unchanged, so the last step can be both terminated and truncated.
+ */
+export class TimeLimit extends Wrapper {
+  readonly maxEpisodeSteps: number;
+  private elapsedSteps = 0;
+
+  constructor(env: Env, maxEpisodeSteps: number) {
+    super(env);
+    if (!Number.isInteger(maxEpisodeSteps) || maxEpisodeSteps < 1) {
+      throw new Error(`TimeLimit: maxEpisodeSteps must be a positive integer, got ${maxEpisodeSteps}`);
+    }
+    this.maxEpisodeSteps = maxEpisodeSteps;
+  }
+
+  get elapsed(): number {
+    return this.elapsedSteps;
+  }
+
+  override reset(options?: ResetOptions): ResetResult {
+    this.elapsedSteps = 0;
+    return this.env.reset(options);
+  }
+
+  override step(action: ArrayLike<number>): StepResult {
+    const result = this.env.step(action);
+    this.elapsedSteps++;
+    if (this.elapsedSteps >= this.maxEpisodeSteps) result.truncated = true;
+    return result;
+  }
+}
+
+/**
+ * Runs a chunk of `chunkLength` actions per step: the action is the chunk flattened, [chunkLength * da].
+ * Stops inside the chunk as soon as the episode terminates or truncates (the remaining actions are
+ * dropped; DSRL's reference code keeps stepping a finished env, which this does not). Returns the last
+ * observation, the undiscounted sum of rewards, the last step's flags and info, and `info.steps`, the
+ * number of env steps that ran.
+ */
+export class ActionChunk extends Wrapper {
+  readonly chunkLength: number;
+  private readonly chunkSpace: Box;
+  private readonly singleActionDim: number;
+
+  constructor(env: Env, chunkLength: number) {
+    super(env);
+    if (!Number.isInteger(chunkLength) || chunkLength < 1) throw new Error(`ActionChunk: chunkLength must be a positive integer, got ${chunkLength}`);
+    this.chunkLength = chunkLength;
+    const single = env.actionSpace;
+    this.singleActionDim = single.size;
+    const low = new Float32Array(chunkLength * single.size);
+    const high = new Float32Array(chunkLength * single.size);
+    for (let k = 0; k < chunkLength; k++) {
+      low.set(single.low, k * single.size);
+      high.set(single.high, k * single.size);
+    }
+    this.chunkSpace = new Box(low, high);
+  }
+
+  override get actionSpace(): Box {
+    return this.chunkSpace;
+  }
+
+  override step(chunk: ArrayLike<number>): StepResult {
+    const da = this.singleActionDim;
+    if (chunk.length !== this.chunkLength * da) {
+      throw new Error(`${envName(this)}: ActionChunk expects ${this.chunkLength}x${da} = ${this.chunkLength * da} values, got ${chunk.length}`);
+    }
+    let rewardSum = 0;
+    let last: StepResult | null = null;
+    let steps = 0;
+    for (let k = 0; k < this.chunkLength; k++) {
+      last = this.env.step(sliceOf(chunk, k * da, (k + 1) * da));
+      rewardSum += last.reward;
+      steps++;
+      if (last.terminated || last.truncated) break;
+    }
+    const result = last as StepResult;
+    result.reward = rewardSum;
+    result.info.steps = steps;
+    return result;
+  }
+}
+
+function sliceOf(values: ArrayLike<number>, start: number, end: number): ArrayLike<number> {
+  if (values instanceof Float32Array || values instanceof Float64Array) return values.subarray(start, end);
+  return Array.prototype.slice.call(values, start, end) as number[];
+}
+
+export interface EpisodeStatistics {
+  /** Undiscounted return. */
+  r: number;
+  /** Length in steps of the wrapped env. */
+  l: number;
+  /** Wall-clock seconds since the episode's reset. */
+  t: number;
+}
+
+/**
+ * Adds `info.episode = {r, l, t}` on the step that ends an episode (terminated or truncated), as
+ * Gymnasium 1.x RecordEpisodeStatistics, and keeps the last `bufferLength` returns and lengths.
+ * Wrap it inside ActionChunk to count env steps rather than chunks.
+ */
+export class RecordEpisodeStatistics extends Wrapper {
+  readonly returnQueue: number[] = [];
+  readonly lengthQueue: number[] = [];
+  readonly bufferLength: number;
+  private episodeReturn = 0;
+  private episodeLength = 0;
+  private episodeStart = 0;
+
+  constructor(env: Env, bufferLength = 100) {
+    super(env);
+    this.bufferLength = bufferLength;
+  }
+
+  override reset(options?: ResetOptions): ResetResult {
+    const result = this.env.reset(options);
+    this.episodeReturn = 0;
+    this.episodeLength = 0;
+    this.episodeStart = performance.now();
+    return result;
+  }
+
+  override step(action: ArrayLike<number>): StepResult {
+    const result = this.env.step(action);
+    this.episodeReturn += result.reward;
+    this.episodeLength++;
+    if (result.terminated || result.truncated) {
+      const stats: EpisodeStatistics = { r: this.episodeReturn, l: this.episodeLength, t: (performance.now() - this.episodeStart) / 1000 };
+      result.info.episode = stats;
+      pushCapped(this.returnQueue, stats.r, this.bufferLength);
+      pushCapped(this.lengthQueue, stats.l, this.bufferLength);
+    }
+    return result;
+  }
+}
+
+function pushCapped(queue: number[], value: number, cap: number): void {
+  queue.push(value);
+  if (queue.length > cap) queue.shift();
+}
+
+/** The `info.episode` statistics RecordEpisodeStatistics adds at an episode's end, if present. */
+export function episodeStatistics(info: Info): EpisodeStatistics | undefined {
+  const ep = info.episode as EpisodeStatistics | undefined;
+  return ep && typeof ep.r === 'number' && typeof ep.l === 'number' ? ep : undefined;
+}
+
+export interface ObservationStats {
+  mean: ArrayLike<number>;
+  std: ArrayLike<number>;
+  /** Added to std before dividing; default 1e-8. */
+  epsilon?: number;
+  /** Clip normalized values to [-clip, clip]; default none. */
+  clip?: number;
+}
+
+/**
+ * obs -> (obs - mean) / (std + epsilon) with FIXED statistics given up front (e.g. from the offline
+ * dataset the policy was trained on). Unlike Gymnasium's NormalizeObservation it never updates them.
+ */
+export class NormalizeObservation extends Wrapper {
+  private readonly mean: Float64Array;
+  private readonly invScale: Float64Array;
+  private readonly clip: number;
+  private readonly normalizedSpace: Box;
+
+  constructor(env: Env, stats: ObservationStats) {
+    super(env);
+    const n = env.observationSpace.size;
+    if (stats.mean.length !== n || stats.std.length !== n) {
+      throw new Error(`NormalizeObservation: stats have ${stats.mean.length}/${stats.std.length} entries, observations have ${n}`);
+    }
+    const epsilon = stats.epsilon ?? 1e-8;
+    this.mean = Float64Array.from(stats.mean);
+    this.invScale = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const s = stats.std[i] + epsilon;
+      if (!(s > 0) || !Number.isFinite(this.mean[i])) throw new Error(`NormalizeObservation: invalid stats at ${i}: mean=${stats.mean[i]} std=${stats.std[i]}`);
+      this.invScale[i] = 1 / s;
+    }
+    this.clip = stats.clip ?? Infinity;
+    this.normalizedSpace = new Box(-this.clip, this.clip, env.observationSpace.shape);
+  }
+
+  override get observationSpace(): Box {
+    return this.normalizedSpace;
+  }
+
+  /** Normalizes obs in place and returns it. */
+  normalize(obs: Float32Array): Float32Array {
+    const clip = this.clip;
+    for (let i = 0; i < obs.length; i++) {
+      const v = (obs[i] - this.mean[i]) * this.invScale[i];
+      obs[i] = v > clip ? clip : v < -clip ? -clip : v;
+    }
+    return obs;
+  }
+
+  override reset(options?: ResetOptions): ResetResult {
+    const result = this.env.reset(options);
+    this.normalize(result.obs);
+    return result;
+  }
+
+  override step(action: ArrayLike<number>): StepResult {
+    const result = this.env.step(action);
+    this.normalize(result.obs);
+    return result;
+  }
+}
+
+/**
+ * The agent acts in [minAction, maxAction] (default [-1, 1]); actions are mapped affinely onto the env's
+ * bounds and clipped to them, as Gymnasium 1.x RescaleAction. Needs a bounded action space.
+ */
+export class RescaleAction extends Wrapper {
+  private readonly scaledSpace: Box;
+  private readonly gradient: Float64Array;
+  private readonly intercept: Float64Array;
+  private readonly scratch: Float32Array;
+
+  constructor(env: Env, minAction: number | ArrayLike<number> = -1, maxAction: number | ArrayLike<number> = 1) {
+    super(env);
+    const inner = env.actionSpace;
+    if (!inner.isBounded()) throw new Error(`RescaleAction: ${envName(env)} has an unbounded action space ${inner}`);
+    this.scaledSpace = new Box(minAction, maxAction, inner.shape);
+    const n = inner.size;
+    this.gradient = new Float64Array(n);
+    this.intercept = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const lo = this.scaledSpace.low[i];
+      const hi = this.scaledSpace.high[i];
+      if (!(hi > lo) || !Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error(`RescaleAction: need finite minAction < maxAction, got ${lo}, ${hi} at ${i}`);
+      this.gradient[i] = (inner.high[i] - inner.low[i]) / (hi - lo);
+      this.intercept[i] = inner.low[i] - this.gradient[i] * lo;
+    }
+    this.scratch = new Float32Array(n);
+  }
+
+  override get actionSpace(): Box {
+    return this.scaledSpace;
+  }
+
+  override step(action: ArrayLike<number>): StepResult {
+    const inner = this.env.actionSpace;
+    if (action.length !== this.scratch.length) throw new Error(`${envName(this)}: action has ${action.length} values, expected ${this.scratch.length}`);
+    for (let i = 0; i < this.scratch.length; i++) {
+      const v = this.intercept[i] + this.gradient[i] * action[i];
+      this.scratch[i] = v > inner.high[i] ? inner.high[i] : v < inner.low[i] ? inner.low[i] : v;
+    }
+    return this.env.step(this.scratch);
+  }
+}
+
+/** Clips actions to the env's bounds; the exposed action space is unbounded, as Gymnasium's ClipAction. */
+export class ClipAction extends Wrapper {
+  private readonly unboundedSpace: Box;
+  private readonly scratch: Float32Array;
+
+  constructor(env: Env) {
+    super(env);
+    this.unboundedSpace = new Box(-Infinity, Infinity, env.actionSpace.shape);
+    this.scratch = new Float32Array(env.actionSpace.size);
+  }
+
+  override get actionSpace(): Box {
+    return this.unboundedSpace;
+  }
+
+  override step(action: ArrayLike<number>): StepResult {
+    const { low, high } = this.env.actionSpace;
+    if (action.length !== this.scratch.length) throw new Error(`${envName(this)}: action has ${action.length} values, expected ${this.scratch.length}`);
+    for (let i = 0; i < this.scratch.length; i++) {
+      const v = action[i];
+      this.scratch[i] = v > high[i] ? high[i] : v < low[i] ? low[i] : v;
+    }
+    return this.env.step(this.scratch);
+  }
+}
