@@ -1,5 +1,6 @@
 /** The `dsrl` command line. Each subcommand lives in its own module and registers itself here. */
 import { Command } from 'commander';
+import { registerTrain } from './train.ts';
 
 const program = new Command();
 program.name('dsrl').description('Steer a diffusion policy with RL in its latent-noise space (DSRL).').version('0.1.0');
@@ -11,5 +12,7 @@ program
     const { runDemo } = await import('./demo.ts');
     await runDemo();
   });
+
+registerTrain(program);
 
 await program.parseAsync(process.argv);

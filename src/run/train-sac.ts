@@ -36,6 +36,8 @@ export const sacRunSchema = z.object({
   evalEpisodes: z.number().int().positive().default(10),
   logEvery: z.number().int().positive().default(1000),
   out: z.string().optional(),
+  /** Keep a checkpoint of every evaluation under checkpoints/step-N (to pick policies of a given quality later). */
+  keepSnapshots: z.boolean().default(false),
   quiet: z.boolean().default(false),
 }).strict();
 
@@ -96,6 +98,7 @@ export async function trainSac(input: z.input<typeof sacRunSchema>, makeVectorEn
         evals.push(res);
         const meta = { env: cfg.env, step: res.step, evalReturn: res.mean };
         saveSacCheckpoint(join(dir, 'last'), sac, meta);
+        if (cfg.keepSnapshots) saveSacCheckpoint(join(dir, 'checkpoints', `step-${res.step}`), sac, meta);
         if (!best || res.mean > best.mean) {
           best = res;
           saveSacCheckpoint(join(dir, 'best'), sac, meta);
