@@ -6,6 +6,7 @@
  *   short (time limit), bootstrap from `obs`. Both can be true on the same step. They are always kept apart.
  * - `reset({seed})` reseeds the env's generator; `reset()` without a seed continues the current stream.
  * - Observations are float32 arrays the caller owns (a fresh array each call, never a view into the env).
+ *   An env must not keep the action array after step() returns: callers and wrappers reuse it.
  * - Everything here runs in the browser too: nothing Node-specific is imported by the env core.
  */
 import type { Box } from './spaces.ts';
