@@ -128,7 +128,7 @@ export class TanhGaussian {
   }
 
   /** Sample (or take the mean when rng is null) for rows of actor output `out` [rows, 2d]. */
-  sample(out: Float32Array, rows: number, rng: Rng | null): void {
+  sample(out: Float32Array, rows: number, rng: Pick<Rng, 'normal'> | null): void {
     const { d, eps, tanhU, std, action, logProb, scale, shift } = this;
     if (rows > this.maxRows) throw new RangeError(`TanhGaussian: ${rows} rows > capacity ${this.maxRows}`);
     const half = 0.5 * (this.logStdMax - this.logStdMin);
@@ -208,11 +208,15 @@ export class SAC {
   private readonly dAction: Float32Array; // [B, d]
   private readonly dLogProb: Float32Array; // [B]
 
+  /** Where the policy's Gaussian draws come from during updates (tests may substitute a fixed sequence). */
+  noiseSource: Pick<Rng, 'normal'>;
+
   constructor(
     readonly cfg: SacConfig,
     readonly rng: Rng,
     readonly maxBatch = 256,
   ) {
+    this.noiseSource = rng;
     const { obsDim, actDim } = cfg;
     if (cfg.actionLow.length !== actDim || cfg.actionHigh.length !== actDim) {
       throw new Error(`SAC: action bounds must have ${actDim} entries`);
@@ -281,7 +285,7 @@ export class SAC {
     const { gamma } = this.cfg;
     const alpha = this.alpha;
     // Soft target from the target critics at (s', a' ~ pi(s')).
-    this.head.sample(this.actor.forward(batch.nextObs, B), B, this.rng);
+    this.head.sample(this.actor.forward(batch.nextObs, B), B, this.noiseSource);
     const xNext = this.fillCriticInput(batch.nextObs, this.head.action, B);
     const y = this.target;
     for (let i = 0; i < this.targets.length; i++) {
@@ -322,7 +326,7 @@ export class SAC {
     const { obsDim, actDim } = this.cfg;
     const alpha = this.alpha;
     const head = this.head;
-    head.sample(this.actor.forward(obs, B), B, this.rng);
+    head.sample(this.actor.forward(obs, B), B, this.noiseSource);
     const x = this.fillCriticInput(obs, head.action, B);
     const n = this.critics.length;
     for (let i = 0; i < n; i++) this.qValues[i].set(this.critics[i].forward(x, B).subarray(0, B));
