@@ -16,6 +16,7 @@ import type { Activation } from '../nn/backend.ts';
 import { mlp } from '../nn/mlp.ts';
 import type { Model } from '../nn/module.ts';
 import { Adam, polyak, type AdamState } from '../nn/optim.ts';
+import { concatRows, ensembleReduceGrad } from './common.ts';
 
 export interface SacConfig {
   obsDim: number;
@@ -205,6 +206,7 @@ export class SAC {
   private readonly qValues: Float32Array[]; // per critic [B]
   private readonly target: Float32Array; // [B]
   private readonly dq: Float32Array; // [B]
+  private readonly dqs: Float32Array[]; // per critic [B]
   private readonly dAction: Float32Array; // [B, d]
   private readonly dLogProb: Float32Array; // [B]
 
@@ -243,6 +245,7 @@ export class SAC {
     this.qValues = this.critics.map(() => new Float32Array(B));
     this.target = new Float32Array(B);
     this.dq = new Float32Array(B);
+    this.dqs = this.critics.map(() => new Float32Array(B));
     this.dAction = new Float32Array(B * actDim);
     this.dLogProb = new Float32Array(B);
   }
@@ -269,14 +272,7 @@ export class SAC {
 
   /** Write [obs, action] rows into the critic input buffer. */
   private fillCriticInput(obs: Float32Array, actions: Float32Array, B: number): Float32Array {
-    const { obsDim, actDim } = this.cfg;
-    const w = obsDim + actDim;
-    const x = this.qIn;
-    for (let b = 0; b < B; b++) {
-      x.set(obs.subarray(b * obsDim, (b + 1) * obsDim), b * w);
-      x.set(actions.subarray(b * actDim, (b + 1) * actDim), b * w + obsDim);
-    }
-    return x.subarray(0, B * w);
+    return concatRows(obs, this.cfg.obsDim, actions, this.cfg.actDim, B, this.qIn);
   }
 
   /** Critic (TD) loss: sum over critics of mean squared error to the soft Bellman target. */
@@ -330,31 +326,18 @@ export class SAC {
     const x = this.fillCriticInput(obs, head.action, B);
     const n = this.critics.length;
     for (let i = 0; i < n; i++) this.qValues[i].set(this.critics[i].forward(x, B).subarray(0, B));
-    // dL/dQ_i per row: the argmin critic gets -1/B (min), or each gets -1/(nB) (mean).
+    // dL/dQ_i per row: -1/B to the smallest critic (min) or -1/(nB) to each (mean).
+    let actorLoss = -ensembleReduceGrad(this.qValues, B, this.cfg.actorReduce, -1 / B, this.dqs) / B;
     const dAction = this.dAction;
     dAction.fill(0);
-    let actorLoss = 0;
-    let logProbMean = 0;
     const w = obsDim + actDim;
     for (let i = 0; i < n; i++) {
-      const dq = this.dq;
-      let any = false;
-      for (let b = 0; b < B; b++) {
-        let pick = true;
-        if (this.cfg.actorReduce === 'min') {
-          for (let k = 0; k < n; k++) if (this.qValues[k][b] < this.qValues[i][b] || (this.qValues[k][b] === this.qValues[i][b] && k < i)) pick = false;
-          dq[b] = pick ? -1 / B : 0;
-        } else dq[b] = -1 / (n * B);
-        if (pick) any = true;
-        if (pick && this.cfg.actorReduce === 'min') actorLoss -= this.qValues[i][b] / B;
-        if (this.cfg.actorReduce === 'mean') actorLoss -= this.qValues[i][b] / (n * B);
-      }
-      if (!any) continue;
-      const dx = this.critics[i].backward(dq.subarray(0, B), B, { inputGrad: true, paramGrad: false })!;
+      const dx = this.critics[i].backward(this.dqs[i].subarray(0, B), B, { inputGrad: true, paramGrad: false })!;
       for (let b = 0; b < B; b++) {
         for (let j = 0; j < actDim; j++) dAction[b * actDim + j] += dx[b * w + obsDim + j];
       }
     }
+    let logProbMean = 0;
     for (let b = 0; b < B; b++) {
       this.dLogProb[b] = alpha / B;
       actorLoss += (alpha * head.logProb[b]) / B;

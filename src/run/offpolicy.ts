@@ -17,8 +17,8 @@ export type Info = Record<string, number>;
 export interface OffPolicyAgent {
   /** Actions [rows, actDim] for observations [rows, obsDim]; may return a reused view. */
   act(obs: Float32Array, rows: number, deterministic: boolean): Float32Array | Promise<Float32Array>;
-  /** One gradient update (or one UTD round) from a sampled batch. */
-  update(batch: SampledBatch): Info;
+  /** One gradient update from a sampled batch. */
+  update(batch: SampledBatch): Info | Promise<Info>;
 }
 
 export interface OffPolicyLoopConfig {
@@ -54,6 +54,8 @@ export interface LoopCallbacks {
   onEval?(result: EvalResult): void | Promise<void>;
   /** Called after each iteration; return true to stop early (e.g. to checkpoint and exit). */
   afterStep?(state: LoopState): boolean | void | Promise<boolean | void>;
+  /** Extra per-transition fields for the replay buffer after each vector step (e.g. DSRL-NA's executed real chunks). */
+  transitionFields?(): Record<string, Float32Array>;
 }
 
 /** Everything the loop itself carries between iterations (saved in checkpoints). */
@@ -204,12 +206,12 @@ export async function createOffPolicyLoop(args: {
           state.ended[i] = true;
         }
       }
-      buffer.addBatch({ obs: state.obs, actions: actionsCopy, rewards, nextObs: r.obs, terminated: term, truncated: trunc, valid });
+      buffer.addBatch({ obs: state.obs, actions: actionsCopy, rewards, nextObs: r.obs, terminated: term, truncated: trunc, valid, fields: callbacks.transitionFields?.() });
       state.obs = r.obs;
       state.vectorSteps++;
       if (!warmup && buffer.size >= config.batchSize) {
         for (let u = 0; u < config.updatesPerStep; u++) {
-          const info = agent.update(buffer.sample(batch));
+          const info = await agent.update(buffer.sample(batch));
           for (const key in info) sums[key] = (sums[key] ?? 0) + info[key];
           count++;
           state.updates++;

@@ -1,0 +1,276 @@
+/**
+ * DSRL-NA (noise aliasing), Wagenmaker et al. 2025, section "DSRL-NA"; see shared/reference/dsrl.md.
+ *
+ * - Q_A(s, a): an ensemble on real action chunks, TD target
+ *   r + gamma (1 - terminated) [min_i Qbar_A_i(s', pi_dp(s', w')) - alpha log pi_w(w'|s')], w' ~ pi_w(s').
+ * - Q_W(s, w): distilled from Q_A on fresh noise: w ~ N(0, I), regress Q_W_i(s, w) onto stopgrad
+ *   Q_A_i(s, pi_dp(s, w)), member i onto member i; no target network.
+ * - pi_w: tanh-Gaussian noise actor bounded to [-M, M] (unlike the reference code, M is respected),
+ *   maximising min_i Q_W_i(s, w) - alpha log pi_w(w|s); learned temperature.
+ * Replay stores real actions (field `realActions`), so offline data (s, a, r, s') works as is.
+ * Schedule as the reference: every `utd` updates of Q_A / actor / alpha, `distillSteps` steps of Q_W.
+ */
+import type { Rng, RngState } from '../../core/rng.ts';
+import type { SampledBatch } from '../../data/replay-buffer.ts';
+import type { Activation } from '../../nn/backend.ts';
+import { mlp } from '../../nn/mlp.ts';
+import type { Model } from '../../nn/module.ts';
+import { Adam, polyak, type AdamState } from '../../nn/optim.ts';
+import type { NoisePolicy } from '../../policies/policy.ts';
+import { concatRows, ensembleReduceGrad } from '../common.ts';
+import { TanhGaussian, type Info } from '../sac.ts';
+
+export interface DsrlNaConfig {
+  obsDim: number;
+  /** Flattened chunk: Ta * da (noise and real actions have this size). */
+  chunkDim: number;
+  /** M: the noise actor's bound (reference: 1.5 Hopper/HalfCheetah, 2.5 Walker2d). */
+  actionMagnitude: number;
+  actorHidden: number[];
+  criticHidden: number[];
+  activation: Activation;
+  criticLayerNorm: boolean;
+  numCritics: number;
+  lr: number;
+  gamma: number;
+  tau: number;
+  initAlpha: number;
+  /** Reference configs: 0. */
+  targetEntropy: number;
+  /** Q_W distillation steps after every `utd` updates. */
+  distillSteps: number;
+  utd: number;
+  logStdMin: number;
+  logStdMax: number;
+}
+
+/** Reference DSRL-NA hyperparameters for Gym tasks (shared/reference/dsrl.md), critic width per task. */
+export function dsrlNaDefaults(obsDim: number, chunkDim: number, overrides: Partial<DsrlNaConfig> = {}): DsrlNaConfig {
+  return {
+    obsDim, chunkDim, actionMagnitude: 1.5,
+    actorHidden: [128, 128, 128], criticHidden: [128, 128, 128], activation: 'tanh', criticLayerNorm: true,
+    numCritics: 2, lr: 3e-4, gamma: 0.99, tau: 0.005, initAlpha: 1.0, targetEntropy: 0,
+    distillSteps: 10, utd: 20, logStdMin: -5, logStdMax: 2,
+    ...overrides,
+  };
+}
+
+export interface DsrlNaState {
+  actor: Float32Array;
+  qa: Float32Array[];
+  qaTargets: Float32Array[];
+  qw: Float32Array[];
+  logAlpha: number;
+  opts: AdamState[];
+  rng: RngState;
+  updates: number;
+}
+
+export class DsrlNA {
+  readonly actor: Model;
+  readonly qa: Model[];
+  readonly qaTargets: Model[];
+  readonly qw: Model[];
+  readonly logAlpha = { values: new Float32Array(1), grads: new Float32Array(1) };
+  private readonly actorOpt: Adam;
+  private readonly qaOpts: Adam[];
+  private readonly qwOpts: Adam[];
+  private readonly alphaOpt: Adam;
+  updates = 0;
+  noiseSource: Pick<Rng, 'normal'>;
+  private readonly head: TanhGaussian;
+  private readonly actHead: TanhGaussian;
+  private readonly x: Float32Array; // [B, obs + chunk] critic input
+  private readonly y: Float32Array; // [B] TD target
+  private readonly q: Float32Array[]; // per critic [B]
+  private readonly dq: Float32Array[]; // per critic [B]
+  private readonly dW: Float32Array; // [B, chunk]
+  private readonly dLogProb: Float32Array;
+  private readonly freshNoise: Float32Array; // [B, chunk]
+  private readonly obsCopy: Float32Array; // a batch's obs, kept while the base policy runs
+
+  constructor(
+    readonly cfg: DsrlNaConfig,
+    readonly basePolicy: NoisePolicy,
+    readonly rng: Rng,
+    readonly maxBatch = 256,
+  ) {
+    const { obsDim, chunkDim: C, actionMagnitude: M } = cfg;
+    if (basePolicy.obsDim !== obsDim || basePolicy.chunk * basePolicy.actDim !== C) {
+      throw new Error(`DSRL-NA: base policy is obs ${basePolicy.obsDim} -> ${basePolicy.chunk} x ${basePolicy.actDim}, config says obs ${obsDim} -> ${C}`);
+    }
+    if (!(M > 0)) throw new Error(`DSRL-NA: actionMagnitude must be > 0, got ${M}`);
+    this.noiseSource = rng;
+    const init = rng.split();
+    const act = cfg.activation;
+    this.actor = mlp({ in: obsDim, hidden: cfg.actorHidden, out: 2 * C, activation: act }, init);
+    const critic = () => mlp({ in: obsDim + C, hidden: cfg.criticHidden, out: 1, activation: act, layerNorm: cfg.criticLayerNorm }, init);
+    this.qa = Array.from({ length: cfg.numCritics }, critic);
+    this.qaTargets = this.qa.map((q) => {
+      const t = critic();
+      t.copyFrom(q);
+      return t;
+    });
+    this.qw = Array.from({ length: cfg.numCritics }, critic);
+    this.logAlpha.values[0] = Math.log(cfg.initAlpha);
+    this.actorOpt = new Adam(this.actor, { lr: cfg.lr });
+    this.qaOpts = this.qa.map((q) => new Adam(q, { lr: cfg.lr }));
+    this.qwOpts = this.qw.map((q) => new Adam(q, { lr: cfg.lr }));
+    this.alphaOpt = new Adam(this.logAlpha, { lr: cfg.lr });
+    const B = maxBatch;
+    const bounds = [new Array(C).fill(-M), new Array(C).fill(M)];
+    this.head = new TanhGaussian(B, C, bounds[0], bounds[1], cfg.logStdMin, cfg.logStdMax);
+    this.actHead = new TanhGaussian(B, C, bounds[0], bounds[1], cfg.logStdMin, cfg.logStdMax);
+    this.x = new Float32Array(B * (obsDim + C));
+    this.y = new Float32Array(B);
+    this.q = this.qa.map(() => new Float32Array(B));
+    this.dq = this.qa.map(() => new Float32Array(B));
+    this.dW = new Float32Array(B * C);
+    this.dLogProb = new Float32Array(B);
+    this.freshNoise = new Float32Array(B * C);
+    this.obsCopy = new Float32Array(B * obsDim);
+  }
+
+  get alpha(): number {
+    return Math.exp(this.logAlpha.values[0]);
+  }
+
+  /** Noise for rows of observations: sampled from pi_w, or its mean when deterministic. */
+  act(obs: Float32Array, rows: number, deterministic: boolean): Float32Array {
+    this.actHead.sample(this.actor.forward(obs, rows), rows, deterministic ? null : this.noiseSource);
+    return this.actHead.action.subarray(0, rows * this.cfg.chunkDim);
+  }
+
+  async update(batch: SampledBatch): Promise<Info> {
+    const real = batch.fields.realActions;
+    if (!real) throw new Error('DSRL-NA: the replay buffer must store the executed chunks in field "realActions"');
+    const info = await this.updateQA(batch, real);
+    Object.assign(info, this.updateActorAndAlpha(batch.obs, batch.batchSize));
+    for (let i = 0; i < this.qa.length; i++) polyak(this.qaTargets[i], this.qa[i], this.cfg.tau);
+    this.updates++;
+    if (this.updates % this.cfg.utd === 0) {
+      let distill = 0;
+      for (let k = 0; k < this.cfg.distillSteps; k++) distill = await this.distill(batch.obs, batch.batchSize);
+      info['losses/qw_loss'] = distill;
+    }
+    return info;
+  }
+
+  /** Q_A regression onto the soft TD target through the base policy at (s', w'). */
+  private async updateQA(batch: SampledBatch, real: Float32Array): Promise<Info> {
+    const B = batch.batchSize;
+    const { obsDim, chunkDim: C, gamma } = this.cfg;
+    const alpha = this.alpha;
+    this.head.sample(this.actor.forward(batch.nextObs, B), B, this.noiseSource);
+    const nextActions = await this.basePolicy.act(batch.nextObs, this.head.action.subarray(0, B * C), B);
+    const xNext = concatRows(batch.nextObs, obsDim, nextActions, C, B, this.x);
+    const y = this.y;
+    for (let i = 0; i < this.qaTargets.length; i++) {
+      const q = this.qaTargets[i].forward(xNext, B);
+      for (let b = 0; b < B; b++) y[b] = i === 0 ? q[b] : Math.min(y[b], q[b]);
+    }
+    for (let b = 0; b < B; b++) {
+      y[b] = batch.rewards[b] + (batch.terminated[b] ? 0 : gamma * (y[b] - alpha * this.head.logProb[b]));
+    }
+    const x = concatRows(batch.obs, obsDim, real, C, B, this.x);
+    let loss = 0;
+    let qMean = 0;
+    const dq = this.dq[0];
+    for (let i = 0; i < this.qa.length; i++) {
+      const q = this.qa[i].forward(x, B);
+      for (let b = 0; b < B; b++) {
+        const err = q[b] - y[b];
+        loss += (err * err) / B;
+        qMean += q[b] / (B * this.qa.length);
+        dq[b] = (2 * err) / B;
+      }
+      this.qa[i].zeroGrad();
+      this.qa[i].backward(dq.subarray(0, B), B, { inputGrad: false });
+      this.qaOpts[i].update();
+    }
+    return { 'losses/qa_loss': loss / 2, 'losses/qa_values': qMean };
+  }
+
+  /** Actor on Q_W: maximise min_i Q_W_i(s, w) - alpha log pi_w(w|s); then the temperature. */
+  private updateActorAndAlpha(obs: Float32Array, B: number): Info {
+    const { obsDim, chunkDim: C } = this.cfg;
+    const alpha = this.alpha;
+    this.head.sample(this.actor.forward(obs, B), B, this.noiseSource);
+    const x = concatRows(obs, obsDim, this.head.action, C, B, this.x);
+    for (let i = 0; i < this.qw.length; i++) this.q[i].set(this.qw[i].forward(x, B).subarray(0, B));
+    let actorLoss = -ensembleReduceGrad(this.q, B, 'min', -1 / B, this.dq) / B;
+    this.dW.fill(0);
+    const width = obsDim + C;
+    for (let i = 0; i < this.qw.length; i++) {
+      const dx = this.qw[i].backward(this.dq[i].subarray(0, B), B, { inputGrad: true, paramGrad: false })!;
+      for (let b = 0; b < B; b++) for (let j = 0; j < C; j++) this.dW[b * C + j] += dx[b * width + obsDim + j];
+    }
+    let logProbMean = 0;
+    for (let b = 0; b < B; b++) {
+      this.dLogProb[b] = alpha / B;
+      actorLoss += (alpha * this.head.logProb[b]) / B;
+      logProbMean += this.head.logProb[b] / B;
+    }
+    const dOut = this.head.backward(B, this.dW, this.dLogProb);
+    this.actor.zeroGrad();
+    this.actor.backward(dOut.subarray(0, B * 2 * C), B, { inputGrad: false });
+    this.actorOpt.update();
+    this.logAlpha.grads[0] = -(logProbMean + this.cfg.targetEntropy);
+    this.alphaOpt.update();
+    return { 'losses/actor_loss': actorLoss, 'losses/alpha': alpha, 'losses/entropy': -logProbMean };
+  }
+
+  /** One Q_W distillation step on fresh N(0, I) noise. Returns the loss. */
+  private async distill(obs: Float32Array, B: number): Promise<number> {
+    const { obsDim, chunkDim: C } = this.cfg;
+    const rng = this.noiseSource;
+    const w = this.freshNoise.subarray(0, B * C);
+    for (let i = 0; i < w.length; i++) w[i] = rng.normal();
+    this.obsCopy.set(obs.subarray(0, B * obsDim));
+    const actions = await this.basePolicy.act(this.obsCopy, w, B);
+    const xa = concatRows(this.obsCopy, obsDim, actions, C, B, this.x);
+    for (let i = 0; i < this.qa.length; i++) this.q[i].set(this.qa[i].forward(xa, B).subarray(0, B));
+    const xw = concatRows(this.obsCopy, obsDim, w, C, B, this.x);
+    let loss = 0;
+    const dq = this.dq[0];
+    for (let i = 0; i < this.qw.length; i++) {
+      const q = this.qw[i].forward(xw, B);
+      for (let b = 0; b < B; b++) {
+        const err = q[b] - this.q[i][b];
+        loss += (err * err) / B;
+        dq[b] = (2 * err) / B;
+      }
+      this.qw[i].zeroGrad();
+      this.qw[i].backward(dq.subarray(0, B), B, { inputGrad: false });
+      this.qwOpts[i].update();
+    }
+    return loss / this.qw.length;
+  }
+
+  state(): DsrlNaState {
+    return {
+      actor: this.actor.values.slice(),
+      qa: this.qa.map((m) => m.values.slice()),
+      qaTargets: this.qaTargets.map((m) => m.values.slice()),
+      qw: this.qw.map((m) => m.values.slice()),
+      logAlpha: this.logAlpha.values[0],
+      opts: [this.actorOpt, ...this.qaOpts, ...this.qwOpts, this.alphaOpt].map((o) => o.state()),
+      rng: this.rng.state(),
+      updates: this.updates,
+    };
+  }
+
+  load(s: DsrlNaState): void {
+    const models = [this.actor, ...this.qa, ...this.qaTargets, ...this.qw];
+    const values = [s.actor, ...s.qa, ...s.qaTargets, ...s.qw];
+    if (values.length !== models.length) throw new Error(`DSRL-NA checkpoint has ${values.length} networks, this agent has ${models.length}`);
+    models.forEach((m, i) => {
+      if (values[i].length !== m.size) throw new Error(`DSRL-NA checkpoint: network ${i} has ${values[i].length} parameters, expected ${m.size}`);
+    });
+    models.forEach((m, i) => m.values.set(values[i]));
+    this.logAlpha.values[0] = s.logAlpha;
+    [this.actorOpt, ...this.qaOpts, ...this.qwOpts, this.alphaOpt].forEach((o, i) => o.load(s.opts[i]));
+    this.rng.setState(s.rng);
+    this.updates = s.updates;
+  }
+}

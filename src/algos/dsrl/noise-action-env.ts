@@ -1,0 +1,72 @@
+/**
+ * The latent-noise MDP of DSRL as a vector env: the agent's action is the diffusion policy's initial
+ * noise w (shape [Ta, da] per sub-env, flattened, bounded to [-M, M]); the wrapper asks the base
+ * policy for the action chunk a = pi_dp(s, w) and runs it in the inner vector env, whose sub-envs
+ * are ActionChunk(Ta)-wrapped (a chunk stops inside itself when the episode ends, and reports
+ * info.steps). Reward = the chunk's summed reward; discounting is per chunk (the reference's choice).
+ *
+ * The executed real chunk of the last step stays readable in `lastActions` (DSRL-NA learns Q on
+ * real actions), and NEXT_STEP autoreset passes through unchanged from the inner env.
+ */
+import type { NoisePolicy } from '../../policies/policy.ts';
+import { Box } from '../../envs/spaces.ts';
+import { batchSpace, type VectorEnv, type VectorResetOptions, type VectorResetResult, type VectorStepResult } from '../../envs/vector.ts';
+
+export class NoiseActionVectorEnv implements VectorEnv {
+  readonly numEnvs: number;
+  readonly singleObservationSpace: Box;
+  readonly singleActionSpace: Box;
+  readonly observationSpace: Box;
+  readonly actionSpace: Box;
+  readonly autoresetMode = 'next_step' as const;
+  /** Real action chunks [numEnvs, Ta * da] (env units) executed by the last step. */
+  readonly lastActions: Float32Array;
+  private obs: Float32Array | null = null;
+
+  constructor(
+    readonly inner: VectorEnv,
+    readonly policy: NoisePolicy,
+    /** M: bound of the noise the agent may choose (DSRL's actionMagnitude). */
+    readonly actionMagnitude: number,
+  ) {
+    const chunkDim = policy.chunk * policy.actDim;
+    if (inner.singleObservationSpace.size !== policy.obsDim) {
+      throw new Error(`base policy expects observations of dim ${policy.obsDim} but the env gives ${inner.singleObservationSpace.size}`);
+    }
+    if (inner.singleActionSpace.size !== chunkDim) {
+      throw new Error(
+        `base policy returns chunks of ${policy.chunk} x ${policy.actDim} = ${chunkDim} actions but the env takes ${inner.singleActionSpace.size} ` +
+          `per step (wrap each env in ActionChunk(${policy.chunk}); check the policy's action dim against the env)`,
+      );
+    }
+    if (!(actionMagnitude > 0)) throw new Error(`actionMagnitude must be > 0, got ${actionMagnitude}`);
+    this.numEnvs = inner.numEnvs;
+    this.singleObservationSpace = inner.singleObservationSpace;
+    this.singleActionSpace = new Box(-actionMagnitude, actionMagnitude, [chunkDim]);
+    this.observationSpace = inner.observationSpace;
+    this.actionSpace = batchSpace(this.singleActionSpace, this.numEnvs);
+    this.lastActions = new Float32Array(this.numEnvs * chunkDim);
+  }
+
+  async reset(options?: VectorResetOptions): Promise<VectorResetResult> {
+    const r = await this.inner.reset(options);
+    this.obs = r.obs;
+    return r;
+  }
+
+  async step(noise: ArrayLike<number>): Promise<VectorStepResult> {
+    if (!this.obs) throw new Error('NoiseActionVectorEnv: call reset() before step()');
+    const w = noise instanceof Float32Array ? noise : Float32Array.from(noise);
+    if (w.length !== this.actionSpace.size) throw new Error(`noise has ${w.length} values, expected ${this.numEnvs} x ${this.singleActionSpace.size}`);
+    const actions = await this.policy.act(this.obs, w, this.numEnvs);
+    this.lastActions.set(actions.subarray(0, this.lastActions.length));
+    const r = await this.inner.step(this.lastActions);
+    this.obs = r.obs;
+    return r;
+  }
+
+  async close(): Promise<void> {
+    await this.inner.close();
+    await this.policy.close?.();
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * BimodalChoice: a one-step task for testing steering. The observation is a context c ~ U(-1, 1);
+ * the agent outputs a 2-D action; reward 1 when the action lies in the "rewarded" half-plane
+ * a0 + a1 > 0, else 0, and the episode terminates. A base policy cloned from demonstrations split
+ * evenly between (+0.6, +0.6) and (-0.6, -0.6) succeeds about half the time; steering its noise
+ * toward the rewarded mode should succeed nearly always.
+ */
+import { Rng } from '../../core/rng.ts';
+import type { Env, ResetOptions, ResetResult, StepResult } from '../env.ts';
+import { Box } from '../spaces.ts';
+
+export class BimodalChoice implements Env {
+  readonly observationSpace = new Box(-1, 1, [1]);
+  readonly actionSpace = new Box(-1, 1, [2]);
+  readonly spec = null;
+  private rng = Rng.fromSeed(0);
+  private context = 0;
+
+  get unwrapped(): Env {
+    return this;
+  }
+
+  reset(options: ResetOptions = {}): ResetResult {
+    if (options.seed !== undefined) this.rng = Rng.fromSeed(options.seed);
+    this.context = this.rng.uniformRange(-1, 1);
+    return { obs: new Float32Array([this.context]), info: {} };
+  }
+
+  step(action: ArrayLike<number>): StepResult {
+    const success = Number(action[0]) + Number(action[1]) > 0;
+    return { obs: new Float32Array([this.context]), reward: success ? 1 : 0, terminated: true, truncated: false, info: { success } };
+  }
+
+  close(): void {}
+}
