@@ -2,7 +2,13 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync, cpSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runEval } from '../src/cli/eval.ts';
+import { runPretrain } from '../src/cli/pretrain.ts';
 import { Rng } from '../src/core/rng.ts';
+import { createD4rlDataset } from '../src/data/d4rl.ts';
+import { datasetHash, readD4rl, writeD4rl } from '../src/data/hdf5.ts';
+import { registerEnv } from '../src/envs/registry.ts';
+import { Reach1D } from '../src/envs/toy/reach.ts';
 import { encodeSafetensors, modelTensors } from '../src/nn/safetensors.ts';
 import {
   loadDiffusionCheckpoint, loadDiffusionPolicy, readManifest, recordEvalResult, saveDiffusionCheckpoint,
@@ -185,5 +191,94 @@ describe('diffusion-policy checkpoints', () => {
     const empty = join(root, 'empty');
     mkdirSync(empty);
     expect(() => loadDiffusionPolicy(empty)).toThrow(/empty\/manifest\.json: missing \(is .*empty a diffusion-policy checkpoint folder\?\)/);
+  });
+});
+
+describe('dsrl pretrain and dsrl eval', () => {
+  // A registered toy task (Reach1D, 12 steps) and an expert dataset from its optimal controller.
+  const envId = 'DiffusionTestReach-v0';
+  registerEnv({ id: envId, entryPoint: () => new Reach1D(), maxEpisodeSteps: 12 });
+
+  async function expertDataset(path: string, episodes: number, meta: Record<string, string>): Promise<void> {
+    const env = new Reach1D();
+    const rows = { obs: [] as number[], act: [] as number[], next: [] as number[], rew: [] as number[], timeout: [] as number[] };
+    for (let ep = 0; ep < episodes; ep++) {
+      let { obs } = env.reset({ seed: 1000 + ep });
+      for (let t = 0; t < 12; t++) {
+        const a = env.optimalAction();
+        const r = env.step([a]);
+        rows.obs.push(...obs);
+        rows.act.push(a);
+        rows.next.push(...r.obs);
+        rows.rew.push(r.reward);
+        rows.timeout.push(t === 11 ? 1 : 0);
+        obs = r.obs;
+      }
+    }
+    await writeD4rl(path, createD4rlDataset({
+      obsDim: 2, actionDim: 1, observations: Float32Array.from(rows.obs), actions: Float32Array.from(rows.act),
+      nextObservations: Float32Array.from(rows.next), rewards: Float32Array.from(rows.rew),
+      terminals: new Uint8Array(rows.rew.length), timeouts: Uint8Array.from(rows.timeout), metadata: meta,
+    }));
+  }
+
+  it('pretrain writes a checkpoint that eval runs and records; the cloned policy beats zero actions', async () => {
+    const data = join(root, 'reach.h5');
+    await expertDataset(data, 200, { env_id: envId });
+    const out = join(root, 'reach-policy');
+    const lines: string[] = [];
+    const sink = { write: (s: string) => lines.push(s), isTTY: false };
+    const small = { width: 64, depth: 2, chunk: 4, T: 20, ddimSteps: 5, batch: 128, lr: 1e-3, emaDecay: 0.99, emaEvery: 1, emaStart: 600 };
+    const manifest = await runPretrain({ dataset: data, out, steps: 1000, seed: 1, ...small, saveRaw: true }, { stream: sink, log: (l) => lines.push(l) });
+    expect(manifest).toMatchObject({ envId, obsDim: 2, actDim: 1, chunk: 4, weights: { rawPrefix: 'raw.' } });
+    expect(manifest.dataset?.hash).toBe(datasetHash(await readD4rl(data)));
+    expect(manifest.dataset).toMatchObject({ steps: 2400, episodes: 200, chunks: 200 * 9, tail: 'skip' });
+    expect(manifest.training).toMatchObject({ steps: 1000, stepsDone: 1000, finished: true, batchSize: 128 });
+    expect(lines.join('\n')).toMatch(/pretrain: 1000 steps in [\d.]+ s \([\d.]+ steps\/s\), loss [\d.]+/);
+    expect(lines.join('\n')).toMatch(/\/s .*loss=/); // progress line: rate and loss
+
+    const logs: string[] = [];
+    const res = await runEval({ policy: out, episodes: 12, seed: 3, parallel: 5, record: true }, { log: (l) => logs.push(l) });
+    expect(res.returns).toHaveLength(12);
+    expect(res.lengths.every((l) => l === 12)).toBe(true);
+    expect(readManifest(out).eval).toEqual([expect.objectContaining({ envId, episodes: 12, seed: 3, returnMean: res.returnMean })]);
+    expect(logs.join('\n')).toMatch(new RegExp(`eval ${envId}: 12 episodes, return -?[\\d.]+ ± [\\d.]+`));
+    // Results do not depend on how many episodes run side by side.
+    const serial = await runEval({ policy: out, episodes: 12, seed: 3, parallel: 1 }, { log: () => {} });
+    expect(serial.returns).toEqual(res.returns);
+    // From the same starts: the cloned policy lands near the expert and far above zero actions.
+    const meanReturn = (act: (env: Reach1D) => number) => {
+      const env = new Reach1D();
+      let total = 0;
+      for (let ep = 0; ep < 12; ep++) {
+        env.reset({ seed: 3 * 100_003 + ep });
+        for (let t = 0; t < 12; t++) total += env.step([act(env)]).reward;
+      }
+      return total / 12;
+    };
+    const expert = meanReturn((env) => env.optimalAction());
+    const zero = meanReturn(() => 0);
+    expect(res.returnMean, `expert ${expert}, zero ${zero}`).toBeGreaterThan(expert - 1);
+    expect(res.returnMean).toBeGreaterThan(zero + 4);
+
+    await expect(runPretrain({ dataset: data, out, steps: 10, ...small })).rejects.toThrow(/already holds a checkpoint; pass --force/);
+    await expect(runEval({ policy: out, env: 'Hopper-v5', episodes: 1 })).rejects.toThrow(/takes observations of dim 2 but the env gives dim 11/);
+  });
+
+  it('pretrain refuses a dataset without action bounds, and bad settings before reading the data', async () => {
+    const data = join(root, 'reach-nometa.h5');
+    await expertDataset(data, 3, { env_id: 'hopper-medium-v2' });
+    await expect(runPretrain({ dataset: data, out: join(root, 'x'), steps: 5 })).rejects.toThrow(
+      /reach-nometa\.h5: cannot tell the action bounds: the dataset names no registered env \(its metadata says "hopper-medium-v2"\); pass --env <id>/,
+    );
+    await expect(runPretrain({ dataset: data, out: join(root, 'x'), steps: 5, env: 'Hopper-v5' })).rejects.toThrow(
+      /obs dim 2 and action dim 1, but Hopper-v5 has 11 and 3/,
+    );
+    await expect(runPretrain({ dataset: join(root, 'missing.h5'), out: join(root, 'x'), steps: 5, timeDim: 7 })).rejects.toThrow(/timeDim must be an even integer/);
+    const m = await runPretrain(
+      { dataset: data, out: join(root, 'y'), steps: 3, width: 8, depth: 1, actionBounds: [-1, 1], tail: 'pad' },
+      { stream: { write: () => true }, log: () => {} },
+    );
+    expect(m).toMatchObject({ envId: null, actionLow: [-1], actionHigh: [1], dataset: { tail: 'pad', chunks: 36 } });
   });
 });
