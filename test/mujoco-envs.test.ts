@@ -91,7 +91,7 @@ describe('hand-checked rewards and termination', () => {
     qpos.set([rootx, rootz, rooty]);
     if (env instanceof HopperEnv || env instanceof Walker2dEnv) for (let i = 3; i < env.nq; i++) qpos[i] = -0.5;
     qvel[0] = vx;
-    env.setState(qpos, qvel);
+    env.setQposQvel(qpos, qvel);
   };
 
   it('Hopper: a healthy flying state earns forward speed + 1 - 1e-3 * |a|^2 on the raw action', async () => {
@@ -182,12 +182,12 @@ describe('reset noise', () => {
     const cheetahVel: number[] = [];
     for (let k = 0; k < 100; k++) {
       hopper.reset();
-      const h = hopper.getState();
+      const h = hopper.getQposQvel();
       for (let i = 0; i < 6; i++) {
         hopperMax = Math.max(hopperMax, Math.abs(h.qpos[i] - hopper.initQpos[i]), Math.abs(h.qvel[i]));
       }
       cheetah.reset({ seed: k });
-      const c = cheetah.getState();
+      const c = cheetah.getQposQvel();
       cheetahPos.push(...c.qpos);
       cheetahVel.push(...c.qvel);
     }

@@ -2,8 +2,8 @@
  * dsrl's environment layer (browser-safe core). The worker_threads vector env is Node-only: import it from
  * './vector-worker.ts'.
  */
-export type { Env, EnvSpec, Info, ResetOptions, ResetResult, StepResult } from './env.ts';
-export { envName } from './env.ts';
+export type { Env, EnvSpec, EnvState, Info, ResetOptions, ResetResult, StepResult } from './env.ts';
+export { envName, getEnvState, setEnvState } from './env.ts';
 export { Box } from './spaces.ts';
 export { makeEnv, registerEnv, registeredEnvIds, type EnvFactory, type EnvRegistration, type MakeEnvOptions } from './registry.ts';
 export {
@@ -12,6 +12,6 @@ export {
 } from './wrappers.ts';
 export { checkEnv, EnvCheckError, type CheckEnvOptions, type CheckEnvReport } from './checker.ts';
 export {
-  SyncVectorEnv, batchSpace, vectorResetSeeds,
-  type VectorEnv, type VectorResetOptions, type VectorResetResult, type VectorStepResult,
+  SyncVectorEnv, batchSpace, checkVectorEnvState, vectorResetSeeds,
+  type VectorEnv, type VectorEnvState, type VectorResetOptions, type VectorResetResult, type VectorStepResult,
 } from './vector.ts';

@@ -41,6 +41,15 @@ async function handle(request: WorkerRequest): Promise<void> {
       );
       return;
     }
+    case 'getState': {
+      reply({ type: 'state', state: requireEnv().getStateSync() });
+      return;
+    }
+    case 'setState': {
+      requireEnv().setStateSync(request.state);
+      reply({ type: 'stateSet' });
+      return;
+    }
     case 'close': {
       venv?.closeSync();
       venv = null;

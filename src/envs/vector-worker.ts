@@ -15,7 +15,10 @@ import { Worker } from 'node:worker_threads';
 import type { Info } from './env.ts';
 import type { MakeEnvOptions } from './registry.ts';
 import { Box } from './spaces.ts';
-import { batchSpace, vectorResetSeeds, type VectorEnv, type VectorResetOptions, type VectorResetResult, type VectorStepResult } from './vector.ts';
+import {
+  batchSpace, checkVectorEnvState, vectorResetSeeds,
+  type VectorEnv, type VectorEnvState, type VectorResetOptions, type VectorResetResult, type VectorStepResult,
+} from './vector.ts';
 
 interface SpaceMessage {
   low: Float32Array;
@@ -27,12 +30,16 @@ export type WorkerRequest =
   | { type: 'init'; id: string; count: number; envOptions: MakeEnvOptions; preloadModules: string[] }
   | { type: 'reset'; seeds: (number | undefined)[]; options?: Record<string, unknown> }
   | { type: 'step'; actions: Float32Array }
+  | { type: 'getState' }
+  | { type: 'setState'; state: VectorEnvState }
   | { type: 'close' };
 
 export type WorkerReply =
   | { type: 'ready'; observationSpace: SpaceMessage; actionSpace: SpaceMessage }
   | { type: 'reset'; obs: Float32Array; infos: Info[] }
   | { type: 'step'; obs: Float32Array; rewards: Float64Array; terminated: boolean[]; truncated: boolean[]; infos: Info[] }
+  | { type: 'state'; state: VectorEnvState }
+  | { type: 'stateSet' }
   | { type: 'closed' }
   | { type: 'error'; message: string; stack: string };
 
@@ -191,6 +198,42 @@ export class WorkerVectorEnv implements VectorEnv {
       infos.push(...r.infos);
     });
     return { obs, rewards, terminated, truncated, infos };
+  }
+
+  /** Every sub-env's state, gathered from the workers into one state (the same format SyncVectorEnv saves). */
+  async getState(): Promise<VectorEnvState> {
+    this.assertOpen();
+    const replies = await Promise.all(this.handles.map((h) => h.request({ type: 'getState' })));
+    const parts = replies.map((reply) => (reply as Extract<WorkerReply, { type: 'state' }>).state);
+    return {
+      type: 'VectorEnv',
+      numEnvs: this.numEnvs,
+      hasReset: this.hasReset,
+      seededBefore: this.seededBefore,
+      autoresetPending: parts.flatMap((p) => p.autoresetPending),
+      envs: parts.flatMap((p) => p.envs),
+    };
+  }
+
+  /** Splits a saved state over the workers by their sub-env ranges. */
+  async setState(state: VectorEnvState): Promise<void> {
+    this.assertOpen();
+    const s = checkVectorEnvState(state, this.numEnvs, this.label);
+    await Promise.all(
+      this.handles.map((h) => {
+        const part: VectorEnvState = {
+          type: 'VectorEnv',
+          numEnvs: h.count,
+          hasReset: s.hasReset,
+          seededBefore: s.seededBefore,
+          autoresetPending: s.autoresetPending.slice(h.start, h.start + h.count),
+          envs: s.envs.slice(h.start, h.start + h.count),
+        };
+        return h.request({ type: 'setState', state: part });
+      }),
+    );
+    this.hasReset = s.hasReset;
+    this.seededBefore = s.seededBefore;
   }
 
   /** Closes every sub-env in its worker, then ends the workers. Calling it again is a no-op. */

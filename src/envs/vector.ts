@@ -15,8 +15,12 @@
  * SyncVectorEnv steps its envs in the calling thread; the worker_threads version lives in the Node adapter
  * vector-worker.ts and runs this same class inside each worker, so both give the same trajectories.
  * Unlike Gymnasium, `infos` is one info object per sub-env rather than a dict of arrays.
+ *
+ * State: `getState()` captures every sub-env's state plus which of them have an autoreset pending, so a
+ * run checkpointed mid-episode (or right after an episode ended) continues exactly. Both vector envs
+ * save the same `VectorEnvState`, so a state taken with workers restores into a SyncVectorEnv and back.
  */
-import type { Env, Info } from './env.ts';
+import { getEnvState, setEnvState, type Env, type EnvState, type Info } from './env.ts';
 import { makeEnv, type MakeEnvOptions } from './registry.ts';
 import { Box } from './spaces.ts';
 
@@ -39,6 +43,33 @@ export interface VectorStepResult {
   infos: Info[];
 }
 
+/** A vector env's state: what `getState()` returns and `setState()` takes. */
+export interface VectorEnvState {
+  type: 'VectorEnv';
+  numEnvs: number;
+  /** reset() has run, so step() is allowed. */
+  hasReset: boolean;
+  /** Some reset had a seed, so an unseeded reset continues the generators instead of seeding 0..N-1. */
+  seededBefore: boolean;
+  /** Sub-envs whose next step is a NEXT_STEP autoreset. */
+  autoresetPending: boolean[];
+  /** Sub-env states, in order. */
+  envs: EnvState[];
+}
+
+/** Checks a saved vector state's shape against `numEnvs`; `label` names the vector env in errors. */
+export function checkVectorEnvState(state: unknown, numEnvs: number, label: string): VectorEnvState {
+  const s = state as Partial<VectorEnvState> | null;
+  if (!s || typeof s !== 'object' || s.type !== 'VectorEnv') throw new Error(`${label}: setState expects a VectorEnv state (from getState())`);
+  if (s.numEnvs !== numEnvs) throw new Error(`${label}: the saved state has ${String(s.numEnvs)} sub-envs, this vector env has ${numEnvs}`);
+  const flags = (v: unknown): boolean => Array.isArray(v) && v.length === numEnvs && v.every((x) => typeof x === 'boolean');
+  if (typeof s.hasReset !== 'boolean' || typeof s.seededBefore !== 'boolean' || !flags(s.autoresetPending)) {
+    throw new Error(`${label}: saved state needs boolean hasReset, seededBefore and ${numEnvs} autoresetPending flags`);
+  }
+  if (!Array.isArray(s.envs) || s.envs.length !== numEnvs) throw new Error(`${label}: saved state needs ${numEnvs} sub-env states`);
+  return s as VectorEnvState;
+}
+
 export interface VectorEnv {
   readonly numEnvs: number;
   readonly singleObservationSpace: Box;
@@ -51,6 +82,10 @@ export interface VectorEnv {
   /** actions: [numEnvs * actDim], row i for sub-env i. */
   step(actions: ArrayLike<number>): Promise<VectorStepResult>;
   close(): Promise<void>;
+  /** Captures every sub-env and the autoreset flags (optional: without it the env cannot be checkpointed). */
+  getState?(): Promise<VectorEnvState>;
+  /** Continues from a getState() snapshot of a vector env built the same way. */
+  setState?(state: VectorEnvState): Promise<void>;
 }
 
 /** The per-sub-env seeds a vector reset uses (see the module comment). */
@@ -170,6 +205,41 @@ export class SyncVectorEnv implements VectorEnv {
       this.autoresetPending[i] = result.terminated || result.truncated;
     }
     return { obs, rewards, terminated, truncated, infos };
+  }
+
+  getStateSync(): VectorEnvState {
+    this.assertOpen();
+    return {
+      type: 'VectorEnv',
+      numEnvs: this.numEnvs,
+      hasReset: this.hasReset,
+      seededBefore: this.seededBefore,
+      autoresetPending: [...this.autoresetPending],
+      envs: this.envs.map((env) => getEnvState(env)),
+    };
+  }
+
+  setStateSync(state: VectorEnvState): void {
+    this.assertOpen();
+    const s = checkVectorEnvState(state, this.numEnvs, 'SyncVectorEnv');
+    s.envs.forEach((envState, i) => {
+      try {
+        setEnvState(this.envs[i], envState);
+      } catch (err) {
+        throw new Error(`SyncVectorEnv sub-env ${i}: ${(err as Error).message}`);
+      }
+    });
+    this.hasReset = s.hasReset;
+    this.seededBefore = s.seededBefore;
+    s.autoresetPending.forEach((pending, i) => (this.autoresetPending[i] = pending));
+  }
+
+  async getState(): Promise<VectorEnvState> {
+    return this.getStateSync();
+  }
+
+  async setState(state: VectorEnvState): Promise<void> {
+    this.setStateSync(state);
   }
 
   async reset(options?: VectorResetOptions): Promise<VectorResetResult> {

@@ -2,8 +2,14 @@
  * Env wrappers, after Gymnasium 1.x `gymnasium.wrappers`: each wraps one env and changes one thing.
  * A wrapper owns the observation arrays its inner env returns (they are fresh per call), so it may
  * transform them in place. Action arrays passed down are scratch buffers the inner env must not keep.
+ *
+ * State (`getState`/`setState`): a wrapper without state of its own passes its inner env's state through;
+ * a stateful one (OrderEnforcing, TimeLimit, RecordEpisodeStatistics) returns `{type, ...its fields, env}`.
  */
-import { envName, type Env, type EnvSpec, type Info, type ResetOptions, type ResetResult, type StepResult } from './env.ts';
+import {
+  envName, expectStateType, getEnvState, setEnvState, stateNumber,
+  type Env, type EnvSpec, type EnvState, type Info, type ResetOptions, type ResetResult, type StepResult,
+} from './env.ts';
 import { Box } from './spaces.ts';
 
 export class Wrapper implements Env {
@@ -36,6 +42,20 @@ export class Wrapper implements Env {
   close(): void {
     this.env.close();
   }
+  /** The inner env's state: wrappers without state of their own add nothing. */
+  getState(): EnvState {
+    return getEnvState(this.env);
+  }
+  setState(state: EnvState): void {
+    setEnvState(this.env, state);
+  }
+}
+
+/** A stateful wrapper's saved inner state, checked to be an object. */
+function innerState(state: Record<string, unknown>, label: string): EnvState {
+  const inner = state.env;
+  if (!inner || typeof inner !== 'object') throw new Error(`${label}: saved state has no inner env state ('env')`);
+  return inner as EnvState;
 }
 
 /** Throws on step() before the first reset(), as Gymnasium's OrderEnforcing. The registry applies it and attaches the spec here. */
@@ -50,6 +70,18 @@ export class OrderEnforcing extends Wrapper {
   override step(action: ArrayLike<number>): StepResult {
     if (!this.hasReset) throw new Error(`${envName(this)}: call reset() before step()`);
     return this.env.step(action);
+  }
+
+  override getState(): EnvState {
+    return { type: 'OrderEnforcing', hasReset: this.hasReset, env: getEnvState(this.env) };
+  }
+
+  override setState(state: EnvState): void {
+    const label = envName(this);
+    const s = expectStateType(state, 'OrderEnforcing', label);
+    if (typeof s.hasReset !== 'boolean') throw new Error(`${label}: saved state field 'hasReset' must be a boolean`);
+    setEnvState(this.env, innerState(s, label));
+    this.hasReset = s.hasReset;
   }
 }
 
@@ -83,6 +115,18 @@ export class TimeLimit extends Wrapper {
     this.elapsedSteps++;
     if (this.elapsedSteps >= this.maxEpisodeSteps) result.truncated = true;
     return result;
+  }
+
+  override getState(): EnvState {
+    return { type: 'TimeLimit', elapsedSteps: this.elapsedSteps, env: getEnvState(this.env) };
+  }
+
+  override setState(state: EnvState): void {
+    const label = envName(this);
+    const s = expectStateType(state, 'TimeLimit', label);
+    const elapsed = stateNumber(s, 'elapsedSteps', label, { integer: true, min: 0 });
+    setEnvState(this.env, innerState(s, label));
+    this.elapsedSteps = elapsed;
   }
 }
 
@@ -189,6 +233,38 @@ export class RecordEpisodeStatistics extends Wrapper {
       pushCapped(this.lengthQueue, stats.l, this.bufferLength);
     }
     return result;
+  }
+
+  /** The running sums and queues; the episode clock is stored as elapsed seconds (`t` is wall-clock anyway). */
+  override getState(): EnvState {
+    return {
+      type: 'RecordEpisodeStatistics',
+      episodeReturn: this.episodeReturn,
+      episodeLength: this.episodeLength,
+      episodeSeconds: (performance.now() - this.episodeStart) / 1000,
+      returnQueue: [...this.returnQueue],
+      lengthQueue: [...this.lengthQueue],
+      env: getEnvState(this.env),
+    };
+  }
+
+  override setState(state: EnvState): void {
+    const label = envName(this);
+    const s = expectStateType(state, 'RecordEpisodeStatistics', label);
+    // A return can legitimately be NaN/Inf if the env's rewards were; only its type is checked.
+    if (typeof s.episodeReturn !== 'number') throw new Error(`${label}: saved state field 'episodeReturn' must be a number`);
+    const episodeLength = stateNumber(s, 'episodeLength', label, { integer: true, min: 0 });
+    const episodeSeconds = stateNumber(s, 'episodeSeconds', label);
+    const queues = [s.returnQueue, s.lengthQueue];
+    if (!queues.every((q) => Array.isArray(q) && q.every((v) => typeof v === 'number'))) {
+      throw new Error(`${label}: saved state fields 'returnQueue' and 'lengthQueue' must be arrays of numbers`);
+    }
+    setEnvState(this.env, innerState(s, label));
+    this.episodeReturn = s.episodeReturn;
+    this.episodeLength = episodeLength;
+    this.episodeStart = performance.now() - episodeSeconds * 1000;
+    this.returnQueue.splice(0, this.returnQueue.length, ...(s.returnQueue as number[]));
+    this.lengthQueue.splice(0, this.lengthQueue.length, ...(s.lengthQueue as number[]));
   }
 }
 

@@ -8,9 +8,16 @@
  * State stays float64 in MuJoCo; observations are float32 copies. The hot path creates no wasm views:
  * qpos/qvel/ctrl views are taken once and again only after wasm memory grew (a grown memory detaches
  * every view, which then reads as length 0).
+ *
+ * getState()/setState() capture MuJoCo's full integration state (mj_getState with mjSTATE_INTEGRATION:
+ * time, qpos, qvel, act, history, the solver's qacc_warmstart, ctrl, applied forces, ...), plus the reset
+ * generator, so a restored env steps bit-identically to the original.
  */
 import { Rng } from '../../core/rng.ts';
-import type { Env, EnvSpec, Info, ResetOptions, ResetResult, StepResult } from '../env.ts';
+import {
+  expectStateType, restoreRng, stateNumber,
+  type Env, type EnvSpec, type EnvState, type Info, type ResetOptions, type ResetResult, type StepResult,
+} from '../env.ts';
 import { Box } from '../spaces.ts';
 import type { MujocoModule } from './loader.ts';
 
@@ -154,11 +161,14 @@ export abstract class MujocoEnv implements Env {
   /** Reward, termination and info for the state after the step. */
   protected abstract stepResult(action: ArrayLike<number>, xBefore: number): StepResult;
 
-  /** Sets qpos/qvel and runs mj_forward, as Gymnasium's set_state (for tests and replaying recorded states). */
-  setState(qpos: ArrayLike<number>, qvel: ArrayLike<number>): void {
-    this.assertOpen('setState');
+  /**
+   * Sets qpos/qvel and runs mj_forward, as Gymnasium's set_state (for tests and replaying recorded states).
+   * Not a full restore: the rest of the integration state stays as it was; use setState(getState()) for that.
+   */
+  setQposQvel(qpos: ArrayLike<number>, qvel: ArrayLike<number>): void {
+    this.assertOpen('setQposQvel');
     if (qpos.length !== this.nq || qvel.length !== this.nv) {
-      throw new Error(`${this.envLabel}: setState needs ${this.nq} qpos and ${this.nv} qvel values, got ${qpos.length} and ${qvel.length}`);
+      throw new Error(`${this.envLabel}: setQposQvel needs ${this.nq} qpos and ${this.nv} qvel values, got ${qpos.length} and ${qvel.length}`);
     }
     this.ensureViews();
     for (let i = 0; i < this.nq; i++) this.qpos[i] = qpos[i];
@@ -167,10 +177,53 @@ export abstract class MujocoEnv implements Env {
   }
 
   /** Copies of the current qpos and qvel (float64). */
-  getState(): { qpos: Float64Array; qvel: Float64Array } {
-    this.assertOpen('getState');
+  getQposQvel(): { qpos: Float64Array; qvel: Float64Array } {
+    this.assertOpen('getQposQvel');
     this.ensureViews();
     return { qpos: Float64Array.from(this.qpos), qvel: Float64Array.from(this.qvel) };
+  }
+
+  private get integrationSpec(): number {
+    return this.mj.mjtState.mjSTATE_INTEGRATION.value;
+  }
+
+  /** Everything that affects future steps: MuJoCo's integration state, the reset generator, the step counter. */
+  getState(): EnvState {
+    this.assertOpen('getState');
+    const spec = this.integrationSpec;
+    const buffer = new this.mj.DoubleBuffer(this.mj.mj_stateSize(this.model, spec));
+    try {
+      this.mj.mj_getState(this.model, this.data, buffer, spec);
+      // Copy out of wasm memory: the view dies with the buffer (and with any memory growth).
+      const integration = Float64Array.from(buffer.GetView() as Float64Array);
+      return { type: this.envLabel, integration, rng: this.rng.state(), stepsSinceReset: this.stepsSinceReset };
+    } finally {
+      buffer.delete();
+    }
+  }
+
+  /** Continues from getState() of the same task: restores the integration state, then mj_forward for derived quantities. */
+  setState(state: EnvState): void {
+    this.assertOpen('setState');
+    const label = this.envLabel;
+    const s = expectStateType(state, label, label);
+    const spec = this.integrationSpec;
+    const size = this.mj.mj_stateSize(this.model, spec);
+    const integration = s.integration;
+    const isNumbers = integration instanceof Float64Array || (Array.isArray(integration) && integration.every((v) => typeof v === 'number'));
+    if (!isNumbers) throw new Error(`${label}: saved state field 'integration' must be a Float64Array`);
+    const values = integration as ArrayLike<number>;
+    if (values.length !== size) {
+      throw new Error(`${label}: saved integration state has ${values.length} values, this model's has ${size} (a different model or MuJoCo version?)`);
+    }
+    const stepsSinceReset = stateNumber(s, 'stepsSinceReset', label, { integer: true, min: 0 });
+    const rng = restoreRng(s.rng, label);
+    // The binding copies a JS array or typed array into wasm memory; its .d.ts only names number[].
+    this.mj.mj_setState(this.model, this.data, Float64Array.from(values) as unknown as number[], spec);
+    this.mj.mj_forward(this.model, this.data);
+    this.ensureViews();
+    this.rng = rng;
+    this.stepsSinceReset = stepsSinceReset;
   }
 
   close(): void {

@@ -5,7 +5,7 @@
  * a = clip((g - x) / 0.2, -1, 1), so the best achievable return is computable for any start.
  */
 import { Rng } from '../../core/rng.ts';
-import type { Env, ResetOptions, ResetResult, StepResult } from '../env.ts';
+import { expectStateType, restoreRng, stateNumber, type Env, type EnvState, type ResetOptions, type ResetResult, type StepResult } from '../env.ts';
 import { Box } from '../spaces.ts';
 
 export const REACH_SPEED = 0.2;
@@ -43,7 +43,21 @@ export class Reach1D implements Env {
 
   close(): void {}
 
+  getState(): EnvState {
+    return { type: 'Reach1D', x: this.x, goal: this.goal, rng: this.rng.state() };
+  }
+
+  setState(state: EnvState): void {
+    const s = expectStateType(state, 'Reach1D', 'Reach1D');
+    const x = stateNumber(s, 'x', 'Reach1D');
+    const goal = stateNumber(s, 'goal', 'Reach1D');
+    this.rng = restoreRng(s.rng, 'Reach1D');
+    this.x = x;
+    this.goal = goal;
+  }
+
   private observe(): Float32Array {
     return new Float32Array([this.x, this.goal]);
   }
 }
+
