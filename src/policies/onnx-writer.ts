@@ -170,7 +170,7 @@ function encodeTensor(t: TensorInit): ProtoWriter {
   return w;
 }
 
-function encodeValueInfo(name: string, dims: readonly Dim[]): ProtoWriter {
+function encodeValueInfo(name: string, dims: readonly Dim[], elemType: number): ProtoWriter {
   const shape = new ProtoWriter();
   for (const d of dims) {
     const dim = new ProtoWriter();
@@ -179,7 +179,7 @@ function encodeValueInfo(name: string, dims: readonly Dim[]): ProtoWriter {
     shape.message(1, dim);
   }
   const tensorType = new ProtoWriter();
-  tensorType.int(1, OnnxDataType.FLOAT); // elem_type
+  tensorType.int(1, elemType);
   tensorType.message(2, shape);
   const type = new ProtoWriter();
   type.message(1, tensorType); // TypeProto.tensor_type
@@ -233,7 +233,7 @@ export interface ModelOptions {
  * outputs. Value names are generated and unique; `op` returns the name of the node's output.
  */
 export class GraphBuilder {
-  private readonly inputs: { name: string; dims: Dim[] }[] = [];
+  private readonly inputs: { name: string; dims: Dim[]; elemType: number }[] = [];
   private readonly outputs: { name: string; dims: Dim[] }[] = [];
   private readonly initializers: TensorInit[] = [];
   private readonly nodes: NodeSpec[] = [];
@@ -247,11 +247,11 @@ export class GraphBuilder {
     return name;
   }
 
-  /** A float32 graph input (dims may be symbolic strings, e.g. "B"). */
-  input(name: string, dims: Dim[]): string {
+  /** A graph input, float32 unless told (dims may be symbolic strings, e.g. "B"). */
+  input(name: string, dims: Dim[], elemType: number = OnnxDataType.FLOAT): string {
     if (this.names.has(name)) throw new Error(`onnx writer: the name "${name}" is already used`);
     this.names.add(name);
-    this.inputs.push({ name, dims: [...dims] });
+    this.inputs.push({ name, dims: [...dims], elemType });
     return name;
   }
 
@@ -310,8 +310,8 @@ export class GraphBuilder {
     }
     graph.string(2, options.graphName ?? 'dsrl');
     for (const t of this.initializers) graph.message(5, encodeTensor(t));
-    for (const x of this.inputs) graph.message(11, encodeValueInfo(x.name, x.dims));
-    for (const y of this.outputs) graph.message(12, encodeValueInfo(y.name, y.dims));
+    for (const x of this.inputs) graph.message(11, encodeValueInfo(x.name, x.dims, x.elemType));
+    for (const y of this.outputs) graph.message(12, encodeValueInfo(y.name, y.dims, OnnxDataType.FLOAT));
 
     const model = new ProtoWriter();
     model.int(1, ONNX_IR_VERSION);
@@ -415,4 +415,48 @@ export function modelToOnnx(model: Model, options: ModelExportOptions = {}): Uin
   const y = onnxLayer(g, model.root, x, 'model');
   g.output(y, options.outputName ?? 'y', [batch, model.outDim]);
   return g.toBytes(options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The policy contract: obs [B, obsDim], noise [B, Ta, da] -> actions [B, Ta, da] (env units)
+
+export const POLICY_INPUT_OBS = 'obs';
+export const POLICY_INPUT_NOISE = 'noise';
+export const POLICY_OUTPUT_ACTIONS = 'actions';
+export const POLICY_BATCH_DIM = 'B';
+
+export interface PolicyDims {
+  obsDim: number;
+  actDim: number;
+  chunk: number;
+}
+
+/** Declares the contract's inputs; also returns the noise flattened to [B, Ta * da] (one chunk per row). */
+export function policyGraphInputs(g: GraphBuilder, dims: PolicyDims): { obs: string; noise: string; noiseFlat: string } {
+  const obs = g.input(POLICY_INPUT_OBS, [POLICY_BATCH_DIM, dims.obsDim]);
+  const noise = g.input(POLICY_INPUT_NOISE, [POLICY_BATCH_DIM, dims.chunk, dims.actDim]);
+  const noiseFlat = g.op('Reshape', [noise, g.int64([-1, dims.chunk * dims.actDim], 'noise_flat_shape')], {}, 'noise_flat');
+  return { obs, noise, noiseFlat };
+}
+
+/**
+ * Maps x [B, Ta * da] from [-1, 1] to the action bounds (optionally clipping to [-1, 1] first), reshapes
+ * it to [B, Ta, da] and declares it as the `actions` output.
+ */
+export function policyGraphOutput(
+  g: GraphBuilder, x: string, dims: PolicyDims, actionLow: ArrayLike<number>, actionHigh: ArrayLike<number>, options: { clip?: boolean } = {},
+): void {
+  const { actDim, chunk } = dims;
+  let v = x;
+  if (options.clip) v = g.op('Clip', [v, g.scalar(-1, 'minus_one'), g.scalar(1, 'one')], {}, 'clip_unit');
+  v = g.op('Reshape', [v, g.int64([-1, chunk, actDim], 'chunk_shape')], {}, 'chunked');
+  const half = new Float32Array(actDim);
+  const mid = new Float32Array(actDim);
+  for (let j = 0; j < actDim; j++) {
+    half[j] = 0.5 * (actionHigh[j] - actionLow[j]);
+    mid[j] = 0.5 * (actionHigh[j] + actionLow[j]);
+  }
+  const scaled = g.op('Mul', [v, g.constant(half, [actDim], 'action_half_range')], {}, 'scaled');
+  const actions = g.op('Add', [scaled, g.constant(mid, [actDim], 'action_mid')], {}, 'env_units');
+  g.output(actions, POLICY_OUTPUT_ACTIONS, [POLICY_BATCH_DIM, chunk, actDim]);
 }

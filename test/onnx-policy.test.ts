@@ -1,0 +1,196 @@
+/**
+ * ONNX policies: export -> load round trips through onnxruntime-node agree with our own forward pass;
+ * bad models (missing input, wrong dtype, wrong dims vs the env, unresolvable dynamic dims) are refused
+ * with errors naming the file and the problem.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Rng } from '../src/core/rng.ts';
+import { MlpNoisePolicy } from '../src/policies/mlp-noise-policy.ts';
+import { loadOnnxPolicy, saveOnnxPolicy } from '../src/policies/onnx.ts';
+import { buildOnnxManifest } from '../src/policies/onnx-manifest.ts';
+import { GraphBuilder, OnnxDataType, type Dim } from '../src/policies/onnx-writer.ts';
+import type { NoisePolicy } from '../src/policies/policy.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'dsrl-onnx-policy-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const HOPPER = { envId: 'Hopper-v5', obsDim: 11, actDim: 3, chunk: 4, actionLow: [-1, -1, -1], actionHigh: [1, 1, 1] };
+
+function standIn(seed: number, overrides: Partial<ConstructorParameters<typeof MlpNoisePolicy>[0]> = {}): MlpNoisePolicy {
+  return new MlpNoisePolicy(
+    { obsDim: 11, actDim: 3, chunk: 4, hidden: [64, 64], activation: 'mish', layerNorm: true, actionLow: [-1, -2, 0], actionHigh: [1, 2, 0.5], ...overrides },
+    Rng.fromSeed(seed),
+  );
+}
+
+function randomInputs(p: { obsDim: number; chunk: number; actDim: number }, batch: number, rng: Rng): { obs: Float32Array; noise: Float32Array } {
+  const obs = new Float32Array(batch * p.obsDim);
+  const noise = new Float32Array(batch * p.chunk * p.actDim);
+  rng.fillNormal(obs);
+  rng.fillNormal(noise);
+  return { obs, noise };
+}
+
+async function maxDiff(a: NoisePolicy, b: NoisePolicy, batch: number, rng: Rng): Promise<number> {
+  const { obs, noise } = randomInputs(a, batch, rng);
+  const x = (await a.act(obs, noise, batch)).slice();
+  const y = await b.act(obs, noise, batch);
+  expect(y.length).toBe(x.length);
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+  return m;
+}
+
+/** A hand-built graph with chosen input/output signatures, for the malformed-model cases. */
+function writeGraph(name: string, spec: { obs?: Dim[] | null; noise?: Dim[] | null; noiseType?: number; actions?: Dim[]; outName?: string }): string {
+  const g = new GraphBuilder();
+  if (spec.obs !== null) g.input('obs', spec.obs ?? ['B', 11]);
+  let noise = 'noise';
+  if (spec.noise !== null) {
+    g.input('noise', spec.noise ?? ['B', 4, 3], spec.noiseType ?? OnnxDataType.FLOAT);
+    if (spec.noiseType === OnnxDataType.INT64) noise = g.op('Cast', ['noise'], { to: { i: OnnxDataType.FLOAT } });
+  } else {
+    noise = g.input('other', ['B', 4, 3]);
+  }
+  g.output(g.op('Tanh', [noise]), spec.outName ?? 'actions', spec.actions ?? ['B', 4, 3]);
+  const path = join(dir, `${name}.onnx`);
+  writeFileSync(path, g.toBytes());
+  return path;
+}
+
+describe('ONNX policy round trip', () => {
+  it('exported stand-in policy equals its own act() at several batch sizes', async () => {
+    const policy = standIn(1);
+    const path = join(dir, 'standin.onnx');
+    saveOnnxPolicy(path, policy.toOnnx(), buildOnnxManifest(policy, { envId: 'Hopper-v5' }));
+    const loaded = await loadOnnxPolicy(path, { expect: { envId: 'Hopper-v5', obsDim: 11, actDim: 3, chunk: 4 } });
+    try {
+      expect([loaded.obsDim, loaded.actDim, loaded.chunk]).toEqual([11, 3, 4]);
+      expect(Array.from(loaded.actionLow)).toEqual([-1, -2, 0]); // from the manifest, not the env
+      expect(Array.from(loaded.actionHigh)).toEqual([1, 2, 0.5]);
+      expect(loaded.fixedBatch).toBeNull();
+      const rng = Rng.fromSeed('round-trip');
+      for (const batch of [1, 5, 64, 5]) expect(await maxDiff(policy, loaded, batch, rng)).toBeLessThan(1e-5);
+    } finally {
+      await loaded.close();
+    }
+  });
+
+  it('serialises concurrent calls and keeps each result right', async () => {
+    const policy = standIn(2);
+    const path = join(dir, 'concurrent.onnx');
+    saveOnnxPolicy(path, policy.toOnnx(), buildOnnxManifest(policy));
+    const loaded = await loadOnnxPolicy(path);
+    try {
+      const rng = Rng.fromSeed('concurrent');
+      const inputs = [1, 3, 1, 2].map((b) => ({ b, ...randomInputs(policy, b, rng) }));
+      const results = await Promise.all(inputs.map(async ({ b, obs, noise }) => (await loaded.act(obs, noise, b)).slice()));
+      inputs.forEach(({ b, obs, noise }, i) => {
+        const want = policy.act(obs, noise, b);
+        for (let k = 0; k < want.length; k++) expect(Math.abs(results[i][k] - want[k])).toBeLessThan(1e-5);
+      });
+    } finally {
+      await loaded.close();
+    }
+  });
+
+  it('takes action bounds from the env when there is no manifest', async () => {
+    const policy = standIn(3, { actionLow: [-1, -1, -1], actionHigh: [1, 1, 1] });
+    const path = join(dir, 'no-manifest.onnx');
+    writeFileSync(path, policy.toOnnx());
+    await expect(loadOnnxPolicy(path)).rejects.toThrow(/no-manifest\.onnx: action bounds unknown: add actionLow\/actionHigh to its manifest/);
+    const loaded = await loadOnnxPolicy(path, { expect: HOPPER });
+    try {
+      expect(Array.from(loaded.actionHigh)).toEqual([1, 1, 1]);
+      expect(await maxDiff(policy, loaded, 3, Rng.fromSeed(3))).toBeLessThan(1e-5);
+    } finally {
+      await loaded.close();
+    }
+  });
+
+  it('runs a graph with a fixed batch size over any batch', async () => {
+    const path = writeGraph('fixed-batch', { obs: [2, 11], noise: [2, 4, 3], actions: [2, 4, 3] });
+    const loaded = await loadOnnxPolicy(path, { expect: HOPPER });
+    try {
+      expect(loaded.fixedBatch).toBe(2);
+      const { obs, noise } = randomInputs(loaded, 5, Rng.fromSeed(5));
+      const out = await loaded.act(obs, noise, 5);
+      expect(out.length).toBe(5 * 12);
+      for (let i = 0; i < out.length; i++) expect(out[i]).toBeCloseTo(Math.tanh(noise[i]), 6);
+    } finally {
+      await loaded.close();
+    }
+  });
+
+  it('resolves symbolic dims from the manifest', async () => {
+    const path = writeGraph('symbolic', { noise: ['B', 'T', 3], actions: ['B', 'T', 3] });
+    await expect(loadOnnxPolicy(path, { expect: { obsDim: 11, actDim: 3, actionLow: [-1, -1, -1], actionHigh: [1, 1, 1] } })).rejects.toThrow(
+      /symbolic\.onnx: chunk cannot be resolved: noise has the dynamic dim "T" at axis 1, and there is no manifest/,
+    );
+    writeFileSync(join(dir, 'symbolic.json'), JSON.stringify({ format: 'dsrl-onnx-policy', chunk: 4, actionLow: [-1, -1, -1], actionHigh: [1, 1, 1] }));
+    const loaded = await loadOnnxPolicy(path);
+    try {
+      expect(loaded.chunk).toBe(4);
+    } finally {
+      await loaded.close();
+    }
+  });
+});
+
+describe('ONNX policy: bad models are refused with clear errors', () => {
+  it('a missing file, or bytes that are not ONNX', async () => {
+    await expect(loadOnnxPolicy(join(dir, 'nope.onnx'))).rejects.toThrow(/nope\.onnx: no such ONNX model file/);
+    const junk = join(dir, 'junk.onnx');
+    writeFileSync(junk, 'not a model');
+    await expect(loadOnnxPolicy(junk, { expect: HOPPER })).rejects.toThrow(/junk\.onnx: onnxruntime cannot load the model/);
+  });
+
+  it('a missing input or output', async () => {
+    await expect(loadOnnxPolicy(writeGraph('no-noise', { noise: null }), { expect: HOPPER })).rejects.toThrow(
+      /no-noise\.onnx: unexpected model inputs "other"/,
+    );
+    await expect(loadOnnxPolicy(writeGraph('no-obs', { obs: null }), { expect: HOPPER })).rejects.toThrow(/no-obs\.onnx: the model has no input "obs"/);
+    await expect(loadOnnxPolicy(writeGraph('no-actions', { outName: 'y' }), { expect: HOPPER })).rejects.toThrow(
+      /no-actions\.onnx: the model has no output "actions" \(its outputs: "y"\)/,
+    );
+  });
+
+  it('a wrong dtype or rank', async () => {
+    await expect(loadOnnxPolicy(writeGraph('int-noise', { noiseType: OnnxDataType.INT64 }), { expect: HOPPER })).rejects.toThrow(
+      /int-noise\.onnx: input "noise" has dtype int64, expected float32/,
+    );
+    await expect(loadOnnxPolicy(writeGraph('flat-noise', { noise: ['B', 12], actions: ['B', 12] }), { expect: HOPPER })).rejects.toThrow(
+      /flat-noise\.onnx: input "noise" has shape \["B", 12\], expected rank 3 \[B, Ta, da\]/,
+    );
+  });
+
+  it('dims that do not match the env, or the manifest', async () => {
+    const path = writeGraph('hopper-dims', {});
+    await expect(loadOnnxPolicy(path, { expect: { ...HOPPER, envId: 'Walker2d-v5', obsDim: 17, actDim: 6 } })).rejects.toThrow(
+      /hopper-dims\.onnx: the policy takes observations of dim 11 but the env Walker2d-v5 gives dim 17/,
+    );
+    await expect(loadOnnxPolicy(path, { expect: { ...HOPPER, actDim: 6 } })).rejects.toThrow(/outputs actions of dim 3 but the env Hopper-v5 expects dim 6/);
+    await expect(loadOnnxPolicy(path, { expect: { ...HOPPER, chunk: 8 } })).rejects.toThrow(/outputs chunks of 4 actions but 8 were asked for/);
+    writeFileSync(join(dir, 'hopper-dims.json'), JSON.stringify({ format: 'dsrl-onnx-policy', obsDim: 17 }));
+    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/hopper-dims\.onnx: obs has 11 at axis 1 but .*hopper-dims\.json says obsDim 17/);
+    writeFileSync(join(dir, 'hopper-dims.json'), JSON.stringify({ format: 'dsrl-onnx-policy', envId: 'HalfCheetah-v5' }));
+    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/exported for HalfCheetah-v5 .* but the env is Hopper-v5/);
+  });
+
+  it('a manifest that is not ours, or is invalid', async () => {
+    const path = writeGraph('bad-manifest', {});
+    const manifest = join(dir, 'bad-manifest.json');
+    writeFileSync(manifest, JSON.stringify({ name: 'some other config' }));
+    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: not a dsrl ONNX policy manifest/);
+    writeFileSync(manifest, JSON.stringify({ format: 'dsrl-onnx-policy', actionLow: [0, 0, 0], actionHigh: [1, 1, 0] }));
+    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: invalid manifest: actionHigh\.2: must exceed actionLow/);
+    writeFileSync(manifest, JSON.stringify({ format: 'dsrl-onnx-policy', chunks: 4 }));
+    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: invalid manifest: .*chunks/);
+    // An explicit opt-out reads the graph alone.
+    const loaded = await loadOnnxPolicy(path, { expect: HOPPER, manifest: false });
+    await loaded.close();
+  });
+});
