@@ -1,5 +1,6 @@
 /** The `dsrl` command line. Each subcommand lives in its own module and registers itself here. */
 import { Command } from 'commander';
+import { registerSteer } from './steer.ts';
 import { registerTrain } from './train.ts';
 
 const program = new Command();
@@ -7,12 +8,13 @@ program.name('dsrl').description('Steer a diffusion policy with RL in its latent
 
 program
   .command('demo')
-  .description('the main job; for now: show what the toolkit has')
+  .description('the main job: clone a bimodal diffusion policy, then steer it with DSRL-NA (about a minute)')
   .action(async () => {
     const { runDemo } = await import('./demo.ts');
     await runDemo();
   });
 
 registerTrain(program);
+registerSteer(program);
 
 await program.parseAsync(process.argv);

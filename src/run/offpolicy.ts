@@ -232,7 +232,7 @@ export async function createOffPolicyLoop(args: {
         await runEval();
         while (state.nextEvalAt <= state.envSteps) state.nextEvalAt += config.evalEvery > 0 ? config.evalEvery : config.totalSteps;
       }
-      callbacks.progress?.(state.envSteps, { eval: Number.isNaN(lastEval) ? '-' : lastEval.toFixed(0), episodes: state.episodes });
+      callbacks.progress?.(state.envSteps, { eval: Number.isNaN(lastEval) ? '-' : Number(lastEval.toPrecision(4)), episodes: state.episodes });
       state.rng = rng.state();
       if (await callbacks.afterStep?.(state)) break;
     }
