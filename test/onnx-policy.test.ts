@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
 import { MlpNoisePolicy } from '../src/policies/mlp-noise-policy.ts';
-import { loadOnnxPolicy, saveOnnxPolicy } from '../src/policies/onnx.ts';
+import { createDiffusionNetwork, DiffusionPolicy, type DiffusionPolicySpec } from '../src/policies/diffusion/policy.ts';
+import { exportDiffusionPolicyOnnx, loadOnnxPolicy, saveOnnxPolicy, verifyOnnxExport } from '../src/policies/onnx.ts';
 import { buildOnnxManifest } from '../src/policies/onnx-manifest.ts';
 import { GraphBuilder, OnnxDataType, type Dim } from '../src/policies/onnx-writer.ts';
 import type { NoisePolicy } from '../src/policies/policy.ts';
@@ -193,4 +194,43 @@ describe('ONNX policy: bad models are refused with clear errors', () => {
     const loaded = await loadOnnxPolicy(path, { expect: HOPPER, manifest: false });
     await loaded.close();
   });
+});
+
+describe('diffusion policy export (DDIM unrolled into one graph)', () => {
+  function randomDiffusionPolicy(spec: DiffusionPolicySpec, seed: number, low: number[], high: number[]): DiffusionPolicy {
+    const net = createDiffusionNetwork(spec, Rng.fromSeed(seed));
+    const rng = Rng.fromSeed(seed + 1);
+    const min = Float32Array.from({ length: spec.obsDim }, () => -1 - 3 * rng.uniform());
+    const max = Float32Array.from({ length: spec.obsDim }, () => 1 + 3 * rng.uniform());
+    return new DiffusionPolicy({ spec, obsStats: { min, max }, actionLow: low, actionHigh: high, weights: net.values });
+  }
+
+  const cases: [string, DiffusionPolicySpec, number[], number[]][] = [
+    ['Hopper-like (T 20, S 5, width 128, 3 blocks)', { obsDim: 11, actDim: 3, chunk: 4, denoisingSteps: 20, ddimSteps: 5, timeDim: 16, width: 128, depth: 3 }, [-1, -1, -1], [1, 1, 1]],
+    ['uneven bounds, T 100, S 8, one block', { obsDim: 5, actDim: 2, chunk: 3, denoisingSteps: 100, ddimSteps: 8, timeDim: 8, width: 32, depth: 1 }, [-0.4, 0], [2, 3]],
+    ['single step, no blocks', { obsDim: 3, actDim: 1, chunk: 1, denoisingSteps: 10, ddimSteps: 1, timeDim: 4, width: 16, depth: 0 }, [-2], [2]],
+  ];
+  for (const [name, spec, low, high] of cases) {
+    it(`matches DiffusionPolicy.act: ${name}`, async () => {
+      const policy = randomDiffusionPolicy(spec, spec.width, low, high);
+      const path = join(dir, `diffusion-${spec.width}.onnx`);
+      const manifest = exportDiffusionPolicyOnnx(policy, path, { envId: 'Hopper-v5' });
+      expect(manifest.source).toMatchObject({ kind: 'dsrl-diffusion-policy', ddimSteps: spec.ddimSteps });
+      const loaded = await loadOnnxPolicy(path, { expect: { obsDim: spec.obsDim, actDim: spec.actDim, chunk: spec.chunk } });
+      try {
+        expect(Array.from(loaded.actionLow)).toEqual(Array.from(policy.actionLow));
+        const rng = Rng.fromSeed(`diffusion-${name}`);
+        for (const batch of [1, 9, 33]) expect(await maxDiff(policy, loaded, batch, rng)).toBeLessThan(2e-5);
+        // Not a vacuous comparison: a fair share of actions lies strictly inside the bounds (not clamped).
+        const { obs, noise } = randomInputs(policy, 64, rng);
+        const actions = policy.act(obs, noise, 64);
+        const inside = actions.filter((v, i) => v > low[i % spec.actDim] + 1e-3 && v < high[i % spec.actDim] - 1e-3).length;
+        expect(inside / actions.length).toBeGreaterThan(0.1);
+      } finally {
+        await loaded.close();
+      }
+      // Observations far outside the normalization range and large noise still agree (clamps included).
+      expect(await verifyOnnxExport(policy, path, { batch: 8, seed: 7, obsScale: 10 })).toBeLessThan(2e-5);
+    });
+  }
 });

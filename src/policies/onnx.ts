@@ -9,9 +9,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
+import { Rng } from '../core/rng.ts';
 import { writeFileAtomic } from '../node/fs.ts';
+import type { DiffusionPolicy } from './diffusion/policy.ts';
+import { diffusionPolicyOnnx } from './diffusion-onnx.ts';
 import { checkBounds, checkPolicyMatches, type PolicyExpectation } from './expect.ts';
-import { parseOnnxManifest, type OnnxPolicyManifest } from './onnx-manifest.ts';
+import { buildOnnxManifest, parseOnnxManifest, type OnnxPolicyManifest } from './onnx-manifest.ts';
 import { POLICY_INPUT_NOISE, POLICY_INPUT_OBS, POLICY_OUTPUT_ACTIONS } from './onnx-writer.ts';
 import { checkPolicyInputs, type NoisePolicy } from './policy.ts';
 
@@ -277,4 +280,55 @@ export function saveOnnxPolicy(path: string, model: Uint8Array, manifest: OnnxPo
   if (!/\.onnx$/i.test(path)) throw new Error(`${path}: an ONNX policy file name must end in .onnx`);
   writeFileAtomic(path, model);
   writeFileAtomic(manifestPathsFor(path)[0], `${JSON.stringify(manifest, null, 2)}\n`);
+}
+
+export interface ExportOnnxOptions {
+  /** The env the policy was trained for (recorded in the manifest, checked when loaded for an env). */
+  envId?: string | null;
+  /** Provenance recorded in the manifest (e.g. the checkpoint folder it came from). */
+  source?: Record<string, unknown>;
+}
+
+/**
+ * Export a native diffusion policy to `path` (+ its manifest beside it): one graph with the DDIM loop
+ * unrolled, normalization and action de-normalization included (see diffusion-onnx.ts).
+ */
+export function exportDiffusionPolicyOnnx(policy: DiffusionPolicy, path: string, options: ExportOnnxOptions = {}): OnnxPolicyManifest {
+  const s = policy.spec;
+  const manifest = buildOnnxManifest(policy, {
+    envId: options.envId ?? null,
+    source: {
+      kind: 'dsrl-diffusion-policy', denoisingSteps: s.denoisingSteps, ddimSteps: s.ddimSteps,
+      timeDim: s.timeDim, width: s.width, depth: s.depth, ...options.source,
+    },
+  });
+  saveOnnxPolicy(path, diffusionPolicyOnnx(policy, { metadata: options.envId ? { envId: options.envId } : {} }), manifest);
+  return manifest;
+}
+
+/**
+ * Load an exported file back through onnxruntime and compare it with the policy it came from on random
+ * observations and noise (seeded); returns the largest absolute difference in env units.
+ */
+export async function verifyOnnxExport(policy: NoisePolicy, path: string, options: { batch?: number; seed?: number; obsScale?: number } = {}): Promise<number> {
+  const batch = options.batch ?? 16;
+  const rng = Rng.fromSeed(options.seed ?? 0);
+  const obs = new Float32Array(batch * policy.obsDim);
+  const noise = new Float32Array(batch * policy.chunk * policy.actDim);
+  rng.fillNormal(obs);
+  rng.fillNormal(noise);
+  if (options.obsScale !== undefined) for (let i = 0; i < obs.length; i++) obs[i] *= options.obsScale;
+  const want = (await policy.act(obs, noise, batch)).slice();
+  const loaded = await loadOnnxPolicy(path, { expect: { obsDim: policy.obsDim, actDim: policy.actDim, chunk: policy.chunk } });
+  try {
+    const got = await loaded.act(obs, noise, batch);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) {
+      const d = Math.abs(want[i] - got[i]);
+      worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
+    }
+    return worst;
+  } finally {
+    await loaded.close();
+  }
 }
