@@ -6,8 +6,8 @@ export function registerTrain(program: Command): void {
   program
     .command('sac')
     .description('train SAC from scratch on an env (the action-space baseline)')
-    .requiredOption('--env <id>', 'env id, e.g. Hopper-v5')
-    .requiredOption('--steps <n>', 'env steps to train for', intArg('--steps'))
+    .option('--env <id>', 'env id, e.g. Hopper-v5 (required unless --resume)')
+    .option('--steps <n>', 'env steps to train for (required unless --resume, where it may raise the total)', intArg('--steps'))
     .option('--seed <n>', 'random seed', intArg('--seed'), 1)
     .option('--out <dir>', 'run folder (default runs/sac-<env>-s<seed>-<time>)')
     .option('--num-envs <n>', 'parallel training envs', intArg('--num-envs'), 1)
@@ -20,15 +20,29 @@ export function registerTrain(program: Command): void {
     .option('--eval-every <n>', 'evaluate every n env steps', intArg('--eval-every'), 10_000)
     .option('--eval-episodes <n>', 'episodes per evaluation', intArg('--eval-episodes'), 10)
     .option('--keep-snapshots', 'keep a checkpoint of every evaluation (checkpoints/step-N)', false)
-    .action(async (o) => {
+    .option('--checkpoint-every <n>', 'save the whole training state (train-state/) every n env steps, so --resume can continue the run exactly', intArg('--checkpoint-every'), 0)
+    .option('--resume', 'continue the run folder --out from its latest checkpoint, with the config it was started with', false)
+    .action(async (o, cmd: Command) => {
+      if (!o.resume) {
+        if (o.env === undefined) cmd.error("error: required option '--env <id>' not specified");
+        if (o.steps === undefined) cmd.error("error: required option '--steps <n>' not specified");
+      } else if (o.out === undefined) {
+        cmd.error('error: --resume needs --out <run folder> (the folder of the run to continue)');
+      }
       const { trainSac } = await import('../run/train-sac.ts');
-      const res = await trainSac({
-        env: o.env, steps: o.steps, seed: o.seed, out: o.out, numEnvs: o.numEnvs, learningStarts: o.learningStarts,
-        updatesPerStep: o.utd, batchSize: o.batch, hidden: o.hidden, criticLayerNorm: o.layerNorm, lr: o.lr,
-        evalEvery: o.evalEvery, evalEpisodes: o.evalEpisodes, keepSnapshots: o.keepSnapshots,
-      });
+      // sac config key <- commander option name
+      const fromFlags: Array<[string, string]> = [
+        ['env', 'env'], ['steps', 'steps'], ['seed', 'seed'], ['out', 'out'], ['numEnvs', 'numEnvs'], ['learningStarts', 'learningStarts'],
+        ['updatesPerStep', 'utd'], ['batchSize', 'batch'], ['hidden', 'hidden'], ['criticLayerNorm', 'layerNorm'], ['lr', 'lr'],
+        ['evalEvery', 'evalEvery'], ['evalEpisodes', 'evalEpisodes'], ['keepSnapshots', 'keepSnapshots'], ['checkpointEvery', 'checkpointEvery'],
+      ];
+      // On resume only the flags typed now count: defaults must not override (or conflict with) the run's config.json.
+      const typed = fromFlags.filter(([, flag]) => !o.resume || cmd.getOptionValueSource(flag) === 'cli');
+      const options = Object.fromEntries(typed.map(([key, flag]) => [key, o[flag]]));
+      const res = await trainSac(o.resume ? { ...options, resume: true, out: o.out } : (options as Parameters<typeof trainSac>[0]));
       const best = res.best as { mean: number; step: number } | null;
-      console.log(`done in ${(res.seconds / 60).toFixed(1)} min: best eval return ${best ? `${best.mean.toFixed(1)} at step ${best.step}` : 'n/a'}; run folder ${res.dir}`);
+      const resumed = res.resumedFrom === null ? '' : ` (resumed from step ${res.resumedFrom})`;
+      console.log(`done in ${(res.seconds / 60).toFixed(1)} min${resumed}: best eval return ${best ? `${best.mean.toFixed(1)} at step ${best.step}` : 'n/a'}; run folder ${res.dir}`);
     });
 
   program

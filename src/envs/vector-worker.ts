@@ -12,7 +12,7 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { isAbsolute } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { Info } from './env.ts';
+import type { EnvState, Info } from './env.ts';
 import type { MakeEnvOptions } from './registry.ts';
 import { Box } from './spaces.ts';
 import {
@@ -216,7 +216,7 @@ export class WorkerVectorEnv implements VectorEnv {
   }
 
   /** Splits a saved state over the workers by their sub-env ranges. */
-  async setState(state: VectorEnvState): Promise<void> {
+  async setState(state: EnvState): Promise<void> {
     this.assertOpen();
     const s = checkVectorEnvState(state, this.numEnvs, this.label);
     await Promise.all(

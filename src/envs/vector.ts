@@ -43,8 +43,11 @@ export interface VectorStepResult {
   infos: Info[];
 }
 
-/** A vector env's state: what `getState()` returns and `setState()` takes. */
-export interface VectorEnvState {
+/**
+ * What SyncVectorEnv and WorkerVectorEnv save. (A type literal, not an interface, so it is an EnvState;
+ * vector wrappers with state of their own save `{type, ..., inner: innerState}` instead.)
+ */
+export type VectorEnvState = {
   type: 'VectorEnv';
   numEnvs: number;
   /** reset() has run, so step() is allowed. */
@@ -55,7 +58,7 @@ export interface VectorEnvState {
   autoresetPending: boolean[];
   /** Sub-env states, in order. */
   envs: EnvState[];
-}
+};
 
 /** Checks a saved vector state's shape against `numEnvs`; `label` names the vector env in errors. */
 export function checkVectorEnvState(state: unknown, numEnvs: number, label: string): VectorEnvState {
@@ -83,9 +86,9 @@ export interface VectorEnv {
   step(actions: ArrayLike<number>): Promise<VectorStepResult>;
   close(): Promise<void>;
   /** Captures every sub-env and the autoreset flags (optional: without it the env cannot be checkpointed). */
-  getState?(): Promise<VectorEnvState>;
+  getState?(): Promise<EnvState>;
   /** Continues from a getState() snapshot of a vector env built the same way. */
-  setState?(state: VectorEnvState): Promise<void>;
+  setState?(state: EnvState): Promise<void>;
 }
 
 /** The per-sub-env seeds a vector reset uses (see the module comment). */
@@ -219,7 +222,7 @@ export class SyncVectorEnv implements VectorEnv {
     };
   }
 
-  setStateSync(state: VectorEnvState): void {
+  setStateSync(state: EnvState): void {
     this.assertOpen();
     const s = checkVectorEnvState(state, this.numEnvs, 'SyncVectorEnv');
     s.envs.forEach((envState, i) => {
@@ -238,7 +241,7 @@ export class SyncVectorEnv implements VectorEnv {
     return this.getStateSync();
   }
 
-  async setState(state: VectorEnvState): Promise<void> {
+  async setState(state: EnvState): Promise<void> {
     this.setStateSync(state);
   }
 

@@ -7,6 +7,11 @@
  * only resets that sub-env and is not a transition), then `updatesPerStep` gradient updates.
  * Env steps count real environment steps: a sub-env that ran a chunk of k actions (info.steps = k)
  * counts k, so budgets are comparable between chunked (DSRL) and per-step (SAC) agents.
+ *
+ * Exact resume: `loop.checkpoint()` captures the loop's state and the metric accumulators between log
+ * points; `createOffPolicyLoop({resume})` continues from it. Together with the agent, buffer and env
+ * states (run/checkpoint.ts) a resumed run logs and learns exactly what an uninterrupted one does; only
+ * 'charts/SPS' differs, being wall-clock.
  */
 import type { Rng, RngState } from '../core/rng.ts';
 import type { ReplayBuffer, SampledBatch } from '../data/replay-buffer.ts';
@@ -75,6 +80,50 @@ export interface LoopState {
   rng: RngState;
 }
 
+/** The loop's metric accumulators between log points; saved so a resumed run logs the same averages. */
+export interface LoopMetricsState {
+  /** Sums of the update infos since the last log point, and the number of updates they cover. */
+  sums: Info;
+  count: number;
+  /** Env steps at the last training-metrics log point. */
+  lastLogAt: number;
+  /** Mean return of the last evaluation (shown in progress), null before the first. */
+  lastEval: number | null;
+}
+
+export const LOOP_CHECKPOINT_VERSION = 1;
+
+/** Everything the loop needs to continue exactly: what `loop.checkpoint()` returns and `resume` takes. */
+export interface LoopCheckpoint {
+  version: typeof LOOP_CHECKPOINT_VERSION;
+  state: LoopState;
+  metrics: LoopMetricsState;
+}
+
+/** Checks a saved loop checkpoint against the env it is resumed on; throws with what differs. */
+export function checkLoopCheckpoint(cp: LoopCheckpoint, numEnvs: number, obsDim: number): void {
+  const fail = (why: string): never => {
+    throw new Error(`loop checkpoint: ${why}`);
+  };
+  if (!cp || typeof cp !== 'object' || !cp.state || !cp.metrics) fail('expected {version, state, metrics}');
+  if (cp.version !== LOOP_CHECKPOINT_VERSION) fail(`version ${String(cp.version)}, this build reads version ${LOOP_CHECKPOINT_VERSION}`);
+  const s = cp.state;
+  for (const key of ['envSteps', 'vectorSteps', 'updates', 'nextEvalAt', 'episodes'] as const) {
+    if (!Number.isSafeInteger(s[key]) || s[key] < 0) fail(`state.${key} must be a non-negative integer, got ${String(s[key])}`);
+  }
+  const perEnv = [s.runningReturn, s.runningLength, s.ended];
+  if (!perEnv.every((a) => Array.isArray(a) && a.length === numEnvs)) {
+    fail(`it was saved with ${Array.isArray(s.ended) ? s.ended.length : '?'} sub-envs, this env has ${numEnvs}`);
+  }
+  if (!(s.obs instanceof Float32Array) || s.obs.length !== numEnvs * obsDim) {
+    fail(`observations have ${s.obs?.length ?? '?'} values, this env needs ${numEnvs} x ${obsDim} (obs dim ${obsDim})`);
+  }
+  const m = cp.metrics;
+  if (!m.sums || typeof m.sums !== 'object' || !Number.isSafeInteger(m.count) || !Number.isSafeInteger(m.lastLogAt)) {
+    fail('metrics need sums, an integer count and an integer lastLogAt');
+  }
+}
+
 function stepsOf(info: Record<string, unknown>): number {
   const s = info.steps;
   return typeof s === 'number' && s > 0 ? s : 1;
@@ -127,9 +176,15 @@ export async function evaluate(
 export interface OffPolicyLoop {
   state: LoopState;
   run(): Promise<LoopState>;
+  /** A deep copy of the loop's state and metric accumulators, for a checkpoint (take it between iterations, e.g. in afterStep). */
+  checkpoint(): LoopCheckpoint;
 }
 
-/** Build the loop; `initial` resumes from a saved LoopState (the agent and buffer restore themselves). */
+/**
+ * Build the loop. `resume` continues exactly from `loop.checkpoint()` (the env, agent and buffer must be
+ * restored by the caller; the env is not reset). `initial` is the older, state-only form: it continues the
+ * counters and observations but restarts the metric averages.
+ */
 export async function createOffPolicyLoop(args: {
   agent: OffPolicyAgent;
   env: VectorEnv;
@@ -140,6 +195,7 @@ export async function createOffPolicyLoop(args: {
   callbacks: LoopCallbacks;
   seed: number;
   initial?: LoopState;
+  resume?: LoopCheckpoint;
 }): Promise<OffPolicyLoop> {
   const { agent, env, evalEnv, buffer, rng, config, callbacks } = args;
   const n = env.numEnvs;
@@ -147,7 +203,11 @@ export async function createOffPolicyLoop(args: {
   const obsDim = env.singleObservationSpace.size;
   if (config.batchSize < 1 || config.totalSteps < 1) throw new Error('loop config: batchSize and totalSteps must be >= 1');
   let state: LoopState;
-  if (args.initial) {
+  if (args.resume) {
+    checkLoopCheckpoint(args.resume, n, obsDim);
+    state = copyLoopState(args.resume.state);
+    rng.setState(state.rng);
+  } else if (args.initial) {
     state = args.initial;
     rng.setState(state.rng);
   } else {
@@ -166,12 +226,14 @@ export async function createOffPolicyLoop(args: {
   const trunc = new Uint8Array(n);
   const rewards = new Float32Array(n);
   // Training metrics are averaged between log points.
-  let sums: Info = {};
-  let count = 0;
-  let lastLogAt = state.envSteps;
+  const savedMetrics = args.resume?.metrics;
+  let sums: Info = savedMetrics ? { ...savedMetrics.sums } : {};
+  let count = savedMetrics?.count ?? 0;
+  let lastLogAt = savedMetrics?.lastLogAt ?? state.envSteps;
+  // SPS is wall-clock: after a resume it measures from the restart.
   let t0 = performance.now();
   let stepsAtT0 = state.envSteps;
-  let lastEval = NaN;
+  let lastEval = savedMetrics?.lastEval ?? NaN;
 
   async function run(): Promise<LoopState> {
     while (state.envSteps < config.totalSteps) {
@@ -250,5 +312,21 @@ export async function createOffPolicyLoop(args: {
     await callbacks.onEval?.(result);
   }
 
-  return { state, run };
+  function checkpoint(): LoopCheckpoint {
+    return {
+      version: LOOP_CHECKPOINT_VERSION,
+      state: copyLoopState({ ...state, rng: rng.state() }),
+      metrics: { sums: { ...sums }, count, lastLogAt, lastEval: Number.isNaN(lastEval) ? null : lastEval },
+    };
+  }
+
+  return { state, run, checkpoint };
+}
+
+function copyLoopState(s: LoopState): LoopState {
+  return {
+    envSteps: s.envSteps, vectorSteps: s.vectorSteps, updates: s.updates, nextEvalAt: s.nextEvalAt, episodes: s.episodes,
+    runningReturn: [...s.runningReturn], runningLength: [...s.runningLength], obs: s.obs.slice(), ended: [...s.ended],
+    rng: { s: [...s.rng.s], spare: s.rng.spare },
+  };
 }

@@ -1,6 +1,11 @@
 /**
  * `dsrl sac`: SAC from scratch on a registered env, through the shared off-policy loop, with a run
  * folder (config.json, metrics.csv/jsonl, TensorBoard events, curve.svg, best/last checkpoints).
+ *
+ * Resume: with `checkpointEvery` the whole training state is saved under `train-state/` (checkpoint.ts);
+ * `resume: true` continues the run folder `out` from its latest checkpoint with the folder's config.json,
+ * truncating the metrics files back to the checkpoint step, and ends exactly where an uninterrupted run
+ * would (same weights, buffer and metrics; only 'charts/SPS' is wall-clock).
  */
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -9,9 +14,10 @@ import { Rng } from '../core/rng.ts';
 import { ReplayBuffer } from '../data/replay-buffer.ts';
 import { SyncVectorEnv, type VectorEnv } from '../envs/vector.ts';
 import { writeFileAtomic } from '../node/fs.ts';
+import { latestCheckpoint, restoreCheckpoint, saveCheckpoint, TRAIN_STATE_DIR } from './checkpoint.ts';
 import { curveSvg } from './curve.ts';
 import { MetricsLogger } from './metrics.ts';
-import { createOffPolicyLoop, type EvalResult } from './offpolicy.ts';
+import { createOffPolicyLoop, type EvalResult, type LoopCheckpoint } from './offpolicy.ts';
 import { ProgressBar } from './progress.ts';
 import { createRunDir } from './run-dir.ts';
 import { saveSacCheckpoint } from './sac-checkpoint.ts';
@@ -39,28 +45,92 @@ export const sacRunSchema = z.object({
   /** Keep a checkpoint of every evaluation under checkpoints/step-N (to pick policies of a given quality later). */
   keepSnapshots: z.boolean().default(false),
   quiet: z.boolean().default(false),
+  /** Save the whole training state (train-state/step-N) every this many env steps and at the end; 0: never. */
+  checkpointEvery: z.number().int().nonnegative().default(0),
+  /** Continue the run folder `out` from its latest checkpoint, with the config saved in its config.json. */
+  resume: z.boolean().default(false),
+  /** Stop once this many env steps are done, as a killed process would (no checkpoint at the stop). For tests. */
+  stopAfter: z.number().int().positive().optional(),
 }).strict();
 
 export type SacRunConfig = z.infer<typeof sacRunSchema>;
+
+/** Options a resumed run may change; every other option must equal the run's config.json. */
+const RESUME_OVERRIDABLE = new Set(['steps', 'checkpointEvery', 'stopAfter', 'quiet', 'keepSnapshots', 'out', 'resume']);
+/** Per-invocation options, not written to config.json. */
+const NOT_IN_CONFIG = ['resume', 'stopAfter'] as const;
 
 export interface SacRunResult {
   dir: string;
   evals: EvalResult[];
   best: EvalResult | null;
   seconds: number;
+  /** Env steps done when the run returned (less than `steps` after a stopAfter). */
+  step: number;
+  /** The checkpoint step this invocation resumed from, or null for a fresh run. */
+  resumedFrom: number | null;
 }
 
-export async function trainSac(input: z.input<typeof sacRunSchema>, makeVectorEnv?: (n: number) => Promise<VectorEnv>): Promise<SacRunResult> {
+/** What trainSac keeps in a checkpoint besides agent, buffer, env and loop. */
+interface SacCheckpointExtra {
+  evals: EvalResult[];
+  bestIndex: number;
+}
+
+function parseSacConfig(input: unknown, what: string): SacRunConfig {
   const parsed = sacRunSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new Error(`sac config: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new Error(`${what}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
-  const cfg = parsed.data;
+  return parsed.data;
+}
+
+/** The config a resumed run continues with: config.json's, plus the overridable options given now. */
+function resumedConfig(input: Record<string, unknown>, stored: unknown, dir: string): SacRunConfig {
+  const saved = parseSacConfig(stored, `${dir}/config.json`);
+  for (const [key, value] of Object.entries(input)) {
+    if (value === undefined || RESUME_OVERRIDABLE.has(key)) continue;
+    const was = (saved as Record<string, unknown>)[key];
+    if (JSON.stringify(value) !== JSON.stringify(was)) {
+      throw new Error(`cannot resume ${dir} with ${key} = ${JSON.stringify(value)}: the run was started with ${JSON.stringify(was)} (config.json); only ${[...RESUME_OVERRIDABLE].join(', ')} may change`);
+    }
+  }
+  const overrides = Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== undefined && RESUME_OVERRIDABLE.has(key)));
+  return parseSacConfig({ ...saved, ...overrides, resume: true }, 'sac config');
+}
+
+/** A fresh run's options, or a resume: the run folder plus any options that may change (see RESUME_OVERRIDABLE). */
+export type SacRunInput = z.input<typeof sacRunSchema> | (Partial<z.input<typeof sacRunSchema>> & { resume: true; out: string });
+
+export async function trainSac(input: SacRunInput, makeVectorEnv?: (n: number) => Promise<VectorEnv>): Promise<SacRunResult> {
+  let cfg: SacRunConfig;
+  let dir: string | null = null;
+  if (input.resume) {
+    // Only the folder is needed to resume; env, steps etc. come from its config.json.
+    const reopened = createRunDir({ algo: 'sac', env: input.env ?? '', seed: 0, config: null, out: input.out, resume: true });
+    dir = reopened.dir;
+    cfg = resumedConfig(input as Record<string, unknown>, reopened.config, dir);
+  } else {
+    cfg = parseSacConfig(input, 'sac config');
+  }
   const make = makeVectorEnv ?? ((n: number) => SyncVectorEnv.create(cfg.env, n));
   const env = await make(cfg.numEnvs);
   const evalEnv = await make(Math.min(cfg.evalEpisodes, 5));
-  const { dir } = createRunDir({ algo: 'sac', env: cfg.env, seed: cfg.seed, config: cfg, out: cfg.out });
+  try {
+    if (dir === null) {
+      const stored: Record<string, unknown> = { ...cfg };
+      for (const key of NOT_IN_CONFIG) delete stored[key];
+      dir = createRunDir({ algo: 'sac', env: cfg.env, seed: cfg.seed, config: stored, out: cfg.out }).dir;
+    }
+    return await runSac(cfg, dir, env, evalEnv);
+  } finally {
+    await env.close();
+    await evalEnv.close();
+  }
+}
+
+async function runSac(cfg: SacRunConfig, dir: string, env: VectorEnv, evalEnv: VectorEnv): Promise<SacRunResult> {
   const obsDim = env.singleObservationSpace.size;
   const actDim = env.singleActionSpace.size;
   const rng = Rng.fromSeed(cfg.seed);
@@ -73,17 +143,48 @@ export async function trainSac(input: z.input<typeof sacRunSchema>, makeVectorEn
     rng.split(),
     cfg.batchSize,
   );
-  const buffer = new ReplayBuffer({ capacity: Math.min(cfg.bufferSize, cfg.steps), obsDim, actionDim: actDim, rng: rng.split() });
-  const logger = new MetricsLogger(dir);
-  const bar = new ProgressBar({ total: cfg.steps, label: `sac ${cfg.env}`, ...(cfg.quiet ? { stream: { write: () => true } } : {}) });
+  // Built the same way on resume, so every generator split above happens identically; then overwritten.
+  let buffer = new ReplayBuffer({ capacity: Math.min(cfg.bufferSize, cfg.steps), obsDim, actionDim: actDim, rng: rng.split() });
+  const loopRng = rng.split();
   const evals: EvalResult[] = [];
   let best: EvalResult | null = null;
+  let resume: LoopCheckpoint | undefined;
+  let resumedFrom: number | null = null;
+  const stateRoot = join(dir, TRAIN_STATE_DIR);
+  if (cfg.resume) {
+    const checkpointDir = latestCheckpoint(stateRoot);
+    if (!checkpointDir) {
+      throw new Error(`cannot resume ${dir}: no checkpoint in ${stateRoot} (a run is resumable when started with checkpointEvery / --checkpoint-every)`);
+    }
+    const restored = await restoreCheckpoint(checkpointDir, { kind: 'sac', agent: sac, env });
+    buffer = restored.buffer;
+    // Raising `steps` on resume: give the buffer the capacity a run of that length has, which is exact while
+    // its ring has not wrapped (slots fill in order until then). Otherwise it keeps its capacity.
+    const capacity = Math.min(cfg.bufferSize, cfg.steps);
+    const saved = buffer.toState();
+    if (capacity > saved.capacity && saved.totalAdded === saved.size) buffer = ReplayBuffer.fromState({ ...saved, capacity, next: saved.size });
+    resume = restored.loop;
+    resumedFrom = restored.step;
+    const extra = restored.extra as SacCheckpointExtra;
+    evals.push(...extra.evals);
+    best = extra.bestIndex >= 0 ? evals[extra.bestIndex] : null;
+  }
+  const logger = new MetricsLogger(dir, resumedFrom === null ? {} : { resumeStep: resumedFrom });
+  const bar = new ProgressBar({ total: cfg.steps, label: `sac ${cfg.env}`, ...(cfg.quiet ? { stream: { write: () => true } } : {}) });
   const low = env.singleActionSpace.low;
   const high = env.singleActionSpace.high;
   const t0 = performance.now();
+  let lastCheckpointAt = resumedFrom ?? 0;
+
+  const saveTrainState = async (): Promise<void> => {
+    // Rows up to this step must be on disk before a checkpoint claims them: resume truncates to it.
+    logger.flush();
+    const extra: SacCheckpointExtra = { evals, bestIndex: best ? evals.indexOf(best) : -1 };
+    await saveCheckpoint(stateRoot, { kind: 'sac', agent: sac, buffer, env, loop, extra });
+  };
 
   const loop = await createOffPolicyLoop({
-    agent: sac, env, evalEnv, buffer, rng: rng.split(), seed: cfg.seed,
+    agent: sac, env, evalEnv, buffer, rng: loopRng, seed: cfg.seed, resume,
     config: {
       totalSteps: cfg.steps, learningStarts: cfg.learningStarts, updatesPerStep: cfg.updatesPerStep,
       batchSize: cfg.batchSize, evalEvery: cfg.evalEvery, evalEpisodes: cfg.evalEpisodes, logEvery: cfg.logEvery,
@@ -108,6 +209,17 @@ export async function trainSac(input: z.input<typeof sacRunSchema>, makeVectorEn
           series: [{ name: 'SAC', points: evals.map((e) => [e.step, e.mean] as [number, number]) }],
         }));
       },
+      afterStep: async (state) => {
+        if (cfg.checkpointEvery > 0) {
+          const every = cfg.checkpointEvery;
+          const due = Math.floor(state.envSteps / every) > Math.floor(lastCheckpointAt / every) || state.envSteps >= cfg.steps;
+          if (due) {
+            await saveTrainState();
+            lastCheckpointAt = state.envSteps;
+          }
+        }
+        return cfg.stopAfter !== undefined && state.envSteps >= cfg.stopAfter;
+      },
     },
   });
   try {
@@ -115,8 +227,6 @@ export async function trainSac(input: z.input<typeof sacRunSchema>, makeVectorEn
   } finally {
     bar.finish();
     logger.close();
-    await env.close();
-    await evalEnv.close();
   }
-  return { dir, evals, best, seconds: (performance.now() - t0) / 1000 };
+  return { dir, evals, best, seconds: (performance.now() - t0) / 1000, step: loop.state.envSteps, resumedFrom };
 }
