@@ -276,8 +276,9 @@ export interface RestoredCheckpoint {
 
 /**
  * Read and verify the checkpoint in `dir`, then load the agent, the env's state and the named generators in
- * place. The replay buffer and loop checkpoint come back to build the loop from. Nothing is changed unless the
- * whole checkpoint verified.
+ * place. The replay buffer and loop checkpoint come back to build the loop from. Every file is verified before
+ * anything is loaded; a load that still fails (e.g. an agent of another size) names the file, and the caller
+ * should then discard the half-restored objects.
  */
 export async function restoreCheckpoint(dir: string, targets: RestoreTargets): Promise<RestoredCheckpoint> {
   const { env } = targets;
