@@ -17,4 +17,12 @@ program
 registerTrain(program);
 registerSteer(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // User errors (bad flags, files, configs) get one clean line; DSRL_DEBUG=1 shows the stack.
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(`dsrl: error: ${message}`);
+  if (process.env.DSRL_DEBUG === '1' && err instanceof Error) console.error(err.stack);
+  process.exitCode = 1;
+}
