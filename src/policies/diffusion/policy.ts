@@ -82,7 +82,10 @@ export class DiffusionPolicy implements NoisePolicy {
   readonly actionLow: Float32Array;
   readonly actionHigh: Float32Array;
   readonly obsStats: ObsStats;
-  /** The network holding the sampling (EMA) weights. */
+  /**
+   * The network holding the sampling (EMA) weights. Change them with setWeights(): writing to
+   * network.values directly would leave the cached per-step time terms stale.
+   */
   readonly network: Model;
   readonly schedule: NoiseSchedule;
   readonly plan: DdimPlan;
@@ -239,7 +242,7 @@ export class DiffusionPolicy implements NoisePolicy {
   /** Views of the weights the direct pass reads, and the per-step time terms W_t temb(t_k) + b_in. */
   private prepare(): FastWeights {
     const net = this.network.root as DiffusionMlp;
-    const { xDim, timeDim, obsDim } = net.spec;
+    const { xDim, timeDim } = net.spec;
     const catDim = net.catDim;
     const layers = net.body.layers;
     const input = layers[0] as Linear;
@@ -268,7 +271,6 @@ export class DiffusionPolicy implements NoisePolicy {
       blocks,
       outWeight: output.weight.value,
       outBias: output.bias.value,
-      obsDim,
     };
   }
 }
@@ -284,7 +286,6 @@ interface FastWeights {
   blocks: { w1: Float32Array; b1: Float32Array; w2: Float32Array; b2: Float32Array }[];
   outWeight: Float32Array;
   outBias: Float32Array;
-  obsDim: number;
 }
 
 /**
