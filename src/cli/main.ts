@@ -1,5 +1,7 @@
 /** The `dsrl` command line. Each subcommand lives in its own module and registers itself here. */
 import { Command } from 'commander';
+import { registerEval } from './eval.ts';
+import { registerPretrain } from './pretrain.ts';
 import { registerSteer } from './steer.ts';
 import { registerTrain } from './train.ts';
 
@@ -16,6 +18,8 @@ program
 
 registerTrain(program);
 registerSteer(program);
+registerPretrain(program);
+registerEval(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -45,7 +45,7 @@ export interface PretrainOptions {
 
 /** CLI defaults: DSRL's Gym settings (Ta 4, T 20, S 5), DPPO's time_dim 16 and EMA (0.995 every 10 steps). */
 export const PRETRAIN_DEFAULTS = {
-  chunk: 4, seed: 0, batch: 256, lr: 3e-4, width: 512, depth: 3, timeDim: 16, T: 20, ddimSteps: 5,
+  chunk: 4, seed: 0, batch: 256, lr: 3e-4, width: 512, depth: 1, timeDim: 16, T: 20, ddimSteps: 5,
   tail: 'skip', emaDecay: 0.995, emaEvery: 10, emaStart: 1000, saveRaw: false, saveEvery: 0, force: false,
 } as const satisfies Partial<PretrainOptions>;
 

@@ -31,14 +31,19 @@ export interface DiffusionPolicySpec {
   depth: number;
 }
 
-/** Defaults from the DSRL reference for Gym tasks (Ta 4, T 20, S 5) and DPPO's time_dim 16; 3 blocks x 512. */
+/**
+ * Defaults from the DSRL reference for Gym tasks (Ta 4, T 20, S 5) and DPPO's time_dim 16. The
+ * network is "3 x 512" as DPPO's Gym configs mean it: mlp_dims [512, 512, 512] with residual_style,
+ * which DPPO's ResidualMLP builds as an input Linear, ONE two-layer residual block and an output
+ * Linear, i.e. depth 1 here.
+ */
 export const DIFFUSION_SPEC_DEFAULTS = {
   chunk: 4,
   denoisingSteps: 20,
   ddimSteps: 5,
   timeDim: 16,
   width: 512,
-  depth: 3,
+  depth: 1,
 } as const satisfies Partial<DiffusionPolicySpec>;
 
 export function checkDiffusionPolicySpec(spec: DiffusionPolicySpec): void {
