@@ -6,11 +6,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
+import { registerExport, runExport } from '../src/cli/export.ts';
 import { Rng } from '../src/core/rng.ts';
+import { saveDiffusionCheckpoint } from '../src/policies/diffusion/checkpoint-io.ts';
+import { loadPolicy, policyKind } from '../src/policies/load.ts';
 import { MlpNoisePolicy } from '../src/policies/mlp-noise-policy.ts';
 import { createDiffusionNetwork, DiffusionPolicy, type DiffusionPolicySpec } from '../src/policies/diffusion/policy.ts';
-import { exportDiffusionPolicyOnnx, loadOnnxPolicy, saveOnnxPolicy, verifyOnnxExport } from '../src/policies/onnx.ts';
+import { exportDiffusionPolicyOnnx, loadOnnxPolicy, saveOnnxPolicy, verifyOnnxExport, type OnnxPolicy } from '../src/policies/onnx.ts';
 import { buildOnnxManifest } from '../src/policies/onnx-manifest.ts';
 import { GraphBuilder, OnnxDataType, type Dim } from '../src/policies/onnx-writer.ts';
 import type { NoisePolicy } from '../src/policies/policy.ts';
@@ -233,4 +237,52 @@ describe('diffusion policy export (DDIM unrolled into one graph)', () => {
       expect(await verifyOnnxExport(policy, path, { batch: 8, seed: 7, obsScale: 10 })).toBeLessThan(2e-5);
     });
   }
+});
+
+describe('loadPolicy and the export command', () => {
+  const spec: DiffusionPolicySpec = { obsDim: 11, actDim: 3, chunk: 4, denoisingSteps: 20, ddimSteps: 5, timeDim: 16, width: 64, depth: 2 };
+  const net = createDiffusionNetwork(spec, Rng.fromSeed(21));
+  const policy = new DiffusionPolicy({
+    spec, obsStats: { min: new Float32Array(11).fill(-3), max: new Float32Array(11).fill(3) }, actionLow: [-1, -1, -1], actionHigh: [1, 1, 1], weights: net.values,
+  });
+  const checkpoint = join(dir, 'hopper-checkpoint');
+  saveDiffusionCheckpoint(checkpoint, policy, { envId: 'Hopper-v5' });
+
+  it('dsrl export writes an ONNX file + manifest that loadPolicy reads back like the checkpoint', async () => {
+    const program = new Command().exitOverride();
+    registerExport(program);
+    const out = join(dir, 'exported', 'hopper.onnx');
+    const log: string[] = [];
+    const original = console.log;
+    console.log = (line: string) => log.push(line);
+    try {
+      await program.parseAsync(['node', 'dsrl', 'export', '--policy', checkpoint, '--out', out]);
+    } finally {
+      console.log = original;
+    }
+    expect(log.join('\n')).toMatch(/wrote .*hopper\.onnx \(\d+ KiB\) and .*hopper\.json; onnxruntime matches the checkpoint to \d/);
+    const fromOnnx = await loadPolicy(out, { expect: HOPPER });
+    const fromCheckpoint = await loadPolicy(checkpoint, { expect: HOPPER });
+    try {
+      expect((fromOnnx as OnnxPolicy).manifest).toMatchObject({ envId: 'Hopper-v5', chunk: 4, source: { kind: 'dsrl-diffusion-policy', checkpoint } });
+      expect(await maxDiff(fromCheckpoint, fromOnnx, 17, Rng.fromSeed(17))).toBeLessThan(2e-5);
+    } finally {
+      await fromOnnx.close?.();
+    }
+    await expect(loadPolicy(out, { expect: { ...HOPPER, envId: 'Walker2d-v5' } })).rejects.toThrow(/exported for Hopper-v5 .* but the env is Walker2d-v5/);
+    await expect(loadPolicy(checkpoint, { expect: { ...HOPPER, chunk: 8 } })).rejects.toThrow(/outputs chunks of 4 actions but 8 were asked for/);
+    await expect(runExport({ policy: out, out: join(dir, 'again.onnx') })).rejects.toThrow(/dsrl export reads a diffusion checkpoint folder/);
+    await expect(runExport({ policy: checkpoint, out: join(dir, 'x.bin') })).rejects.toThrow(/must end in \.onnx/);
+  });
+
+  it('loadPolicy tells which specs it cannot load', async () => {
+    expect(policyKind('ws://127.0.0.1:1')).toBe('remote');
+    expect(policyKind('models/x.onnx')).toBe('onnx');
+    expect(policyKind(checkpoint)).toBe('checkpoint');
+    expect(policyKind(join(checkpoint, 'manifest.json'))).toBe('checkpoint');
+    await expect(loadPolicy(join(dir, 'missing-folder'))).rejects.toThrow(/no such file or folder \(expected a \.onnx file, a ws:\/\/ URL or a diffusion checkpoint folder\)/);
+    await expect(loadPolicy(dir)).rejects.toThrow(/not a policy dsrl can load: .*\(.* has none\)/);
+    await expect(loadPolicy('http://example.com/policy')).rejects.toThrow(/unsupported URL scheme/);
+    await expect(loadPolicy(join(dir, 'missing.onnx'))).rejects.toThrow(/missing\.onnx: no such ONNX model file/);
+  });
 });

@@ -3,10 +3,17 @@
  * returns; malformed requests get error replies and the server carries on; timeouts, servers that answer
  * with wrong shapes, dropped connections and dead servers give clear errors or recover.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
+import { runServe } from '../src/cli/serve.ts';
 import { Rng } from '../src/core/rng.ts';
+import { loadPolicy } from '../src/policies/load.ts';
 import { MlpNoisePolicy } from '../src/policies/mlp-noise-policy.ts';
+import { saveOnnxPolicy } from '../src/policies/onnx.ts';
+import { buildOnnxManifest } from '../src/policies/onnx-manifest.ts';
 import type { NoisePolicy } from '../src/policies/policy.ts';
 import { connectRemotePolicy, servePolicy, type PolicyServer } from '../src/policies/remote.ts';
 import {
@@ -270,5 +277,36 @@ describe('remote policy failures', () => {
       /remote policy ws:\/\/127\.0\.0\.1:\d+: cannot connect after 3 attempts \(last: .*ECONNREFUSED/,
     );
     await expect(connectRemotePolicy('http://127.0.0.1:1')).rejects.toThrow(/must start with ws:\/\/ or wss:\/\//);
+  });
+});
+
+describe('dsrl serve', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dsrl-serve-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serves an ONNX file; a ws:// spec through loadPolicy returns exactly what the file gives locally', async () => {
+    const path = join(dir, 'standin.onnx');
+    saveOnnxPolicy(path, policy.toOnnx(), buildOnnxManifest(policy, { envId: 'Hopper-v5' }));
+    const logs: string[] = [];
+    const { server, policy: served } = await runServe({ policy: path, port: 0, chunk: 4 }, { log: (l) => logs.push(l) });
+    const local = await loadPolicy(path);
+    const remote = await loadPolicy(server.url, { expect: { obsDim: 11, actDim: 3, chunk: 4 }, timeoutMs: 5000 });
+    try {
+      expect(server.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+      const rng = Rng.fromSeed('serve');
+      for (const batch of [1, 16]) {
+        const { obs, noise } = inputs(batch, rng);
+        const want = (await local.act(obs, noise, batch)).slice();
+        expect(Array.from(bits(await remote.act(obs, noise, batch)))).toEqual(Array.from(bits(want)));
+      }
+      expect(logs.some((l) => /client 127\.0\.0\.1:\d+ connected/.test(l))).toBe(true);
+    } finally {
+      await remote.close?.();
+      await local.close?.();
+      await server.close();
+      await served.close?.();
+    }
+    await expect(runServe({ policy: path, port: 0, chunk: 8 })).rejects.toThrow(/outputs chunks of 4 actions but 8 were asked for/);
+    await expect(runServe({ policy: path, port: 70000 })).rejects.toThrow(/--port must be an integer in \[0, 65535\]/);
   });
 });
