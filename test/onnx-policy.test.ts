@@ -3,7 +3,8 @@
  * bad models (missing input, wrong dtype, wrong dims vs the env, unresolvable dynamic dims) are refused
  * with errors naming the file and the problem.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -284,5 +285,35 @@ describe('loadPolicy and the export command', () => {
     await expect(loadPolicy(dir)).rejects.toThrow(/not a policy dsrl can load: .*\(.* has none\)/);
     await expect(loadPolicy('http://example.com/policy')).rejects.toThrow(/unsupported URL scheme/);
     await expect(loadPolicy(join(dir, 'missing.onnx'))).rejects.toThrow(/missing\.onnx: no such ONNX model file/);
+  });
+});
+
+/** Why the PyTorch recipe test cannot run here, or null when it can. */
+function torchUnavailable(): string | null {
+  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
+  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
+  return probe.status === 0 ? null : `${PYTHON} cannot import torch (${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()})`;
+}
+const PYTHON = '/usr/bin/python3';
+const noTorch = torchUnavailable();
+
+describe('docs/onnx-export.md recipe: a PyTorch export loads with loadOnnxPolicy', () => {
+  it.skipIf(noTorch !== null)(`docs/examples/export_torch_policy.py output matches what PyTorch printed${noTorch ? ` (skipped: ${noTorch})` : ''}`, async () => {
+    const out = join(dir, 'torch-hopper.onnx');
+    const run = spawnSync(PYTHON, ['docs/examples/export_torch_policy.py', '--out', out, '--seed', '3', '--batch', '5'], { encoding: 'utf8', timeout: 120_000 });
+    expect(run.status, run.stderr).toBe(0);
+    const printed = JSON.parse(run.stdout.trim().split('\n').pop()!) as { batch: number; obs: number[]; noise: number[]; actions: number[] };
+    const policy = await loadOnnxPolicy(out, { expect: { envId: 'Hopper-v5', obsDim: 11, actDim: 3, chunk: 4 } });
+    try {
+      expect(policy.manifest).toMatchObject({ envId: 'Hopper-v5', producer: expect.stringMatching(/^torch\.onnx\.export/) });
+      const got = await policy.act(Float32Array.from(printed.obs), Float32Array.from(printed.noise), printed.batch);
+      expect(got.length).toBe(printed.actions.length);
+      let worst = 0;
+      printed.actions.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - got[i]))));
+      expect(worst).toBeLessThan(1e-5);
+      expect(printed.actions.some((v) => Math.abs(v) < 0.99)).toBe(true); // not all clamped at the bounds
+    } finally {
+      await policy.close();
+    }
   });
 });
