@@ -98,9 +98,11 @@ describe('ONNX policy round trip', () => {
         const want = policy.act(obs, noise, b);
         for (let k = 0; k < want.length; k++) expect(Math.abs(results[i][k] - want[k])).toBeLessThan(1e-5);
       });
+      await expect(loaded.act(new Float32Array(3), new Float32Array(12), 1)).rejects.toThrow(/obs has 3 values, expected 1 x 11/);
     } finally {
       await loaded.close();
     }
+    await expect(loaded.act(new Float32Array(11), new Float32Array(12), 1)).rejects.toThrow(/concurrent\.onnx: policy is closed/);
   });
 
   it('takes action bounds from the env when there is no manifest', async () => {

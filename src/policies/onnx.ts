@@ -200,7 +200,11 @@ export class OnnxPolicy implements NoisePolicy {
 
   /** actions[B, Ta, da] (env units); returns a view reused by the next call. */
   act(obs: Float32Array, noise: Float32Array, batch: number): Promise<Float32Array> {
-    checkPolicyInputs(this, obs, noise, batch);
+    try {
+      checkPolicyInputs(this, obs, noise, batch);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (this.closed) return Promise.reject(new Error(`${this.path}: policy is closed`));
     const run = this.queue.then(() => this.runBatch(obs, noise, batch));
     this.queue = run.catch(() => undefined);

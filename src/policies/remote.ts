@@ -365,11 +365,28 @@ export class RemotePolicy implements NoisePolicy {
     return this.connecting;
   }
 
-  /** actions[B, Ta, da] from the server (a fresh array per call). */
+  /**
+   * actions[B, Ta, da] from the server (a fresh array per call). A batch above the server's maxBatch
+   * goes as several requests in flight at once.
+   */
   async act(obs: Float32Array, noise: Float32Array, batch: number): Promise<Float32Array> {
     checkPolicyInputs(this, obs, noise, batch);
     if (this.closed) throw new Error(`remote policy ${this.url}: policy is closed`);
-    if (batch > this.hello.maxBatch) throw new Error(`remote policy ${this.url}: batch ${batch} exceeds the server's limit of ${this.hello.maxBatch}`);
+    const limit = this.hello.maxBatch;
+    if (batch <= limit) return this.request(obs, noise, batch);
+    const xDim = this.chunk * this.actDim;
+    const out = new Float32Array(batch * xDim);
+    const parts: Promise<void>[] = [];
+    for (let start = 0; start < batch; start += limit) {
+      const n = Math.min(limit, batch - start);
+      const part = this.request(obs.subarray(start * this.obsDim, (start + n) * this.obsDim), noise.subarray(start * xDim, (start + n) * xDim), n);
+      parts.push(part.then((actions) => out.set(actions, start * xDim)));
+    }
+    await Promise.all(parts);
+    return out;
+  }
+
+  private request(obs: Float32Array, noise: Float32Array, batch: number): Promise<Float32Array> {
     const id = this.nextId++;
     const frame = encodeActRequest(id, obs, noise, batch, this); // copies the inputs: the caller may reuse them
     return withRetries(this.url, this.options, async () => (await this.connected()).request(id, frame, batch, this.options.timeoutMs), `request ${id} failed`);
