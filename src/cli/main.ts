@@ -1,7 +1,9 @@
 /** The `dsrl` command line. Each subcommand lives in its own module and registers itself here. */
 import { Command } from 'commander';
 import { registerEval } from './eval.ts';
+import { registerExport } from './export.ts';
 import { registerPretrain } from './pretrain.ts';
+import { registerServe } from './serve.ts';
 import { registerSteer } from './steer.ts';
 import { registerTrain } from './train.ts';
 
@@ -20,6 +22,8 @@ registerTrain(program);
 registerSteer(program);
 registerPretrain(program);
 registerEval(program);
+registerServe(program);
+registerExport(program);
 
 try {
   await program.parseAsync(process.argv);
