@@ -7,10 +7,16 @@
  *
  * The executed real chunk of the last step stays readable in `lastActions` (DSRL-NA learns Q on
  * real actions), and NEXT_STEP autoreset passes through unchanged from the inner env.
+ *
+ * State (checkpoints): the current observations (the base policy's next input), the last executed
+ * chunks and the inner vector env's state. The base policy is a pure function, so it is not saved.
  */
 import type { NoisePolicy } from '../../policies/policy.ts';
+import { expectStateType, type EnvState } from '../../envs/env.ts';
 import { Box } from '../../envs/spaces.ts';
 import { batchSpace, type VectorEnv, type VectorResetOptions, type VectorResetResult, type VectorStepResult } from '../../envs/vector.ts';
+
+const STATE_TYPE = 'NoiseActionVectorEnv';
 
 export class NoiseActionVectorEnv implements VectorEnv {
   readonly numEnvs: number;
@@ -63,6 +69,28 @@ export class NoiseActionVectorEnv implements VectorEnv {
     const r = await this.inner.step(this.lastActions);
     this.obs = r.obs;
     return r;
+  }
+
+  async getState(): Promise<EnvState> {
+    if (typeof this.inner.getState !== 'function') throw new Error('NoiseActionVectorEnv: the inner vector env does not implement getState(), so it cannot be checkpointed');
+    return { type: STATE_TYPE, obs: this.obs ? this.obs.slice() : null, lastActions: this.lastActions.slice(), inner: await this.inner.getState() };
+  }
+
+  async setState(state: EnvState): Promise<void> {
+    const s = expectStateType(state, STATE_TYPE, STATE_TYPE);
+    if (typeof this.inner.setState !== 'function') throw new Error('NoiseActionVectorEnv: the inner vector env does not implement setState(), so it cannot be restored');
+    const obsSize = this.numEnvs * this.singleObservationSpace.size;
+    const obs = s.obs;
+    if (obs !== null && !(obs instanceof Float32Array && obs.length === obsSize)) {
+      throw new Error(`${STATE_TYPE}: saved obs must be null or a Float32Array of ${obsSize} values`);
+    }
+    const last = s.lastActions;
+    if (!(last instanceof Float32Array && last.length === this.lastActions.length)) {
+      throw new Error(`${STATE_TYPE}: saved lastActions must be a Float32Array of ${this.lastActions.length} values (chunk ${this.policy.chunk} x ${this.policy.actDim} x ${this.numEnvs} envs)`);
+    }
+    await this.inner.setState(s.inner as EnvState);
+    this.obs = obs === null ? null : obs.slice();
+    this.lastActions.set(last);
   }
 
   async close(): Promise<void> {
