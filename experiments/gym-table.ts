@@ -1,0 +1,237 @@
+/**
+ * The DSRL comparison on Gym MuJoCo (issue #7): for each env and seed, the base policy alone, DSRL-NA, DSRL-SAC,
+ * residual SAC (all `dsrl steer`) and SAC from scratch (`dsrl sac`), each trained to the largest budget with
+ * evaluations on a fixed schedule; then a markdown table of the eval return at each budget and one curve SVG per env.
+ *
+ *   npx tsx experiments/gym-table.ts --policy Hopper-v5=models/hopper --policy Walker2d-v5=models/walker2d \
+ *     --policy HalfCheetah-v5=models/halfcheetah --seeds 1,2,3 [--budgets 25000,50000,100000] [--jobs 2]
+ *
+ * Each run is its own process with its own run folder, `<out>/runs/<env>/<algo>-s<seed>/`, and log,
+ * `<out>/logs/`. Steered and SAC runs save resumable checkpoints, so running the script again continues
+ * unfinished runs exactly, skips finished ones, and moves aside (never deletes) a started run that left no
+ * checkpoint. `--report-only` rebuilds `<out>/results.md` and the SVGs from whatever runs exist.
+ *
+ * Settings: DSRL's reference Gym configs (shared/reference/dsrl.md): noise bound M and network width per env,
+ * utd 20, 4 envs, batch 256; the width is used for actor and critics alike. Residual SAC uses the same networks,
+ * utd and envs, with corrections up to `--residual-scale` (default 0.2) of the action range. SAC from scratch
+ * uses `dsrl sac`'s defaults (CleanRL: 1 env, utd 1, 256 x 256). `--steer-args` / `--sac-args` append flags
+ * to every run of that command (e.g. "--utd 2" for a quick check).
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { writeFileAtomic } from '../src/node/fs.ts';
+import { latestCheckpoint, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
+import { ALGO_KEYS, collectRuns, curveFileName, envCurvesSvg, readRun, resultsMarkdown, runFolder, type AlgoKey } from './report.ts';
+
+/** Reference DSRL-NA settings per task (shared/reference/dsrl.md): noise bound M and network width (3 layers). */
+export const GYM_PRESETS: Record<string, { actionMagnitude: number; width: number }> = {
+  'Hopper-v5': { actionMagnitude: 1.5, width: 128 },
+  'Walker2d-v5': { actionMagnitude: 2.5, width: 2048 },
+  'HalfCheetah-v5': { actionMagnitude: 1.5, width: 1024 },
+};
+const DEFAULT_ENVS = Object.keys(GYM_PRESETS);
+
+export interface ExperimentOptions {
+  policies: Record<string, string>;
+  envs: string[];
+  algos: AlgoKey[];
+  seeds: number[];
+  budgets: number[];
+  evalEvery: number;
+  evalEpisodes: number;
+  checkpointEvery: number;
+  residualScale: number;
+  steerArgs: string[];
+  sacArgs: string[];
+  out: string;
+}
+
+export interface PlannedRun {
+  env: string;
+  algo: AlgoKey;
+  seed: number;
+  dir: string;
+  /** CLI arguments after `dsrl`; null when the run is finished. */
+  args: string[] | null;
+  status: 'new' | 'resume' | 'restart' | 'done';
+}
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'dsrl.js');
+
+/** Has the run's last scheduled evaluation (at `steps`) been logged? */
+function finished(dir: string, algo: AlgoKey, steps: number): boolean {
+  const evals = readRun(dir);
+  if (!evals) return false;
+  return algo === 'base' ? evals.length > 0 : evals.some(([step]) => step >= steps);
+}
+
+function freshArgs(o: ExperimentOptions, env: string, algo: AlgoKey, seed: number, dir: string): string[] {
+  const steps = String(Math.max(...o.budgets));
+  const evalFlags = ['--eval-every', String(o.evalEvery), '--eval-episodes', String(o.evalEpisodes)];
+  if (algo === 'scratch') {
+    return ['sac', '--env', env, '--steps', steps, '--seed', String(seed), '--out', dir, ...evalFlags, '--checkpoint-every', String(o.checkpointEvery), ...o.sacArgs];
+  }
+  const preset = GYM_PRESETS[env];
+  const common = ['steer', '--env', env, '--policy', o.policies[env], '--algo', algo, '--seed', String(seed), '--out', dir, ...evalFlags];
+  if (preset) common.push('--action-magnitude', String(preset.actionMagnitude), '--hidden', [preset.width, preset.width, preset.width].join(','));
+  if (algo === 'base') return [...common, ...o.steerArgs];
+  if (algo === 'residual') common.push('--residual-scale', String(o.residualScale));
+  return [...common, '--steps', steps, '--checkpoint-every', String(o.checkpointEvery), ...o.steerArgs];
+}
+
+/** What to run for each (env, algo, seed), given what the run folders hold now. */
+export function planRuns(o: ExperimentOptions): PlannedRun[] {
+  const root = join(o.out, 'runs');
+  const steps = Math.max(...o.budgets);
+  const plan: PlannedRun[] = [];
+  for (const env of o.envs) {
+    for (const algo of o.algos) {
+      for (const seed of o.seeds) {
+        const dir = runFolder(root, env, algo, seed);
+        let status: PlannedRun['status'];
+        let args: string[] | null;
+        if (!existsSync(dir) || readdirSync(dir).length === 0) {
+          status = 'new';
+          args = freshArgs(o, env, algo, seed, dir);
+        } else if (finished(dir, algo, steps)) {
+          status = 'done';
+          args = null;
+        } else if (algo !== 'base' && latestCheckpoint(join(dir, TRAIN_STATE_DIR))) {
+          status = 'resume';
+          args = [algo === 'scratch' ? 'sac' : 'steer', '--resume', '--out', dir, '--steps', String(steps)];
+        } else {
+          status = 'restart'; // started, never checkpointed: its folder is moved aside first
+          args = freshArgs(o, env, algo, seed, dir);
+        }
+        plan.push({ env, algo, seed, dir, args, status });
+      }
+    }
+  }
+  return plan;
+}
+
+/** Run one planned run as a child process, output appended to its log; resolves with the exit code. */
+function execute(run: PlannedRun, logDir: string): Promise<number> {
+  if (run.status === 'restart') renameSync(run.dir, `${run.dir}.stale-${Date.now()}`);
+  mkdirSync(logDir, { recursive: true });
+  const log = createWriteStream(join(logDir, `${run.env}-${run.algo}-s${run.seed}.log`), { flags: 'a' });
+  log.write(`\n$ dsrl ${run.args!.join(' ')}\n`);
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [CLI, ...run.args!], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    child.on('close', (code) => {
+      log.end();
+      resolvePromise(code ?? 1);
+    });
+  });
+}
+
+/** Rebuild results.md and the curve SVGs from the run folders. */
+export function writeReport(o: ExperimentOptions): string {
+  const records = collectRuns(join(o.out, 'runs'));
+  const markdown = resultsMarkdown(records, { envs: o.envs, algos: o.algos, budgets: o.budgets, seeds: o.seeds });
+  writeFileAtomic(join(o.out, 'results.md'), markdown);
+  for (const env of o.envs) writeFileAtomic(join(o.out, curveFileName(env)), envCurvesSvg(records, env, o.algos));
+  return markdown;
+}
+
+const positiveInts = (flag: string) => (value: string): number[] => {
+  const parts = value.split(',').map((v) => Number(v.trim()));
+  if (parts.some((n) => !Number.isSafeInteger(n) || n < 0)) throw new InvalidArgumentError(`${flag} must be comma-separated non-negative integers, got "${value}"`);
+  return parts;
+};
+
+const intOption = (flag: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a non-negative integer, got "${value}"`);
+  return n;
+};
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('gym-table')
+    .description('DSRL comparison on Gym MuJoCo: base, DSRL-NA, DSRL-SAC, residual SAC and SAC from scratch')
+    .option('--policy <env=path>', 'base policy checkpoint for an env (repeat per env)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .requiredOption('--seeds <list>', 'seeds, comma-separated', positiveInts('--seeds'))
+    .option('--envs <list>', `envs (default: those with a --policy; known presets: ${DEFAULT_ENVS.join(', ')})`)
+    .option('--algos <list>', `algorithms out of ${ALGO_KEYS.join(', ')}`, ALGO_KEYS.join(','))
+    .option('--budgets <list>', 'env-step budgets, comma-separated; runs train to the largest', positiveInts('--budgets'), [25_000, 50_000, 100_000])
+    .option('--eval-every <n>', 'evaluation every n env steps (each budget should be a multiple)', intOption('--eval-every'), 5000)
+    .option('--eval-episodes <n>', 'episodes per evaluation', intOption('--eval-episodes'), 10)
+    .option('--checkpoint-every <n>', 'resumable checkpoint every n env steps', intOption('--checkpoint-every'), 10_000)
+    .option('--residual-scale <beta>', 'residual SAC correction bound, fraction of the action range', '0.2')
+    .option('--steer-args <flags>', 'extra flags for every dsrl steer run', '')
+    .option('--sac-args <flags>', 'extra flags for every dsrl sac run', '')
+    .option('--jobs <n>', 'runs at the same time', intOption('--jobs'), 1)
+    .option('--out <dir>', 'results folder', 'runs/experiments/gym')
+    .option('--dry-run', 'print the plan and exit', false)
+    .option('--report-only', 'only rebuild results.md and the SVGs from existing runs', false);
+  program.parse(argv);
+  const flags = program.opts();
+
+  const policies: Record<string, string> = {};
+  for (const spec of flags.policy as string[]) {
+    const at = spec.indexOf('=');
+    if (at <= 0) throw new Error(`--policy must be <env>=<path>, got "${spec}"`);
+    policies[spec.slice(0, at)] = resolve(spec.slice(at + 1));
+  }
+  const algos = String(flags.algos).split(',').map((a) => a.trim()) as AlgoKey[];
+  for (const algo of algos) if (!ALGO_KEYS.includes(algo)) throw new Error(`--algos: unknown algorithm "${algo}" (known: ${ALGO_KEYS.join(', ')})`);
+  const envs = flags.envs ? String(flags.envs).split(',').map((e) => e.trim()) : Object.keys(policies);
+  if (envs.length === 0) throw new Error('no envs: give --policy <env>=<path> for each env (or --envs for --report-only / scratch-only runs)');
+  const needPolicy = algos.some((a) => a !== 'scratch');
+  if (needPolicy && !flags.reportOnly) {
+    for (const env of envs) if (!policies[env]) throw new Error(`no base policy for ${env}: pass --policy ${env}=<checkpoint folder>`);
+  }
+  const budgets = [...(flags.budgets as number[])].sort((a, b) => a - b);
+  const evalEvery = flags.evalEvery as number;
+  if (evalEvery > 0 && budgets.some((b) => b % evalEvery !== 0)) throw new Error(`every budget must be a multiple of --eval-every ${evalEvery}, got ${budgets.join(', ')}`);
+  const split = (s: string) => s.split(/\s+/).filter((x) => x.length > 0);
+  const o: ExperimentOptions = {
+    policies, envs, algos, seeds: flags.seeds, budgets, evalEvery, evalEpisodes: flags.evalEpisodes, checkpointEvery: flags.checkpointEvery,
+    residualScale: Number(flags.residualScale), steerArgs: split(flags.steerArgs), sacArgs: split(flags.sacArgs), out: resolve(flags.out),
+  };
+
+  if (!flags.reportOnly) {
+    const plan = planRuns(o);
+    const todo = plan.filter((r) => r.args !== null);
+    console.log(`${plan.length} runs: ${todo.length} to do (${['new', 'resume', 'restart'].map((s) => `${plan.filter((r) => r.status === s).length} ${s}`).join(', ')}), ${plan.length - todo.length} done`);
+    if (flags.dryRun) {
+      for (const r of todo) console.log(`[${r.status}] dsrl ${r.args!.join(' ')}`);
+      return;
+    }
+    const failures: PlannedRun[] = [];
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < todo.length) {
+        const run = todo[next++];
+        const started = performance.now();
+        const code = await execute(run, join(o.out, 'logs'));
+        done++;
+        const minutes = ((performance.now() - started) / 60_000).toFixed(1);
+        console.log(`[${done}/${todo.length}] ${run.env} ${run.algo} seed ${run.seed}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${minutes} min`);
+        if (code !== 0) failures.push(run);
+        writeReport(o); // the table fills in as runs finish
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, flags.jobs as number) }, worker));
+    if (failures.length > 0) {
+      console.error(`${failures.length} run(s) failed; see ${join(o.out, 'logs')}: ${failures.map((r) => `${r.env}/${r.algo}-s${r.seed}`).join(', ')}`);
+      process.exitCode = 1;
+    }
+  }
+  console.log(writeReport(o));
+  console.log(`wrote ${join(o.out, 'results.md')} and ${o.envs.map(curveFileName).join(', ')}`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv).catch((err: unknown) => {
+    console.error(`gym-table: error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  });
+}

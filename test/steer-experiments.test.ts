@@ -1,0 +1,70 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { planRuns, writeReport, type ExperimentOptions } from '../experiments/gym-table.ts';
+import { collectRuns, nominalStep, runFolder, statAt, type AlgoKey } from '../experiments/report.ts';
+import { MetricsLogger } from '../src/run/metrics.ts';
+
+/** A run folder as a trainer leaves it: config.json, eval returns in metrics.jsonl, optionally a checkpoint. */
+function fakeRun(dir: string, evalEvery: number, steps: number, evals: Array<[number, number]>, checkpoint = false): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ evalEvery, steps }));
+  const logger = new MetricsLogger(dir, { tensorboard: false });
+  logger.log(0, { 'charts/base_return_mean': 1 });
+  for (const [step, mean] of evals) logger.log(step, { 'charts/eval_return_mean': mean });
+  logger.close();
+  if (checkpoint) {
+    mkdirSync(join(dir, 'train-state', 'step-000000000500'), { recursive: true });
+    writeFileSync(join(dir, 'train-state', 'step-000000000500', 'manifest.json'), '{}');
+  }
+}
+
+describe('experiments: gym comparison table', () => {
+  it('snaps evaluations to the schedule, aggregates seeds per budget, and plans only the unfinished runs', () => {
+    expect(nominalStep(25_003, 5000, 100_000)).toBe(25_000);
+    expect(nominalStep(1_003, 0, 1_000)).toBe(1_000);
+    const out = mkdtempSync(join(tmpdir(), 'dsrl-experiments-'));
+    const root = join(out, 'runs');
+    const env = 'Hopper-v5';
+    const at = (algo: AlgoKey, seed: number) => runFolder(root, env, algo, seed);
+    fakeRun(at('base', 1), 1000, 0, [[0, 10]]);
+    fakeRun(at('base', 2), 1000, 0, [[0, 20]]);
+    // Chunked runs overshoot each evaluation point by a few steps.
+    fakeRun(at('na', 1), 1000, 2000, [[1002, 30], [2004, 50]]);
+    fakeRun(at('na', 2), 1000, 2000, [[1001, 40]], true); // stopped after 1000, checkpointed
+    fakeRun(at('scratch', 1), 1000, 2000, [[1000, 5], [2000, 7]]);
+    fakeRun(at('sac', 1), 1000, 2000, []); // started, no checkpoint
+    const records = collectRuns(root);
+    expect(records.map((r) => `${r.algo}-s${r.seed}`)).toEqual(['base-s1', 'base-s2', 'na-s1', 'na-s2', 'sac-s1', 'scratch-s1']);
+    expect(statAt(records, env, 'base', 2000)).toEqual({ mean: 15, std: 5, n: 2 });
+    expect(statAt(records, env, 'na', 1000)).toEqual({ mean: 35, std: 5, n: 2 });
+    expect(statAt(records, env, 'na', 2000)).toEqual({ mean: 50, std: 0, n: 1 });
+    expect(statAt(records, env, 'residual', 1000)).toBeNull();
+
+    const options: ExperimentOptions = {
+      policies: { [env]: '/policies/hopper' }, envs: [env], algos: ['base', 'na', 'sac', 'residual', 'scratch'], seeds: [1, 2], budgets: [1000, 2000],
+      evalEvery: 1000, evalEpisodes: 3, checkpointEvery: 500, residualScale: 0.2, steerArgs: ['--utd', '2'], sacArgs: [], out,
+    };
+    const plan = planRuns(options);
+    const status = Object.fromEntries(plan.map((r) => [`${r.algo}-s${r.seed}`, r.status]));
+    expect(status).toEqual({
+      'base-s1': 'done', 'base-s2': 'done', 'na-s1': 'done', 'na-s2': 'resume', 'sac-s1': 'restart', 'sac-s2': 'new',
+      'residual-s1': 'new', 'residual-s2': 'new', 'scratch-s1': 'done', 'scratch-s2': 'new',
+    });
+    const args = Object.fromEntries(plan.map((r) => [`${r.algo}-s${r.seed}`, r.args?.join(' ')]));
+    expect(args['na-s2']).toBe(`steer --resume --out ${at('na', 2)} --steps 2000`);
+    expect(args['residual-s1']).toBe(
+      `steer --env Hopper-v5 --policy /policies/hopper --algo residual --seed 1 --out ${at('residual', 1)} --eval-every 1000 --eval-episodes 3 ` +
+        '--action-magnitude 1.5 --hidden 128,128,128 --residual-scale 0.2 --steps 2000 --checkpoint-every 500 --utd 2',
+    );
+    expect(args['scratch-s2']).toBe(`sac --env Hopper-v5 --steps 2000 --seed 2 --out ${at('scratch', 2)} --eval-every 1000 --eval-episodes 3 --checkpoint-every 500`);
+
+    const markdown = writeReport(options);
+    expect(markdown).toContain('| algorithm | 1k | 2k |');
+    expect(markdown).toContain('| base policy, w ~ N(0, I) | 15.0 ± 5.0 | 15.0 ± 5.0 |');
+    expect(markdown).toContain('| DSRL-NA | 35.0 ± 5.0 | 50.0 ± 0.0 (1/2 seeds) |');
+    expect(markdown).toContain('| residual SAC | – | – |');
+    expect(markdown).toContain('![Hopper-v5 learning curves](curves-Hopper-v5.svg)');
+  });
+});
