@@ -13,8 +13,11 @@
  * min(evalEpisodes, 5) sub-envs reset with seed 10000, deterministic actor).
  *
  * Offline data (DSRL-NA only): `offline` loads a D4RL-layout HDF5 file into the replay buffer before online
- * training, chunked with the policy's Ta (`realActions` = the Ta executed actions, reward = their sum).
- * `offlineOnly: N` runs N updates on that data with no env interaction, then evaluates.
+ * training, chunked with the policy's Ta (`realActions` = the Ta executed actions, reward = their sum). The
+ * noise column (`actions`) of those rows holds 0, the mean of N(0, I): the data has no noise, and DSRL-NA never
+ * reads that column (Q_A trains on realActions, Q_W on fresh noise). DSRL-SAC and residual SAC learn Q on their
+ * own actions, which offline data lacks, so they refuse it. `offlineOnly: N` runs N updates on the data with no
+ * env interaction (evaluating every `evalEvery` updates and at the end; the metrics' step axis is then updates).
  *
  * Resume: with `checkpointEvery` the whole training state is saved under `train-state/` (checkpoint.ts);
  * `resume: true` continues the run folder `out` from its latest checkpoint with the folder's config.json
