@@ -8,5 +8,8 @@ export default defineConfig({
     // 2-core CI machine: two forks keep both cores busy without oversubscribing OpenBLAS.
     pool: 'forks',
     maxWorkers: 2,
+    // One OpenBLAS thread per test process: two forks with two BLAS threads each oversubscribe the
+    // two cores, and OpenBLAS's spinning threads then slow small products by orders of magnitude.
+    env: { OPENBLAS_NUM_THREADS: '1' },
   },
 });

@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { NoiseActionVectorEnv } from '../src/algos/dsrl/noise-action-env.ts';
 import { ResidualActionVectorEnv } from '../src/algos/residual-sac.ts';
 import { Rng } from '../src/core/rng.ts';
-import { expectStateType, restoreRng, stateNumber, type EnvState } from '../src/envs/env.ts';
 import { BimodalChoice } from '../src/envs/toy/bimodal.ts';
 import { Reach1D } from '../src/envs/toy/reach.ts';
 import { SyncVectorEnv, type VectorEnv } from '../src/envs/vector.ts';
@@ -14,23 +13,6 @@ import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusi
 import { latestCheckpoint, listCheckpoints, readCheckpoint, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
 import { readMetrics } from '../src/run/metrics.ts';
 import { steer } from '../src/run/train-dsrl.ts';
-
-/** BimodalChoice with getState/setState (its context and generator), so a run on it can be checkpointed. */
-class CheckpointableBimodal extends BimodalChoice {
-  private get fields(): { rng: Rng; context: number } {
-    return this as unknown as { rng: Rng; context: number };
-  }
-
-  getState(): EnvState {
-    return { type: 'BimodalChoice', rng: this.fields.rng.state(), context: this.fields.context };
-  }
-
-  setState(state: EnvState): void {
-    const s = expectStateType(state, 'BimodalChoice', 'BimodalChoice');
-    this.fields.context = stateNumber(s, 'context', 'BimodalChoice');
-    this.fields.rng = restoreRng(s.rng, 'BimodalChoice');
-  }
-}
 
 /** A small untrained diffusion policy: resume exactness does not depend on what it learned. */
 function tinyPolicy(obsDim: number, actDim: number, chunk: number, seed: number): DiffusionPolicy {
@@ -41,7 +23,7 @@ function tinyPolicy(obsDim: number, actDim: number, chunk: number, seed: number)
   });
 }
 
-const bimodal = async (n: number, chunk: number): Promise<VectorEnv> => new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new CheckpointableBimodal(), chunk)));
+const bimodal = async (n: number, chunk: number): Promise<VectorEnv> => new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));
 const REACH_EPISODE = 15;
 const reach = async (n: number, chunk: number): Promise<VectorEnv> =>
   new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new TimeLimit(new Reach1D(), REACH_EPISODE), chunk)));

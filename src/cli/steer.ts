@@ -9,7 +9,7 @@ export function registerSteer(program: Command): void {
     .command('steer')
     .description('steer a diffusion policy with RL in its latent-noise space (DSRL), or run a baseline on it')
     .option('--env <id>', 'env id, e.g. Hopper-v5 (required unless --resume)')
-    .option('--policy <path>', 'base policy: a diffusion checkpoint folder (required unless --resume, which reloads the run\'s)')
+    .option('--policy <spec>', 'base policy: a diffusion checkpoint folder, a model.onnx, or ws://host:port (required unless --resume, which reloads the run\'s)')
     .option('--algo <name>', 'na (DSRL-NA), sac (DSRL-SAC), residual (residual SAC on the base chunks) or base (evaluate the base policy alone)', 'na')
     .option('--steps <n>', 'env steps to train for, chunk steps counted (required unless --algo base or --offline-only; on --resume it may raise the total)', intArg('--steps'))
     .option('--seed <n>', 'random seed', intArg('--seed'), 1)
@@ -47,14 +47,14 @@ export function registerSteer(program: Command): void {
         if (policyPath === undefined) cmd.error(`error: ${o.out}/config.json does not say which base policy the run used; pass --policy`);
       } else {
         if (o.env === undefined) cmd.error("error: required option '--env <id>' not specified");
-        if (o.policy === undefined) cmd.error("error: required option '--policy <path>' not specified");
+        if (o.policy === undefined) cmd.error("error: required option '--policy <spec>' not specified");
       }
       const { makeEnv } = await import('../envs/registry.ts');
       const probe = await makeEnv(env);
       const expect = { obsDim: probe.observationSpace.size, actDim: probe.actionSpace.size };
       probe.close();
-      const { loadDiffusionPolicy } = await import('../policies/diffusion/checkpoint-io.ts');
-      const policy = loadDiffusionPolicy(policyPath, { expect });
+      const { loadPolicy } = await import('../policies/load.ts');
+      const policy = await loadPolicy(policyPath, { expect });
       const { steer } = await import('../run/train-dsrl.ts');
       // steer config key <- commander option name
       const fromFlags: Array<[string, string]> = [
@@ -67,7 +67,12 @@ export function registerSteer(program: Command): void {
       // On resume only the flags typed now count: defaults must not override (or conflict with) the run's config.json.
       const typed = fromFlags.filter(([, flag]) => !o.resume || cmd.getOptionValueSource(flag) === 'cli');
       const options = Object.fromEntries(typed.map(([key, flag]) => [key, o[flag]]).filter(([, value]) => value !== undefined));
-      const res = await steer(o.resume ? { ...options, resume: true, out: o.out } : (options as Parameters<typeof steer>[0]), policy);
+      let res: Awaited<ReturnType<typeof steer>>;
+      try {
+        res = await steer(o.resume ? { ...options, resume: true, out: o.out } : (options as Parameters<typeof steer>[0]), policy);
+      } finally {
+        await policy.close?.(); // a remote policy's socket would otherwise keep the process alive
+      }
       const best = res.best;
       const resumed = res.resumedFrom === null ? '' : ` (resumed from step ${res.resumedFrom})`;
       const unit = o.offlineOnly !== undefined ? 'update' : 'step';

@@ -6,7 +6,7 @@
  * toward the rewarded mode should succeed nearly always.
  */
 import { Rng } from '../../core/rng.ts';
-import type { Env, ResetOptions, ResetResult, StepResult } from '../env.ts';
+import { expectStateType, restoreRng, stateNumber, type Env, type EnvState, type ResetOptions, type ResetResult, type StepResult } from '../env.ts';
 import { Box } from '../spaces.ts';
 
 export class BimodalChoice implements Env {
@@ -32,4 +32,15 @@ export class BimodalChoice implements Env {
   }
 
   close(): void {}
+
+  getState(): EnvState {
+    return { type: 'BimodalChoice', context: this.context, rng: this.rng.state() };
+  }
+
+  setState(state: EnvState): void {
+    const s = expectStateType(state, 'BimodalChoice', 'BimodalChoice');
+    const context = stateNumber(s, 'context', 'BimodalChoice');
+    this.rng = restoreRng(s.rng, 'BimodalChoice');
+    this.context = context;
+  }
 }
