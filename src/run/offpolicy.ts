@@ -39,6 +39,10 @@ export interface OffPolicyLoopConfig {
   evalEpisodes: number;
   /** Log training metrics at most every this many env steps. */
   logEvery: number;
+  /** Call `saveCheckpoint` each time env steps cross a multiple of this, and at the end (0 or absent: never). */
+  checkpointEvery?: number;
+  /** Stop (without a checkpoint, as a killed process would) once env steps reach this; for tests of resume. */
+  stopAfter?: number;
 }
 
 export interface EvalResult {
@@ -59,6 +63,8 @@ export interface LoopCallbacks {
   onEval?(result: EvalResult): void | Promise<void>;
   /** Called after each iteration; return true to stop early (e.g. to checkpoint and exit). */
   afterStep?(state: LoopState): boolean | void | Promise<boolean | void>;
+  /** Save a training checkpoint (see `checkpointEvery`); the loop's own state comes from `checkpoint()`. */
+  saveCheckpoint?(state: LoopState): Promise<void>;
   /** Extra per-transition fields for the replay buffer after each vector step (e.g. DSRL-NA's executed real chunks). */
   transitionFields?(): Record<string, Float32Array>;
 }
@@ -234,6 +240,7 @@ export async function createOffPolicyLoop(args: {
   let t0 = performance.now();
   let stepsAtT0 = state.envSteps;
   let lastEval = savedMetrics?.lastEval ?? NaN;
+  let lastCheckpointAt = state.envSteps; // a resumed run has just been restored from a checkpoint here
 
   async function run(): Promise<LoopState> {
     while (state.envSteps < config.totalSteps) {
@@ -297,6 +304,15 @@ export async function createOffPolicyLoop(args: {
       callbacks.progress?.(state.envSteps, { eval: Number.isNaN(lastEval) ? '-' : Number(lastEval.toPrecision(4)), episodes: state.episodes });
       state.rng = rng.state();
       if (await callbacks.afterStep?.(state)) break;
+      const every = config.checkpointEvery ?? 0;
+      if (every > 0 && callbacks.saveCheckpoint) {
+        const crossed = Math.floor(state.envSteps / every) > Math.floor(lastCheckpointAt / every);
+        if (crossed || state.envSteps >= config.totalSteps) {
+          await callbacks.saveCheckpoint(state);
+          lastCheckpointAt = state.envSteps;
+        }
+      }
+      if (config.stopAfter !== undefined && state.envSteps >= config.stopAfter) break;
     }
     return state;
   }

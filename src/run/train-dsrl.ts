@@ -386,7 +386,6 @@ async function runSteer(
 
   const trainEnv = env!;
   const bar = new ProgressBar({ total: steps, label: `${kind} ${cfg.env}`, ...(cfg.quiet ? { stream: { write: () => true } } : {}) });
-  let lastCheckpointAt = resumedFrom ?? 0;
   const saveTrainState = async (): Promise<void> => {
     // Rows up to this step must be on disk before a checkpoint claims them: resume truncates to it.
     logger.flush();
@@ -399,6 +398,7 @@ async function runSteer(
     config: {
       totalSteps: steps, learningStarts: cfg.learningStarts, updatesPerStep: cfg.utd, batchSize: cfg.batchSize,
       evalEvery: cfg.evalEvery, evalEpisodes: cfg.evalEpisodes, logEvery: cfg.logEvery,
+      checkpointEvery: cfg.checkpointEvery, stopAfter: cfg.stopAfter,
     },
     callbacks: {
       warmupActions: cfg.algo === 'residual'
@@ -412,17 +412,7 @@ async function runSteer(
       log: (step, values) => logger.log(step, values),
       progress: (step, fields) => bar.update(step, { ...fields, base: Number(base.mean.toPrecision(4)) }),
       onEval: (res) => onEval(res, 'env steps'),
-      afterStep: async (state) => {
-        if (cfg.checkpointEvery > 0) {
-          const every = cfg.checkpointEvery;
-          const due = Math.floor(state.envSteps / every) > Math.floor(lastCheckpointAt / every) || state.envSteps >= steps;
-          if (due) {
-            await saveTrainState();
-            lastCheckpointAt = state.envSteps;
-          }
-        }
-        return cfg.stopAfter !== undefined && state.envSteps >= cfg.stopAfter;
-      },
+      saveCheckpoint: saveTrainState,
     },
   });
   try {

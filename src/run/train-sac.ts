@@ -174,7 +174,6 @@ async function runSac(cfg: SacRunConfig, dir: string, env: VectorEnv, evalEnv: V
   const low = env.singleActionSpace.low;
   const high = env.singleActionSpace.high;
   const t0 = performance.now();
-  let lastCheckpointAt = resumedFrom ?? 0;
 
   const saveTrainState = async (): Promise<void> => {
     // Rows up to this step must be on disk before a checkpoint claims them: resume truncates to it.
@@ -188,6 +187,7 @@ async function runSac(cfg: SacRunConfig, dir: string, env: VectorEnv, evalEnv: V
     config: {
       totalSteps: cfg.steps, learningStarts: cfg.learningStarts, updatesPerStep: cfg.updatesPerStep,
       batchSize: cfg.batchSize, evalEvery: cfg.evalEvery, evalEpisodes: cfg.evalEpisodes, logEvery: cfg.logEvery,
+      checkpointEvery: cfg.checkpointEvery, stopAfter: cfg.stopAfter,
     },
     callbacks: {
       warmupActions: (r, out) => {
@@ -209,17 +209,7 @@ async function runSac(cfg: SacRunConfig, dir: string, env: VectorEnv, evalEnv: V
           series: [{ name: 'SAC', points: evals.map((e) => [e.step, e.mean] as [number, number]) }],
         }));
       },
-      afterStep: async (state) => {
-        if (cfg.checkpointEvery > 0) {
-          const every = cfg.checkpointEvery;
-          const due = Math.floor(state.envSteps / every) > Math.floor(lastCheckpointAt / every) || state.envSteps >= cfg.steps;
-          if (due) {
-            await saveTrainState();
-            lastCheckpointAt = state.envSteps;
-          }
-        }
-        return cfg.stopAfter !== undefined && state.envSteps >= cfg.stopAfter;
-      },
+      saveCheckpoint: saveTrainState,
     },
   });
   try {
