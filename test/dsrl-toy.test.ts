@@ -3,9 +3,8 @@ import { NoiseActionVectorEnv } from '../src/algos/dsrl/noise-action-env.ts';
 import { DsrlNA, dsrlNaDefaults } from '../src/algos/dsrl/dsrl-na.ts';
 import { SAC, sacDefaults } from '../src/algos/sac.ts';
 import { Rng } from '../src/core/rng.ts';
-import { createD4rlDataset } from '../src/data/d4rl.ts';
 import { ReplayBuffer } from '../src/data/replay-buffer.ts';
-import { BimodalChoice } from '../src/envs/toy/bimodal.ts';
+import { BimodalChoice, bimodalDemonstrations } from '../src/envs/toy/bimodal.ts';
 import { SyncVectorEnv } from '../src/envs/vector.ts';
 import { ActionChunk } from '../src/envs/wrappers.ts';
 import type { DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
@@ -18,14 +17,7 @@ let base: DiffusionPolicy;
 /** Clone a policy from demonstrations split evenly between two modes; only (+, +) is rewarded. */
 beforeAll(() => {
   const rng = Rng.fromSeed(0);
-  const n = 2000;
-  const obs = rng.fillUniform(new Float32Array(n), -1, 1);
-  const actions = new Float32Array(2 * n);
-  for (let i = 0; i < n; i++) actions.fill(rng.uniform() < 0.5 ? 0.6 : -0.6, 2 * i, 2 * i + 2);
-  const ds = createD4rlDataset({
-    obsDim: 1, actionDim: 2, observations: obs, actions, rewards: new Float32Array(n), nextObservations: obs,
-    terminals: new Uint8Array(n).fill(1), timeouts: new Uint8Array(n),
-  });
+  const ds = bimodalDemonstrations(2000, rng);
   const data = buildChunkData(ds, { chunk: 1, tail: 'skip', actionLow: [-1, -1], actionHigh: [1, 1] });
   const spec = { obsDim: 1, actDim: 2, chunk: 1, denoisingSteps: 20, ddimSteps: 5, timeDim: 16, width: 64, depth: 2 };
   const trainer = new DiffusionTrainer(spec, data, { steps: 2500, batchSize: 256, lr: 1e-3, seed: 0, emaDecay: 0.99, emaEvery: 1, emaStart: 1500 });

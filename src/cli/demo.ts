@@ -5,8 +5,7 @@
  * (Steering the shipped MuJoCo policies replaces this once they are trained and shipped.)
  */
 import { Rng } from '../core/rng.ts';
-import { createD4rlDataset } from '../data/d4rl.ts';
-import { BimodalChoice } from '../envs/toy/bimodal.ts';
+import { BimodalChoice, bimodalDemonstrations } from '../envs/toy/bimodal.ts';
 import { SyncVectorEnv } from '../envs/vector.ts';
 import { ActionChunk } from '../envs/wrappers.ts';
 import { getBackend } from '../nn/backend.ts';
@@ -17,14 +16,7 @@ export async function runDemo(): Promise<void> {
   console.log(`dsrl demo (NN backend: ${getBackend().name})`);
   console.log('1/2 behavior cloning: a diffusion policy from 2000 demonstrations, half (+0.6, +0.6), half (-0.6, -0.6)');
   const rng = Rng.fromSeed(0);
-  const n = 2000;
-  const obs = rng.fillUniform(new Float32Array(n), -1, 1);
-  const actions = new Float32Array(2 * n);
-  for (let i = 0; i < n; i++) actions.fill(rng.uniform() < 0.5 ? 0.6 : -0.6, 2 * i, 2 * i + 2);
-  const ds = createD4rlDataset({
-    obsDim: 1, actionDim: 2, observations: obs, actions, rewards: new Float32Array(n), nextObservations: obs,
-    terminals: new Uint8Array(n).fill(1), timeouts: new Uint8Array(n),
-  });
+  const ds = bimodalDemonstrations(2000, rng);
   const data = buildChunkData(ds, { chunk: 1, tail: 'skip', actionLow: [-1, -1], actionHigh: [1, 1] });
   const spec = { obsDim: 1, actDim: 2, chunk: 1, denoisingSteps: 20, ddimSteps: 5, timeDim: 16, width: 64, depth: 2 };
   const trainer = new DiffusionTrainer(spec, data, { steps: 2500, batchSize: 256, lr: 1e-3, seed: 0, emaDecay: 0.99, emaEvery: 1, emaStart: 1500 });

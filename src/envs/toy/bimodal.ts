@@ -6,6 +6,7 @@
  * toward the rewarded mode should succeed nearly always.
  */
 import { Rng } from '../../core/rng.ts';
+import { createD4rlDataset, type D4rlDataset } from '../../data/d4rl.ts';
 import { expectStateType, restoreRng, stateNumber, type Env, type EnvState, type ResetOptions, type ResetResult, type StepResult } from '../env.ts';
 import { Box } from '../spaces.ts';
 
@@ -43,4 +44,18 @@ export class BimodalChoice implements Env {
     this.rng = restoreRng(s.rng, 'BimodalChoice');
     this.context = context;
   }
+}
+
+/**
+ * Demonstrations for BimodalChoice: n one-step episodes with a random context, acting (+0.6, +0.6)
+ * or (-0.6, -0.6) with equal probability, so a policy cloned from them succeeds about half the time.
+ */
+export function bimodalDemonstrations(n: number, rng: Rng): D4rlDataset {
+  const obs = rng.fillUniform(new Float32Array(n), -1, 1);
+  const actions = new Float32Array(2 * n);
+  for (let i = 0; i < n; i++) actions.fill(rng.uniform() < 0.5 ? 0.6 : -0.6, 2 * i, 2 * i + 2);
+  return createD4rlDataset({
+    obsDim: 1, actionDim: 2, observations: obs, actions, rewards: new Float32Array(n), nextObservations: obs,
+    terminals: new Uint8Array(n).fill(1), timeouts: new Uint8Array(n),
+  });
 }
