@@ -8,7 +8,8 @@ import { loadMujoco } from '../src/envs/mujoco/loader.ts';
 import type { MujocoEnv } from '../src/envs/mujoco/mujoco-env.ts';
 import { Walker2dEnv } from '../src/envs/mujoco/walker2d.ts';
 
-const TRAJECTORY_DIR = new URL('../../shared/reference/gymnasium-trajectories/', import.meta.url);
+// A copy of shared/reference/gymnasium-trajectories (Gymnasium 1.3.0 recordings), so the test needs nothing outside the repo.
+const TRAJECTORY_DIR = new URL('./fixtures/gymnasium-trajectories/', import.meta.url);
 const IDS = ['Hopper-v5', 'Walker2d-v5', 'HalfCheetah-v5'] as const;
 
 const opened: Env[] = [];
