@@ -16,7 +16,8 @@ import type { Activation } from '../nn/backend.ts';
 import { mlp } from '../nn/mlp.ts';
 import type { Model } from '../nn/module.ts';
 import { Adam, polyak, type AdamState } from '../nn/optim.ts';
-import { concatRows, ensembleReduceGrad } from './common.ts';
+import { concatRows } from './common.ts';
+import { actorLoss, softBellmanTarget, tdLoss, temperatureLoss } from './losses.ts';
 
 export interface SacConfig {
   obsDim: number;
@@ -278,38 +279,23 @@ export class SAC {
   /** Critic (TD) loss: sum over critics of mean squared error to the soft Bellman target. */
   updateCritics(batch: SacBatch): Info {
     const B = batch.batchSize;
-    const { gamma } = this.cfg;
-    const alpha = this.alpha;
     // Soft target from the target critics at (s', a' ~ pi(s')).
     this.head.sample(this.actor.forward(batch.nextObs, B), B, this.noiseSource);
     const xNext = this.fillCriticInput(batch.nextObs, this.head.action, B);
-    const y = this.target;
-    for (let i = 0; i < this.targets.length; i++) {
-      const q = this.targets[i].forward(xNext, B);
-      for (let b = 0; b < B; b++) {
-        if (i === 0) y[b] = q[b];
-        else y[b] = this.cfg.backup === 'min' ? Math.min(y[b], q[b]) : y[b] + q[b];
-      }
-    }
-    const n = this.targets.length;
-    for (let b = 0; b < B; b++) {
-      const next = (this.cfg.backup === 'mean' ? y[b] / n : y[b]) - alpha * this.head.logProb[b];
-      const discount = batch.discount ? batch.discount[b] : gamma;
-      y[b] = batch.rewards[b] + (batch.terminated[b] ? 0 : discount * next);
-    }
+    for (let i = 0; i < this.targets.length; i++) this.qValues[i].set(this.targets[i].forward(xNext, B).subarray(0, B));
+    const y = softBellmanTarget({
+      rewards: batch.rewards, terminated: batch.terminated, discount: batch.discount ?? this.cfg.gamma,
+      nextQ: this.qValues, nextLogProb: this.head.logProb, alpha: this.alpha, reduce: this.cfg.backup,
+    }, B, this.target);
     // Regress every critic onto the same target.
     const x = this.fillCriticInput(batch.obs, batch.actions, B);
     let loss = 0;
     let qMean = 0;
     for (let i = 0; i < this.critics.length; i++) {
       const c = this.critics[i];
-      const q = c.forward(x, B);
-      for (let b = 0; b < B; b++) {
-        const err = q[b] - y[b];
-        loss += (err * err) / B;
-        qMean += q[b] / (B * n);
-        this.dq[b] = (2 * err) / B;
-      }
+      const res = tdLoss(c.forward(x, B), y, B, this.dq);
+      loss += res.loss;
+      qMean += res.info.q_mean / this.critics.length;
       c.zeroGrad();
       c.backward(this.dq.subarray(0, B), B, { inputGrad: false });
       this.criticOpts[i].update();
@@ -326,8 +312,8 @@ export class SAC {
     const x = this.fillCriticInput(obs, head.action, B);
     const n = this.critics.length;
     for (let i = 0; i < n; i++) this.qValues[i].set(this.critics[i].forward(x, B).subarray(0, B));
-    // dL/dQ_i per row: -1/B to the smallest critic (min) or -1/(nB) to each (mean).
-    let actorLoss = -ensembleReduceGrad(this.qValues, B, this.cfg.actorReduce, -1 / B, this.dqs) / B;
+    const actor = actorLoss(this.qValues, head.logProb, alpha, this.cfg.actorReduce, B, this.dqs, this.dLogProb);
+    // Through each critic to its action input, then through the tanh-Gaussian head into the actor.
     const dAction = this.dAction;
     dAction.fill(0);
     const w = obsDim + actDim;
@@ -337,21 +323,16 @@ export class SAC {
         for (let j = 0; j < actDim; j++) dAction[b * actDim + j] += dx[b * w + obsDim + j];
       }
     }
-    let logProbMean = 0;
-    for (let b = 0; b < B; b++) {
-      this.dLogProb[b] = alpha / B;
-      actorLoss += (alpha * head.logProb[b]) / B;
-      logProbMean += head.logProb[b] / B;
-    }
     const dOut = head.backward(B, dAction, this.dLogProb);
     this.actor.zeroGrad();
     this.actor.backward(dOut.subarray(0, B * 2 * actDim), B, { inputGrad: false });
     this.actorOpt.update();
-    // Temperature: d/d log(alpha) of -log(alpha) * (log pi + target entropy), averaged.
-    const alphaLoss = -this.logAlpha.values[0] * (logProbMean + this.targetEntropy);
-    this.logAlpha.grads[0] = -(logProbMean + this.targetEntropy);
+    const temperature = temperatureLoss(this.logAlpha.values[0], head.logProb, B, this.targetEntropy);
+    this.logAlpha.grads[0] = temperature.grad;
     this.alphaOpt.update();
-    return { 'losses/actor_loss': actorLoss, 'losses/alpha': alpha, 'losses/alpha_loss': alphaLoss, 'losses/entropy': -logProbMean };
+    return {
+      'losses/actor_loss': actor.loss, 'losses/alpha': alpha, 'losses/alpha_loss': temperature.loss, 'losses/entropy': actor.info.entropy,
+    };
   }
 
   state(): SacState {

@@ -17,7 +17,8 @@ import { mlp } from '../../nn/mlp.ts';
 import type { Model } from '../../nn/module.ts';
 import { Adam, polyak, type AdamState } from '../../nn/optim.ts';
 import type { NoisePolicy } from '../../policies/policy.ts';
-import { concatRows, ensembleReduceGrad } from '../common.ts';
+import { concatRows } from '../common.ts';
+import { actorLoss, softBellmanTarget, tdLoss, temperatureLoss } from '../losses.ts';
 import { TanhGaussian, type Info } from '../sac.ts';
 
 export interface DsrlNaConfig {
@@ -164,26 +165,18 @@ export class DsrlNA {
     this.head.sample(this.actor.forward(batch.nextObs, B), B, this.noiseSource);
     const nextActions = await this.basePolicy.act(batch.nextObs, this.head.action.subarray(0, B * C), B);
     const xNext = concatRows(batch.nextObs, obsDim, nextActions, C, B, this.x);
-    const y = this.y;
-    for (let i = 0; i < this.qaTargets.length; i++) {
-      const q = this.qaTargets[i].forward(xNext, B);
-      for (let b = 0; b < B; b++) y[b] = i === 0 ? q[b] : Math.min(y[b], q[b]);
-    }
-    for (let b = 0; b < B; b++) {
-      y[b] = batch.rewards[b] + (batch.terminated[b] ? 0 : gamma * (y[b] - alpha * this.head.logProb[b]));
-    }
+    for (let i = 0; i < this.qaTargets.length; i++) this.q[i].set(this.qaTargets[i].forward(xNext, B).subarray(0, B));
+    const y = softBellmanTarget({
+      rewards: batch.rewards, terminated: batch.terminated, discount: gamma, nextQ: this.q, nextLogProb: this.head.logProb, alpha, reduce: 'min',
+    }, B, this.y);
     const x = concatRows(batch.obs, obsDim, real, C, B, this.x);
     let loss = 0;
     let qMean = 0;
     const dq = this.dq[0];
     for (let i = 0; i < this.qa.length; i++) {
-      const q = this.qa[i].forward(x, B);
-      for (let b = 0; b < B; b++) {
-        const err = q[b] - y[b];
-        loss += (err * err) / B;
-        qMean += q[b] / (B * this.qa.length);
-        dq[b] = (2 * err) / B;
-      }
+      const res = tdLoss(this.qa[i].forward(x, B), y, B, dq);
+      loss += res.loss;
+      qMean += res.info.q_mean / this.qa.length;
       this.qa[i].zeroGrad();
       this.qa[i].backward(dq.subarray(0, B), B, { inputGrad: false });
       this.qaOpts[i].update();
@@ -198,26 +191,21 @@ export class DsrlNA {
     this.head.sample(this.actor.forward(obs, B), B, this.noiseSource);
     const x = concatRows(obs, obsDim, this.head.action, C, B, this.x);
     for (let i = 0; i < this.qw.length; i++) this.q[i].set(this.qw[i].forward(x, B).subarray(0, B));
-    let actorLoss = -ensembleReduceGrad(this.q, B, 'min', -1 / B, this.dq) / B;
+    const actor = actorLoss(this.q, this.head.logProb, alpha, 'min', B, this.dq, this.dLogProb);
     this.dW.fill(0);
     const width = obsDim + C;
     for (let i = 0; i < this.qw.length; i++) {
       const dx = this.qw[i].backward(this.dq[i].subarray(0, B), B, { inputGrad: true, paramGrad: false })!;
       for (let b = 0; b < B; b++) for (let j = 0; j < C; j++) this.dW[b * C + j] += dx[b * width + obsDim + j];
     }
-    let logProbMean = 0;
-    for (let b = 0; b < B; b++) {
-      this.dLogProb[b] = alpha / B;
-      actorLoss += (alpha * this.head.logProb[b]) / B;
-      logProbMean += this.head.logProb[b] / B;
-    }
     const dOut = this.head.backward(B, this.dW, this.dLogProb);
     this.actor.zeroGrad();
     this.actor.backward(dOut.subarray(0, B * 2 * C), B, { inputGrad: false });
     this.actorOpt.update();
-    this.logAlpha.grads[0] = -(logProbMean + this.cfg.targetEntropy);
+    const temperature = temperatureLoss(this.logAlpha.values[0], this.head.logProb, B, this.cfg.targetEntropy);
+    this.logAlpha.grads[0] = temperature.grad;
     this.alphaOpt.update();
-    return { 'losses/actor_loss': actorLoss, 'losses/alpha': alpha, 'losses/entropy': -logProbMean };
+    return { 'losses/actor_loss': actor.loss, 'losses/alpha': alpha, 'losses/entropy': actor.info.entropy };
   }
 
   /** One Q_W distillation step on fresh N(0, I) noise. Returns the loss. */
@@ -234,12 +222,8 @@ export class DsrlNA {
     let loss = 0;
     const dq = this.dq[0];
     for (let i = 0; i < this.qw.length; i++) {
-      const q = this.qw[i].forward(xw, B);
-      for (let b = 0; b < B; b++) {
-        const err = q[b] - this.q[i][b];
-        loss += (err * err) / B;
-        dq[b] = (2 * err) / B;
-      }
+      // Member i of Q_W regresses onto member i of Q_A (stop-gradient: Q_A's values are plain numbers here).
+      loss += tdLoss(this.qw[i].forward(xw, B), this.q[i], B, dq).loss;
       this.qw[i].zeroGrad();
       this.qw[i].backward(dq.subarray(0, B), B, { inputGrad: false });
       this.qwOpts[i].update();
