@@ -48,6 +48,7 @@ import { curveSvg } from './curve.ts';
 import { MetricsLogger } from './metrics.ts';
 import { createOffPolicyLoop, evaluate, type EvalResult, type Info, type LoopCheckpoint, type OffPolicyAgent } from './offpolicy.ts';
 import { ProgressBar } from './progress.ts';
+import { resumedConfig } from './run-config.ts';
 import { createRunDir } from './run-dir.ts';
 
 export const STEER_ALGOS = ['na', 'sac', 'residual', 'base'] as const;
@@ -174,19 +175,6 @@ export function parseSteerConfig(input: unknown, what = 'steer config'): SteerCo
   return cfg;
 }
 
-/** The config a resumed run continues with: config.json's, plus the overridable options given now. */
-function resumedConfig(input: Record<string, unknown>, stored: unknown, dir: string): SteerConfig {
-  const saved = parseSteerConfig(stored, `${dir}/config.json`);
-  for (const [key, value] of Object.entries(input)) {
-    if (value === undefined || RESUME_OVERRIDABLE.has(key)) continue;
-    const was = (saved as Record<string, unknown>)[key];
-    if (JSON.stringify(value) !== JSON.stringify(was)) {
-      throw new Error(`cannot resume ${dir} with ${key} = ${JSON.stringify(value)}: the run was started with ${JSON.stringify(was)} (config.json); only ${[...RESUME_OVERRIDABLE].join(', ')} may change`);
-    }
-  }
-  const overrides = Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== undefined && RESUME_OVERRIDABLE.has(key) && key !== 'policy'));
-  return parseSteerConfig({ ...saved, ...overrides, resume: true }, 'steer config');
-}
 
 /** Throws a clear error when the base policy's dims do not fit the (chunked) env. */
 export function checkPolicyFitsEnv(policy: NoisePolicy, inner: VectorEnv, envId: string): void {
@@ -211,7 +199,7 @@ export async function steer(
     // Only the folder is needed to resume; env, steps etc. come from its config.json.
     const reopened = createRunDir({ algo: 'steer', env: input.env ?? '', seed: 0, config: null, out: input.out, resume: true });
     dir = reopened.dir;
-    cfg = resumedConfig(input as Record<string, unknown>, reopened.config, dir);
+    cfg = resumedConfig(input as Record<string, unknown>, reopened.config, dir, RESUME_OVERRIDABLE, parseSteerConfig, 'steer config', ['policy']);
   } else {
     cfg = parseSteerConfig(input);
   }

@@ -19,6 +19,7 @@ import { curveSvg } from './curve.ts';
 import { MetricsLogger } from './metrics.ts';
 import { createOffPolicyLoop, type EvalResult, type LoopCheckpoint } from './offpolicy.ts';
 import { ProgressBar } from './progress.ts';
+import { resumedConfig } from './run-config.ts';
 import { createRunDir } from './run-dir.ts';
 import { saveSacCheckpoint } from './sac-checkpoint.ts';
 
@@ -86,19 +87,6 @@ function parseSacConfig(input: unknown, what: string): SacRunConfig {
   return parsed.data;
 }
 
-/** The config a resumed run continues with: config.json's, plus the overridable options given now. */
-function resumedConfig(input: Record<string, unknown>, stored: unknown, dir: string): SacRunConfig {
-  const saved = parseSacConfig(stored, `${dir}/config.json`);
-  for (const [key, value] of Object.entries(input)) {
-    if (value === undefined || RESUME_OVERRIDABLE.has(key)) continue;
-    const was = (saved as Record<string, unknown>)[key];
-    if (JSON.stringify(value) !== JSON.stringify(was)) {
-      throw new Error(`cannot resume ${dir} with ${key} = ${JSON.stringify(value)}: the run was started with ${JSON.stringify(was)} (config.json); only ${[...RESUME_OVERRIDABLE].join(', ')} may change`);
-    }
-  }
-  const overrides = Object.fromEntries(Object.entries(input).filter(([key, value]) => value !== undefined && RESUME_OVERRIDABLE.has(key)));
-  return parseSacConfig({ ...saved, ...overrides, resume: true }, 'sac config');
-}
 
 /** A fresh run's options, or a resume: the run folder plus any options that may change (see RESUME_OVERRIDABLE). */
 export type SacRunInput = z.input<typeof sacRunSchema> | (Partial<z.input<typeof sacRunSchema>> & { resume: true; out: string });
@@ -110,7 +98,7 @@ export async function trainSac(input: SacRunInput, makeVectorEnv?: (n: number) =
     // Only the folder is needed to resume; env, steps etc. come from its config.json.
     const reopened = createRunDir({ algo: 'sac', env: input.env ?? '', seed: 0, config: null, out: input.out, resume: true });
     dir = reopened.dir;
-    cfg = resumedConfig(input as Record<string, unknown>, reopened.config, dir);
+    cfg = resumedConfig(input as Record<string, unknown>, reopened.config, dir, RESUME_OVERRIDABLE, parseSacConfig, 'sac config');
   } else {
     cfg = parseSacConfig(input, 'sac config');
   }
