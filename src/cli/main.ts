@@ -12,10 +12,11 @@ program.name('dsrl').description('Steer a diffusion policy with RL in its latent
 
 program
   .command('demo')
-  .description('the main job: clone a bimodal diffusion policy, then steer it with DSRL-NA (about a minute)')
-  .action(async () => {
-    const { runDemo } = await import('./demo.ts');
-    await runDemo();
+  .description('DSRL end to end: clone a bimodal diffusion policy, steer it to the rewarded mode (under a minute)')
+  .option('--hopper', 'instead: a few minutes of DSRL-NA on the shipped Hopper-v5 policy', false)
+  .action(async (o) => {
+    const { runDemo, runHopperDemo } = await import('./demo.ts');
+    await (o.hopper ? runHopperDemo() : runDemo());
   });
 
 registerTrain(program);
