@@ -1,4 +1,15 @@
 /** Config handling shared by the training commands (trainSac, steer). */
+import { z } from 'zod';
+
+/** Options every training run has for checkpoints and resume (spread into each command's schema). */
+export const runControlShape = {
+  /** Save the whole training state (train-state/step-N) every this many env steps and at the end; 0: never. */
+  checkpointEvery: z.number().int().nonnegative().default(0),
+  /** Continue the run folder `out` from its latest checkpoint, with the config saved in its config.json. */
+  resume: z.boolean().default(false),
+  /** Stop once this many env steps are done, as a killed process would (no checkpoint at the stop). For tests. */
+  stopAfter: z.number().int().positive().optional(),
+};
 
 /**
  * The config a resumed run continues with: its config.json, plus the options given now that may

@@ -48,7 +48,7 @@ import { curveSvg } from './curve.ts';
 import { MetricsLogger } from './metrics.ts';
 import { createOffPolicyLoop, evaluate, type EvalResult, type Info, type LoopCheckpoint, type OffPolicyAgent } from './offpolicy.ts';
 import { ProgressBar } from './progress.ts';
-import { resumedConfig } from './run-config.ts';
+import { resumedConfig, runControlShape } from './run-config.ts';
 import { createRunDir } from './run-dir.ts';
 
 export const STEER_ALGOS = ['na', 'sac', 'residual', 'base'] as const;
@@ -87,12 +87,7 @@ export const steerSchema = z.object({
   offlineOnly: z.number().int().positive().optional(),
   out: z.string().optional(),
   quiet: z.boolean().default(false),
-  /** Save the whole training state (train-state/step-N) every this many env steps and at the end; 0: never. */
-  checkpointEvery: z.number().int().nonnegative().default(0),
-  /** Continue the run folder `out` from its latest checkpoint, with the config saved in its config.json. */
-  resume: z.boolean().default(false),
-  /** Stop once this many env steps are done, as a killed process would (no checkpoint at the stop). For tests. */
-  stopAfter: z.number().int().positive().optional(),
+  ...runControlShape,
 }).strict();
 
 export type SteerConfig = z.infer<typeof steerSchema>;

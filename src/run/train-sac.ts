@@ -19,7 +19,7 @@ import { curveSvg } from './curve.ts';
 import { MetricsLogger } from './metrics.ts';
 import { createOffPolicyLoop, type EvalResult, type LoopCheckpoint } from './offpolicy.ts';
 import { ProgressBar } from './progress.ts';
-import { resumedConfig } from './run-config.ts';
+import { resumedConfig, runControlShape } from './run-config.ts';
 import { createRunDir } from './run-dir.ts';
 import { saveSacCheckpoint } from './sac-checkpoint.ts';
 
@@ -46,12 +46,7 @@ export const sacRunSchema = z.object({
   /** Keep a checkpoint of every evaluation under checkpoints/step-N (to pick policies of a given quality later). */
   keepSnapshots: z.boolean().default(false),
   quiet: z.boolean().default(false),
-  /** Save the whole training state (train-state/step-N) every this many env steps and at the end; 0: never. */
-  checkpointEvery: z.number().int().nonnegative().default(0),
-  /** Continue the run folder `out` from its latest checkpoint, with the config saved in its config.json. */
-  resume: z.boolean().default(false),
-  /** Stop once this many env steps are done, as a killed process would (no checkpoint at the stop). For tests. */
-  stopAfter: z.number().int().positive().optional(),
+  ...runControlShape,
 }).strict();
 
 export type SacRunConfig = z.infer<typeof sacRunSchema>;
