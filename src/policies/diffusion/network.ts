@@ -9,7 +9,7 @@
  * As one Layer, the whole network lives in one Model (one flat parameter buffer: one Adam, one EMA,
  * one safetensors file). Its input row is [x_t (xDim), t (1, the integer timestep as a float), obs].
  */
-import { Act, Dense, Linear } from '../../nn/layers.ts';
+import { Act, Dense, Linear, Sequential } from '../../nn/layers.ts';
 import { Layer, Scratch, type BackwardOptions } from '../../nn/module.ts';
 
 /** Every diffusion-policy activation is Mish (DPPO's DiffusionMLP default, activation_type="Mish"). */
@@ -164,37 +164,14 @@ export class PreActResidualBlock extends Layer {
   }
 }
 
-/** DPPO ResidualMLP: Linear(in, width), residual blocks, Linear(width, out) (identity output). */
-export class ResidualMlp extends Layer {
-  readonly layers: Layer[];
-  constructor(
-    readonly inDim: number,
-    readonly width: number,
-    readonly depth: number,
-    readonly outDim: number,
-  ) {
-    super();
-    this.layers = [new Linear(inDim, width)];
-    for (let i = 0; i < depth; i++) this.layers.push(new PreActResidualBlock(width));
-    this.layers.push(new Linear(width, outDim));
+/** DPPO ResidualMLP: Linear(in, width), residual blocks, Linear(width, out) (identity output); a Sequential with DPPO's names. */
+export class ResidualMlp extends Sequential {
+  constructor(inDim: number, readonly width: number, readonly depth: number, outDim: number) {
+    super(new Linear(inDim, width), ...Array.from({ length: depth }, () => new PreActResidualBlock(width)), new Linear(width, outDim));
   }
 
   override children(): [string, Layer][] {
     return this.layers.map((l, i) => [`layers.${i}`, l]);
-  }
-
-  forward(x: Float32Array, rows: number): Float32Array {
-    let h = x;
-    for (const layer of this.layers) h = layer.forward(h, rows);
-    return h;
-  }
-
-  backward(dy: Float32Array, rows: number, opts: BackwardOptions = {}): Float32Array | null {
-    let g: Float32Array | null = dy;
-    for (let i = this.layers.length - 1; i >= 0; i--) {
-      g = this.layers[i].backward(g!, rows, { paramGrad: opts.paramGrad, inputGrad: i > 0 || opts.inputGrad !== false });
-    }
-    return g;
   }
 }
 
