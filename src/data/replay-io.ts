@@ -23,18 +23,10 @@ interface TensorEntry {
   data_offsets: [number, number];
 }
 
-/** The scalar part of the state, stored as JSON in the header. */
-interface StoredCounters {
+/** The scalar part of the state (counters and RNG), stored as JSON in the header; `version` is read before it is checked. */
+type StoredCounters = Omit<ReplayBufferState, 'version' | 'obs' | 'actions' | 'rewards' | 'nextObs' | 'terminated' | 'truncated' | 'fieldData'> & {
   version: number;
-  capacity: number;
-  obsDim: number;
-  actionDim: number;
-  fields: FieldDims;
-  size: number;
-  next: number;
-  totalAdded: number;
-  rng: ReplayBufferState['rng'];
-}
+};
 
 /** What the caller's run expects; a file that disagrees is refused. */
 export interface ReplayExpectation {
