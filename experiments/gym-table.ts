@@ -15,7 +15,8 @@
  * utd 20, 4 envs, batch 256; the width is used for actor and critics alike. Residual SAC uses the same networks,
  * utd and envs, with corrections up to `--residual-scale` (default 0.2) of the action range. SAC from scratch
  * uses `dsrl sac`'s defaults (CleanRL: 1 env, utd 1, 256 x 256). `--steer-args` / `--sac-args` append flags
- * to every run of that command (e.g. "--utd 2" for a quick check).
+ * to every run of that command (e.g. "--utd 2" for a quick check). `--width <env>=<n>` / `--magnitude <env>=<M>`
+ * replace an env's preset (the reference widths 1024-2048 cost hours per 100k steps on 2 cores).
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
@@ -45,6 +46,8 @@ export interface ExperimentOptions {
   evalEpisodes: number;
   checkpointEvery: number;
   residualScale: number;
+  /** Per-env changes to GYM_PRESETS (e.g. a smaller width where the reference one does not fit the budget). */
+  presetOverrides?: Record<string, Partial<{ actionMagnitude: number; width: number }>>;
   steerArgs: string[];
   sacArgs: string[];
   out: string;
@@ -75,9 +78,10 @@ function freshArgs(o: ExperimentOptions, env: string, algo: AlgoKey, seed: numbe
   if (algo === 'scratch') {
     return ['sac', '--env', env, '--steps', steps, '--seed', String(seed), '--out', dir, ...evalFlags, '--checkpoint-every', String(o.checkpointEvery), ...o.sacArgs];
   }
-  const preset = GYM_PRESETS[env];
+  const preset = GYM_PRESETS[env] || o.presetOverrides?.[env] ? { ...GYM_PRESETS[env], ...o.presetOverrides?.[env] } : undefined;
   const common = ['steer', '--env', env, '--policy', o.policies[env], '--algo', algo, '--seed', String(seed), '--out', dir, ...evalFlags];
-  if (preset) common.push('--action-magnitude', String(preset.actionMagnitude), '--hidden', [preset.width, preset.width, preset.width].join(','));
+  if (preset?.actionMagnitude !== undefined) common.push('--action-magnitude', String(preset.actionMagnitude));
+  if (preset?.width !== undefined) common.push('--hidden', [preset.width, preset.width, preset.width].join(','));
   if (algo === 'base') return [...common, ...o.steerArgs];
   if (algo === 'residual') common.push('--residual-scale', String(o.residualScale));
   return [...common, '--steps', steps, '--checkpoint-every', String(o.checkpointEvery), ...o.steerArgs];
@@ -175,6 +179,8 @@ async function main(argv: string[]): Promise<void> {
     .option('--eval-every <n>', 'evaluation every n env steps (each budget should be a multiple)', intOption('--eval-every'), 5000)
     .option('--eval-episodes <n>', 'episodes per evaluation', intOption('--eval-episodes'), 10)
     .option('--checkpoint-every <n>', 'resumable checkpoint every n env steps', intOption('--checkpoint-every'), 10_000)
+    .option('--width <env=n>', 'network width for an env instead of its preset (repeat per env)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--magnitude <env=M>', 'noise bound M for an env instead of its preset (repeat per env)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--residual-scale <beta>', 'residual SAC correction bound, fraction of the action range', '0.2')
     .option('--steer-args <flags>', 'extra flags for every dsrl steer run', '')
     .option('--sac-args <flags>', 'extra flags for every dsrl sac run', '')
@@ -185,11 +191,22 @@ async function main(argv: string[]): Promise<void> {
   program.parse(argv);
   const flags = program.opts();
 
+  const envPairs = (flag: string, specs: string[]): Array<[string, string]> =>
+    specs.map((spec) => {
+      const at = spec.indexOf('=');
+      if (at <= 0 || at === spec.length - 1) throw new Error(`${flag} must be <env>=<value>, got "${spec}"`);
+      return [spec.slice(0, at), spec.slice(at + 1)];
+    });
   const policies: Record<string, string> = {};
-  for (const spec of flags.policy as string[]) {
-    const at = spec.indexOf('=');
-    if (at <= 0) throw new Error(`--policy must be <env>=<path>, got "${spec}"`);
-    policies[spec.slice(0, at)] = resolve(spec.slice(at + 1));
+  for (const [env, path] of envPairs('--policy', flags.policy as string[])) policies[env] = resolve(path);
+  const presetOverrides: NonNullable<ExperimentOptions['presetOverrides']> = {};
+  for (const [flag, specs, key] of [['--width', flags.width, 'width'], ['--magnitude', flags.magnitude, 'actionMagnitude']] as const) {
+    for (const [env, text] of envPairs(flag, specs as string[])) {
+      const value = Number(text);
+      const integer = key === 'width';
+      if (!(value > 0) || (integer && !Number.isSafeInteger(value))) throw new Error(`${flag} ${env}: expected a positive ${integer ? 'integer' : 'number'}, got "${text}"`);
+      presetOverrides[env] = { ...presetOverrides[env], [key]: value };
+    }
   }
   const algos = String(flags.algos).split(',').map((a) => a.trim()) as AlgoKey[];
   for (const algo of algos) if (!ALGO_KEYS.includes(algo)) throw new Error(`--algos: unknown algorithm "${algo}" (known: ${ALGO_KEYS.join(', ')})`);
@@ -205,7 +222,7 @@ async function main(argv: string[]): Promise<void> {
   const split = (s: string) => s.split(/\s+/).filter((x) => x.length > 0);
   const o: ExperimentOptions = {
     policies, envs, algos, seeds: flags.seeds, budgets, evalEvery, evalEpisodes: flags.evalEpisodes, checkpointEvery: flags.checkpointEvery,
-    residualScale: Number(flags.residualScale), steerArgs: split(flags.steerArgs), sacArgs: split(flags.sacArgs), out: resolve(flags.out),
+    residualScale: Number(flags.residualScale), presetOverrides, steerArgs: split(flags.steerArgs), sacArgs: split(flags.sacArgs), out: resolve(flags.out),
   };
 
   if (!flags.reportOnly) {

@@ -29,6 +29,8 @@ export interface RunRecord {
   dir: string;
   /** Evaluations as (nominal env step, mean return); see nominalStep. */
   evals: CurvePoint[];
+  /** Training wall-clock in minutes up to each evaluation, aligned with `evals` (see trainingMinutes). */
+  minutes: number[];
 }
 
 const RUN_NAME = /^(base|na|sac|residual|scratch)-s(\d+)$/;
@@ -48,17 +50,48 @@ export function nominalStep(step: number, evalEvery: number, steps: number | nul
   return steps ?? step;
 }
 
+/**
+ * A gap between two consecutive metrics rows longer than this is a stop and a later `--resume`, not training:
+ * rows come every logEvery (1000) env steps, which the slowest preset here (DSRL-NA, width 2048) covers in
+ * about 5 min on 2 cores.
+ */
+export const RESUME_GAP_S = 15 * 60;
+
+/**
+ * Wall-clock of training up to each row, in minutes: the sum of the gaps between consecutive rows, leaving out
+ * gaps longer than RESUME_GAP_S (a resumed run truncates its metrics to the checkpoint, so the one gap across a
+ * stop holds the downtime; dropping it under-counts the run by at most one logging interval).
+ */
+export function trainingMinutes(wallTimes: readonly number[]): number[] {
+  let seconds = 0;
+  return wallTimes.map((t, i) => {
+    const gap = i === 0 ? 0 : t - wallTimes[i - 1];
+    if (gap > 0 && gap <= RESUME_GAP_S) seconds += gap;
+    return seconds / 60;
+  });
+}
+
 /** A run folder's evaluations, or null when it has no config.json (not started). */
 export function readRun(dir: string): CurvePoint[] | null {
+  return readRunTimed(dir)?.evals ?? null;
+}
+
+/** A run folder's evaluations and the training minutes at each, or null when it has no config.json. */
+export function readRunTimed(dir: string): { evals: CurvePoint[]; minutes: number[] } | null {
   if (!existsSync(join(dir, 'config.json'))) return null;
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { evalEvery?: number; steps?: number };
   const evalEvery = config.evalEvery ?? 0;
+  const rows = readMetrics(dir);
+  const elapsed = trainingMinutes(rows.map((r) => r.wall_time));
   const evals: CurvePoint[] = [];
-  for (const row of readMetrics(dir)) {
+  const minutes: number[] = [];
+  rows.forEach((row, i) => {
     const mean = row.values['charts/eval_return_mean'];
-    if (typeof mean === 'number') evals.push([nominalStep(row.step, evalEvery, config.steps ?? null), mean]);
-  }
-  return evals;
+    if (typeof mean !== 'number') return;
+    evals.push([nominalStep(row.step, evalEvery, config.steps ?? null), mean]);
+    minutes.push(elapsed[i]);
+  });
+  return { evals, minutes };
 }
 
 /** Every run under `root` (`<env>/<algo>-s<seed>`), in name order. */
@@ -70,8 +103,8 @@ export function collectRuns(root: string): RunRecord[] {
     for (const name of readdirSync(envDir).sort()) {
       const match = RUN_NAME.exec(name);
       if (!match) continue;
-      const evals = readRun(join(envDir, name));
-      if (evals) records.push({ env, algo: match[1] as AlgoKey, seed: Number(match[2]), dir: join(envDir, name), evals });
+      const run = readRunTimed(join(envDir, name));
+      if (run) records.push({ env, algo: match[1] as AlgoKey, seed: Number(match[2]), dir: join(envDir, name), ...run });
     }
   }
   return records;
@@ -91,6 +124,29 @@ export function statAt(records: readonly RunRecord[], env: string, algo: AlgoKey
     if (r.env !== env || r.algo !== algo) continue;
     const point = algo === 'base' ? r.evals[0] : r.evals.find(([s]) => s === step);
     if (point) values.push(point[1]);
+  }
+  if (values.length === 0) return null;
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length), n: values.length };
+}
+
+/** Mean training minutes (across the seeds that got there) to the evaluation at `step`, or null. */
+export function minutesAt(records: readonly RunRecord[], env: string, algo: AlgoKey, step: number): number | null {
+  const values: number[] = [];
+  for (const r of records) {
+    if (r.env !== env || r.algo !== algo) continue;
+    const i = r.evals.findIndex(([s]) => s === step);
+    if (i >= 0) values.push(r.minutes[i]);
+  }
+  return values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+/** Best evaluation up to `step` per seed, averaged across seeds: what a user keeping the best checkpoint gets. */
+export function bestUpTo(records: readonly RunRecord[], env: string, algo: AlgoKey, step: number): Stat | null {
+  const values: number[] = [];
+  for (const r of records) {
+    if (r.env !== env || r.algo !== algo || !r.evals.some(([s]) => s >= step)) continue;
+    values.push(Math.max(...r.evals.filter(([s]) => s <= step).map(([, v]) => v)));
   }
   if (values.length === 0) return null;
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
@@ -123,13 +179,23 @@ export function resultsMarkdown(records: readonly RunRecord[], options: TableOpt
     '# DSRL comparison on Gym MuJoCo',
     '',
     `Eval return (mean ± std across seeds ${seeds.join(', ')}) after each budget of env steps. Every run uses the same evaluation protocol ` +
-      '(deterministic actor, the same seeded episode starts); the base policy row is the base policy alone with w ~ N(0, I), the same at every budget.',
+      '(deterministic actor, the same seeded episode starts); the base policy row is the base policy alone with w ~ N(0, I), the same at every budget. ' +
+      `"best ≤ ${formatSteps(Math.max(...budgets))}" is each seed's best evaluation up to the largest budget (the best/ checkpoint), averaged; ` +
+      '"min" is the training wall-clock to the largest budget on this machine (2 cores, two runs side by side, evaluations included).',
     '',
   ];
+  const last = Math.max(...budgets);
   for (const env of envs) {
-    lines.push(`## ${env}`, '', `| algorithm | ${budgets.map(formatSteps).join(' | ')} |`, `|---|${budgets.map(() => '---:').join('|')}|`);
+    lines.push(
+      `## ${env}`, '',
+      `| algorithm | ${budgets.map(formatSteps).join(' | ')} | best ≤ ${formatSteps(last)} | min |`,
+      `|---|${budgets.map(() => '---:').join('|')}|---:|---:|`,
+    );
     for (const algo of algos) {
-      lines.push(`| ${ALGO_LABELS[algo]} | ${budgets.map((b) => formatStat(statAt(records, env, algo, b), seeds.length)).join(' | ')} |`);
+      const cells = budgets.map((b) => formatStat(statAt(records, env, algo, b), seeds.length));
+      const best = algo === 'base' ? '' : formatStat(bestUpTo(records, env, algo, last), seeds.length);
+      const minutes = algo === 'base' ? null : minutesAt(records, env, algo, last);
+      lines.push(`| ${ALGO_LABELS[algo]} | ${cells.join(' | ')} | ${best} | ${minutes === null ? '' : minutes.toFixed(0)} |`);
     }
     lines.push('', `![${env} learning curves](${curveFileName(env)})`, '');
   }

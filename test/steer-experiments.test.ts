@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planRuns, writeReport, type ExperimentOptions } from '../experiments/gym-table.ts';
-import { collectRuns, nominalStep, runFolder, statAt, type AlgoKey } from '../experiments/report.ts';
+import { bestUpTo, collectRuns, minutesAt, nominalStep, RESUME_GAP_S, runFolder, statAt, trainingMinutes, type AlgoKey } from '../experiments/report.ts';
 import { MetricsLogger } from '../src/run/metrics.ts';
 
 /** A run folder as a trainer leaves it: config.json, eval returns in metrics.jsonl, optionally a checkpoint. */
@@ -21,6 +21,20 @@ function fakeRun(dir: string, evalEvery: number, steps: number, evals: Array<[nu
 }
 
 describe('experiments: gym comparison table', () => {
+  it('counts training minutes without the downtime of a stop and resume', () => {
+    // rows 60 s apart, a 2-hour stop, then 30 s more
+    expect(trainingMinutes([0, 60, 120, 7320, 7350])).toEqual([0, 1, 2, 2, 2.5]);
+    expect(RESUME_GAP_S).toBeGreaterThan(5 * 60);
+  });
+
+  it('reports each seed\'s best evaluation up to a budget', () => {
+    const rec = (seed: number, evals: Array<[number, number]>) => ({ env: 'E', algo: 'na' as const, seed, dir: '', evals, minutes: evals.map(() => 0) });
+    const records = [rec(1, [[1000, 10], [2000, 30], [3000, 20]]), rec(2, [[1000, 50], [2000, 10], [3000, 10]]), rec(3, [[1000, 99]])];
+    expect(bestUpTo(records, 'E', 'na', 2000)).toEqual({ mean: 40, std: 10, n: 2 });
+    expect(minutesAt(records, 'E', 'na', 3000)).toBe(0);
+    expect(minutesAt(records, 'E', 'sac', 3000)).toBeNull();
+  });
+
   it('snaps evaluations to the schedule, aggregates seeds per budget, and plans only the unfinished runs', () => {
     expect(nominalStep(25_003, 5000, 100_000)).toBe(25_000);
     expect(nominalStep(1_003, 0, 1_000)).toBe(1_000);
@@ -58,13 +72,15 @@ describe('experiments: gym comparison table', () => {
       `steer --env Hopper-v5 --policy /policies/hopper --algo residual --seed 1 --out ${at('residual', 1)} --eval-every 1000 --eval-episodes 3 ` +
         '--action-magnitude 1.5 --hidden 128,128,128 --residual-scale 0.2 --steps 2000 --checkpoint-every 500 --utd 2',
     );
+    const narrow = planRuns({ ...options, presetOverrides: { [env]: { width: 64 } } }).find((r) => r.algo === 'residual' && r.seed === 1)!;
+    expect(narrow.args!.join(' ')).toContain('--action-magnitude 1.5 --hidden 64,64,64');
     expect(args['scratch-s2']).toBe(`sac --env Hopper-v5 --steps 2000 --seed 2 --out ${at('scratch', 2)} --eval-every 1000 --eval-episodes 3 --checkpoint-every 500`);
 
     const markdown = writeReport(options);
-    expect(markdown).toContain('| algorithm | 1k | 2k |');
-    expect(markdown).toContain('| base policy, w ~ N(0, I) | 15.0 ± 5.0 | 15.0 ± 5.0 |');
-    expect(markdown).toContain('| DSRL-NA | 35.0 ± 5.0 | 50.0 ± 0.0 (1/2 seeds) |');
-    expect(markdown).toContain('| residual SAC | – | – |');
+    expect(markdown).toContain('| algorithm | 1k | 2k | best ≤ 2k | min |');
+    expect(markdown).toContain('| base policy, w ~ N(0, I) | 15.0 ± 5.0 | 15.0 ± 5.0 |  |  |');
+    expect(markdown).toContain('| DSRL-NA | 35.0 ± 5.0 | 50.0 ± 0.0 (1/2 seeds) | 50.0 ± 0.0 (1/2 seeds) | 0 |');
+    expect(markdown).toContain('| residual SAC | – | – | – |  |');
     expect(markdown).toContain('![Hopper-v5 learning curves](curves-Hopper-v5.svg)');
   });
 });
