@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { ActionChunk, TimeLimit } from '../src/envs/wrappers.ts';
 import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
 import { latestCheckpoint, listCheckpoints, readCheckpoint, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
 import { readMetrics } from '../src/run/metrics.ts';
-import { steer } from '../src/run/train-dsrl.ts';
+import { noiseTargetEntropy, steer } from '../src/run/train-dsrl.ts';
 
 /** A small untrained diffusion policy: resume exactness does not depend on what it learned. */
 function tinyPolicy(obsDim: number, actDim: number, chunk: number, seed: number): DiffusionPolicy {
@@ -120,6 +120,32 @@ describe('steer: exact resume', () => {
     // A finished run continues with a raised budget.
     const longer = await steer({ resume: true, quiet: true, out: withCheckpoint, steps: 60 }, policy, bimodal);
     expect([longer.resumedFrom, longer.step]).toEqual([40, 60]);
+  });
+});
+
+describe('steer: temperature target', () => {
+  it('is set on w / M (the reference\'s convention): on the noise w itself it is C ln M higher', () => {
+    // A uniform law on [-M, M]^C has entropy C ln(2M); on [-1, 1]^C, C ln 2.
+    const C = 12;
+    const M = 1.5;
+    expect(noiseTargetEntropy(C * Math.log(2), C, M)).toBeCloseTo(C * Math.log(2 * M), 12);
+    expect(noiseTargetEntropy(0, C, 1)).toBe(0);
+  });
+
+  it('a run saved before targetEntropy existed (target 0 on w) resumes with that target, bit-identically', async () => {
+    const policy = tinyPolicy(1, 2, 1, 7);
+    const M = 1.5;
+    const legacyTarget = -2 * Math.log(M); // 0 on w, chunk 1 x act dim 2
+    const opts = { ...common, algo: 'na' as const, actionMagnitude: M, targetEntropy: legacyTarget, steps: 200, learningStarts: 40, evalEvery: 100 };
+    const uninterrupted = tempRun();
+    await steer({ ...opts, out: uninterrupted }, policy, bimodal);
+    const run = tempRun();
+    await steer({ ...opts, out: run, stopAfter: 100 }, policy, bimodal);
+    const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as Record<string, unknown>;
+    delete config.targetEntropy;
+    writeFileSync(join(run, 'config.json'), JSON.stringify(config));
+    await steer({ resume: true, quiet: true, out: run }, policy, bimodal);
+    expectSameRun(uninterrupted, run);
   });
 });
 

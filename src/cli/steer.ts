@@ -16,6 +16,7 @@ export function registerSteer(program: Command): void {
     .option('--out <dir>', 'run folder (default runs/<algo>-<env>-s<seed>-<time>)')
     .option('--num-envs <n>', 'parallel training envs', intArg('--num-envs'), 4)
     .option('--action-magnitude <M>', 'noise bound M (DSRL)', numArg('--action-magnitude'), 1.5)
+    .option('--target-entropy <h>', 'DSRL temperature target: entropy of the noise policy on w / M in [-1, 1] (the reference\'s convention)', numArg('--target-entropy'), 0)
     .option('--residual-scale <beta>', 'residual SAC: correction bound as a fraction of each action dimension\'s range', numArg('--residual-scale'), 0.2)
     .option('--utd <n>', 'gradient updates per vector step', intArg('--utd'), 20)
     .option('--distill-steps <n>', 'DSRL-NA: Q_W distillation steps after every utd updates', intArg('--distill-steps'), 10)
@@ -59,7 +60,7 @@ export function registerSteer(program: Command): void {
       // steer config key <- commander option name
       const fromFlags: Array<[string, string]> = [
         ['env', 'env'], ['algo', 'algo'], ['steps', 'steps'], ['seed', 'seed'], ['out', 'out'], ['numEnvs', 'numEnvs'],
-        ['actionMagnitude', 'actionMagnitude'], ['residualScale', 'residualScale'], ['utd', 'utd'], ['distillSteps', 'distillSteps'],
+        ['actionMagnitude', 'actionMagnitude'], ['targetEntropy', 'targetEntropy'], ['residualScale', 'residualScale'], ['utd', 'utd'], ['distillSteps', 'distillSteps'],
         ['learningStarts', 'learningStarts'], ['actorHidden', 'hidden'], ['criticHidden', 'hidden'], ['batchSize', 'batch'], ['lr', 'lr'],
         ['gamma', 'gamma'], ['evalEvery', 'evalEvery'], ['evalEpisodes', 'evalEpisodes'], ['logEvery', 'logEvery'], ['offline', 'offline'],
         ['offlineOnly', 'offlineOnly'], ['checkpointEvery', 'checkpointEvery'], ['policy', 'policy'],

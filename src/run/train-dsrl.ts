@@ -66,6 +66,13 @@ export const steerSchema = z.object({
   numEnvs: z.number().int().positive().default(4),
   /** M: noise bound (reference: Hopper 1.5, Walker2d 2.5, HalfCheetah 1.5). */
   actionMagnitude: z.number().positive().default(1.5),
+  /**
+   * DSRL's temperature target: entropy of the noise policy measured on the normalized noise w / M in [-1, 1]^C,
+   * as in the reference (stable-baselines3 squashes to [-1, 1] and scales outside the log-density). The agents
+   * work on w itself, whose entropy is higher by C ln M, so they get targetEntropy + C ln M. Reference: 0.
+   * Runs started before this option existed targeted 0 on w (= -C ln M here); resuming them keeps that.
+   */
+  targetEntropy: z.number().default(0),
   /** Residual SAC's beta: corrections up to this fraction of each action dimension's range. */
   residualScale: z.number().positive().default(DEFAULT_RESIDUAL_SCALE),
   /** Gradient updates per vector step (reference: 20). */
@@ -184,6 +191,18 @@ export function checkPolicyFitsEnv(policy: NoisePolicy, inner: VectorEnv, envId:
   }
 }
 
+/** Runs saved before `targetEntropy` existed aimed at entropy 0 on w: the same target, in today's terms. */
+function legacyEntropy(stored: unknown, policy: NoisePolicy): unknown {
+  if (typeof stored !== 'object' || stored === null || 'targetEntropy' in stored) return stored;
+  const M = (stored as { actionMagnitude?: unknown }).actionMagnitude;
+  return typeof M === 'number' && M > 0 ? { ...stored, targetEntropy: -policy.chunk * policy.actDim * Math.log(M) } : stored;
+}
+
+/** The temperature target on the raw noise w in [-M, M]^C for a target on w / M (see steerSchema.targetEntropy). */
+export function noiseTargetEntropy(targetEntropy: number, chunkDim: number, M: number): number {
+  return targetEntropy + chunkDim * Math.log(M);
+}
+
 export async function steer(
   input: SteerInput, policy: NoisePolicy,
   makeInner?: (n: number, chunk: number) => Promise<VectorEnv>,
@@ -194,7 +213,7 @@ export async function steer(
     // Only the folder is needed to resume; env, steps etc. come from its config.json.
     const reopened = createRunDir({ algo: 'steer', env: input.env ?? '', seed: 0, config: null, out: input.out, resume: true });
     dir = reopened.dir;
-    cfg = resumedConfig(input as Record<string, unknown>, reopened.config, dir, RESUME_OVERRIDABLE, parseSteerConfig, 'steer config', ['policy']);
+    cfg = resumedConfig(input as Record<string, unknown>, legacyEntropy(reopened.config, policy), dir, RESUME_OVERRIDABLE, parseSteerConfig, 'steer config', ['policy']);
   } else {
     cfg = parseSteerConfig(input);
   }
@@ -265,12 +284,12 @@ async function runSteer(
   if (cfg.algo === 'na') {
     agent = new DsrlNA(dsrlNaDefaults(obsDim, chunkDim, {
       actionMagnitude: M, actorHidden: cfg.actorHidden, criticHidden: cfg.criticHidden, lr: cfg.lr, gamma: cfg.gamma,
-      utd: cfg.utd, distillSteps: cfg.distillSteps,
+      utd: cfg.utd, distillSteps: cfg.distillSteps, targetEntropy: noiseTargetEntropy(cfg.targetEntropy, chunkDim, M),
     }), policy, rng.split(), maxRows);
   } else if (cfg.algo === 'sac') {
     agent = new SAC(sacDefaults(obsDim, chunkDim, {
       actionLow: new Array(chunkDim).fill(-M), actionHigh: new Array(chunkDim).fill(M), actorHidden: cfg.actorHidden,
-      criticHidden: cfg.criticHidden, criticLayerNorm: true, activation: 'tanh', targetEntropy: 0,
+      criticHidden: cfg.criticHidden, criticLayerNorm: true, activation: 'tanh', targetEntropy: noiseTargetEntropy(cfg.targetEntropy, chunkDim, M),
       actorLr: cfg.lr, criticLr: cfg.lr, alphaLr: cfg.lr, gamma: cfg.gamma,
     }), rng.split(), maxRows);
   } else {
