@@ -52,6 +52,7 @@ export function registerTrain(program: Command): void {
     .requiredOption('--env <id>', 'env id')
     .requiredOption('--episodes <n>', 'episodes to record', intArg('--episodes'))
     .option('--noise <sigma>', 'Gaussian action noise, as a fraction of the action half-range', numArg('--noise'), 0)
+    .option('--stochastic', 'sample the agent\'s stochastic policy instead of its mean action (as D4RL recorded its "medium" data)', false)
     .option('--seed <n>', 'random seed', intArg('--seed'), 0)
     .requiredOption('--out <file.h5>', 'output HDF5 file')
     .action(async (o) => {

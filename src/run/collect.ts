@@ -1,5 +1,6 @@
 /**
- * `dsrl collect`: roll out a trained agent (optionally with Gaussian action noise) and write the
+ * `dsrl collect`: roll out a trained agent (its mean action, optionally with Gaussian action noise, or samples
+ * of its stochastic policy) and write the
  * episodes as a D4RL-layout HDF5 dataset, with the command and its results in the file's metadata.
  */
 import { Rng } from '../core/rng.ts';
@@ -14,6 +15,8 @@ export interface CollectOptions {
   episodes: number;
   /** Std of Gaussian noise added to the deterministic action (in units of the action range's half-width). */
   noise: number;
+  /** Sample the actor's tanh-Gaussian instead of taking its mean (how D4RL's "medium" data was recorded). */
+  stochastic?: boolean;
   seed: number;
   out: string;
   /** Recorded in the metadata so the file says how it was made. */
@@ -49,7 +52,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     let { obs } = env.reset({ seed: opts.seed * 100_003 + ep });
     let ret = 0;
     for (;;) {
-      const mean = sac.act(obs, 1, true);
+      const mean = sac.act(obs, 1, !opts.stochastic, rng);
       const action = new Float32Array(actDim);
       for (let j = 0; j < actDim; j++) {
         const half = (high[j] - low[j]) / 2;
@@ -76,7 +79,7 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     observations: Float32Array.from(obsRows), actions: Float32Array.from(actRows), rewards: Float32Array.from(rewards),
     nextObservations: Float32Array.from(nextRows), terminals: Uint8Array.from(terminals), timeouts: Uint8Array.from(timeouts),
     metadata: {
-      env: opts.env, policy: opts.policy, noise: opts.noise, seed: opts.seed, episodes: opts.episodes,
+      env: opts.env, policy: opts.policy, noise: opts.noise, stochastic: opts.stochastic ? 1 : 0, seed: opts.seed, episodes: opts.episodes,
       return_mean: mean, return_std: std, command: opts.command ?? '',
     },
   }, { source: opts.out });
