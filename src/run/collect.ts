@@ -1,7 +1,7 @@
 /**
  * `dsrl collect`: roll out a trained agent (its mean action, optionally with Gaussian action noise, or samples
- * of its stochastic policy) and write the
- * episodes as a D4RL-layout HDF5 dataset, with the command and its results in the file's metadata.
+ * of its stochastic policy) and write the episodes as a D4RL-layout HDF5 dataset, with the command and its
+ * results in the file's metadata.
  */
 import { Rng } from '../core/rng.ts';
 import { createD4rlDataset, type D4rlDataset } from '../data/d4rl.ts';
@@ -52,11 +52,11 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
     let { obs } = env.reset({ seed: opts.seed * 100_003 + ep });
     let ret = 0;
     for (;;) {
-      const mean = sac.act(obs, 1, !opts.stochastic, rng);
+      const agentAction = sac.act(obs, 1, !opts.stochastic, rng);
       const action = new Float32Array(actDim);
       for (let j = 0; j < actDim; j++) {
         const half = (high[j] - low[j]) / 2;
-        action[j] = Math.min(high[j], Math.max(low[j], mean[j] + opts.noise * half * rng.normal()));
+        action[j] = Math.min(high[j], Math.max(low[j], agentAction[j] + opts.noise * half * rng.normal()));
       }
       const r = env.step(action);
       obsRows.push(...obs);
