@@ -78,10 +78,10 @@ function freshArgs(o: ExperimentOptions, env: string, algo: AlgoKey, seed: numbe
   if (algo === 'scratch') {
     return ['sac', '--env', env, '--steps', steps, '--seed', String(seed), '--out', dir, ...evalFlags, '--checkpoint-every', String(o.checkpointEvery), ...o.sacArgs];
   }
-  const preset = GYM_PRESETS[env] || o.presetOverrides?.[env] ? { ...GYM_PRESETS[env], ...o.presetOverrides?.[env] } : undefined;
+  const preset: Partial<(typeof GYM_PRESETS)[string]> = { ...GYM_PRESETS[env], ...o.presetOverrides?.[env] };
   const common = ['steer', '--env', env, '--policy', o.policies[env], '--algo', algo, '--seed', String(seed), '--out', dir, ...evalFlags];
-  if (preset?.actionMagnitude !== undefined) common.push('--action-magnitude', String(preset.actionMagnitude));
-  if (preset?.width !== undefined) common.push('--hidden', [preset.width, preset.width, preset.width].join(','));
+  if (preset.actionMagnitude !== undefined) common.push('--action-magnitude', String(preset.actionMagnitude));
+  if (preset.width !== undefined) common.push('--hidden', [preset.width, preset.width, preset.width].join(','));
   if (algo === 'base') return [...common, ...o.steerArgs];
   if (algo === 'residual') common.push('--residual-scale', String(o.residualScale));
   return [...common, '--steps', steps, '--checkpoint-every', String(o.checkpointEvery), ...o.steerArgs];
@@ -155,6 +155,9 @@ export function writeReport(o: ExperimentOptions): string {
   return markdown;
 }
 
+/** Commander collector for an option given once per item. */
+const repeated = (value: string, acc: string[]): string[] => [...acc, value];
+
 const positiveInts = (flag: string) => (value: string): number[] => {
   const parts = value.split(',').map((v) => Number(v.trim()));
   if (parts.some((n) => !Number.isSafeInteger(n) || n < 0)) throw new InvalidArgumentError(`${flag} must be comma-separated non-negative integers, got "${value}"`);
@@ -171,7 +174,7 @@ async function main(argv: string[]): Promise<void> {
   const program = new Command()
     .name('gym-table')
     .description('DSRL comparison on Gym MuJoCo: base, DSRL-NA, DSRL-SAC, residual SAC and SAC from scratch')
-    .option('--policy <env=path>', 'base policy checkpoint for an env (repeat per env)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--policy <env=path>', 'base policy checkpoint for an env (repeat per env)', repeated, [] as string[])
     .requiredOption('--seeds <list>', 'seeds, comma-separated', positiveInts('--seeds'))
     .option('--envs <list>', `envs (default: those with a --policy; known presets: ${DEFAULT_ENVS.join(', ')})`)
     .option('--algos <list>', `algorithms out of ${ALGO_KEYS.join(', ')}`, ALGO_KEYS.join(','))
@@ -179,8 +182,8 @@ async function main(argv: string[]): Promise<void> {
     .option('--eval-every <n>', 'evaluation every n env steps (each budget should be a multiple)', intOption('--eval-every'), 5000)
     .option('--eval-episodes <n>', 'episodes per evaluation', intOption('--eval-episodes'), 10)
     .option('--checkpoint-every <n>', 'resumable checkpoint every n env steps', intOption('--checkpoint-every'), 10_000)
-    .option('--width <env=n>', 'network width for an env instead of its preset (repeat per env)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--magnitude <env=M>', 'noise bound M for an env instead of its preset (repeat per env)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--width <env=n>', 'network width for an env instead of its preset (repeat per env)', repeated, [] as string[])
+    .option('--magnitude <env=M>', 'noise bound M for an env instead of its preset (repeat per env)', repeated, [] as string[])
     .option('--residual-scale <beta>', 'residual SAC correction bound, fraction of the action range', '0.2')
     .option('--steer-args <flags>', 'extra flags for every dsrl steer run', '')
     .option('--sac-args <flags>', 'extra flags for every dsrl sac run', '')

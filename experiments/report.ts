@@ -117,6 +117,13 @@ export interface Stat {
   n: number;
 }
 
+/** Mean and population std of one number per seed, or null without any. */
+function seedStat(values: readonly number[]): Stat | null {
+  if (values.length === 0) return null;
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length), n: values.length };
+}
+
 /** Mean and population std of each run's return at `step` (the base policy: its single evaluation, any step). */
 export function statAt(records: readonly RunRecord[], env: string, algo: AlgoKey, step: number): Stat | null {
   const values: number[] = [];
@@ -125,9 +132,7 @@ export function statAt(records: readonly RunRecord[], env: string, algo: AlgoKey
     const point = algo === 'base' ? r.evals[0] : r.evals.find(([s]) => s === step);
     if (point) values.push(point[1]);
   }
-  if (values.length === 0) return null;
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length), n: values.length };
+  return seedStat(values);
 }
 
 /** Mean training minutes (across the seeds that got there) to the evaluation at `step`, or null. */
@@ -138,7 +143,7 @@ export function minutesAt(records: readonly RunRecord[], env: string, algo: Algo
     const i = r.evals.findIndex(([s]) => s === step);
     if (i >= 0) values.push(r.minutes[i]);
   }
-  return values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length;
+  return seedStat(values)?.mean ?? null;
 }
 
 /** Best evaluation up to `step` per seed, averaged across seeds: what a user keeping the best checkpoint gets. */
@@ -148,9 +153,7 @@ export function bestUpTo(records: readonly RunRecord[], env: string, algo: AlgoK
     if (r.env !== env || r.algo !== algo || !r.evals.some(([s]) => s >= step)) continue;
     values.push(Math.max(...r.evals.filter(([s]) => s <= step).map(([, v]) => v)));
   }
-  if (values.length === 0) return null;
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length), n: values.length };
+  return seedStat(values);
 }
 
 function formatSteps(step: number): string {
