@@ -148,7 +148,8 @@ function execute(run: PlannedRun, logDir: string, env: NodeJS.ProcessEnv): Promi
 
 /** Rebuild results.md and the curve SVGs from the run folders. */
 export function writeReport(o: ExperimentOptions): string {
-  const records = collectRuns(join(o.out, 'runs'));
+  // Only the seeds asked for: the folder may hold other seeds' runs (e.g. a third seed still training).
+  const records = collectRuns(join(o.out, 'runs')).filter((r) => o.seeds.includes(r.seed));
   const markdown = resultsMarkdown(records, { envs: o.envs, algos: o.algos, budgets: o.budgets, seeds: o.seeds });
   writeFileAtomic(join(o.out, 'results.md'), markdown);
   for (const env of o.envs) writeFileAtomic(join(o.out, curveFileName(env)), envCurvesSvg(records, env, o.algos));

@@ -115,43 +115,46 @@ export interface Stat {
   std: number;
   /** Seeds that reached the point. */
   n: number;
+  /** Those seeds, in record order. */
+  seeds: number[];
 }
 
 /** Mean and population std of one number per seed, or null without any. */
-function seedStat(values: readonly number[]): Stat | null {
-  if (values.length === 0) return null;
+function seedStat(points: ReadonlyArray<{ seed: number; value: number }>): Stat | null {
+  if (points.length === 0) return null;
+  const values = points.map((p) => p.value);
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length), n: values.length };
+  return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length), n: values.length, seeds: points.map((p) => p.seed) };
 }
 
 /** Mean and population std of each run's return at `step` (the base policy: its single evaluation, any step). */
 export function statAt(records: readonly RunRecord[], env: string, algo: AlgoKey, step: number): Stat | null {
-  const values: number[] = [];
+  const values: Array<{ seed: number; value: number }> = [];
   for (const r of records) {
     if (r.env !== env || r.algo !== algo) continue;
     const point = algo === 'base' ? r.evals[0] : r.evals.find(([s]) => s === step);
-    if (point) values.push(point[1]);
+    if (point) values.push({ seed: r.seed, value: point[1] });
   }
   return seedStat(values);
 }
 
 /** Mean training minutes (across the seeds that got there) to the evaluation at `step`, or null. */
 export function minutesAt(records: readonly RunRecord[], env: string, algo: AlgoKey, step: number): number | null {
-  const values: number[] = [];
+  const values: Array<{ seed: number; value: number }> = [];
   for (const r of records) {
     if (r.env !== env || r.algo !== algo) continue;
     const i = r.evals.findIndex(([s]) => s === step);
-    if (i >= 0) values.push(r.minutes[i]);
+    if (i >= 0) values.push({ seed: r.seed, value: r.minutes[i] });
   }
   return seedStat(values)?.mean ?? null;
 }
 
 /** Best evaluation up to `step` per seed, averaged across seeds: what a user keeping the best checkpoint gets. */
 export function bestUpTo(records: readonly RunRecord[], env: string, algo: AlgoKey, step: number): Stat | null {
-  const values: number[] = [];
+  const values: Array<{ seed: number; value: number }> = [];
   for (const r of records) {
     if (r.env !== env || r.algo !== algo || !r.evals.some(([s]) => s >= step)) continue;
-    values.push(Math.max(...r.evals.filter(([s]) => s <= step).map(([, v]) => v)));
+    values.push({ seed: r.seed, value: Math.max(...r.evals.filter(([s]) => s <= step).map(([, v]) => v)) });
   }
   return seedStat(values);
 }
@@ -160,8 +163,10 @@ function formatSteps(step: number): string {
   return step >= 1000 && step % 1000 === 0 ? `${step / 1000}k` : String(step);
 }
 
+/** "mean ± std", or for a single seed its value and which seed it is (a std of one run says nothing). */
 function formatStat(stat: Stat | null, seeds: number): string {
   if (!stat) return '–';
+  if (stat.n === 1) return `${stat.mean.toFixed(1)}${seeds > 1 ? ` (seed ${stat.seeds[0]} only)` : ''}`;
   const partial = stat.n < seeds ? ` (${stat.n}/${seeds} seeds)` : '';
   return `${stat.mean.toFixed(1)} ± ${stat.std.toFixed(1)}${partial}`;
 }
@@ -178,12 +183,13 @@ export interface TableOptions {
 /** Markdown: one table per env, a row per algorithm, a column per budget. */
 export function resultsMarkdown(records: readonly RunRecord[], options: TableOptions): string {
   const { envs, algos, budgets, seeds } = options;
+  const oneSeed = seeds.length === 1;
   const lines = [
     '# DSRL comparison on Gym MuJoCo',
     '',
-    `Eval return (mean ± std across seeds ${seeds.join(', ')}) after each budget of env steps. Every run uses the same evaluation protocol ` +
+    `Eval return (${oneSeed ? `seed ${seeds[0]}` : `mean ± std across seeds ${seeds.join(', ')}`}) after each budget of env steps. Every run uses the same evaluation protocol ` +
       '(deterministic actor, the same seeded episode starts); the base policy row is the base policy alone with w ~ N(0, I), the same at every budget. ' +
-      `"best ≤ ${formatSteps(Math.max(...budgets))}" is each seed's best evaluation up to the largest budget (the best/ checkpoint), averaged; ` +
+      `"best ≤ ${formatSteps(Math.max(...budgets))}" is ${oneSeed ? 'the best evaluation' : "each seed's best evaluation"} up to the largest budget (the best/ checkpoint)${oneSeed ? '' : ', averaged'}; ` +
       '"min" is the training wall-clock to the largest budget on this machine (2 cores, two runs side by side, evaluations included).',
     '',
   ];
