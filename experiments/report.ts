@@ -113,9 +113,7 @@ export function collectRuns(root: string): RunRecord[] {
 export interface Stat {
   mean: number;
   std: number;
-  /** Seeds that reached the point. */
-  n: number;
-  /** Those seeds, in record order. */
+  /** The seeds that reached the point, in record order. */
   seeds: number[];
 }
 
@@ -124,7 +122,7 @@ function seedStat(points: ReadonlyArray<{ seed: number; value: number }>): Stat 
   if (points.length === 0) return null;
   const values = points.map((p) => p.value);
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length), n: values.length, seeds: points.map((p) => p.seed) };
+  return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length), seeds: points.map((p) => p.seed) };
 }
 
 /** Mean and population std of each run's return at `step` (the base policy: its single evaluation, any step). */
@@ -166,8 +164,8 @@ function formatSteps(step: number): string {
 /** "mean ± std", or for a single seed its value and which seed it is (a std of one run says nothing). */
 function formatStat(stat: Stat | null, seeds: number): string {
   if (!stat) return '–';
-  if (stat.n === 1) return `${stat.mean.toFixed(1)}${seeds > 1 ? ` (seed ${stat.seeds[0]} only)` : ''}`;
-  const partial = stat.n < seeds ? ` (${stat.n}/${seeds} seeds)` : '';
+  if (stat.seeds.length === 1) return `${stat.mean.toFixed(1)}${seeds > 1 ? ` (seed ${stat.seeds[0]} only)` : ''}`;
+  const partial = stat.seeds.length < seeds ? ` (${stat.seeds.length}/${seeds} seeds)` : '';
   return `${stat.mean.toFixed(1)} ± ${stat.std.toFixed(1)}${partial}`;
 }
 
