@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../src/node/fs.ts';
 import { curveSvg } from '../src/run/curve.ts';
+import { repeated } from './gym-table.ts';
 import { readRun } from './report.ts';
 
 function labelled(flag: string, spec: string): [string, string] {
@@ -18,11 +19,10 @@ function labelled(flag: string, spec: string): [string, string] {
 }
 
 function main(argv: string[]): void {
-  const collect = (v: string, acc: string[]) => [...acc, v];
   const o = new Command()
     .name('curves')
-    .requiredOption('--run <label=dir>', 'a run folder and its legend label (repeat)', collect, [] as string[])
-    .option('--hline <label=value>', 'a horizontal reference line (repeat)', collect, [] as string[])
+    .requiredOption('--run <label=dir>', 'a run folder and its legend label (repeat)', repeated, [] as string[])
+    .option('--hline <label=value>', 'a horizontal reference line (repeat)', repeated, [] as string[])
     .option('--title <text>', 'chart title', 'eval return')
     .requiredOption('--out <file.svg>', 'output SVG')
     .parse(argv)

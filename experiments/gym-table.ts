@@ -157,7 +157,7 @@ export function writeReport(o: ExperimentOptions): string {
 }
 
 /** Commander collector for an option given once per item. */
-const repeated = (value: string, acc: string[]): string[] => [...acc, value];
+export const repeated = (value: string, acc: string[]): string[] => [...acc, value];
 
 const positiveInts = (flag: string) => (value: string): number[] => {
   const parts = value.split(',').map((v) => Number(v.trim()));
