@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { BimodalChoice } from '../src/envs/toy/bimodal.ts';
 import { SyncVectorEnv, type VectorEnv } from '../src/envs/vector.ts';
 import { ActionChunk } from '../src/envs/wrappers.ts';
 import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
+import { readSafetensors } from '../src/node/safetensors-io.ts';
 import { parseSteerConfig, steer } from '../src/run/train-dsrl.ts';
 
 function tinyPolicy(obsDim: number, actDim: number, chunk: number): DiffusionPolicy {
@@ -56,5 +57,18 @@ describe('steer config validation', () => {
     );
     await expect(steer({ ...config, algo: 'base', out }, tinyPolicy(1, 3, 1), bimodal)).rejects.toThrow(/base policy does not fit BimodalChoice/);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('actorLayerNorm puts LayerNorm in the actor of every learning algo, is off by default and is saved in config.json', async () => {
+    expect(parseSteerConfig(config).actorLayerNorm).toBe(false);
+    for (const algo of ['na', 'sac', 'residual'] as const) {
+      for (const actorLayerNorm of [false, true]) {
+        const out = freshOut();
+        await steer({ ...config, algo, actorLayerNorm, out }, tinyPolicy(1, 2, 1), bimodal);
+        const names = Object.keys(readSafetensors(join(out, 'last', 'actor.safetensors')).tensors);
+        expect(names.some((n) => n.endsWith('ln.weight')), `${algo} actorLayerNorm ${actorLayerNorm}: ${names.join(', ')}`).toBe(actorLayerNorm);
+        expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).actorLayerNorm).toBe(actorLayerNorm);
+      }
+    }
   });
 });

@@ -83,6 +83,8 @@ export const steerSchema = z.object({
   batchSize: z.number().int().positive().default(256),
   actorHidden: z.array(z.number().int().positive()).default([128, 128, 128]),
   criticHidden: z.array(z.number().int().positive()).default([128, 128, 128]),
+  /** LayerNorm in the actor (the critics always have it). The DSRL reference configs use it in both; our runs before it existed did not. */
+  actorLayerNorm: z.boolean().default(false),
   lr: z.number().positive().default(3e-4),
   gamma: z.number().min(0).max(1).default(0.99),
   evalEvery: z.number().int().nonnegative().default(5000),
@@ -285,18 +287,19 @@ async function runSteer(
     agent = new DsrlNA(dsrlNaDefaults(obsDim, chunkDim, {
       actionMagnitude: M, actorHidden: cfg.actorHidden, criticHidden: cfg.criticHidden, lr: cfg.lr, gamma: cfg.gamma,
       utd: cfg.utd, distillSteps: cfg.distillSteps, targetEntropy: noiseTargetEntropy(cfg.targetEntropy, chunkDim, M),
+      actorLayerNorm: cfg.actorLayerNorm,
     }), policy, rng.split(), maxRows);
   } else if (cfg.algo === 'sac') {
     agent = new SAC(sacDefaults(obsDim, chunkDim, {
       actionLow: new Array(chunkDim).fill(-M), actionHigh: new Array(chunkDim).fill(M), actorHidden: cfg.actorHidden,
-      criticHidden: cfg.criticHidden, criticLayerNorm: true, activation: 'tanh', targetEntropy: noiseTargetEntropy(cfg.targetEntropy, chunkDim, M),
+      criticHidden: cfg.criticHidden, criticLayerNorm: true, actorLayerNorm: cfg.actorLayerNorm, activation: 'tanh', targetEntropy: noiseTargetEntropy(cfg.targetEntropy, chunkDim, M),
       actorLr: cfg.lr, criticLr: cfg.lr, alphaLr: cfg.lr, gamma: cfg.gamma,
     }), rng.split(), maxRows);
   } else {
     env = new ResidualActionVectorEnv(trainInner!, policy, cfg.residualScale, rng.derive('residual-train-noise'));
     evalEnv = new ResidualActionVectorEnv(evalInner, policy, cfg.residualScale, rng.derive('residual-eval-noise'));
     agent = new SAC(residualSacConfig(env, {
-      actorHidden: cfg.actorHidden, criticHidden: cfg.criticHidden, actorLr: cfg.lr, criticLr: cfg.lr, alphaLr: cfg.lr, gamma: cfg.gamma,
+      actorHidden: cfg.actorHidden, actorLayerNorm: cfg.actorLayerNorm, criticHidden: cfg.criticHidden, actorLr: cfg.lr, criticLr: cfg.lr, alphaLr: cfg.lr, gamma: cfg.gamma,
     }), rng.split(), maxRows);
   }
   if (cfg.algo !== 'residual' && trainInner) env = new NoiseActionVectorEnv(trainInner, policy, M);

@@ -31,6 +31,8 @@ export interface DsrlNaConfig {
   criticHidden: number[];
   activation: Activation;
   criticLayerNorm: boolean;
+  /** LayerNorm in the noise actor too (the reference configs have it; our default runs predate it: off). */
+  actorLayerNorm: boolean;
   numCritics: number;
   lr: number;
   gamma: number;
@@ -49,7 +51,7 @@ export interface DsrlNaConfig {
 export function dsrlNaDefaults(obsDim: number, chunkDim: number, overrides: Partial<DsrlNaConfig> = {}): DsrlNaConfig {
   return {
     obsDim, chunkDim, actionMagnitude: 1.5,
-    actorHidden: [128, 128, 128], criticHidden: [128, 128, 128], activation: 'tanh', criticLayerNorm: true,
+    actorHidden: [128, 128, 128], criticHidden: [128, 128, 128], activation: 'tanh', criticLayerNorm: true, actorLayerNorm: false,
     numCritics: 2, lr: 3e-4, gamma: 0.99, tau: 0.005, initAlpha: 1.0, targetEntropy: 0,
     distillSteps: 10, utd: 20, logStdMin: -5, logStdMax: 2,
     ...overrides,
@@ -104,7 +106,7 @@ export class DsrlNA {
     this.noiseSource = rng;
     const init = rng.split();
     const act = cfg.activation;
-    this.actor = mlp({ in: obsDim, hidden: cfg.actorHidden, out: 2 * C, activation: act }, init);
+    this.actor = mlp({ in: obsDim, hidden: cfg.actorHidden, out: 2 * C, activation: act, layerNorm: cfg.actorLayerNorm }, init);
     const critic = () => mlp({ in: obsDim + C, hidden: cfg.criticHidden, out: 1, activation: act, layerNorm: cfg.criticLayerNorm }, init);
     this.qa = Array.from({ length: cfg.numCritics }, critic);
     this.qaTargets = this.qa.map((q) => {
