@@ -23,6 +23,7 @@ export function registerSteer(program: Command): void {
     .option('--learning-starts <n>', 'env steps of the base policy with N(0, I) noise before learning', intArg('--learning-starts'), 4000)
     .option('--hidden <widths>', 'actor and critic widths, comma-separated', listArg('--hidden'), [128, 128, 128])
     .option('--actor-layer-norm', 'LayerNorm in the actor too, as in the DSRL reference configs (the critics always have it)', false)
+    .option('--normalize-obs', 'DSRL: the agent sees observations normalized with the base policy\'s statistics, as in the reference', false)
     .option('--batch <n>', 'batch size', intArg('--batch'), 256)
     .option('--lr <x>', 'learning rate (actor, critics, temperature)', numArg('--lr'), 3e-4)
     .option('--gamma <x>', 'discount per chunk', numArg('--gamma'), 0.99)
@@ -62,7 +63,7 @@ export function registerSteer(program: Command): void {
       const fromFlags: Array<[string, string]> = [
         ['env', 'env'], ['algo', 'algo'], ['steps', 'steps'], ['seed', 'seed'], ['out', 'out'], ['numEnvs', 'numEnvs'],
         ['actionMagnitude', 'actionMagnitude'], ['targetEntropy', 'targetEntropy'], ['residualScale', 'residualScale'], ['utd', 'utd'], ['distillSteps', 'distillSteps'],
-        ['learningStarts', 'learningStarts'], ['actorHidden', 'hidden'], ['criticHidden', 'hidden'], ['actorLayerNorm', 'actorLayerNorm'], ['batchSize', 'batch'], ['lr', 'lr'],
+        ['learningStarts', 'learningStarts'], ['actorHidden', 'hidden'], ['criticHidden', 'hidden'], ['actorLayerNorm', 'actorLayerNorm'], ['normalizeObs', 'normalizeObs'], ['batchSize', 'batch'], ['lr', 'lr'],
         ['gamma', 'gamma'], ['evalEvery', 'evalEvery'], ['evalEpisodes', 'evalEpisodes'], ['logEvery', 'logEvery'], ['offline', 'offline'],
         ['offlineOnly', 'offlineOnly'], ['checkpointEvery', 'checkpointEvery'], ['policy', 'policy'],
       ];

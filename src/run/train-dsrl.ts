@@ -28,7 +28,7 @@
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DsrlNA, dsrlNaDefaults } from '../algos/dsrl/dsrl-na.ts';
-import { NoiseActionVectorEnv } from '../algos/dsrl/noise-action-env.ts';
+import { NoiseActionVectorEnv, onNormalizedObs } from '../algos/dsrl/noise-action-env.ts';
 import { DEFAULT_RESIDUAL_SCALE, ResidualActionVectorEnv, residualSacConfig } from '../algos/residual-sac.ts';
 import { SAC, sacDefaults } from '../algos/sac.ts';
 import { Rng } from '../core/rng.ts';
@@ -42,6 +42,7 @@ import { writeFileAtomic } from '../node/fs.ts';
 import { saveSafetensors } from '../node/safetensors-io.ts';
 import type { Model } from '../nn/module.ts';
 import { modelTensors } from '../nn/safetensors.ts';
+import { ObsNormalizer, type ObsStats } from '../policies/diffusion/normalization.ts';
 import type { NoisePolicy } from '../policies/policy.ts';
 import { latestCheckpoint, restoreCheckpoint, saveCheckpoint, TRAIN_STATE_DIR, type StatefulAgent } from './checkpoint.ts';
 import { curveSvg } from './curve.ts';
@@ -85,6 +86,12 @@ export const steerSchema = z.object({
   criticHidden: z.array(z.number().int().positive()).default([128, 128, 128]),
   /** LayerNorm in the actor (the critics always have it). The DSRL reference configs use it in both; our runs before it existed did not. */
   actorLayerNorm: z.boolean().default(false),
+  /**
+   * DSRL (na, sac): the agent sees observations normalized with the base policy's own statistics, as in the
+   * reference (its env wrapper gives SAC the policy's [-1, 1] observations). Needs a policy that carries them
+   * (a diffusion checkpoint). Off: raw observations, as our runs before it existed.
+   */
+  normalizeObs: z.boolean().default(false),
   lr: z.number().positive().default(3e-4),
   gamma: z.number().min(0).max(1).default(0.99),
   evalEvery: z.number().int().nonnegative().default(5000),
@@ -167,6 +174,7 @@ export function parseSteerConfig(input: unknown, what = 'steer config'): SteerCo
   } else if (cfg.algo !== 'base' && cfg.steps === undefined) {
     fail(`steps is required for algo "${cfg.algo}" (env steps to train for)`);
   }
+  if (cfg.normalizeObs && cfg.algo !== 'na' && cfg.algo !== 'sac') fail(`normalizeObs is for the DSRL agents (algo "na" or "sac"), not algo "${cfg.algo}"`);
   if (cfg.offline !== undefined && cfg.algo !== 'na') {
     const why: Record<Exclude<SteerAlgo, 'na'>, string> = {
       sac: 'DSRL-SAC learns Q(s, w) on the noise it chose itself, and offline data has real actions, not noise; use algo "na" (DSRL-NA learns Q on real actions)',
@@ -200,6 +208,13 @@ function legacyEntropy(stored: unknown, policy: NoisePolicy): unknown {
   return typeof M === 'number' && M > 0 ? { ...stored, targetEntropy: -policy.chunk * policy.actDim * Math.log(M) } : stored;
 }
 
+/** The observation statistics a policy carries (a diffusion policy's); normalizeObs needs them. */
+function policyObsStats(policy: NoisePolicy): ObsStats {
+  const stats = (policy as { obsStats?: ObsStats }).obsStats;
+  if (!stats) throw new Error('normalizeObs needs the base policy\'s observation statistics, and this policy carries none (only diffusion checkpoints do; ONNX and remote policies do not)');
+  return stats;
+}
+
 /** The temperature target on the raw noise w in [-M, M]^C for a target on w / M (see steerSchema.targetEntropy). */
 export function noiseTargetEntropy(targetEntropy: number, chunkDim: number, M: number): number {
   return targetEntropy + chunkDim * Math.log(M);
@@ -225,6 +240,7 @@ export async function steer(
   try {
     checkPolicyFitsEnv(policy, evalInner, cfg.env);
     if (trainInner) checkPolicyFitsEnv(policy, trainInner, cfg.env);
+    if (cfg.normalizeObs) policyObsStats(policy); // refused before a run folder exists
     if (dir === null) {
       const stored: Record<string, unknown> = { ...cfg };
       for (const key of NOT_IN_CONFIG) delete stored[key];
@@ -255,7 +271,10 @@ async function runSteer(
   const M = cfg.actionMagnitude;
   const chunkDim = policy.chunk * policy.actDim;
   const rng = Rng.fromSeed(cfg.seed);
-  const baseEvalEnv = new NoiseActionVectorEnv(evalInner, policy, M);
+  const normalizer = cfg.normalizeObs ? new ObsNormalizer(policyObsStats(policy)) : null;
+  // The base policy as the agent calls it: on the observations the agent sees.
+  const agentPolicy = normalizer ? onNormalizedObs(policy, normalizer) : policy;
+  const baseEvalEnv = new NoiseActionVectorEnv(evalInner, policy, M, normalizer);
   // Derived before any split, so every algo with this seed evaluates the base policy on the same noise.
   const baseRng = rng.derive('base-eval');
   const evalBase = async () => {
@@ -288,7 +307,7 @@ async function runSteer(
       actionMagnitude: M, actorHidden: cfg.actorHidden, criticHidden: cfg.criticHidden, lr: cfg.lr, gamma: cfg.gamma,
       utd: cfg.utd, distillSteps: cfg.distillSteps, targetEntropy: noiseTargetEntropy(cfg.targetEntropy, chunkDim, M),
       actorLayerNorm: cfg.actorLayerNorm,
-    }), policy, rng.split(), maxRows);
+    }), agentPolicy, rng.split(), maxRows);
   } else if (cfg.algo === 'sac') {
     agent = new SAC(sacDefaults(obsDim, chunkDim, {
       actionLow: new Array(chunkDim).fill(-M), actionHigh: new Array(chunkDim).fill(M), actorHidden: cfg.actorHidden,
@@ -302,7 +321,7 @@ async function runSteer(
       actorHidden: cfg.actorHidden, actorLayerNorm: cfg.actorLayerNorm, criticHidden: cfg.criticHidden, actorLr: cfg.lr, criticLr: cfg.lr, alphaLr: cfg.lr, gamma: cfg.gamma,
     }), rng.split(), maxRows);
   }
-  if (cfg.algo !== 'residual' && trainInner) env = new NoiseActionVectorEnv(trainInner, policy, M);
+  if (cfg.algo !== 'residual' && trainInner) env = new NoiseActionVectorEnv(trainInner, policy, M, normalizer);
   const agentObsDim = cfg.algo === 'residual' ? obsDim + chunkDim : obsDim;
   const fields: FieldDims = cfg.algo === 'na' ? { realActions: chunkDim } : {};
   const steps = cfg.steps ?? 0;
@@ -346,6 +365,10 @@ async function runSteer(
       const dataset = await readD4rl(cfg.offline, { expect: { obsDim, actionDim: policy.actDim } });
       // loadIntoReplayBuffer starts a chunk at every step, so N dataset steps give at most N transitions.
       offlineRows = dataset.size;
+      if (normalizer) {
+        normalizer.apply(dataset.observations, dataset.size, dataset.observations);
+        normalizer.apply(dataset.nextObservations, dataset.size, dataset.nextObservations);
+      }
       buffer = makeBuffer(offlineRows);
       // Real chunks go to realActions; the noise column (`actions`) is never read by DSRL-NA, and is 0 (the mean of N(0, I)) for these rows.
       offlineTransitions = loadIntoReplayBuffer(dataset, buffer, { actionChunk: policy.chunk, actionsTo: 'realActions', fill: { actions: 0 } });
@@ -363,6 +386,7 @@ async function runSteer(
     saveSafetensors(join(dir, name, 'actor.safetensors'), modelTensors(agent.actor), {
       algo: kind, env: cfg.env, step: String(res.step), eval_return: String(res.mean), action_magnitude: String(M),
       ...(cfg.algo === 'residual' ? { residual_scale: String(cfg.residualScale) } : {}),
+      ...(normalizer ? { observations: "normalized with the base policy's observation statistics" } : {}),
     });
   };
   const onEval = (res: EvalResult, xLabel: string) => {

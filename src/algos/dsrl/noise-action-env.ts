@@ -8,10 +8,15 @@
  * The executed real chunk of the last step stays readable in `lastActions` (DSRL-NA learns Q on
  * real actions), and NEXT_STEP autoreset passes through unchanged from the inner env.
  *
+ * With an ObsNormalizer (the base policy's own), the agent sees normalized observations, as in the
+ * reference, whose env wrapper hands SAC the policy's [-1, 1] observations; the base policy still
+ * gets raw ones. Pair it with `onNormalizedObs` wherever the agent itself calls the base policy.
+ *
  * State (checkpoints): the current observations (the base policy's next input), the last executed
  * chunks and the inner vector env's state. The base policy is a pure function, so it is not saved.
  */
-import type { NoisePolicy } from '../../policies/policy.ts';
+import type { ObsNormalizer } from '../../policies/diffusion/normalization.ts';
+import { checkPolicyInputs, type NoisePolicy } from '../../policies/policy.ts';
 import { expectStateType, type EnvState } from '../../envs/env.ts';
 import { Box } from '../../envs/spaces.ts';
 import { batchSpace, type VectorEnv, type VectorResetOptions, type VectorResetResult, type VectorStepResult } from '../../envs/vector.ts';
@@ -27,13 +32,16 @@ export class NoiseActionVectorEnv implements VectorEnv {
   readonly autoresetMode = 'next_step' as const;
   /** Real action chunks [numEnvs, Ta * da] (env units) executed by the last step. */
   readonly lastActions: Float32Array;
-  private obs: Float32Array | null = null;
+  private obs: Float32Array | null = null; // raw: the base policy's next input
+  private readonly normalized: Float32Array | null;
 
   constructor(
     readonly inner: VectorEnv,
     readonly policy: NoisePolicy,
     /** M: bound of the noise the agent may choose (DSRL's actionMagnitude). */
     readonly actionMagnitude: number,
+    /** Normalizes the observations the agent sees (not the base policy's input); none: raw observations. */
+    readonly obsNormalizer: ObsNormalizer | null = null,
   ) {
     const chunkDim = policy.chunk * policy.actDim;
     if (inner.singleObservationSpace.size !== policy.obsDim) {
@@ -46,6 +54,8 @@ export class NoiseActionVectorEnv implements VectorEnv {
       );
     }
     if (!(actionMagnitude > 0)) throw new Error(`actionMagnitude must be > 0, got ${actionMagnitude}`);
+    if (obsNormalizer && obsNormalizer.dim !== policy.obsDim) throw new Error(`observation normalizer has dim ${obsNormalizer.dim}, the base policy ${policy.obsDim}`);
+    this.normalized = obsNormalizer ? new Float32Array(inner.numEnvs * policy.obsDim) : null;
     this.numEnvs = inner.numEnvs;
     this.singleObservationSpace = inner.singleObservationSpace;
     this.singleActionSpace = new Box(-actionMagnitude, actionMagnitude, [chunkDim]);
@@ -57,7 +67,7 @@ export class NoiseActionVectorEnv implements VectorEnv {
   async reset(options?: VectorResetOptions): Promise<VectorResetResult> {
     const r = await this.inner.reset(options);
     this.obs = r.obs;
-    return r;
+    return { ...r, obs: this.agentObs(r.obs) };
   }
 
   async step(noise: ArrayLike<number>): Promise<VectorStepResult> {
@@ -68,7 +78,14 @@ export class NoiseActionVectorEnv implements VectorEnv {
     this.lastActions.set(actions.subarray(0, this.lastActions.length));
     const r = await this.inner.step(this.lastActions);
     this.obs = r.obs;
-    return r;
+    return { ...r, obs: this.agentObs(r.obs) };
+  }
+
+  /** The observations the agent sees (a fresh array when normalized, since callers may keep it). */
+  private agentObs(obs: Float32Array): Float32Array {
+    if (!this.obsNormalizer || !this.normalized) return obs;
+    this.obsNormalizer.apply(obs, this.numEnvs, this.normalized);
+    return this.normalized.slice();
   }
 
   async getState(): Promise<EnvState> {
@@ -97,4 +114,24 @@ export class NoiseActionVectorEnv implements VectorEnv {
     await this.inner.close();
     await this.policy.close?.();
   }
+}
+
+/**
+ * The base policy on normalized observations: the view an agent that sees normalized observations
+ * (NoiseActionVectorEnv with a normalizer) calls, e.g. DSRL-NA on replayed observations.
+ */
+export function onNormalizedObs(policy: NoisePolicy, normalizer: ObsNormalizer): NoisePolicy {
+  if (normalizer.dim !== policy.obsDim) throw new Error(`observation normalizer has dim ${normalizer.dim}, the base policy ${policy.obsDim}`);
+  let raw = new Float32Array(0);
+  return {
+    obsDim: policy.obsDim, actDim: policy.actDim, chunk: policy.chunk, actionLow: policy.actionLow, actionHigh: policy.actionHigh,
+    act(obs: Float32Array, noise: Float32Array, batch: number) {
+      checkPolicyInputs(policy, obs, noise, batch);
+      if (raw.length < batch * policy.obsDim) raw = new Float32Array(batch * policy.obsDim);
+      const view = raw.subarray(0, batch * policy.obsDim);
+      normalizer.invert(obs, batch, view);
+      return policy.act(view, noise, batch);
+    },
+    // No close(): the view does not own the policy.
+  };
 }

@@ -63,6 +63,16 @@ export class ObsNormalizer {
       for (let j = 0; j < dim; j++) out[o + j] = obs[i + j] * scale[j] + shift[j];
     }
   }
+
+  /** out[r, j] = the observation whose normalization is normalized[r, j] (apply's inverse, to float rounding). */
+  invert(normalized: Float32Array, rows: number, out: Float32Array): void {
+    const { scale, shift } = this;
+    const dim = this.dim;
+    for (let i = 0; i < rows * dim; i++) {
+      const j = i % dim;
+      out[i] = (normalized[i] - shift[j]) / scale[j];
+    }
+  }
 }
 
 /** Checks action bounds are finite with low < high, as the [-1, 1] mapping needs. */
