@@ -33,7 +33,6 @@ export class NoiseActionVectorEnv implements VectorEnv {
   /** Real action chunks [numEnvs, Ta * da] (env units) executed by the last step. */
   readonly lastActions: Float32Array;
   private obs: Float32Array | null = null; // raw: the base policy's next input
-  private readonly normalized: Float32Array | null;
 
   constructor(
     readonly inner: VectorEnv,
@@ -54,8 +53,7 @@ export class NoiseActionVectorEnv implements VectorEnv {
       );
     }
     if (!(actionMagnitude > 0)) throw new Error(`actionMagnitude must be > 0, got ${actionMagnitude}`);
-    if (obsNormalizer && obsNormalizer.dim !== policy.obsDim) throw new Error(`observation normalizer has dim ${obsNormalizer.dim}, the base policy ${policy.obsDim}`);
-    this.normalized = obsNormalizer ? new Float32Array(inner.numEnvs * policy.obsDim) : null;
+    if (obsNormalizer) checkNormalizerFits(obsNormalizer, policy);
     this.numEnvs = inner.numEnvs;
     this.singleObservationSpace = inner.singleObservationSpace;
     this.singleActionSpace = new Box(-actionMagnitude, actionMagnitude, [chunkDim]);
@@ -83,9 +81,10 @@ export class NoiseActionVectorEnv implements VectorEnv {
 
   /** The observations the agent sees (a fresh array when normalized, since callers may keep it). */
   private agentObs(obs: Float32Array): Float32Array {
-    if (!this.obsNormalizer || !this.normalized) return obs;
-    this.obsNormalizer.apply(obs, this.numEnvs, this.normalized);
-    return this.normalized.slice();
+    if (!this.obsNormalizer) return obs;
+    const out = new Float32Array(obs.length);
+    this.obsNormalizer.apply(obs, this.numEnvs, out);
+    return out;
   }
 
   async getState(): Promise<EnvState> {
@@ -121,7 +120,7 @@ export class NoiseActionVectorEnv implements VectorEnv {
  * (NoiseActionVectorEnv with a normalizer) calls, e.g. DSRL-NA on replayed observations.
  */
 export function onNormalizedObs(policy: NoisePolicy, normalizer: ObsNormalizer): NoisePolicy {
-  if (normalizer.dim !== policy.obsDim) throw new Error(`observation normalizer has dim ${normalizer.dim}, the base policy ${policy.obsDim}`);
+  checkNormalizerFits(normalizer, policy);
   let raw = new Float32Array(0);
   return {
     obsDim: policy.obsDim, actDim: policy.actDim, chunk: policy.chunk, actionLow: policy.actionLow, actionHigh: policy.actionHigh,
@@ -134,4 +133,8 @@ export function onNormalizedObs(policy: NoisePolicy, normalizer: ObsNormalizer):
     },
     // No close(): the view does not own the policy.
   };
+}
+
+function checkNormalizerFits(normalizer: ObsNormalizer, policy: NoisePolicy): void {
+  if (normalizer.dim !== policy.obsDim) throw new Error(`observation normalizer has dim ${normalizer.dim}, the base policy ${policy.obsDim}`);
 }
