@@ -85,7 +85,7 @@ describe('DSRL agents on normalized observations', () => {
     const p = policy();
     const bare: NoisePolicy = { obsDim: 2, actDim: 1, chunk: 2, actionLow: p.actionLow, actionHigh: p.actionHigh, act: (o, w, b) => p.act(o, w, b) };
     const out = join(mkdtempSync(join(tmpdir(), 'dsrl-normobs-')), 'run');
-    await expect(steer({ ...config, out }, bare, reach)).rejects.toThrow(/normalizeObs needs the base policy's observation statistics, and this policy carries none/);
+    await expect(steer({ ...config, out }, bare, reach)).rejects.toThrow(/normalizeObs needs the base policy's observation statistics, and this policy declares none/);
     expect(existsSync(out)).toBe(false);
   });
 });

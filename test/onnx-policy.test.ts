@@ -195,6 +195,12 @@ describe('ONNX policy: bad models are refused with clear errors', () => {
     await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: not a dsrl ONNX policy manifest/);
     writeFileSync(manifest, JSON.stringify({ format: 'dsrl-onnx-policy', actionLow: [0, 0, 0], actionHigh: [1, 1, 0] }));
     await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: invalid manifest: actionHigh\.2: must exceed actionLow/);
+    writeFileSync(manifest, JSON.stringify({ format: 'dsrl-onnx-policy', obsMin: [0, 0] }));
+    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: invalid manifest: obsMax: obsMin and obsMax go together/);
+    writeFileSync(manifest, JSON.stringify({ format: 'dsrl-onnx-policy', obsMin: [0, 0], obsMax: [1, -1] }));
+    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: invalid manifest: obsMax\.1: must be at least obsMin/);
+    writeFileSync(manifest, JSON.stringify({ format: 'dsrl-onnx-policy', obsMin: [0, 0], obsMax: [1, 1] }));
+    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: obsMin has 2 values but the policy's obsDim is 11/);
     writeFileSync(manifest, JSON.stringify({ format: 'dsrl-onnx-policy', chunks: 4 }));
     await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: invalid manifest: .*chunks/);
     // An explicit opt-out reads the graph alone.
@@ -269,6 +275,9 @@ describe('loadPolicy and the export command', () => {
     try {
       expect((fromOnnx as OnnxPolicy).manifest).toMatchObject({ envId: 'Hopper-v5', chunk: 4, source: { kind: 'dsrl-diffusion-policy', checkpoint } });
       expect(await maxDiff(fromCheckpoint, fromOnnx, 17, Rng.fromSeed(17))).toBeLessThan(2e-5);
+      // The statistics travel in the manifest, so --normalize-obs works on the export too.
+      expect(Array.from(fromOnnx.obsStats!.min)).toEqual(Array.from(policy.obsStats.min));
+      expect(Array.from(fromOnnx.obsStats!.max)).toEqual(Array.from(policy.obsStats.max));
     } finally {
       await fromOnnx.close?.();
     }

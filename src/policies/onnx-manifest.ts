@@ -23,6 +23,12 @@ export const onnxManifestSchema = z
     /** Env-unit bounds of the actions the model outputs. */
     actionLow: z.array(z.number()).optional(),
     actionHigh: z.array(z.number()).optional(),
+    /**
+     * Per-dimension min/max of the training observations (the policy's own normalization, already
+     * inside the graph): lets `dsrl steer --normalize-obs` show the agent the same normalized view.
+     */
+    obsMin: z.array(z.number()).optional(),
+    obsMax: z.array(z.number()).optional(),
     envId: z.string().nullable().optional(),
     /** Who wrote the file (e.g. "dsrl export", "torch.onnx.export"). */
     producer: z.string().optional(),
@@ -44,6 +50,21 @@ export const onnxManifestSchema = z
       m.actionLow.forEach((lo, j) => {
         const hi = m.actionHigh![j];
         if (hi !== undefined && !(hi > lo)) ctx.addIssue({ code: 'custom', path: ['actionHigh', j], message: `must exceed actionLow (${hi} <= ${lo})` });
+      });
+    }
+    if ((m.obsMin === undefined) !== (m.obsMax === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [m.obsMin ? 'obsMax' : 'obsMin'], message: 'obsMin and obsMax go together' });
+    }
+    if (m.obsMin && m.obsMax) {
+      if (m.obsMin.length !== m.obsMax.length) {
+        ctx.addIssue({ code: 'custom', path: ['obsMax'], message: `has ${m.obsMax.length} values but obsMin has ${m.obsMin.length}` });
+      }
+      if (m.obsDim !== undefined && m.obsMin.length !== m.obsDim) {
+        ctx.addIssue({ code: 'custom', path: ['obsMin'], message: `has ${m.obsMin.length} values but obsDim is ${m.obsDim}` });
+      }
+      m.obsMin.forEach((lo, j) => {
+        const hi = m.obsMax![j];
+        if (hi !== undefined && !(hi >= lo)) ctx.addIssue({ code: 'custom', path: ['obsMax', j], message: `must be at least obsMin (${hi} < ${lo})` });
       });
     }
   });
@@ -73,7 +94,10 @@ export function parseOnnxManifest(text: string, source: string): OnnxPolicyManif
 
 /** The manifest dsrl writes beside an exported policy. */
 export function buildOnnxManifest(
-  policy: { obsDim: number; actDim: number; chunk: number; actionLow: ArrayLike<number>; actionHigh: ArrayLike<number> },
+  policy: {
+    obsDim: number; actDim: number; chunk: number; actionLow: ArrayLike<number>; actionHigh: ArrayLike<number>;
+    obsStats?: { min: ArrayLike<number>; max: ArrayLike<number> };
+  },
   extras: { envId?: string | null; source?: Record<string, unknown>; producer?: string; createdAt?: string } = {},
 ): OnnxPolicyManifest {
   return {
@@ -84,6 +108,7 @@ export function buildOnnxManifest(
     chunk: policy.chunk,
     actionLow: Array.from(policy.actionLow),
     actionHigh: Array.from(policy.actionHigh),
+    ...(policy.obsStats ? { obsMin: Array.from(policy.obsStats.min), obsMax: Array.from(policy.obsStats.max) } : {}),
     envId: extras.envId ?? null,
     producer: extras.producer ?? 'dsrl export',
     ...(extras.source ? { source: extras.source } : {}),

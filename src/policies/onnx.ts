@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { Rng } from '../core/rng.ts';
 import { writeFileAtomic } from '../node/fs.ts';
+import type { ObsStats } from './diffusion/normalization.ts';
 import type { DiffusionPolicy } from './diffusion/policy.ts';
 import { diffusionPolicyOnnx } from './diffusion-onnx.ts';
 import { checkBounds, checkPolicyMatches, type PolicyExpectation } from './expect.ts';
@@ -76,6 +77,7 @@ interface Contract {
   chunk: number;
   actionLow: Float32Array;
   actionHigh: Float32Array;
+  obsStats: ObsStats | undefined;
   /** A batch size fixed in the graph (null when the batch dim is symbolic). */
   fixedBatch: number | null;
   manifest: OnnxPolicyManifest | null;
@@ -157,7 +159,13 @@ function resolveContract(
     throw new Error(`${path}: action bounds unknown: add actionLow/actionHigh to its manifest (${manifestPath ?? manifestPathsFor(path)[0]}) or load it for an env`);
   }
   checkBounds(low, high, actDim, boundsSource);
-  return { obsDim, actDim, chunk, actionLow: Float32Array.from(low), actionHigh: Float32Array.from(high), fixedBatch, manifest };
+  let obsStats: ObsStats | undefined;
+  if (manifest?.obsMin && manifest.obsMax) {
+    // The schema checked them against the manifest's obsDim; the graph or the env may be what set it.
+    if (manifest.obsMin.length !== obsDim) throw new Error(`${manifestPath}: obsMin has ${manifest.obsMin.length} values but the policy's obsDim is ${obsDim}`);
+    obsStats = { min: Float32Array.from(manifest.obsMin), max: Float32Array.from(manifest.obsMax) };
+  }
+  return { obsDim, actDim, chunk, actionLow: Float32Array.from(low), actionHigh: Float32Array.from(high), obsStats, fixedBatch, manifest };
 }
 
 /** Input and output tensors for one batch size, reused across calls (onnxruntime writes into `out`). */
@@ -176,6 +184,7 @@ export class OnnxPolicy implements NoisePolicy {
   readonly chunk: number;
   readonly actionLow: Float32Array;
   readonly actionHigh: Float32Array;
+  readonly obsStats: ObsStats | undefined;
   readonly fixedBatch: number | null;
   readonly manifest: OnnxPolicyManifest | null;
   private readonly bindings = new Map<number, Bindings>();
@@ -194,6 +203,7 @@ export class OnnxPolicy implements NoisePolicy {
     this.chunk = contract.chunk;
     this.actionLow = contract.actionLow;
     this.actionHigh = contract.actionHigh;
+    this.obsStats = contract.obsStats;
     this.fixedBatch = contract.fixedBatch;
     this.manifest = contract.manifest;
   }

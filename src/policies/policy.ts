@@ -3,6 +3,8 @@
  * -> action chunk. A native diffusion policy, an ONNX export and a remote policy server all
  * implement it, so they are interchangeable everywhere (steering, evaluation, export).
  */
+import type { ObsStats } from './diffusion/normalization.ts';
+
 export interface NoisePolicy {
   readonly obsDim: number;
   readonly actDim: number;
@@ -16,6 +18,12 @@ export interface NoisePolicy {
    * deterministic: the same inputs give the same outputs. May return a view reused by the next call.
    */
   act(obs: Float32Array, noise: Float32Array, batch: number): Promise<Float32Array> | Float32Array;
+  /**
+   * Per-dimension min/max of the observations the policy was trained on, when it declares them (a
+   * diffusion checkpoint always does; an ONNX policy when its manifest has obsMin/obsMax). DSRL's
+   * normalizeObs shows the agent observations normalized with these, as the reference does.
+   */
+  readonly obsStats?: ObsStats;
   /** Release resources (sessions, sockets, workers). */
   close?(): Promise<void> | void;
 }

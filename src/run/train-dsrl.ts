@@ -208,11 +208,15 @@ function legacyEntropy(stored: unknown, policy: NoisePolicy): unknown {
   return typeof M === 'number' && M > 0 ? { ...stored, targetEntropy: -policy.chunk * policy.actDim * Math.log(M) } : stored;
 }
 
-/** The observation statistics a policy carries (a diffusion policy's); normalizeObs needs them. */
+/** The observation statistics the policy declares; normalizeObs needs them. */
 function policyObsStats(policy: NoisePolicy): ObsStats {
-  const stats = (policy as { obsStats?: ObsStats }).obsStats;
-  if (!stats) throw new Error('normalizeObs needs the base policy\'s observation statistics, and this policy carries none (only diffusion checkpoints do; ONNX and remote policies do not)');
-  return stats;
+  if (!policy.obsStats) {
+    throw new Error(
+      'normalizeObs needs the base policy\'s observation statistics, and this policy declares none ' +
+        '(diffusion checkpoints carry them; an ONNX policy does when its manifest has obsMin/obsMax; remote policies do not)',
+    );
+  }
+  return policy.obsStats;
 }
 
 /** The temperature target on the raw noise w in [-M, M]^C for a target on w / M (see steerSchema.targetEntropy). */
