@@ -55,6 +55,13 @@ describe('DSRL agents on normalized observations', () => {
       expect(Array.from(seen)).toEqual(Array.from(want));
     };
     expectNormalized(a.obs, b.obs);
+    // The agent's space is the raw Box [-1, 1]^2 moved by the same map: 2 * ((o - min) / (max - min) - 0.5).
+    const box = normalized.singleObservationSpace;
+    [-1 / 3, -9 / 7].forEach((v, j) => expect(box.low[j]).toBeCloseTo(v, 5));
+    [1, -1 / 7].forEach((v, j) => expect(box.high[j]).toBeCloseTo(v, 5));
+    expect(normalized.observationSpace.shape).toEqual([3, 2]);
+    expect(plain.singleObservationSpace).toBe(plain.inner.singleObservationSpace);
+    for (let i = 0; i < b.obs.length; i++) expect(b.obs[i] >= box.low[i % 2] - 1e-6 && b.obs[i] <= box.high[i % 2] + 1e-6).toBe(true);
     const rng = Rng.fromSeed(6);
     for (let k = 0; k < 8; k++) {
       const w = rng.fillUniform(new Float32Array(3 * 2), -1.5, 1.5);

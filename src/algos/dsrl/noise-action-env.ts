@@ -55,9 +55,9 @@ export class NoiseActionVectorEnv implements VectorEnv {
     if (!(actionMagnitude > 0)) throw new Error(`actionMagnitude must be > 0, got ${actionMagnitude}`);
     if (obsNormalizer) checkNormalizerFits(obsNormalizer, policy);
     this.numEnvs = inner.numEnvs;
-    this.singleObservationSpace = inner.singleObservationSpace;
+    this.singleObservationSpace = obsNormalizer ? normalizedBox(inner.singleObservationSpace, obsNormalizer) : inner.singleObservationSpace;
     this.singleActionSpace = new Box(-actionMagnitude, actionMagnitude, [chunkDim]);
-    this.observationSpace = inner.observationSpace;
+    this.observationSpace = obsNormalizer ? batchSpace(this.singleObservationSpace, this.numEnvs) : inner.observationSpace;
     this.actionSpace = batchSpace(this.singleActionSpace, this.numEnvs);
     this.lastActions = new Float32Array(this.numEnvs * chunkDim);
   }
@@ -133,6 +133,15 @@ export function onNormalizedObs(policy: NoisePolicy, normalizer: ObsNormalizer):
     },
     // No close(): the view does not own the policy.
   };
+}
+
+/** The space of the normalized observations: the affine map (scale > 0) moves each bound; infinite ones stay. */
+function normalizedBox(raw: Box, normalizer: ObsNormalizer): Box {
+  const low = new Float32Array(raw.size);
+  const high = new Float32Array(raw.size);
+  normalizer.apply(raw.low, 1, low);
+  normalizer.apply(raw.high, 1, high);
+  return new Box(low, high, raw.shape);
 }
 
 function checkNormalizerFits(normalizer: ObsNormalizer, policy: NoisePolicy): void {
