@@ -103,6 +103,23 @@ describe('DSRL-NA with offline data', () => {
     expect(Array.from(state.rewards.subarray(0, 5))).toEqual([-1, -3, -5, -7, -4]);
     expect(state.actions.subarray(0, 20 * 2).every((v) => v === 0)).toBe(true);
     expect(state.actions.subarray(20 * 2).some((v) => v !== 0)).toBe(true); // online rows hold the noise the agent chose
+
+    // normalizeObs: the same offline rows, their observations in the agent's normalized view.
+    const stats = { min: Float32Array.from([-2, 0]), max: Float32Array.from([2, 1]) };
+    const normalizing = new DiffusionPolicy({ spec, obsStats: stats, actionLow: [-1], actionHigh: [1], weights: createDiffusionNetwork(spec, Rng.fromSeed(2)).values });
+    const again = await steer({
+      env: 'Reach1D', algo: 'na', offline: path, steps: 4, learningStarts: 0, numEnvs: 2, utd: 1, distillSteps: 1, batchSize: 8,
+      actorHidden: [8], criticHidden: [8], evalEvery: 0, evalEpisodes: 2, checkpointEvery: 4, normalizeObs: true, out: join(temp(), 'run'), quiet: true,
+    }, normalizing, reach);
+    const normState = readCheckpoint(latestCheckpoint(join(again.dir, TRAIN_STATE_DIR))!).buffer.toState();
+    expect(normState.size).toBe(20 + 2);
+    const normalize = (v: number, j: number) => 2 * ((v - stats.min[j]) / (stats.max[j] - stats.min[j] + 1e-6) - 0.5);
+    for (let i = 0; i < 20 * 2; i++) {
+      expect(normState.obs[i]).toBeCloseTo(normalize(state.obs[i], i % 2), 5);
+      expect(normState.nextObs[i]).toBeCloseTo(normalize(state.nextObs[i], i % 2), 5);
+    }
+    expect(Array.from(normState.rewards.subarray(0, 20))).toEqual(Array.from(state.rewards.subarray(0, 20)));
+    expect(Array.from(normState.fieldData.realActions.subarray(0, 20 * 2))).toEqual(Array.from(real.subarray(0, 20 * 2)));
   });
 
   it('a dataset whose dims do not fit the policy is refused, naming the file and the key', async () => {
