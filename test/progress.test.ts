@@ -114,6 +114,16 @@ describe('ProgressBar', () => {
     expect(lines[3]).toMatch(/3.0k\/10.0k .* \| eval\/return=12 \| took 30s$/);
   });
 
+  it('a resumed run counts only the steps it takes itself in its rate and ETA', () => {
+    const clock = { t: 0 };
+    const bar = new ProgressBar({ total: 1000, initial: 600, stream: new FakeStream(false), now: () => clock.t });
+    expect(bar.render()).toBe('[############........] 600/1.0k  60% --/s ETA --');
+    clock.t = 2000;
+    bar.update(700);
+    expect(bar.rate).toBe(50);
+    expect(bar.render()).toBe('[##############......] 700/1.0k  70% 50.0/s ETA 6s');
+  });
+
   it('smooths the rate and follows a change of speed', () => {
     const { clock, bar } = setup(false, { total: 1e6 });
     let done = 0;

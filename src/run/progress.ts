@@ -20,6 +20,8 @@ export interface ProgressStream {
 export interface ProgressOptions {
   /** Steps in the whole run; 0 or non-finite when unknown (no bar, percent or ETA then). */
   total: number;
+  /** Steps already done when the bar starts (a resumed run's step): not counted in the steps/s. */
+  initial?: number;
   /** Default process.stderr. */
   stream?: ProgressStream;
   /** Short name in front of the bar, e.g. `train`. */
@@ -83,6 +85,7 @@ export class ProgressBar {
     this.now = options.now ?? (() => performance.now());
     this.startedAt = this.now();
     this.sampleAt = this.startedAt;
+    this.done = this.sampleDone = options.initial ?? 0;
   }
 
   /** Steps per second, exponentially smoothed over time; NaN until time has passed. */

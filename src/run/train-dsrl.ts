@@ -418,7 +418,7 @@ async function runSteer(
   }
 
   const trainEnv = env!;
-  const bar = new ProgressBar({ total: steps, label: `${kind} ${cfg.env}`, ...(cfg.quiet ? { stream: { write: () => true } } : {}) });
+  const bar = new ProgressBar({ total: steps, initial: resumedFrom ?? 0, label: `${kind} ${cfg.env}`, ...(cfg.quiet ? { stream: { write: () => true } } : {}) });
   const saveTrainState = async (): Promise<void> => {
     // Rows up to this step must be on disk before a checkpoint claims them: resume truncates to it.
     logger.flush();

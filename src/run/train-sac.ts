@@ -153,7 +153,7 @@ async function runSac(cfg: SacRunConfig, dir: string, env: VectorEnv, evalEnv: V
     best = extra.bestIndex >= 0 ? evals[extra.bestIndex] : null;
   }
   const logger = new MetricsLogger(dir, resumedFrom === null ? {} : { resumeStep: resumedFrom });
-  const bar = new ProgressBar({ total: cfg.steps, label: `sac ${cfg.env}`, ...(cfg.quiet ? { stream: { write: () => true } } : {}) });
+  const bar = new ProgressBar({ total: cfg.steps, initial: resumedFrom ?? 0, label: `sac ${cfg.env}`, ...(cfg.quiet ? { stream: { write: () => true } } : {}) });
   const low = env.singleActionSpace.low;
   const high = env.singleActionSpace.high;
   const t0 = performance.now();
