@@ -30,8 +30,10 @@ export function registerEval(program: Command): void {
   const d = EVAL_DEFAULTS;
   program
     .command('eval')
-    .description('evaluate a diffusion-policy checkpoint with noise drawn from N(0, I)')
-    .requiredOption('--policy <dir>', 'checkpoint folder (model.safetensors + manifest.json)')
+    .description('evaluate a diffusion-policy checkpoint with noise drawn from N(0, I), or (--run) the agent a dsrl steer run trained')
+    .option('--policy <spec>', 'checkpoint folder (model.safetensors + manifest.json); with --run: the base policy, default the run\'s own')
+    .option('--run <dir>', 'a dsrl steer run folder: evaluate its saved agent steering its base policy')
+    .option('--agent <which>', 'with --run: best (best training evaluation) or last', 'best')
     .option('--env <id>', 'env id (default: the one in the manifest)')
     .option('--episodes <n>', 'episodes to run', intArg('--episodes'), d.episodes)
     .option('--seed <n>', 'seed for env resets and policy noise', intArg('--seed'), d.seed)
@@ -39,10 +41,67 @@ export function registerEval(program: Command): void {
     .option('--record', "append the result to the checkpoint's manifest.json", d.record)
     .option('--raw', 'use the raw weights instead of the EMA ones (checkpoint saved with --save-raw)', d.raw)
     .option('--json', 'print the result as one JSON line')
-    .action(async (o) => {
-      const res = await runEval(o, { log: o.json ? () => {} : undefined });
+    .action(async (o, cmd: Command) => {
+      const quiet = { log: o.json ? () => {} : undefined };
+      if (o.run !== undefined) {
+        for (const flag of ['env', 'record', 'raw'] as const) {
+          if (cmd.getOptionValueSource(flag) === 'cli') cmd.error(`error: --${flag} does not apply with --run (the run's config.json says the env)`);
+        }
+        if (o.agent !== 'best' && o.agent !== 'last') cmd.error(`error: --agent must be best or last, got "${o.agent}"`);
+        const res = await runEvalRun(o, quiet);
+        if (o.json) console.log(JSON.stringify(res));
+        return;
+      }
+      if (o.policy === undefined) cmd.error("error: give --policy <checkpoint folder>, or --run <steer run folder>");
+      const res = await runEval(o, quiet);
       if (o.json) console.log(JSON.stringify(res));
     });
+}
+
+export interface RunEvalOptions {
+  run: string;
+  agent: 'best' | 'last';
+  /** The base policy; default: the one in the run's config.json. */
+  policy?: string;
+  episodes: number;
+  seed: number;
+  parallel: number;
+}
+
+/** `dsrl eval --run`: a steer run's saved agent on its base policy, on fresh episodes. */
+export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string) => void } = {}) {
+  const log = io.log ?? ((line: string) => console.log(line));
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { readRunConfig } = await import('../run/run-dir.ts');
+  if (!existsSync(join(opts.run, 'config.json'))) throw new Error(`${opts.run}: no config.json, so it is not a dsrl steer run folder`);
+  const saved = readRunConfig(opts.run) as { env?: unknown; policy?: unknown };
+  if (typeof saved.env !== 'string') throw new Error(`${opts.run}/config.json names no env`);
+  const policyPath = opts.policy ?? (typeof saved.policy === 'string' ? saved.policy : undefined);
+  if (policyPath === undefined) throw new Error(`${opts.run}/config.json does not say which base policy the run used; pass --policy`);
+  const { makeEnv } = await import('../envs/registry.ts');
+  const probe = await makeEnv(saved.env);
+  const expect = { obsDim: probe.observationSpace.size, actDim: probe.actionSpace.size };
+  probe.close();
+  const { loadPolicy } = await import('../policies/load.ts');
+  const { evaluateRun } = await import('../run/train-dsrl.ts');
+  const policy = await loadPolicy(policyPath, { expect });
+  const started = performance.now();
+  let res: Awaited<ReturnType<typeof evaluateRun>>;
+  try {
+    res = await evaluateRun({ run: opts.run, agent: opts.agent, episodes: opts.episodes, seed: opts.seed, parallel: opts.parallel }, policy);
+  } finally {
+    await policy.close?.();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const lengthMean = res.lengths.reduce((a, b) => a + b, 0) / res.lengths.length;
+  const trained = res.trainedSteps === null ? '' : ` (saved at ${res.trainedSteps} env steps${res.trainedEval === null ? '' : `, training eval ${res.trainedEval.toFixed(1)}`})`;
+  log(
+    `eval ${opts.run}: ${res.algo} ${opts.agent} agent${trained} on ${res.env}, ${res.returns.length} episodes (seed ${opts.seed}): ` +
+      `return ${res.mean.toFixed(1)} ± ${res.std.toFixed(1)} (min ${Math.min(...res.returns).toFixed(1)}, max ${Math.max(...res.returns).toFixed(1)}), ` +
+      `length ${lengthMean.toFixed(1)}; ${seconds.toFixed(1)} s`,
+  );
+  return { ...res, lengthMean, seconds };
 }
 
 export interface EpisodeStats {

@@ -25,6 +25,7 @@
  * being wall-clock, differs). The caller hands the same base policy again (the CLI reloads `policy` from
  * config.json); the checkpoint's dims are checked against it.
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DsrlNA, dsrlNaDefaults } from '../algos/dsrl/dsrl-na.ts';
@@ -39,9 +40,9 @@ import { makeEnv } from '../envs/registry.ts';
 import { SyncVectorEnv, type VectorEnv } from '../envs/vector.ts';
 import { ActionChunk } from '../envs/wrappers.ts';
 import { writeFileAtomic } from '../node/fs.ts';
-import { saveSafetensors } from '../node/safetensors-io.ts';
+import { readSafetensors, saveSafetensors } from '../node/safetensors-io.ts';
 import type { Model } from '../nn/module.ts';
-import { modelTensors } from '../nn/safetensors.ts';
+import { loadModelTensors, modelTensors } from '../nn/safetensors.ts';
 import { ObsNormalizer, type ObsStats } from '../policies/diffusion/normalization.ts';
 import type { NoisePolicy } from '../policies/policy.ts';
 import { latestCheckpoint, restoreCheckpoint, saveCheckpoint, TRAIN_STATE_DIR, type StatefulAgent } from './checkpoint.ts';
@@ -50,7 +51,7 @@ import { MetricsLogger } from './metrics.ts';
 import { createOffPolicyLoop, evaluate, type EvalResult, type Info, type LoopCheckpoint, type OffPolicyAgent } from './offpolicy.ts';
 import { ProgressBar } from './progress.ts';
 import { resumedConfig, runControlShape } from './run-config.ts';
-import { createRunDir } from './run-dir.ts';
+import { CONFIG_FILE, createRunDir, readRunConfig } from './run-dir.ts';
 
 export const STEER_ALGOS = ['na', 'sac', 'residual', 'base'] as const;
 export type SteerAlgo = (typeof STEER_ALGOS)[number];
@@ -260,6 +261,64 @@ export async function steer(
   }
 }
 
+export interface EvaluateRunInput {
+  /** The run folder (what `dsrl steer --out` made). */
+  run: string;
+  /** Which saved agent: the best evaluation so far or the latest one. */
+  agent: 'best' | 'last';
+  episodes: number;
+  /** Seeds the env resets (and residual SAC's base-policy noise); training evaluations use 10000. */
+  seed: number;
+  /** Episodes run side by side. */
+  parallel: number;
+}
+
+export interface EvaluateRunResult extends Omit<EvalResult, 'step'> {
+  run: string;
+  agent: 'best' | 'last';
+  algo: SteerAlgo;
+  env: string;
+  /** Env steps the agent had trained for, and its return in that training evaluation (from the file). */
+  trainedSteps: number | null;
+  trainedEval: number | null;
+}
+
+/**
+ * Evaluate a steer run's saved agent (`best/` or `last/actor.safetensors`) on the base policy for
+ * `episodes` fresh episodes: the deterministic actor, as the training evaluations, but on starts of one's
+ * choosing and as many as wanted (training evaluates the same `evalEpisodes` starts each time).
+ */
+export async function evaluateRun(
+  input: EvaluateRunInput, policy: NoisePolicy, makeInner?: (n: number, chunk: number) => Promise<VectorEnv>,
+): Promise<EvaluateRunResult> {
+  const { run } = input;
+  const configPath = join(run, CONFIG_FILE);
+  if (!existsSync(configPath)) throw new Error(`${run}: no config.json, so it is not a dsrl steer run folder`);
+  const cfg = parseSteerConfig(legacyEntropy(readRunConfig(run), policy), configPath);
+  if (cfg.algo === 'base') throw new Error(`${run}: a base-policy run has no agent to evaluate (dsrl eval --policy evaluates the base policy)`);
+  const file = join(run, input.agent, 'actor.safetensors');
+  if (!existsSync(file)) throw new Error(`${run}: no ${input.agent}/actor.safetensors yet (a run saves its agent at each evaluation)`);
+  if (!Number.isInteger(input.episodes) || input.episodes < 1) throw new Error(`episodes must be a positive integer, got ${input.episodes}`);
+  if (!Number.isInteger(input.parallel) || input.parallel < 1) throw new Error(`parallel must be a positive integer, got ${input.parallel}`);
+  const make = makeInner ?? ((n: number, chunk: number) => chunkedVectorEnv(cfg.env, n, chunk));
+  const inner = await make(Math.min(input.parallel, input.episodes), policy.chunk);
+  try {
+    checkPolicyFitsEnv(policy, inner, cfg.env);
+    const normalizer = cfg.normalizeObs ? new ObsNormalizer(policyObsStats(policy)) : null;
+    const agentPolicy = normalizer ? onNormalizedObs(policy, normalizer) : policy;
+    const rng = Rng.fromSeed(input.seed);
+    const env = cfg.algo === 'residual' ? residualEvalEnv(inner, policy, cfg, rng) : new NoiseActionVectorEnv(inner, policy, cfg.actionMagnitude, normalizer);
+    const agent = createSteerAgent(cfg, policy, agentPolicy, env instanceof ResidualActionVectorEnv ? env : null, rng.split(), inner.numEnvs);
+    const { tensors, metadata } = readSafetensors(file);
+    loadModelTensors(agent.actor, tensors, file);
+    const res = await evaluate(agent, env, input.episodes, { seed: input.seed, deterministic: true });
+    const num = (v: string | undefined) => (v === undefined || !Number.isFinite(Number(v)) ? null : Number(v));
+    return { ...res, run, agent: input.agent, algo: cfg.algo, env: cfg.env, trainedSteps: num(metadata.step), trainedEval: num(metadata.eval_return) };
+  } finally {
+    await inner.close();
+  }
+}
+
 function runName(algo: SteerAlgo): string {
   return { na: 'dsrl-na', sac: 'dsrl-sac', residual: 'residual-sac', base: 'base-policy' }[algo];
 }
@@ -267,6 +326,41 @@ function runName(algo: SteerAlgo): string {
 const LABEL: Record<SteerAlgo, string> = { na: 'DSRL-NA', sac: 'DSRL-SAC', residual: 'residual SAC', base: 'base policy' };
 
 type SteerAgent = OffPolicyAgent & StatefulAgent & { actor: Model };
+
+/** Residual SAC's evaluation env: the base policy's chunks with N(0, I) noise from the run's own stream, plus the correction. */
+function residualEvalEnv(inner: VectorEnv, policy: NoisePolicy, cfg: SteerConfig, runRng: Rng): ResidualActionVectorEnv {
+  return new ResidualActionVectorEnv(inner, policy, cfg.residualScale, runRng.derive('residual-eval-noise'));
+}
+
+/**
+ * The agent a steer config describes (not 'base'), its networks initialized from `rng`. `agentPolicy`: the
+ * base policy on the observations the agent sees (DSRL-NA calls it); `residualEnv`: residual SAC's env.
+ */
+function createSteerAgent(
+  cfg: SteerConfig, policy: NoisePolicy, agentPolicy: NoisePolicy, residualEnv: ResidualActionVectorEnv | null, rng: Rng, maxRows: number,
+): SteerAgent {
+  const M = cfg.actionMagnitude;
+  const obsDim = policy.obsDim;
+  const chunkDim = policy.chunk * policy.actDim;
+  if (cfg.algo === 'na') {
+    return new DsrlNA(dsrlNaDefaults(obsDim, chunkDim, {
+      actionMagnitude: M, actorHidden: cfg.actorHidden, criticHidden: cfg.criticHidden, lr: cfg.lr, gamma: cfg.gamma,
+      utd: cfg.utd, distillSteps: cfg.distillSteps, targetEntropy: noiseTargetEntropy(cfg.targetEntropy, chunkDim, M),
+      actorLayerNorm: cfg.actorLayerNorm,
+    }), agentPolicy, rng, maxRows);
+  }
+  if (cfg.algo === 'sac') {
+    return new SAC(sacDefaults(obsDim, chunkDim, {
+      actionLow: new Array(chunkDim).fill(-M), actionHigh: new Array(chunkDim).fill(M), actorHidden: cfg.actorHidden,
+      criticHidden: cfg.criticHidden, criticLayerNorm: true, actorLayerNorm: cfg.actorLayerNorm, activation: 'tanh', targetEntropy: noiseTargetEntropy(cfg.targetEntropy, chunkDim, M),
+      actorLr: cfg.lr, criticLr: cfg.lr, alphaLr: cfg.lr, gamma: cfg.gamma,
+    }), rng, maxRows);
+  }
+  if (cfg.algo !== 'residual' || !residualEnv) throw new Error(`steer: no agent for algo "${cfg.algo}"`);
+  return new SAC(residualSacConfig(residualEnv, {
+    actorHidden: cfg.actorHidden, actorLayerNorm: cfg.actorLayerNorm, criticHidden: cfg.criticHidden, actorLr: cfg.lr, criticLr: cfg.lr, alphaLr: cfg.lr, gamma: cfg.gamma,
+  }), rng, maxRows);
+}
 
 async function runSteer(
   cfg: SteerConfig, dir: string, policy: NoisePolicy, trainInner: VectorEnv | null, evalInner: VectorEnv,
@@ -303,29 +397,10 @@ async function runSteer(
   const obsDim = policy.obsDim;
   // Rows the agent's buffers hold: a training batch, or one observation per training / evaluation sub-env.
   const maxRows = Math.max(cfg.batchSize, cfg.numEnvs, evalInner.numEnvs);
-  let agent: SteerAgent;
-  let env: NoiseActionVectorEnv | ResidualActionVectorEnv | null = null;
-  let evalEnv: VectorEnv = baseEvalEnv;
-  if (cfg.algo === 'na') {
-    agent = new DsrlNA(dsrlNaDefaults(obsDim, chunkDim, {
-      actionMagnitude: M, actorHidden: cfg.actorHidden, criticHidden: cfg.criticHidden, lr: cfg.lr, gamma: cfg.gamma,
-      utd: cfg.utd, distillSteps: cfg.distillSteps, targetEntropy: noiseTargetEntropy(cfg.targetEntropy, chunkDim, M),
-      actorLayerNorm: cfg.actorLayerNorm,
-    }), agentPolicy, rng.split(), maxRows);
-  } else if (cfg.algo === 'sac') {
-    agent = new SAC(sacDefaults(obsDim, chunkDim, {
-      actionLow: new Array(chunkDim).fill(-M), actionHigh: new Array(chunkDim).fill(M), actorHidden: cfg.actorHidden,
-      criticHidden: cfg.criticHidden, criticLayerNorm: true, actorLayerNorm: cfg.actorLayerNorm, activation: 'tanh', targetEntropy: noiseTargetEntropy(cfg.targetEntropy, chunkDim, M),
-      actorLr: cfg.lr, criticLr: cfg.lr, alphaLr: cfg.lr, gamma: cfg.gamma,
-    }), rng.split(), maxRows);
-  } else {
-    env = new ResidualActionVectorEnv(trainInner!, policy, cfg.residualScale, rng.derive('residual-train-noise'));
-    evalEnv = new ResidualActionVectorEnv(evalInner, policy, cfg.residualScale, rng.derive('residual-eval-noise'));
-    agent = new SAC(residualSacConfig(env, {
-      actorHidden: cfg.actorHidden, actorLayerNorm: cfg.actorLayerNorm, criticHidden: cfg.criticHidden, actorLr: cfg.lr, criticLr: cfg.lr, alphaLr: cfg.lr, gamma: cfg.gamma,
-    }), rng.split(), maxRows);
-  }
-  if (cfg.algo !== 'residual' && trainInner) env = new NoiseActionVectorEnv(trainInner, policy, M, normalizer);
+  const residualEnv = cfg.algo === 'residual' ? new ResidualActionVectorEnv(trainInner!, policy, cfg.residualScale, rng.derive('residual-train-noise')) : null;
+  const evalEnv = cfg.algo === 'residual' ? residualEvalEnv(evalInner, policy, cfg, rng) : baseEvalEnv;
+  const agent = createSteerAgent(cfg, policy, agentPolicy, residualEnv, rng.split(), maxRows);
+  const env = residualEnv ?? (trainInner ? new NoiseActionVectorEnv(trainInner, policy, M, normalizer) : null);
   const agentObsDim = cfg.algo === 'residual' ? obsDim + chunkDim : obsDim;
   const fields: FieldDims = cfg.algo === 'na' ? { realActions: chunkDim } : {};
   const steps = cfg.steps ?? 0;

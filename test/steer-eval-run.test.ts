@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { registerEval } from '../src/cli/eval.ts';
+import { Rng } from '../src/core/rng.ts';
+import { Reach1D } from '../src/envs/toy/reach.ts';
+import { SyncVectorEnv, type VectorEnv } from '../src/envs/vector.ts';
+import { ActionChunk, TimeLimit } from '../src/envs/wrappers.ts';
+import { saveDiffusionCheckpoint } from '../src/policies/diffusion/checkpoint-io.ts';
+import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
+import { evaluateRun, steer } from '../src/run/train-dsrl.ts';
+
+const spec = { obsDim: 2, actDim: 1, chunk: 2, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
+const policy = new DiffusionPolicy({
+  spec, obsStats: { min: Float32Array.from([-2, -0.5]), max: Float32Array.from([1, 3]) }, actionLow: [-1], actionHigh: [1],
+  weights: createDiffusionNetwork(spec, Rng.fromSeed(3)).values,
+});
+const reach = async (n: number, chunk: number): Promise<VectorEnv> =>
+  new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new TimeLimit(new Reach1D(), 12), chunk)));
+const out = () => join(mkdtempSync(join(tmpdir(), 'dsrl-eval-run-')), 'run');
+const common = {
+  env: 'Reach1D', steps: 120, learningStarts: 24, numEnvs: 2, batchSize: 16, utd: 2, distillSteps: 2, actorHidden: [16], criticHidden: [16],
+  evalEvery: 40, evalEpisodes: 6, quiet: true,
+};
+
+describe('evaluateRun (dsrl eval --run)', () => {
+  for (const [name, extra] of [['DSRL-NA on normalized observations', { algo: 'na', normalizeObs: true }], ['DSRL-SAC', { algo: 'sac' }]] as const) {
+    it(`${name}: the saved best and last agents give back their training evaluations on the same starts`, async () => {
+      const run = await steer({ ...common, ...extra, out: out() }, policy, reach);
+      // Training evaluates on min(evalEpisodes, 5) sub-envs reset with seed 10000.
+      const same = { run: run.dir, episodes: 6, seed: 10_000, parallel: 5 };
+      const best = await evaluateRun({ ...same, agent: 'best' }, policy, reach);
+      expect(best.returns).toEqual(run.best!.returns);
+      expect([best.trainedSteps, best.trainedEval]).toEqual([run.best!.step, run.best!.mean]);
+      expect([best.algo, best.env]).toEqual([extra.algo, 'Reach1D']);
+      const last = await evaluateRun({ ...same, agent: 'last' }, policy, reach);
+      expect(last.returns).toEqual(run.evals.at(-1)!.returns);
+      // Other starts, as many as asked for.
+      const fresh = await evaluateRun({ run: run.dir, agent: 'best', episodes: 9, seed: 3, parallel: 4 }, policy, reach);
+      expect(fresh.returns).toHaveLength(9);
+      expect(fresh.returns).not.toEqual(best.returns.slice(0, 9));
+    });
+  }
+
+  it('residual SAC runs too; folders without an agent are refused, naming the problem', async () => {
+    const residual = await steer({ ...common, algo: 'residual', out: out() }, policy, reach);
+    const res = await evaluateRun({ run: residual.dir, agent: 'best', episodes: 4, seed: 1, parallel: 2 }, policy, reach);
+    expect(res.returns).toHaveLength(4);
+    expect(res.lengths.every((l) => l === 12)).toBe(true);
+
+    const base = await steer({ ...common, algo: 'base', steps: undefined, out: out() }, policy, reach);
+    await expect(evaluateRun({ run: base.dir, agent: 'best', episodes: 2, seed: 0, parallel: 1 }, policy, reach)).rejects.toThrow(/a base-policy run has no agent to evaluate/);
+    const missing = join(tmpdir(), 'dsrl-no-such-run');
+    await expect(evaluateRun({ run: missing, agent: 'best', episodes: 2, seed: 0, parallel: 1 }, policy, reach)).rejects.toThrow(/dsrl-no-such-run: no config\.json, so it is not a dsrl steer run folder/);
+    rmSync(join(residual.dir, 'last'), { recursive: true });
+    await expect(evaluateRun({ run: residual.dir, agent: 'last', episodes: 2, seed: 0, parallel: 1 }, policy, reach)).rejects.toThrow(/no last\/actor\.safetensors yet/);
+    await expect(evaluateRun({ run: residual.dir, agent: 'best', episodes: 0, seed: 0, parallel: 1 }, policy, reach)).rejects.toThrow(/episodes must be a positive integer, got 0/);
+    const spec3 = { ...spec, obsDim: 3 };
+    const other = new DiffusionPolicy({
+      spec: spec3, obsStats: { min: new Float32Array(3), max: new Float32Array(3).fill(1) }, actionLow: [-1], actionHigh: [1],
+      weights: createDiffusionNetwork(spec3, Rng.fromSeed(1)).values,
+    });
+    await expect(evaluateRun({ run: residual.dir, agent: 'best', episodes: 2, seed: 0, parallel: 1 }, other, reach)).rejects.toThrow(
+      /base policy does not fit Reach1D: the policy takes observations of dim 3/,
+    );
+  });
+
+  it('dsrl eval --run reloads the base policy the run names and prints the evaluation (Hopper-v5, tiny networks)', async () => {
+    const hopperSpec = { obsDim: 11, actDim: 3, chunk: 4, denoisingSteps: 10, ddimSteps: 2, timeDim: 8, width: 16, depth: 1 };
+    const hopperPolicy = new DiffusionPolicy({
+      spec: hopperSpec, obsStats: { min: new Float32Array(11).fill(-5), max: new Float32Array(11).fill(5) }, actionLow: [-1, -1, -1], actionHigh: [1, 1, 1],
+      weights: createDiffusionNetwork(hopperSpec, Rng.fromSeed(8)).values,
+    });
+    const checkpoint = join(mkdtempSync(join(tmpdir(), 'dsrl-eval-run-policy-')), 'hopper');
+    saveDiffusionCheckpoint(checkpoint, hopperPolicy, { envId: 'Hopper-v5' });
+    const run = await steer({
+      ...common, env: 'Hopper-v5', algo: 'sac', policy: checkpoint, steps: 64, learningStarts: 32, evalEvery: 64, evalEpisodes: 2, out: out(),
+    }, hopperPolicy);
+    const cli = async (...args: string[]): Promise<string[]> => {
+      const program = new Command().exitOverride().configureOutput({ writeErr: () => {} });
+      registerEval(program);
+      const lines: string[] = [];
+      const original = console.log;
+      console.log = (line: string) => lines.push(line);
+      try {
+        await program.parseAsync(['node', 'dsrl', 'eval', ...args]);
+      } finally {
+        console.log = original;
+      }
+      return lines;
+    };
+    const [text] = await cli('--run', run.dir, '--episodes', '2', '--parallel', '2', '--seed', '10000');
+    expect(text).toMatch(new RegExp(`^eval .*: sac best agent \\(saved at ${run.best!.step} env steps, training eval -?[\\d.]+\\) on Hopper-v5, 2 episodes \\(seed 10000\\): return -?[\\d.]+ ± [\\d.]+`));
+    const [json] = await cli('--run', run.dir, '--agent', 'last', '--episodes', '2', '--parallel', '2', '--seed', '10000', '--json');
+    expect(JSON.parse(json).returns).toEqual(run.evals.at(-1)!.returns);
+    await expect(cli('--run', run.dir, '--env', 'Walker2d-v5')).rejects.toThrow(/--env does not apply with --run/);
+    await expect(cli('--run', run.dir, '--agent', 'first')).rejects.toThrow(/--agent must be best or last, got "first"/);
+    await expect(cli('--episodes', '2')).rejects.toThrow(/give --policy <checkpoint folder>, or --run <steer run folder>/);
+  });
+});
