@@ -37,36 +37,23 @@ export const onnxManifestSchema = z
     createdAt: z.string().optional(),
   })
   .superRefine((m, ctx) => {
-    if ((m.actionLow === undefined) !== (m.actionHigh === undefined)) {
-      ctx.addIssue({ code: 'custom', path: [m.actionLow ? 'actionHigh' : 'actionLow'], message: 'actionLow and actionHigh go together' });
-    }
-    if (m.actionLow && m.actionHigh) {
-      if (m.actionLow.length !== m.actionHigh.length) {
-        ctx.addIssue({ code: 'custom', path: ['actionHigh'], message: `has ${m.actionHigh.length} values but actionLow has ${m.actionLow.length}` });
-      }
-      if (m.actDim !== undefined && m.actionLow.length !== m.actDim) {
-        ctx.addIssue({ code: 'custom', path: ['actionLow'], message: `has ${m.actionLow.length} values but actDim is ${m.actDim}` });
-      }
-      m.actionLow.forEach((lo, j) => {
-        const hi = m.actionHigh![j];
-        if (hi !== undefined && !(hi > lo)) ctx.addIssue({ code: 'custom', path: ['actionHigh', j], message: `must exceed actionLow (${hi} <= ${lo})` });
+    // Two per-dimension bound lists: given together, of one length that fits the dim, high above low.
+    const pair = (lowKey: 'actionLow' | 'obsMin', highKey: 'actionHigh' | 'obsMax', dimKey: 'actDim' | 'obsDim', strict: boolean) => {
+      const [low, high, dim] = [m[lowKey], m[highKey], m[dimKey]];
+      const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+      if ((low === undefined) !== (high === undefined)) issue([low ? highKey : lowKey], `${lowKey} and ${highKey} go together`);
+      if (!low || !high) return;
+      if (low.length !== high.length) issue([highKey], `has ${high.length} values but ${lowKey} has ${low.length}`);
+      if (dim !== undefined && low.length !== dim) issue([lowKey], `has ${low.length} values but ${dimKey} is ${dim}`);
+      low.forEach((lo, j) => {
+        const hi = high[j];
+        if (hi === undefined) return;
+        if (strict ? !(hi > lo) : !(hi >= lo)) issue([highKey, j], strict ? `must exceed ${lowKey} (${hi} <= ${lo})` : `must be at least ${lowKey} (${hi} < ${lo})`);
       });
-    }
-    if ((m.obsMin === undefined) !== (m.obsMax === undefined)) {
-      ctx.addIssue({ code: 'custom', path: [m.obsMin ? 'obsMax' : 'obsMin'], message: 'obsMin and obsMax go together' });
-    }
-    if (m.obsMin && m.obsMax) {
-      if (m.obsMin.length !== m.obsMax.length) {
-        ctx.addIssue({ code: 'custom', path: ['obsMax'], message: `has ${m.obsMax.length} values but obsMin has ${m.obsMin.length}` });
-      }
-      if (m.obsDim !== undefined && m.obsMin.length !== m.obsDim) {
-        ctx.addIssue({ code: 'custom', path: ['obsMin'], message: `has ${m.obsMin.length} values but obsDim is ${m.obsDim}` });
-      }
-      m.obsMin.forEach((lo, j) => {
-        const hi = m.obsMax![j];
-        if (hi !== undefined && !(hi >= lo)) ctx.addIssue({ code: 'custom', path: ['obsMax', j], message: `must be at least obsMin (${hi} < ${lo})` });
-      });
-    }
+    };
+    pair('actionLow', 'actionHigh', 'actDim', true);
+    // An observation dimension may be constant in the data (max = min).
+    pair('obsMin', 'obsMax', 'obsDim', false);
   });
 
 export type OnnxPolicyManifest = z.infer<typeof onnxManifestSchema>;
