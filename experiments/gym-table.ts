@@ -16,7 +16,9 @@
  * utd and envs, with corrections up to `--residual-scale` (default 0.2) of the action range. SAC from scratch
  * uses `dsrl sac`'s defaults (CleanRL: 1 env, utd 1, 256 x 256). `--steer-args` / `--sac-args` append flags
  * to every run of that command (e.g. "--utd 2" for a quick check). `--width <env>=<n>` / `--magnitude <env>=<M>`
- * replace an env's preset (the reference widths 1024-2048 cost hours per 100k steps on 2 cores).
+ * replace an env's preset (the reference widths 1024-2048 cost hours per 100k steps on 2 cores). `--obs`: the
+ * table's runs show DSRL-NA and DSRL-SAC raw observations (`--no-normalize-obs`, steer's behaviour when they were
+ * made); `--obs normalized` gives them the base policy's normalized observations, steer's default now.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
@@ -46,6 +48,8 @@ export interface ExperimentOptions {
   evalEpisodes: number;
   checkpointEvery: number;
   residualScale: number;
+  /** What the DSRL agents (na, sac) see: raw observations (this table's runs) or the policy's normalized ones (steer's default). */
+  obs: 'raw' | 'normalized';
   /** Per-env changes to GYM_PRESETS (e.g. a smaller width where the reference one does not fit the budget). */
   presetOverrides?: Record<string, Partial<{ actionMagnitude: number; width: number }>>;
   steerArgs: string[];
@@ -84,6 +88,7 @@ function freshArgs(o: ExperimentOptions, env: string, algo: AlgoKey, seed: numbe
   if (preset.width !== undefined) common.push('--hidden', [preset.width, preset.width, preset.width].join(','));
   if (algo === 'base') return [...common, ...o.steerArgs];
   if (algo === 'residual') common.push('--residual-scale', String(o.residualScale));
+  if (algo === 'na' || algo === 'sac') common.push(o.obs === 'raw' ? '--no-normalize-obs' : '--normalize-obs');
   return [...common, '--steps', steps, '--checkpoint-every', String(o.checkpointEvery), ...o.steerArgs];
 }
 
@@ -186,6 +191,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--width <env=n>', 'network width for an env instead of its preset (repeat per env)', repeated, [] as string[])
     .option('--magnitude <env=M>', 'noise bound M for an env instead of its preset (repeat per env)', repeated, [] as string[])
     .option('--residual-scale <beta>', 'residual SAC correction bound, fraction of the action range', '0.2')
+    .option('--obs <raw|normalized>', 'what DSRL-NA and DSRL-SAC see: raw observations (the protocol of the README table) or the base policy\'s normalized ones (dsrl steer\'s default)', 'raw')
     .option('--steer-args <flags>', 'extra flags for every dsrl steer run', '')
     .option('--sac-args <flags>', 'extra flags for every dsrl sac run', '')
     .option('--jobs <n>', 'runs at the same time', intOption('--jobs'), 1)
@@ -223,10 +229,11 @@ async function main(argv: string[]): Promise<void> {
   const budgets = [...(flags.budgets as number[])].sort((a, b) => a - b);
   const evalEvery = flags.evalEvery as number;
   if (evalEvery > 0 && budgets.some((b) => b % evalEvery !== 0)) throw new Error(`every budget must be a multiple of --eval-every ${evalEvery}, got ${budgets.join(', ')}`);
+  if (flags.obs !== 'raw' && flags.obs !== 'normalized') throw new Error(`--obs must be raw or normalized, got "${flags.obs}"`);
   const split = (s: string) => s.split(/\s+/).filter((x) => x.length > 0);
   const o: ExperimentOptions = {
     policies, envs, algos, seeds: flags.seeds, budgets, evalEvery, evalEpisodes: flags.evalEpisodes, checkpointEvery: flags.checkpointEvery,
-    residualScale: Number(flags.residualScale), presetOverrides, steerArgs: split(flags.steerArgs), sacArgs: split(flags.sacArgs), out: resolve(flags.out),
+    residualScale: Number(flags.residualScale), obs: flags.obs, presetOverrides, steerArgs: split(flags.steerArgs), sacArgs: split(flags.sacArgs), out: resolve(flags.out),
   };
 
   if (!flags.reportOnly) {

@@ -87,12 +87,21 @@ describe('DSRL agents on normalized observations', () => {
       expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).normalizeObs).toBe(true);
       expect(readSafetensors(join(out, 'last', 'actor.safetensors')).metadata?.observations).toMatch(/normalized with the base policy's observation statistics/);
     }
-    expect(parseSteerConfig({ ...config, normalizeObs: undefined }).normalizeObs).toBe(false);
+    // Unset: on for the DSRL agents when the policy declares statistics, as the reference; config.json says which.
+    const saved = async (extra: object, p: NoisePolicy) => {
+      const res = await steer({ ...config, normalizeObs: undefined, ...extra, out: join(mkdtempSync(join(tmpdir(), 'dsrl-normobs-')), 'run') }, p, reach);
+      return JSON.parse(readFileSync(join(res.dir, 'config.json'), 'utf8')).normalizeObs;
+    };
+    expect(parseSteerConfig({ ...config, normalizeObs: undefined }).normalizeObs).toBeUndefined();
+    expect(await saved({ algo: 'sac' }, policy())).toBe(true);
+    expect(await saved({ algo: 'na', normalizeObs: false }, policy())).toBe(false);
+    expect(await saved({ algo: 'residual' }, policy())).toBe(false);
     expect(() => parseSteerConfig({ ...config, algo: 'residual' })).toThrow(/normalizeObs is for the DSRL agents \(algo "na" or "sac"\), not algo "residual"/);
     const p = policy();
     const bare: NoisePolicy = { obsDim: 2, actDim: 1, chunk: 2, actionLow: p.actionLow, actionHigh: p.actionHigh, act: (o, w, b) => p.act(o, w, b) };
     const out = join(mkdtempSync(join(tmpdir(), 'dsrl-normobs-')), 'run');
     await expect(steer({ ...config, out }, bare, reach)).rejects.toThrow(/normalizeObs needs the base policy's observation statistics, and this policy declares none/);
     expect(existsSync(out)).toBe(false);
+    expect(await saved({ algo: 'na' }, bare)).toBe(false);
   });
 });

@@ -58,7 +58,7 @@ describe('experiments: gym comparison table', () => {
 
     const options: ExperimentOptions = {
       policies: { [env]: '/policies/hopper' }, envs: [env], algos: ['base', 'na', 'sac', 'residual', 'scratch'], seeds: [1, 2], budgets: [1000, 2000],
-      evalEvery: 1000, evalEpisodes: 3, checkpointEvery: 500, residualScale: 0.2, steerArgs: ['--utd', '2'], sacArgs: [], out,
+      evalEvery: 1000, evalEpisodes: 3, checkpointEvery: 500, residualScale: 0.2, obs: 'raw', steerArgs: ['--utd', '2'], sacArgs: [], out,
     };
     const plan = planRuns(options);
     const status = Object.fromEntries(plan.map((r) => [`${r.algo}-s${r.seed}`, r.status]));
@@ -72,6 +72,9 @@ describe('experiments: gym comparison table', () => {
       `steer --env Hopper-v5 --policy /policies/hopper --algo residual --seed 1 --out ${at('residual', 1)} --eval-every 1000 --eval-episodes 3 ` +
         '--action-magnitude 1.5 --hidden 128,128,128 --residual-scale 0.2 --steps 2000 --checkpoint-every 500 --utd 2',
     );
+    // The DSRL agents get the table's observation protocol explicitly; residual SAC has no such option.
+    expect(args['sac-s2']).toContain('--hidden 128,128,128 --no-normalize-obs --steps 2000');
+    expect(planRuns({ ...options, obs: 'normalized' }).find((r) => r.algo === 'sac' && r.seed === 2)!.args!.join(' ')).toContain(' --normalize-obs --steps');
     const narrow = planRuns({ ...options, presetOverrides: { [env]: { width: 64 } } }).find((r) => r.algo === 'residual' && r.seed === 1)!;
     expect(narrow.args!.join(' ')).toContain('--action-magnitude 1.5 --hidden 64,64,64');
     expect(args['scratch-s2']).toBe(`sac --env Hopper-v5 --steps 2000 --seed 2 --out ${at('scratch', 2)} --eval-every 1000 --eval-episodes 3 --checkpoint-every 500`);

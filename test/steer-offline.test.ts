@@ -7,6 +7,7 @@ import { createD4rlDataset } from '../src/data/d4rl.ts';
 import { writeD4rl } from '../src/data/hdf5.ts';
 import { BimodalChoice } from '../src/envs/toy/bimodal.ts';
 import { Reach1D } from '../src/envs/toy/reach.ts';
+import { Box } from '../src/envs/spaces.ts';
 import { SyncVectorEnv, type VectorEnv } from '../src/envs/vector.ts';
 import { ActionChunk, TimeLimit } from '../src/envs/wrappers.ts';
 import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
@@ -131,7 +132,7 @@ describe('DSRL-NA with offline data', () => {
     const obs3 = async (k: number): Promise<VectorEnv> => {
       const env = await bimodal(k, 1);
       // Pretend the env has 3-dim observations, so only the dataset disagrees.
-      Object.defineProperty(env, 'singleObservationSpace', { value: { size: 3 } });
+      Object.defineProperty(env, 'singleObservationSpace', { value: new Box(-1, 1, [3]) });
       return env;
     };
     await expect(steer({ env: 'BimodalChoice', algo: 'na', offline: dataPath, offlineOnly: 10, out: join(temp(), 'run'), quiet: true }, policy, obs3)).rejects.toThrow(

@@ -89,10 +89,11 @@ export const steerSchema = z.object({
   actorLayerNorm: z.boolean().default(false),
   /**
    * DSRL (na, sac): the agent sees observations normalized with the base policy's own statistics, as in the
-   * reference (its env wrapper gives SAC the policy's [-1, 1] observations). Needs a policy that carries them
-   * (a diffusion checkpoint). Off: raw observations, as our runs before it existed.
+   * reference (its env wrapper gives SAC the policy's [-1, 1] observations). Default (unset): on whenever the
+   * policy declares statistics (NoisePolicy.obsStats: diffusion checkpoints, ONNX manifests with obsMin/obsMax),
+   * else raw observations; config.json stores the resolved value. Runs saved before it existed used raw ones.
    */
-  normalizeObs: z.boolean().default(false),
+  normalizeObs: z.boolean().optional(),
   lr: z.number().positive().default(3e-4),
   gamma: z.number().min(0).max(1).default(0.99),
   evalEvery: z.number().int().nonnegative().default(5000),
@@ -202,11 +203,23 @@ export function checkPolicyFitsEnv(policy: NoisePolicy, inner: VectorEnv, envId:
   }
 }
 
-/** Runs saved before `targetEntropy` existed aimed at entropy 0 on w: the same target, in today's terms. */
-function legacyEntropy(stored: unknown, policy: NoisePolicy): unknown {
-  if (typeof stored !== 'object' || stored === null || 'targetEntropy' in stored) return stored;
-  const M = (stored as { actionMagnitude?: unknown }).actionMagnitude;
-  return typeof M === 'number' && M > 0 ? { ...stored, targetEntropy: -policy.chunk * policy.actDim * Math.log(M) } : stored;
+/**
+ * A saved config in today's terms. Runs saved before `targetEntropy` existed aimed at entropy 0 on w; runs
+ * saved before `normalizeObs` existed showed the agent raw observations.
+ */
+function legacyConfig(stored: unknown, policy: NoisePolicy): unknown {
+  if (typeof stored !== 'object' || stored === null) return stored;
+  let config = stored as Record<string, unknown>;
+  const M = config.actionMagnitude;
+  if (!('targetEntropy' in config) && typeof M === 'number' && M > 0) config = { ...config, targetEntropy: -policy.chunk * policy.actDim * Math.log(M) };
+  if (!('normalizeObs' in config)) config = { ...config, normalizeObs: false };
+  return config;
+}
+
+/** normalizeObs when unset: the reference's normalized view, for the DSRL agents, when the policy allows it. */
+function resolveNormalizeObs(cfg: SteerConfig, policy: NoisePolicy): SteerConfig {
+  if (cfg.normalizeObs !== undefined) return cfg;
+  return { ...cfg, normalizeObs: (cfg.algo === 'na' || cfg.algo === 'sac') && policy.obsStats !== undefined };
 }
 
 /** The observation statistics the policy declares; normalizeObs needs them. */
@@ -235,9 +248,9 @@ export async function steer(
     // Only the folder is needed to resume; env, steps etc. come from its config.json.
     const reopened = createRunDir({ algo: 'steer', env: input.env ?? '', seed: 0, config: null, out: input.out, resume: true });
     dir = reopened.dir;
-    cfg = resumedConfig(input as Record<string, unknown>, legacyEntropy(reopened.config, policy), dir, RESUME_OVERRIDABLE, parseSteerConfig, 'steer config', ['policy']);
+    cfg = resumedConfig(input as Record<string, unknown>, legacyConfig(reopened.config, policy), dir, RESUME_OVERRIDABLE, parseSteerConfig, 'steer config', ['policy']);
   } else {
-    cfg = parseSteerConfig(input);
+    cfg = resolveNormalizeObs(parseSteerConfig(input), policy);
   }
   const make = makeInner ?? ((n: number, chunk: number) => chunkedVectorEnv(cfg.env, n, chunk));
   const trainInner = cfg.algo === 'base' || cfg.offlineOnly !== undefined ? null : await make(cfg.numEnvs, policy.chunk);
@@ -294,7 +307,7 @@ export async function evaluateRun(
   const { run } = input;
   const configPath = join(run, CONFIG_FILE);
   if (!existsSync(configPath)) throw new Error(`${run}: no config.json, so it is not a dsrl steer run folder`);
-  const cfg = parseSteerConfig(legacyEntropy(readRunConfig(run), policy), configPath);
+  const cfg = parseSteerConfig(legacyConfig(readRunConfig(run), policy), configPath);
   if (cfg.algo === 'base') throw new Error(`${run}: a base-policy run has no agent to evaluate (dsrl eval --policy evaluates the base policy)`);
   const file = join(run, input.agent, 'actor.safetensors');
   if (!existsSync(file)) throw new Error(`${run}: no ${input.agent}/actor.safetensors yet (a run saves its agent at each evaluation)`);
