@@ -20,3 +20,13 @@ export const listArg = (flag: string) => (value: string): number[] => {
   }
   return parts;
 };
+
+/** A `--policy <spec>` loaded for an env: its dims come from the env itself, so a mismatch fails at load. */
+export async function loadPolicyForEnv(spec: string, envId: string): Promise<import('../policies/policy.ts').NoisePolicy> {
+  const { makeEnv } = await import('../envs/registry.ts');
+  const probe = await makeEnv(envId);
+  const expect = { obsDim: probe.observationSpace.size, actDim: probe.actionSpace.size };
+  probe.close();
+  const { loadPolicy } = await import('../policies/load.ts');
+  return loadPolicy(spec, { expect });
+}

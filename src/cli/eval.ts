@@ -7,7 +7,7 @@ import { Rng } from '../core/rng.ts';
 import type { Env } from '../envs/env.ts';
 import type { NoisePolicy } from '../policies/policy.ts';
 import type { EvalResult } from '../policies/diffusion/manifest.ts';
-import { intArg } from './args.ts';
+import { intArg, loadPolicyForEnv } from './args.ts';
 
 export interface EvalOptions {
   /** Checkpoint folder (or its manifest.json). */
@@ -79,13 +79,8 @@ export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string
   if (typeof saved.env !== 'string') throw new Error(`${opts.run}/config.json names no env`);
   const policyPath = opts.policy ?? (typeof saved.policy === 'string' ? saved.policy : undefined);
   if (policyPath === undefined) throw new Error(`${opts.run}/config.json does not say which base policy the run used; pass --policy`);
-  const { makeEnv } = await import('../envs/registry.ts');
-  const probe = await makeEnv(saved.env);
-  const expect = { obsDim: probe.observationSpace.size, actDim: probe.actionSpace.size };
-  probe.close();
-  const { loadPolicy } = await import('../policies/load.ts');
   const { evaluateRun } = await import('../run/train-dsrl.ts');
-  const policy = await loadPolicy(policyPath, { expect });
+  const policy = await loadPolicyForEnv(policyPath, saved.env);
   const started = performance.now();
   let res: Awaited<ReturnType<typeof evaluateRun>>;
   try {

@@ -1,6 +1,6 @@
 /** CLI: `dsrl steer` (DSRL-NA, DSRL-SAC, residual SAC, or the base policy alone, on a base diffusion policy). */
 import type { Command } from 'commander';
-import { intArg, listArg, numArg } from './args.ts';
+import { intArg, listArg, loadPolicyForEnv, numArg } from './args.ts';
 
 const ALGOS = ['na', 'sac', 'residual', 'base'] as const;
 
@@ -53,12 +53,7 @@ export function registerSteer(program: Command): void {
         if (o.env === undefined) cmd.error("error: required option '--env <id>' not specified");
         if (o.policy === undefined) cmd.error("error: required option '--policy <spec>' not specified");
       }
-      const { makeEnv } = await import('../envs/registry.ts');
-      const probe = await makeEnv(env);
-      const expect = { obsDim: probe.observationSpace.size, actDim: probe.actionSpace.size };
-      probe.close();
-      const { loadPolicy } = await import('../policies/load.ts');
-      const policy = await loadPolicy(policyPath, { expect });
+      const policy = await loadPolicyForEnv(policyPath, env);
       const { steer } = await import('../run/train-dsrl.ts');
       // steer config key <- commander option name
       const fromFlags: Array<[string, string]> = [
