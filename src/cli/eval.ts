@@ -71,23 +71,13 @@ export interface RunEvalOptions {
 /** `dsrl eval --run`: a steer run's saved agent on its base policy, on fresh episodes. */
 export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string) => void } = {}) {
   const log = io.log ?? ((line: string) => console.log(line));
-  const { existsSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { readRunConfig } = await import('../run/run-dir.ts');
-  if (!existsSync(join(opts.run, 'config.json'))) throw new Error(`${opts.run}: no config.json, so it is not a dsrl steer run folder`);
-  const saved = readRunConfig(opts.run) as { env?: unknown; policy?: unknown };
-  if (typeof saved.env !== 'string') throw new Error(`${opts.run}/config.json names no env`);
-  const policyPath = opts.policy ?? (typeof saved.policy === 'string' ? saved.policy : undefined);
-  if (policyPath === undefined) throw new Error(`${opts.run}/config.json does not say which base policy the run used; pass --policy`);
   const { evaluateRun } = await import('../run/train-dsrl.ts');
-  const policy = await loadPolicyForEnv(policyPath, saved.env);
   const started = performance.now();
-  let res: Awaited<ReturnType<typeof evaluateRun>>;
-  try {
-    res = await evaluateRun({ run: opts.run, agent: opts.agent, episodes: opts.episodes, seed: opts.seed, parallel: opts.parallel }, policy);
-  } finally {
-    await policy.close?.();
-  }
+  const res = await evaluateRun({ run: opts.run, agent: opts.agent, episodes: opts.episodes, seed: opts.seed, parallel: opts.parallel }, (envId, saved) => {
+    const spec = opts.policy ?? saved;
+    if (spec === undefined) throw new Error(`${opts.run}/config.json does not say which base policy the run used; pass --policy`);
+    return loadPolicyForEnv(spec, envId);
+  });
   const seconds = (performance.now() - started) / 1000;
   const lengthMean = res.lengths.reduce((a, b) => a + b, 0) / res.lengths.length;
   const trained = res.trainedSteps === null ? '' : ` (saved at ${res.trainedSteps} env steps${res.trainedEval === null ? '' : `, training eval ${res.trainedEval.toFixed(1)}`})`;

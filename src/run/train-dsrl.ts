@@ -301,34 +301,45 @@ export interface EvaluateRunResult extends Omit<EvalResult, 'step'> {
  * `episodes` fresh episodes: the deterministic actor, as the training evaluations, but on starts of one's
  * choosing and as many as wanted (training evaluates the same `evalEpisodes` starts each time).
  */
+/** Loads the base policy a run names: its env id and the `policy` of its config.json (if any). */
+export type RunPolicyLoader = (envId: string, spec: string | undefined) => Promise<NoisePolicy>;
+
 export async function evaluateRun(
-  input: EvaluateRunInput, policy: NoisePolicy, makeInner?: (n: number, chunk: number) => Promise<VectorEnv>,
+  input: EvaluateRunInput, base: NoisePolicy | RunPolicyLoader, makeInner?: (n: number, chunk: number) => Promise<VectorEnv>,
 ): Promise<EvaluateRunResult> {
   const { run } = input;
   const configPath = join(run, CONFIG_FILE);
   if (!existsSync(configPath)) throw new Error(`${run}: no config.json, so it is not a dsrl steer run folder`);
-  const cfg = parseSteerConfig(legacyConfig(readRunConfig(run), policy), configPath);
-  if (cfg.algo === 'base') throw new Error(`${run}: a base-policy run has no agent to evaluate (dsrl eval --policy evaluates the base policy)`);
-  const file = join(run, input.agent, 'actor.safetensors');
-  if (!existsSync(file)) throw new Error(`${run}: no ${input.agent}/actor.safetensors yet (a run saves its agent at each evaluation)`);
   if (!Number.isInteger(input.episodes) || input.episodes < 1) throw new Error(`episodes must be a positive integer, got ${input.episodes}`);
   if (!Number.isInteger(input.parallel) || input.parallel < 1) throw new Error(`parallel must be a positive integer, got ${input.parallel}`);
-  const make = makeInner ?? ((n: number, chunk: number) => chunkedVectorEnv(cfg.env, n, chunk));
-  const inner = await make(Math.min(input.parallel, input.episodes), policy.chunk);
+  const stored = readRunConfig(run) as { env?: unknown; policy?: unknown };
+  if (typeof stored.env !== 'string') throw new Error(`${configPath} names no env`);
+  // A policy loaded here is closed here (a remote one holds a socket).
+  const policy = typeof base === 'function' ? await base(stored.env, typeof stored.policy === 'string' ? stored.policy : undefined) : base;
   try {
-    checkPolicyFitsEnv(policy, inner, cfg.env);
-    const normalizer = cfg.normalizeObs ? new ObsNormalizer(policyObsStats(policy)) : null;
-    const agentPolicy = normalizer ? onNormalizedObs(policy, normalizer) : policy;
-    const rng = Rng.fromSeed(input.seed);
-    const env = cfg.algo === 'residual' ? residualEvalEnv(inner, policy, cfg, rng) : new NoiseActionVectorEnv(inner, policy, cfg.actionMagnitude, normalizer);
-    const agent = createSteerAgent(cfg, policy, agentPolicy, env instanceof ResidualActionVectorEnv ? env : null, rng.split(), inner.numEnvs);
-    const { tensors, metadata } = readSafetensors(file);
-    loadModelTensors(agent.actor, tensors, file);
-    const res = await evaluate(agent, env, input.episodes, { seed: input.seed, deterministic: true });
-    const num = (v: string | undefined) => (v === undefined || !Number.isFinite(Number(v)) ? null : Number(v));
-    return { ...res, run, agent: input.agent, algo: cfg.algo, env: cfg.env, trainedSteps: num(metadata.step), trainedEval: num(metadata.eval_return) };
+    const cfg = parseSteerConfig(legacyConfig(stored, policy), configPath);
+    if (cfg.algo === 'base') throw new Error(`${run}: a base-policy run has no agent to evaluate (dsrl eval --policy evaluates the base policy)`);
+    const file = join(run, input.agent, 'actor.safetensors');
+    if (!existsSync(file)) throw new Error(`${run}: no ${input.agent}/actor.safetensors yet (a run saves its agent at each evaluation)`);
+    const make = makeInner ?? ((n: number, chunk: number) => chunkedVectorEnv(cfg.env, n, chunk));
+    const inner = await make(Math.min(input.parallel, input.episodes), policy.chunk);
+    try {
+      checkPolicyFitsEnv(policy, inner, cfg.env);
+      const normalizer = cfg.normalizeObs ? new ObsNormalizer(policyObsStats(policy)) : null;
+      const agentPolicy = normalizer ? onNormalizedObs(policy, normalizer) : policy;
+      const rng = Rng.fromSeed(input.seed);
+      const env = cfg.algo === 'residual' ? residualEvalEnv(inner, policy, cfg, rng) : new NoiseActionVectorEnv(inner, policy, cfg.actionMagnitude, normalizer);
+      const agent = createSteerAgent(cfg, policy, agentPolicy, env instanceof ResidualActionVectorEnv ? env : null, rng.split(), inner.numEnvs);
+      const { tensors, metadata } = readSafetensors(file);
+      loadModelTensors(agent.actor, tensors, file);
+      const res = await evaluate(agent, env, input.episodes, { seed: input.seed, deterministic: true });
+      const num = (v: string | undefined) => (v === undefined || !Number.isFinite(Number(v)) ? null : Number(v));
+      return { ...res, run, agent: input.agent, algo: cfg.algo, env: cfg.env, trainedSteps: num(metadata.step), trainedEval: num(metadata.eval_return) };
+    } finally {
+      await inner.close();
+    }
   } finally {
-    await inner.close();
+    if (typeof base === 'function') await policy.close?.();
   }
 }
 
