@@ -11,6 +11,7 @@ import { ActionChunk, TimeLimit } from '../src/envs/wrappers.ts';
 import { saveDiffusionCheckpoint } from '../src/policies/diffusion/checkpoint-io.ts';
 import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
 import { evaluateRun, steer } from '../src/run/train-dsrl.ts';
+import { evaluateSacRun, trainSac } from '../src/run/train-sac.ts';
 
 const spec = { obsDim: 2, actDim: 1, chunk: 2, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
 const policy = new DiffusionPolicy({
@@ -97,6 +98,23 @@ describe('evaluateRun (dsrl eval --run)', () => {
     expect(JSON.parse(json).returns).toEqual(run.evals.at(-1)!.returns);
     await expect(cli('--run', run.dir, '--env', 'Walker2d-v5')).rejects.toThrow(/--env does not apply with --run/);
     await expect(cli('--run', run.dir, '--agent', 'first')).rejects.toThrow(/--agent must be best or last, got "first"/);
-    await expect(cli('--episodes', '2')).rejects.toThrow(/give --policy <checkpoint folder>, or --run <steer run folder>/);
+    await expect(cli('--episodes', '2')).rejects.toThrow(/give --policy <checkpoint folder>, or --run <run folder>/);
+    // A `dsrl sac` run folder: the same command evaluates its SAC agent on the env alone.
+    const sacRun = await trainSac({ env: 'Hopper-v5', steps: 64, seed: 1, learningStarts: 32, hidden: [16], evalEvery: 64, evalEpisodes: 2, out: out(), quiet: true });
+    const [sacJson] = await cli('--run', sacRun.dir, '--episodes', '2', '--parallel', '2', '--seed', '10000', '--json');
+    expect(JSON.parse(sacJson)).toMatchObject({ algo: 'scratch', env: 'Hopper-v5', returns: sacRun.best!.returns });
+    await expect(cli('--run', sacRun.dir, '--policy', checkpoint)).rejects.toThrow(/is a SAC-from-scratch run: it has no base policy, so --policy does not apply/);
+  });
+
+  it('a dsrl sac run: its saved agents give back their training evaluations', async () => {
+    const makeReach = async (n: number): Promise<VectorEnv> => new SyncVectorEnv(Array.from({ length: n }, () => new TimeLimit(new Reach1D(), 12)));
+    const run = await trainSac({ env: 'Reach1D', steps: 300, seed: 2, learningStarts: 100, hidden: [16], evalEvery: 150, evalEpisodes: 6, out: out(), quiet: true }, makeReach);
+    const best = await evaluateSacRun({ run: run.dir, agent: 'best', episodes: 6, seed: 10_000, parallel: 5 }, makeReach);
+    expect(best.returns).toEqual(run.best!.returns);
+    expect([best.algo, best.trainedSteps, best.trainedEval]).toEqual(['scratch', run.best!.step, run.best!.mean]);
+    const last = await evaluateSacRun({ run: run.dir, agent: 'last', episodes: 6, seed: 10_000, parallel: 5 }, makeReach);
+    expect(last.returns).toEqual(run.evals.at(-1)!.returns);
+    rmSync(join(run.dir, 'last'), { recursive: true });
+    await expect(evaluateSacRun({ run: run.dir, agent: 'last', episodes: 2, seed: 0, parallel: 1 }, makeReach)).rejects.toThrow(/no last\/agent\.json yet/);
   });
 });

@@ -32,7 +32,7 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('evaluate a diffusion-policy checkpoint with noise drawn from N(0, I), or (--run) the agent a dsrl steer run trained')
     .option('--policy <spec>', 'checkpoint folder (model.safetensors + manifest.json); with --run: the base policy, default the run\'s own')
-    .option('--run <dir>', 'a dsrl steer run folder: evaluate its saved agent steering its base policy')
+    .option('--run <dir>', 'a dsrl steer (or dsrl sac) run folder: evaluate its saved agent (steering its base policy)')
     .option('--agent <which>', 'with --run: best (best training evaluation) or last', 'best')
     .option('--env <id>', 'env id (default: the one in the manifest)')
     .option('--episodes <n>', 'episodes to run', intArg('--episodes'), d.episodes)
@@ -52,7 +52,7 @@ export function registerEval(program: Command): void {
         if (o.json) console.log(JSON.stringify(res));
         return;
       }
-      if (o.policy === undefined) cmd.error("error: give --policy <checkpoint folder>, or --run <steer run folder>");
+      if (o.policy === undefined) cmd.error("error: give --policy <checkpoint folder>, or --run <run folder>");
       const res = await runEval(o, quiet);
       if (o.json) console.log(JSON.stringify(res));
     });
@@ -68,16 +68,28 @@ export interface RunEvalOptions {
   parallel: number;
 }
 
-/** `dsrl eval --run`: a steer run's saved agent on its base policy, on fresh episodes. */
+/** `dsrl eval --run`: a run's saved agent (a steer run's, on its base policy, or a `dsrl sac` run's), on fresh episodes. */
 export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string) => void } = {}) {
   const log = io.log ?? ((line: string) => console.log(line));
-  const { evaluateRun } = await import('../run/train-dsrl.ts');
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const input = { run: opts.run, agent: opts.agent, episodes: opts.episodes, seed: opts.seed, parallel: opts.parallel };
   const started = performance.now();
-  const res = await evaluateRun({ run: opts.run, agent: opts.agent, episodes: opts.episodes, seed: opts.seed, parallel: opts.parallel }, (envId, saved) => {
-    const spec = opts.policy ?? saved;
-    if (spec === undefined) throw new Error(`${opts.run}/config.json does not say which base policy the run used; pass --policy`);
-    return loadPolicyForEnv(spec, envId);
-  });
+  // A `dsrl sac` run saves whole SAC agents (agent.json); a steer run saves the actor that picks the noise.
+  const sacRun = ['best', 'last'].some((which) => existsSync(join(opts.run, which, 'agent.json')));
+  let res: Awaited<ReturnType<typeof import('../run/train-sac.ts').evaluateSacRun>>;
+  if (sacRun) {
+    if (opts.policy !== undefined) throw new Error(`${opts.run} is a SAC-from-scratch run: it has no base policy, so --policy does not apply`);
+    const { evaluateSacRun } = await import('../run/train-sac.ts');
+    res = await evaluateSacRun(input);
+  } else {
+    const { evaluateRun } = await import('../run/train-dsrl.ts');
+    res = await evaluateRun(input, (envId, saved) => {
+      const spec = opts.policy ?? saved;
+      if (spec === undefined) throw new Error(`${opts.run}/config.json does not say which base policy the run used; pass --policy`);
+      return loadPolicyForEnv(spec, envId);
+    });
+  }
   const seconds = (performance.now() - started) / 1000;
   const lengthMean = res.lengths.reduce((a, b) => a + b, 0) / res.lengths.length;
   const trained = res.trainedSteps === null ? '' : ` (saved at ${res.trainedSteps} env steps${res.trainedEval === null ? '' : `, training eval ${res.trainedEval.toFixed(1)}`})`;

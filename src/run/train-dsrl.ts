@@ -51,6 +51,7 @@ import { MetricsLogger } from './metrics.ts';
 import { createOffPolicyLoop, evaluate, type EvalResult, type Info, type LoopCheckpoint, type OffPolicyAgent } from './offpolicy.ts';
 import { ProgressBar } from './progress.ts';
 import { resumedConfig, runControlShape } from './run-config.ts';
+import { checkEvaluateRunInput, type EvaluateRunInput, type EvaluateRunResult } from './evaluate-run.ts';
 import { CONFIG_FILE, createRunDir, readRunConfig } from './run-dir.ts';
 
 export const STEER_ALGOS = ['na', 'sac', 'residual', 'base'] as const;
@@ -274,28 +275,6 @@ export async function steer(
   }
 }
 
-export interface EvaluateRunInput {
-  /** The run folder (what `dsrl steer --out` made). */
-  run: string;
-  /** Which saved agent: the best evaluation so far or the latest one. */
-  agent: 'best' | 'last';
-  episodes: number;
-  /** Seeds the env resets (and residual SAC's base-policy noise); training evaluations use 10000. */
-  seed: number;
-  /** Episodes run side by side. */
-  parallel: number;
-}
-
-export interface EvaluateRunResult extends Omit<EvalResult, 'step'> {
-  run: string;
-  agent: 'best' | 'last';
-  algo: SteerAlgo;
-  env: string;
-  /** Env steps the agent had trained for, and its return in that training evaluation (from the file). */
-  trainedSteps: number | null;
-  trainedEval: number | null;
-}
-
 /**
  * Evaluate a steer run's saved agent (`best/` or `last/actor.safetensors`) on the base policy for
  * `episodes` fresh episodes: the deterministic actor, as the training evaluations, but on starts of one's
@@ -310,8 +289,7 @@ export async function evaluateRun(
   const { run } = input;
   const configPath = join(run, CONFIG_FILE);
   if (!existsSync(configPath)) throw new Error(`${run}: no config.json, so it is not a dsrl steer run folder`);
-  if (!Number.isInteger(input.episodes) || input.episodes < 1) throw new Error(`episodes must be a positive integer, got ${input.episodes}`);
-  if (!Number.isInteger(input.parallel) || input.parallel < 1) throw new Error(`parallel must be a positive integer, got ${input.parallel}`);
+  checkEvaluateRunInput(input);
   const stored = readRunConfig(run) as { env?: unknown; policy?: unknown };
   if (typeof stored.env !== 'string') throw new Error(`${configPath} names no env`);
   // A policy loaded here is closed here (a remote one holds a socket).

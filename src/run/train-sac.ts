@@ -7,6 +7,7 @@
  * truncating the metrics files back to the checkpoint step, and ends exactly where an uninterrupted run
  * would (same weights, buffer and metrics; only 'charts/SPS' is wall-clock).
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { SAC, sacDefaults } from '../algos/sac.ts';
@@ -17,11 +18,12 @@ import { writeFileAtomic } from '../node/fs.ts';
 import { latestCheckpoint, restoreCheckpoint, saveCheckpoint, TRAIN_STATE_DIR } from './checkpoint.ts';
 import { curveSvg } from './curve.ts';
 import { MetricsLogger } from './metrics.ts';
-import { createOffPolicyLoop, type EvalResult, type LoopCheckpoint } from './offpolicy.ts';
+import { createOffPolicyLoop, evaluate, type EvalResult, type LoopCheckpoint } from './offpolicy.ts';
 import { ProgressBar } from './progress.ts';
 import { resumedConfig, runControlShape } from './run-config.ts';
-import { createRunDir } from './run-dir.ts';
-import { saveSacCheckpoint } from './sac-checkpoint.ts';
+import { checkEvaluateRunInput, type EvaluateRunInput, type EvaluateRunResult } from './evaluate-run.ts';
+import { CONFIG_FILE, createRunDir, readRunConfig } from './run-dir.ts';
+import { loadSacCheckpoint, saveSacCheckpoint } from './sac-checkpoint.ts';
 
 /** `dsrl sac` options, with CleanRL's sac_continuous_action.py defaults where it has one. */
 export const sacRunSchema = z.object({
@@ -202,4 +204,27 @@ async function runSac(cfg: SacRunConfig, dir: string, env: VectorEnv, evalEnv: V
     logger.close();
   }
   return { dir, evals, best, seconds: (performance.now() - t0) / 1000, step: loop.state.envSteps, resumedFrom };
+}
+
+/**
+ * Evaluate a `dsrl sac` run's saved agent (`best/` or `last/`) for `episodes` fresh episodes with the
+ * deterministic actor; with seed 10000 and parallel min(evalEpisodes, 5) it replays the training evaluation.
+ */
+export async function evaluateSacRun(input: EvaluateRunInput, makeVectorEnv?: (n: number) => Promise<VectorEnv>): Promise<EvaluateRunResult> {
+  const { run } = input;
+  const configPath = join(run, CONFIG_FILE);
+  if (!existsSync(configPath)) throw new Error(`${run}: no config.json, so it is not a dsrl run folder`);
+  checkEvaluateRunInput(input);
+  const cfg = parseSacConfig(readRunConfig(run), configPath);
+  const dir = join(run, input.agent);
+  if (!existsSync(join(dir, 'agent.json'))) throw new Error(`${run}: no ${input.agent}/agent.json yet (a run saves its agent at each evaluation)`);
+  const make = makeVectorEnv ?? ((n: number) => SyncVectorEnv.create(cfg.env, n));
+  const env = await make(Math.min(input.parallel, input.episodes));
+  try {
+    const { sac, manifest } = loadSacCheckpoint(dir, { obsDim: env.singleObservationSpace.size, actDim: env.singleActionSpace.size });
+    const res = await evaluate(sac, env, input.episodes, { seed: input.seed, deterministic: true });
+    return { ...res, run, agent: input.agent, algo: 'scratch', env: cfg.env, trainedSteps: manifest.step, trainedEval: manifest.evalReturn };
+  } finally {
+    await env.close();
+  }
 }
