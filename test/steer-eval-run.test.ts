@@ -54,7 +54,7 @@ describe('evaluateRun (dsrl eval --run)', () => {
     const base = await steer({ ...common, algo: 'base', steps: undefined, out: out() }, policy, reach);
     await expect(evaluateRun({ run: base.dir, agent: 'best', episodes: 2, seed: 0, parallel: 1 }, policy, reach)).rejects.toThrow(/a base-policy run has no agent to evaluate/);
     const missing = join(tmpdir(), 'dsrl-no-such-run');
-    await expect(evaluateRun({ run: missing, agent: 'best', episodes: 2, seed: 0, parallel: 1 }, policy, reach)).rejects.toThrow(/dsrl-no-such-run: no config\.json, so it is not a dsrl steer run folder/);
+    await expect(evaluateRun({ run: missing, agent: 'best', episodes: 2, seed: 0, parallel: 1 }, policy, reach)).rejects.toThrow(/dsrl-no-such-run: no config\.json, so it is not a dsrl run folder/);
     rmSync(join(residual.dir, 'last'), { recursive: true });
     await expect(evaluateRun({ run: residual.dir, agent: 'last', episodes: 2, seed: 0, parallel: 1 }, policy, reach)).rejects.toThrow(/no last\/actor\.safetensors yet/);
     await expect(evaluateRun({ run: residual.dir, agent: 'best', episodes: 0, seed: 0, parallel: 1 }, policy, reach)).rejects.toThrow(/episodes must be a positive integer, got 0/);

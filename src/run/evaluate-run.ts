@@ -2,7 +2,10 @@
  * `dsrl eval --run`: what evaluating a run folder's saved agent takes and gives, shared by steer runs
  * (train-dsrl.ts evaluateRun) and SAC-from-scratch runs (train-sac.ts evaluateSacRun).
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { EvalResult } from './offpolicy.ts';
+import { CONFIG_FILE, readRunConfig } from './run-dir.ts';
 
 export interface EvaluateRunInput {
   /** The run folder (what `dsrl steer` or `dsrl sac` made). */
@@ -27,7 +30,15 @@ export interface EvaluateRunResult extends Omit<EvalResult, 'step'> {
   trainedEval: number | null;
 }
 
-export function checkEvaluateRunInput(input: EvaluateRunInput): void {
+/** Checks the input and returns the run's config.json (raw) and its path; both kinds of run start here. */
+export function openRunForEvaluation(input: EvaluateRunInput): { configPath: string; stored: unknown } {
+  const configPath = join(input.run, CONFIG_FILE);
+  if (!existsSync(configPath)) throw new Error(`${input.run}: no config.json, so it is not a dsrl run folder`);
+  checkEvaluateRunInput(input);
+  return { configPath, stored: readRunConfig(input.run) };
+}
+
+function checkEvaluateRunInput(input: EvaluateRunInput): void {
   if (!Number.isInteger(input.episodes) || input.episodes < 1) throw new Error(`episodes must be a positive integer, got ${input.episodes}`);
   if (!Number.isInteger(input.parallel) || input.parallel < 1) throw new Error(`parallel must be a positive integer, got ${input.parallel}`);
 }

@@ -51,8 +51,8 @@ import { MetricsLogger } from './metrics.ts';
 import { createOffPolicyLoop, evaluate, type EvalResult, type Info, type LoopCheckpoint, type OffPolicyAgent } from './offpolicy.ts';
 import { ProgressBar } from './progress.ts';
 import { resumedConfig, runControlShape } from './run-config.ts';
-import { checkEvaluateRunInput, type EvaluateRunInput, type EvaluateRunResult } from './evaluate-run.ts';
-import { CONFIG_FILE, createRunDir, readRunConfig } from './run-dir.ts';
+import { openRunForEvaluation, type EvaluateRunInput, type EvaluateRunResult } from './evaluate-run.ts';
+import { createRunDir } from './run-dir.ts';
 
 export const STEER_ALGOS = ['na', 'sac', 'residual', 'base'] as const;
 export type SteerAlgo = (typeof STEER_ALGOS)[number];
@@ -287,10 +287,9 @@ export async function evaluateRun(
   input: EvaluateRunInput, base: NoisePolicy | RunPolicyLoader, makeInner?: (n: number, chunk: number) => Promise<VectorEnv>,
 ): Promise<EvaluateRunResult> {
   const { run } = input;
-  const configPath = join(run, CONFIG_FILE);
-  if (!existsSync(configPath)) throw new Error(`${run}: no config.json, so it is not a dsrl steer run folder`);
-  checkEvaluateRunInput(input);
-  const stored = readRunConfig(run) as { env?: unknown; policy?: unknown };
+  const opened = openRunForEvaluation(input);
+  const configPath = opened.configPath;
+  const stored = opened.stored as { env?: unknown; policy?: unknown };
   if (typeof stored.env !== 'string') throw new Error(`${configPath} names no env`);
   // A policy loaded here is closed here (a remote one holds a socket).
   const policy = typeof base === 'function' ? await base(stored.env, typeof stored.policy === 'string' ? stored.policy : undefined) : base;

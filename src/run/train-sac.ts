@@ -21,8 +21,8 @@ import { MetricsLogger } from './metrics.ts';
 import { createOffPolicyLoop, evaluate, type EvalResult, type LoopCheckpoint } from './offpolicy.ts';
 import { ProgressBar } from './progress.ts';
 import { resumedConfig, runControlShape } from './run-config.ts';
-import { checkEvaluateRunInput, type EvaluateRunInput, type EvaluateRunResult } from './evaluate-run.ts';
-import { CONFIG_FILE, createRunDir, readRunConfig } from './run-dir.ts';
+import { openRunForEvaluation, type EvaluateRunInput, type EvaluateRunResult } from './evaluate-run.ts';
+import { createRunDir } from './run-dir.ts';
 import { loadSacCheckpoint, saveSacCheckpoint } from './sac-checkpoint.ts';
 
 /** `dsrl sac` options, with CleanRL's sac_continuous_action.py defaults where it has one. */
@@ -212,10 +212,8 @@ async function runSac(cfg: SacRunConfig, dir: string, env: VectorEnv, evalEnv: V
  */
 export async function evaluateSacRun(input: EvaluateRunInput, makeVectorEnv?: (n: number) => Promise<VectorEnv>): Promise<EvaluateRunResult> {
   const { run } = input;
-  const configPath = join(run, CONFIG_FILE);
-  if (!existsSync(configPath)) throw new Error(`${run}: no config.json, so it is not a dsrl run folder`);
-  checkEvaluateRunInput(input);
-  const cfg = parseSacConfig(readRunConfig(run), configPath);
+  const { configPath, stored } = openRunForEvaluation(input);
+  const cfg = parseSacConfig(stored, configPath);
   const dir = join(run, input.agent);
   if (!existsSync(join(dir, 'agent.json'))) throw new Error(`${run}: no ${input.agent}/agent.json yet (a run saves its agent at each evaluation)`);
   const make = makeVectorEnv ?? ((n: number) => SyncVectorEnv.create(cfg.env, n));
