@@ -18,8 +18,9 @@ import type { Model } from '../../nn/module.ts';
 import { Adam, polyak, type AdamState } from '../../nn/optim.ts';
 import type { NoisePolicy } from '../../policies/policy.ts';
 import { concatRows } from '../common.ts';
-import { actorLoss, softBellmanTarget, tdLoss, temperatureLoss } from '../losses.ts';
-import { TanhGaussian, type Info } from '../sac.ts';
+import { softBellmanTarget, type Info } from '../losses.ts';
+import { actorTemperatureStep, regressCritics, type ActorStepParts } from '../sac-steps.ts';
+import { TanhGaussian } from '../tanh-gaussian.ts';
 
 export interface DsrlNaConfig {
   obsDim: number;
@@ -83,12 +84,11 @@ export class DsrlNA {
   noiseSource: Pick<Rng, 'normal'>;
   private readonly head: TanhGaussian;
   private readonly actHead: TanhGaussian;
+  private readonly actorStep: ActorStepParts;
   private readonly x: Float32Array; // [B, obs + chunk] critic input
   private readonly y: Float32Array; // [B] TD target
   private readonly q: Float32Array[]; // per critic [B]
-  private readonly dq: Float32Array[]; // per critic [B]
-  private readonly dW: Float32Array; // [B, chunk]
-  private readonly dLogProb: Float32Array;
+  private readonly dq: Float32Array; // [B]
   private readonly freshNoise: Float32Array; // [B, chunk]
   private readonly obsCopy: Float32Array; // a batch's obs, kept while the base policy runs
 
@@ -104,7 +104,8 @@ export class DsrlNA {
     }
     if (!(M > 0)) throw new Error(`DSRL-NA: actionMagnitude must be > 0, got ${M}`);
     this.noiseSource = rng;
-    const init = rng.split();
+    // A named stream: the weights do not depend on how many draws the agent's own stream has made.
+    const init = rng.derive('init');
     const act = cfg.activation;
     this.actor = mlp({ in: obsDim, hidden: cfg.actorHidden, out: 2 * C, activation: act, layerNorm: cfg.actorLayerNorm }, init);
     const critic = () => mlp({ in: obsDim + C, hidden: cfg.criticHidden, out: 1, activation: act, layerNorm: cfg.criticLayerNorm }, init);
@@ -127,11 +128,15 @@ export class DsrlNA {
     this.x = new Float32Array(B * (obsDim + C));
     this.y = new Float32Array(B);
     this.q = this.qa.map(() => new Float32Array(B));
-    this.dq = this.qa.map(() => new Float32Array(B));
-    this.dW = new Float32Array(B * C);
-    this.dLogProb = new Float32Array(B);
+    this.dq = new Float32Array(B);
     this.freshNoise = new Float32Array(B * C);
     this.obsCopy = new Float32Array(B * obsDim);
+    // The actor climbs Q_W (noise space), not Q_A.
+    this.actorStep = {
+      actor: this.actor, actorOpt: this.actorOpt, head: this.head, critics: this.qw, reduce: 'min',
+      logAlpha: this.logAlpha, alphaOpt: this.alphaOpt, targetEntropy: cfg.targetEntropy,
+      x: this.x, q: this.q, dq: this.qa.map(() => new Float32Array(B)), dAction: new Float32Array(B * C), dLogProb: new Float32Array(B),
+    };
   }
 
   get alpha(): number {
@@ -148,7 +153,7 @@ export class DsrlNA {
     const real = batch.fields.realActions;
     if (!real) throw new Error('DSRL-NA: the replay buffer must store the executed chunks in field "realActions"');
     const info = await this.updateQA(batch, real);
-    Object.assign(info, this.updateActorAndAlpha(batch.obs, batch.batchSize));
+    Object.assign(info, actorTemperatureStep(this.actorStep, batch.obs, this.cfg.obsDim, batch.batchSize, this.noiseSource));
     for (let i = 0; i < this.qa.length; i++) polyak(this.qaTargets[i], this.qa[i], this.cfg.tau);
     this.updates++;
     if (this.updates % this.cfg.utd === 0) {
@@ -159,58 +164,23 @@ export class DsrlNA {
     return info;
   }
 
-  /** Q_A regression onto the soft TD target through the base policy at (s', w'). */
+  /** Q_A regression onto the soft TD target through the base policy at (s', w'), w' ~ pi_w(s'). */
   private async updateQA(batch: SampledBatch, real: Float32Array): Promise<Info> {
     const B = batch.batchSize;
     const { obsDim, chunkDim: C, gamma } = this.cfg;
-    const alpha = this.alpha;
     this.head.sample(this.actor.forward(batch.nextObs, B), B, this.noiseSource);
     const nextActions = await this.basePolicy.act(batch.nextObs, this.head.action.subarray(0, B * C), B);
     const xNext = concatRows(batch.nextObs, obsDim, nextActions, C, B, this.x);
     for (let i = 0; i < this.qaTargets.length; i++) this.q[i].set(this.qaTargets[i].forward(xNext, B).subarray(0, B));
     const y = softBellmanTarget({
-      rewards: batch.rewards, terminated: batch.terminated, discount: gamma, nextQ: this.q, nextLogProb: this.head.logProb, alpha, reduce: 'min',
+      rewards: batch.rewards, terminated: batch.terminated, discount: gamma, nextQ: this.q, nextLogProb: this.head.logProb, alpha: this.alpha, reduce: 'min',
     }, B, this.y);
     const x = concatRows(batch.obs, obsDim, real, C, B, this.x);
-    let loss = 0;
-    let qMean = 0;
-    const dq = this.dq[0];
-    for (let i = 0; i < this.qa.length; i++) {
-      const res = tdLoss(this.qa[i].forward(x, B), y, B, dq);
-      loss += res.loss;
-      qMean += res.info.q_mean / this.qa.length;
-      this.qa[i].zeroGrad();
-      this.qa[i].backward(dq.subarray(0, B), B, { inputGrad: false });
-      this.qaOpts[i].update();
-    }
-    return { 'losses/qa_loss': loss / 2, 'losses/qa_values': qMean };
+    const { loss, qMean } = regressCritics(this.qa, this.qaOpts, x, y, B, this.dq);
+    return { 'losses/qa_loss': loss, 'losses/qa_values': qMean };
   }
 
-  /** Actor on Q_W: maximise min_i Q_W_i(s, w) - alpha log pi_w(w|s); then the temperature. */
-  private updateActorAndAlpha(obs: Float32Array, B: number): Info {
-    const { obsDim, chunkDim: C } = this.cfg;
-    const alpha = this.alpha;
-    this.head.sample(this.actor.forward(obs, B), B, this.noiseSource);
-    const x = concatRows(obs, obsDim, this.head.action, C, B, this.x);
-    for (let i = 0; i < this.qw.length; i++) this.q[i].set(this.qw[i].forward(x, B).subarray(0, B));
-    const actor = actorLoss(this.q, this.head.logProb, alpha, 'min', B, this.dq, this.dLogProb);
-    this.dW.fill(0);
-    const width = obsDim + C;
-    for (let i = 0; i < this.qw.length; i++) {
-      const dx = this.qw[i].backward(this.dq[i].subarray(0, B), B, { inputGrad: true, paramGrad: false })!;
-      for (let b = 0; b < B; b++) for (let j = 0; j < C; j++) this.dW[b * C + j] += dx[b * width + obsDim + j];
-    }
-    const dOut = this.head.backward(B, this.dW, this.dLogProb);
-    this.actor.zeroGrad();
-    this.actor.backward(dOut.subarray(0, B * 2 * C), B, { inputGrad: false });
-    this.actorOpt.update();
-    const temperature = temperatureLoss(this.logAlpha.values[0], this.head.logProb, B, this.cfg.targetEntropy);
-    this.logAlpha.grads[0] = temperature.grad;
-    this.alphaOpt.update();
-    return { 'losses/actor_loss': actor.loss, 'losses/alpha': alpha, 'losses/entropy': actor.info.entropy };
-  }
-
-  /** One Q_W distillation step on fresh N(0, I) noise. Returns the loss. */
+  /** One Q_W distillation step on fresh N(0, I) noise: member i of Q_W onto member i of Q_A. Returns the loss. */
   private async distill(obs: Float32Array, B: number): Promise<number> {
     const { obsDim, chunkDim: C } = this.cfg;
     const rng = this.noiseSource;
@@ -219,18 +189,10 @@ export class DsrlNA {
     this.obsCopy.set(obs.subarray(0, B * obsDim));
     const actions = await this.basePolicy.act(this.obsCopy, w, B);
     const xa = concatRows(this.obsCopy, obsDim, actions, C, B, this.x);
+    // Stop-gradient: Q_A's values are plain numbers here.
     for (let i = 0; i < this.qa.length; i++) this.q[i].set(this.qa[i].forward(xa, B).subarray(0, B));
     const xw = concatRows(this.obsCopy, obsDim, w, C, B, this.x);
-    let loss = 0;
-    const dq = this.dq[0];
-    for (let i = 0; i < this.qw.length; i++) {
-      // Member i of Q_W regresses onto member i of Q_A (stop-gradient: Q_A's values are plain numbers here).
-      loss += tdLoss(this.qw[i].forward(xw, B), this.q[i], B, dq).loss;
-      this.qw[i].zeroGrad();
-      this.qw[i].backward(dq.subarray(0, B), B, { inputGrad: false });
-      this.qwOpts[i].update();
-    }
-    return loss / this.qw.length;
+    return regressCritics(this.qw, this.qwOpts, xw, this.q, B, this.dq).loss;
   }
 
   state(): DsrlNaState {
