@@ -1,6 +1,7 @@
-// dsrl's native NN backend: OpenBLAS sgemm plus fused element-wise kernels, exposed through N-API.
+// dsrl's native NN backend: SGEMM (built-in kernels, gemm.c, or OpenBLAS where installed) plus fused
+// element-wise kernels, exposed through N-API.
 //
-// Why hand-written: the engine's matrix products go to OpenBLAS (as PyTorch's do), and everything
+// Why hand-written: the engine's matrix products go to a tuned SGEMM (as PyTorch's do), and everything
 // between them (bias + activation, LayerNorm + activation, their backward passes, Adam over a
 // network's flat parameter buffer, Polyak/EMA) is one fused C loop each, so a layer costs one pass
 // over memory instead of several JS loops. Every kernel has a pure-TS twin in src/nn/js-backend.ts
@@ -8,13 +9,17 @@
 //
 // All arrays are Float32Array views (possibly subarrays); sizes are passed explicitly and checked
 // against the views' lengths so a bad call throws instead of touching memory it does not own.
-#include <cblas.h>
 #include <math.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "gemm.h"
+#ifdef DSRL_HAVE_CBLAS  // set by binding.gyp when scripts/build-native.mjs found a working cblas.h + libopenblas
+#include <cblas.h>
+#endif
 
 enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_MISH = 3, ACT_SILU = 4 };
 
@@ -87,9 +92,9 @@ static int need(napi_env env, const fview* a, size_t n, const char* what) {
   return 1;
 }
 
-// A per-process scratch row (kernels run on the JS thread only, so one buffer suffices).
-static float* scratch_buf = NULL;
-static size_t scratch_len = 0;
+// A scratch row per JS thread (the main thread, or a worker thread that loads the addon too).
+static _Thread_local float* scratch_buf = NULL;
+static _Thread_local size_t scratch_len = 0;
 static float* scratch(int64_t n) {
   if ((size_t)n > scratch_len) {
     float* p = (float*)realloc(scratch_buf, (size_t)n * sizeof(float));
@@ -108,6 +113,12 @@ static float* scratch(int64_t n) {
     napi_throw_error(env, NULL, "dsrl_native: too few arguments");  \
     return NULL;                                                    \
   }
+
+// Which SGEMM gemm() calls: OpenBLAS when linked (the default then), else the built-in kernels. setGemm switches
+// at run time, so benches and tests compare both in one process.
+#ifdef DSRL_HAVE_CBLAS
+static int use_openblas = 1;
+#endif
 
 // gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc): C = alpha op(A) op(B) + beta C, row-major.
 static napi_value Gemm(napi_env env, napi_callback_info info) {
@@ -135,8 +146,15 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
       for (int64_t j = 0; j < N; j++) C.data[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C.data[i * ldc + j];
     return NULL;
   }
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-              (int)K, alpha, A.data, (int)lda, B.data, (int)ldb, beta, C.data, (int)ldc);
+#ifdef DSRL_HAVE_CBLAS
+  if (use_openblas) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+                (int)K, alpha, A.data, (int)lda, B.data, (int)ldb, beta, C.data, (int)ldc);
+    return NULL;
+  }
+#endif
+  if (dsrl_sgemm(ta, tb, M, N, K, alpha, A.data, lda, B.data, ldb, beta, C.data, ldc) != 0)
+    napi_throw_error(env, NULL, "dsrl_native: gemm could not allocate its packing buffers (out of memory)");
   return NULL;
 }
 
@@ -434,14 +452,86 @@ static napi_value SumSquares(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// setThreads(n): OpenBLAS thread count (n <= 0: leave as is). Returns the current count.
+// setThreads(n): GEMM thread count, for OpenBLAS and the built-in kernels alike (n <= 0: leave as is).
+// Returns the count of the GEMM in use.
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   ARGS(1);
   int64_t n = get_i64(env, argv[0]);
+  int count = dsrl_sgemm_threads(n > 0 ? (int)n : 0);
+#ifdef DSRL_HAVE_CBLAS
   if (n > 0) openblas_set_num_threads((int)n);
+  if (use_openblas) count = openblas_get_num_threads();
+#endif
   napi_value out;
-  napi_create_int32(env, openblas_get_num_threads(), &out);
+  napi_create_int32(env, count, &out);
   return out;
+}
+
+static napi_value make_string(napi_env env, const char* s) {
+  napi_value out;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+// setGemm(impl?): impl "openblas" | "builtin" (anything else, e.g. undefined: no change). Returns the impl in use.
+static napi_value SetGemm(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[32] = "";
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t == napi_string) napi_get_value_string_utf8(env, argv[0], name, sizeof name, NULL);
+  if (!strcmp(name, "openblas")) {
+#ifdef DSRL_HAVE_CBLAS
+    use_openblas = 1;
+#else
+    napi_throw_error(env, NULL,
+                     "dsrl_native: this build has no OpenBLAS (none was found at install time); install libopenblas-dev "
+                     "and run `npm run build:native`");
+    return NULL;
+#endif
+  } else if (!strcmp(name, "builtin")) {
+#ifdef DSRL_HAVE_CBLAS
+    use_openblas = 0;
+#endif
+  } else if (t != napi_undefined && t != napi_null) {
+    napi_throw_error(env, NULL, "dsrl_native: setGemm takes \"openblas\" or \"builtin\"");
+    return NULL;
+  }
+#ifdef DSRL_HAVE_CBLAS
+  if (use_openblas) return make_string(env, "openblas");
+#endif
+  return make_string(env, "builtin");
+}
+
+// gemmIsa(isa?): the built-in kernels' instruction set; isa "avx512" | "avx2" | "generic" | "auto" forces one
+// (tests cover each on one machine). Returns the one in use; throws when the CPU lacks the one asked for.
+static napi_value GemmIsa(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t == napi_string) {
+    char name[32] = "";
+    napi_get_value_string_utf8(env, argv[0], name, sizeof name, NULL);
+    if (dsrl_sgemm_set_isa(name) != 0) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "dsrl_native: this CPU cannot run the %s kernels (use \"auto\")", name);
+      napi_throw_error(env, NULL, msg);
+      return NULL;
+    }
+  }
+  return make_string(env, dsrl_sgemm_isa());
+}
+
+static void cleanup(void* arg) {
+  (void)arg;
+  free(scratch_buf);
+  scratch_buf = NULL;
+  scratch_len = 0;
+  dsrl_sgemm_free();
 }
 
 static napi_value Init(napi_env env, napi_value exports) {
@@ -455,8 +545,18 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"axpby", NULL, Axpby, NULL, NULL, NULL, napi_default, NULL},
       {"sumSquares", NULL, SumSquares, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
+      {"setGemm", NULL, SetGemm, NULL, NULL, NULL, napi_default, NULL},
+      {"gemmIsa", NULL, GemmIsa, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_value has;
+#ifdef DSRL_HAVE_CBLAS
+  napi_get_boolean(env, true, &has);
+#else
+  napi_get_boolean(env, false, &has);
+#endif
+  napi_set_named_property(env, exports, "hasOpenblas", has);
+  napi_add_env_cleanup_hook(env, cleanup, NULL);
   return exports;
 }
 

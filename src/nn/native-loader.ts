@@ -15,7 +15,16 @@ interface NativeAddon {
   axpby: Backend['axpby'];
   sumSquares: Backend['sumSquares'];
   setThreads(n: number): number;
+  /** Switch the SGEMM behind gemm ('openblas' only where the build linked it); no argument reads. */
+  setGemm(impl?: GemmImpl): GemmImpl;
+  /** The built-in kernels' instruction set; an argument forces one ('auto': the best this CPU has). */
+  gemmIsa(isa?: GemmIsa | 'auto'): GemmIsa;
+  /** Whether the build linked OpenBLAS (scripts/build-native.mjs found it at install time). */
+  hasOpenblas: boolean;
 }
+
+export type GemmImpl = 'builtin' | 'openblas';
+export type GemmIsa = 'avx512' | 'avx2' | 'generic';
 
 let addon: NativeAddon | null = null;
 
@@ -34,6 +43,19 @@ export function loadNativeBackend(): { backend: Backend | null; reason: string }
     return { backend: null, reason: `addon not built or not loadable (${msg}); run \`npm run build:native\`` };
   }
   const a = addon;
+  // DSRL_NATIVE_BLAS picks the SGEMM at run time as it does at build time: "builtin" uses the built-in kernels
+  // even in an OpenBLAS build; "openblas" insists on OpenBLAS (an error, not a silent fallback, without it).
+  const env = (proc as { env?: Record<string, string | undefined> }).env ?? {};
+  const wanted = env.DSRL_NATIVE_BLAS;
+  if (wanted !== undefined && wanted !== '' && wanted !== 'auto') {
+    if (wanted !== 'builtin' && wanted !== 'openblas') {
+      throw new Error(`DSRL_NATIVE_BLAS must be "builtin", "openblas" or "auto", got "${wanted}"`);
+    }
+    if (wanted === 'openblas' && !a.hasOpenblas) {
+      throw new Error('DSRL_NATIVE_BLAS=openblas but the native addon was built without OpenBLAS; install libopenblas-dev and run `npm run build:native`, or unset DSRL_NATIVE_BLAS');
+    }
+    a.setGemm(wanted);
+  }
   const backend: Backend = {
     name: 'native',
     gemm: a.gemm,
@@ -48,7 +70,22 @@ export function loadNativeBackend(): { backend: Backend | null; reason: string }
   return { backend, reason: '' };
 }
 
-/** OpenBLAS threads for the native backend (n <= 0 just reads). Returns the count in force, or 0 without the addon. */
+/** GEMM threads for the native backend (n <= 0 just reads). Returns the count in force, or 0 without the addon. */
 export function nativeThreads(n = 0): number {
   return addon ? addon.setThreads(n) : 0;
+}
+
+/** What provides the native backend's matrix products, or null when the addon is not loaded. */
+export function nativeGemmInfo(): { impl: GemmImpl; isa: GemmIsa; hasOpenblas: boolean } | null {
+  return addon ? { impl: addon.setGemm(), isa: addon.gemmIsa(), hasOpenblas: addon.hasOpenblas } : null;
+}
+
+/**
+ * Switch the native backend's SGEMM at run time (benches and tests compare both in one process). Throws when
+ * the addon is not loaded, or for 'openblas' when the build has none. Returns the impl now in use.
+ */
+export function setNativeGemm(impl: GemmImpl, isa: GemmIsa | 'auto' = 'auto'): GemmImpl {
+  if (!addon) throw new Error('setNativeGemm: the native addon is not loaded; run `npm run build:native`');
+  addon.gemmIsa(isa);
+  return addon.setGemm(impl);
 }

@@ -1,0 +1,22 @@
+// dsrl's built-in single-precision GEMM (see gemm.c for why it exists and how it is built).
+#ifndef DSRL_GEMM_H
+#define DSRL_GEMM_H
+#include <stdint.h>
+
+// C = alpha op(A) op(B) + beta C, row-major, op(A) M x K, op(B) K x N; exactly cblas_sgemm(CblasRowMajor, ...)'s
+// contract, including beta == 0 meaning C is written without being read. Returns 0, or -1 when out of memory
+// (C is then unspecified).
+int dsrl_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+               const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// The instruction set the dispatcher chose at first use: "avx512", "avx2" or "generic".
+const char* dsrl_sgemm_isa(void);
+// Force an instruction set for tests and benches ("avx512", "avx2", "generic"; NULL or "auto": the best the CPU
+// has). Returns 0, or -1 when the CPU lacks it.
+int dsrl_sgemm_set_isa(const char* isa);
+// Worker threads for large products (1 = the calling thread only). Returns the count in force.
+int dsrl_sgemm_threads(int n);
+// Frees the packing buffers (the addon's cleanup hook).
+void dsrl_sgemm_free(void);
+
+#endif
