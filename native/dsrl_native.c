@@ -23,6 +23,16 @@
 
 enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_MISH = 3, ACT_SILU = 4 };
 
+// The element-wise loops are compiled three times (AVX-512, AVX2+FMA, baseline x86-64) and the loader picks
+// the one this CPU runs (GCC's target_clones, an ifunc), so the addon needs no -march=native and still runs
+// where it is copied. Measured on the dev machine: baseline-only code made mish 10-15x slower (its
+// __builtin_rintf becomes a libm call without SSE4.1, which blocks vectorisation).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define DSRL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define DSRL_CLONES
+#endif
+
 #define CHECK_NAPI(call)                                              \
   do {                                                                \
     if ((call) != napi_ok) {                                          \
@@ -206,7 +216,7 @@ static inline float silu_grad(float u) {
 }
 
 // Apply activation `act` to n values: y[i] = act(u[i]). One specialised loop per activation so each vectorises.
-__attribute__((noinline)) static void act_forward_n(int act, const float* u, float* y, int64_t n) {
+DSRL_CLONES __attribute__((noinline)) static void act_forward_n(int act, const float* u, float* y, int64_t n) {
   switch (act) {
     case ACT_RELU:
       for (int64_t i = 0; i < n; i++) y[i] = u[i] > 0.0f ? u[i] : 0.0f;
@@ -227,7 +237,7 @@ __attribute__((noinline)) static void act_forward_n(int act, const float* u, flo
 
 // du[i] = dy[i] * act'(u[i]) given pre-activation u and output y. du must not alias the inputs (restrict lets
 // gcc vectorise; a scalar ReLU backward mispredicts its branch on half the elements).
-__attribute__((noinline)) static void act_backward_n(int act, const float* restrict dy, const float* restrict u, const float* restrict y,
+DSRL_CLONES __attribute__((noinline)) static void act_backward_n(int act, const float* restrict dy, const float* restrict u, const float* restrict y,
                            float* restrict du, int64_t n) {
   switch (act) {
     case ACT_RELU:
@@ -247,6 +257,15 @@ __attribute__((noinline)) static void act_backward_n(int act, const float* restr
   }
 }
 
+DSRL_CLONES static void bias_act_rows(float* z, const float* B, int64_t rows, int64_t cols, int act, float* y) {
+  for (int64_t r = 0; r < rows; r++) {
+    float* zr = z + r * cols;
+    if (B)
+      for (int64_t c = 0; c < cols; c++) zr[c] += B[c];
+    act_forward_n(act, zr, y + r * cols, cols);
+  }
+}
+
 // biasAct(z, bias|null, rows, cols, act, y): z += bias (kept as the pre-activation); y = act(z). y may alias z
 // only for identity.
 static napi_value BiasAct(napi_env env, napi_callback_info info) {
@@ -258,14 +277,18 @@ static napi_value BiasAct(napi_env env, napi_callback_info info) {
   if (!get_f32(env, argv[5], &y, 0, "y")) return NULL;
   size_t n = (size_t)(rows * cols);
   if (!need(env, &z, n, "z") || !need(env, &b, (size_t)cols, "bias") || !need(env, &y, n, "y")) return NULL;
-  const float* B = b.data;
-  for (int64_t r = 0; r < rows; r++) {
-    float* zr = z.data + r * cols;
-    if (B)
-      for (int64_t c = 0; c < cols; c++) zr[c] += B[c];
-    act_forward_n(act, zr, y.data + r * cols, cols);
-  }
+  bias_act_rows(z.data, b.data, rows, cols, act, y.data);
   return NULL;
+}
+
+DSRL_CLONES static void bias_act_backward_rows(const float* dy, const float* z, const float* y, int64_t rows,
+                                               int64_t cols, int act, float* dz, float* db) {
+  for (int64_t r = 0; r < rows; r++) {
+    float* dzr = dz + r * cols;
+    act_backward_n(act, dy + r * cols, z + r * cols, y + r * cols, dzr, cols);
+    if (db)
+      for (int64_t c = 0; c < cols; c++) db[c] += dzr[c];
+  }
 }
 
 // biasActBackward(dy, z, y, rows, cols, act, dz, db|null): dz = dy * act'(z); db += colsum(dz). dz must not alias dy.
@@ -282,13 +305,39 @@ static napi_value BiasActBackward(napi_env env, napi_callback_info info) {
   if (!need(env, &dy, n, "dy") || !need(env, &z, n, "z") || !need(env, &y, n, "y") || !need(env, &dz, n, "dz") ||
       !need(env, &db, (size_t)cols, "db"))
     return NULL;
-  for (int64_t r = 0; r < rows; r++) {
-    float* dzr = dz.data + r * cols;
-    act_backward_n(act, dy.data + r * cols, z.data + r * cols, y.data + r * cols, dzr, cols);
-    if (db.data)
-      for (int64_t c = 0; c < cols; c++) db.data[c] += dzr[c];
-  }
+  bias_act_backward_rows(dy.data, z.data, y.data, rows, cols, act, dz.data, db.data);
   return NULL;
+}
+
+DSRL_CLONES static void ln_act_forward_rows(float* z, const float* bias, const float* gamma, const float* beta,
+                                            int64_t rows, int64_t cols, float eps, int act, float* xhat, float* rstd_out,
+                                            float* y) {
+  const float inv = 1.0f / (float)cols;
+  for (int64_t r = 0; r < rows; r++) {
+    float* zr = z + r * cols;
+    float* xr = xhat + r * cols;
+    float* yr = y + r * cols;
+    float sum = 0.0f;
+    if (bias)
+      for (int64_t c = 0; c < cols; c++) {
+        zr[c] += bias[c];
+        sum += zr[c];
+      }
+    else
+      for (int64_t c = 0; c < cols; c++) sum += zr[c];
+    const float mean = sum * inv;
+    float sq = 0.0f;
+    for (int64_t c = 0; c < cols; c++) {
+      float d = zr[c] - mean;
+      xr[c] = d;
+      sq += d * d;
+    }
+    const float rstd = 1.0f / sqrtf(sq * inv + eps);
+    rstd_out[r] = rstd;
+    for (int64_t c = 0; c < cols; c++) xr[c] *= rstd;
+    for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] * gamma[c] + beta[c];
+    act_forward_n(act, yr, yr, cols);  // in place: LayerNorm's output is the activation's input
+  }
 }
 
 // lnActForward(z, bias|null, gamma, beta, rows, cols, eps, act, xhat, rstd, y):
@@ -310,32 +359,7 @@ static napi_value LnActForward(napi_env env, napi_callback_info info) {
       !need(env, &be, (size_t)cols, "beta") || !need(env, &xh, n, "xhat") || !need(env, &rs, (size_t)rows, "rstd") ||
       !need(env, &y, n, "y"))
     return NULL;
-  const float inv = 1.0f / (float)cols;
-  for (int64_t r = 0; r < rows; r++) {
-    float* zr = z.data + r * cols;
-    float* xr = xh.data + r * cols;
-    float* yr = y.data + r * cols;
-    float sum = 0.0f;
-    if (b.data)
-      for (int64_t c = 0; c < cols; c++) {
-        zr[c] += b.data[c];
-        sum += zr[c];
-      }
-    else
-      for (int64_t c = 0; c < cols; c++) sum += zr[c];
-    const float mean = sum * inv;
-    float sq = 0.0f;
-    for (int64_t c = 0; c < cols; c++) {
-      float d = zr[c] - mean;
-      xr[c] = d;
-      sq += d * d;
-    }
-    const float rstd = 1.0f / sqrtf(sq * inv + eps);
-    rs.data[r] = rstd;
-    for (int64_t c = 0; c < cols; c++) xr[c] *= rstd;
-    for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] * g.data[c] + be.data[c];
-    act_forward_n(act, yr, yr, cols);  // in place: LayerNorm's output is the activation's input
-  }
+  ln_act_forward_rows(z.data, b.data, g.data, be.data, rows, cols, eps, act, xh.data, rs.data, y.data);
   return NULL;
 }
 
@@ -343,7 +367,7 @@ static napi_value LnActForward(napi_env env, napi_callback_info info) {
 // dgamma += du xhat, dbeta += du, dz = rstd (du gamma - mean(du gamma) - xhat mean(du gamma xhat)), dbias += dz.
 // restrict: every pointer is a distinct buffer, which lets gcc vectorise each loop. noinline: inlined into the
 // N-API wrapper, gcc lost the restrict facts and ran the scalar fallback (4x slower, seen with perf).
-__attribute__((noinline)) static void ln_backward_row(const float* restrict xr, const float* restrict g, float* restrict dz, float* restrict dg,
+DSRL_CLONES __attribute__((noinline)) static void ln_backward_row(const float* restrict xr, const float* restrict g, float* restrict dz, float* restrict dg,
                             float* restrict dbe, float* restrict dbi, int64_t cols, float rstd, float inv) {
   if (dg)
     for (int64_t c = 0; c < cols; c++) dg[c] += dz[c] * xr[c];
@@ -359,6 +383,18 @@ __attribute__((noinline)) static void ln_backward_row(const float* restrict xr, 
   for (int64_t c = 0; c < cols; c++) dz[c] = rstd * (dz[c] * g[c] - m1 - xr[c] * m2);
   if (dbi)
     for (int64_t c = 0; c < cols; c++) dbi[c] += dz[c];
+}
+
+DSRL_CLONES static void ln_act_backward_rows(const float* dy, const float* xh, const float* rs, const float* g,
+                                             const float* be, const float* y, int64_t rows, int64_t cols, int act,
+                                             float* dz, float* dg, float* dbe, float* dbi, float* u, float inv) {
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t o = r * cols;
+    if (act == ACT_MISH || act == ACT_SILU)
+      for (int64_t c = 0; c < cols; c++) u[c] = xh[o + c] * g[c] + be[c];
+    act_backward_n(act, dy + o, u, y + o, dz + o, cols);  // dz = du for now
+    ln_backward_row(xh + o, g, dz + o, dg, dbe, dbi, cols, rs[r], inv);
+  }
 }
 
 // lnActBackward(dy, xhat, rstd, gamma, beta, y, rows, cols, act, dz, dgamma|null, dbeta|null, dbias|null)
@@ -388,14 +424,22 @@ static napi_value LnActBackward(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "dsrl_native: out of memory");
     return NULL;
   }
-  for (int64_t r = 0; r < rows; r++) {
-    const int64_t o = r * cols;
-    if (act == ACT_MISH || act == ACT_SILU)
-      for (int64_t c = 0; c < cols; c++) u[c] = xh.data[o + c] * g.data[c] + be.data[c];
-    act_backward_n(act, dy.data + o, u, y.data + o, dz.data + o, cols);  // dz = du for now
-    ln_backward_row(xh.data + o, g.data, dz.data + o, dg.data, dbe.data, dbi.data, cols, rs.data[r], inv);
-  }
+  ln_act_backward_rows(dy.data, xh.data, rs.data, g.data, be.data, y.data, rows, cols, act, dz.data, dg.data, dbe.data,
+                       dbi.data, u, inv);
   return NULL;
+}
+
+DSRL_CLONES static void adam_n(float* P, const float* G, float* Mm, float* V, size_t n,
+                               float fb1, float fb2, float feps, float step_size, float inv_sqrt_bc2, float decay) {
+  for (size_t i = 0; i < n; i++) {
+    float gi = G[i];
+    float mi = fb1 * Mm[i] + (1.0f - fb1) * gi;
+    float vi = fb2 * V[i] + (1.0f - fb2) * gi * gi;
+    Mm[i] = mi;
+    V[i] = vi;
+    // Same formula as torch.optim.Adam: p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
+    P[i] = P[i] * decay - step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + feps);
+  }
 }
 
 // adam(p, g, m, v, lr, beta1, beta2, eps, step, weightDecay): bias-corrected Adam (Kingma & Ba 2015),
@@ -413,20 +457,12 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
   const float bc1 = (float)(1.0 - pow(b1, step)), bc2 = (float)(1.0 - pow(b2, step));
   const float step_size = (float)lr / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
   const float fb1 = (float)b1, fb2 = (float)b2, feps = (float)eps, decay = (float)(1.0 - lr * wd);
-  float* P = p.data;
-  const float* G = g.data;
-  float* Mm = m.data;
-  float* V = v.data;
-  for (size_t i = 0; i < n; i++) {
-    float gi = G[i];
-    float mi = fb1 * Mm[i] + (1.0f - fb1) * gi;
-    float vi = fb2 * V[i] + (1.0f - fb2) * gi * gi;
-    Mm[i] = mi;
-    V[i] = vi;
-    // Same formula as torch.optim.Adam: p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
-    P[i] = P[i] * decay - step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + feps);
-  }
+  adam_n(p.data, g.data, m.data, v.data, n, fb1, fb2, feps, step_size, inv_sqrt_bc2, decay);
   return NULL;
+}
+
+DSRL_CLONES static void axpby_n(float* y, const float* x, size_t n, float a, float b) {
+  for (size_t i = 0; i < n; i++) y[i] = a * x[i] + b * y[i];
 }
 
 // axpby(y, x, a, b): y = a * x + b * y (Polyak averaging, EMA, scaling).
@@ -436,7 +472,7 @@ static napi_value Axpby(napi_env env, napi_callback_info info) {
   if (!get_f32(env, argv[0], &y, 0, "y") || !get_f32(env, argv[1], &x, 0, "x")) return NULL;
   if (!need(env, &x, y.length, "x")) return NULL;
   const float a = (float)get_f64(env, argv[2]), b = (float)get_f64(env, argv[3]);
-  for (size_t i = 0; i < y.length; i++) y.data[i] = a * x.data[i] + b * y.data[i];
+  axpby_n(y.data, x.data, y.length, a, b);
   return NULL;
 }
 

@@ -2,10 +2,17 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
 import { getBackend, jsBackend, setBackend } from '../src/nn/backend.ts';
 import { mlp } from '../src/nn/mlp.ts';
+import { nativeGemmInfo, setNativeGemm, type GemmImpl } from '../src/nn/native-loader.ts';
 import { Adam } from '../src/nn/optim.ts';
 
 const native = getBackend();
-afterAll(() => setBackend(native));
+const gemmInfo = nativeGemmInfo();
+// Every SGEMM this build has: the built-in kernels always, OpenBLAS where the install linked it.
+const gemmImpls: GemmImpl[] = gemmInfo?.hasOpenblas ? ['builtin', 'openblas'] : ['builtin'];
+afterAll(() => {
+  setBackend(native);
+  if (gemmInfo) setNativeGemm(gemmInfo.impl);
+});
 
 function rand(n: number, seed: number): Float32Array {
   return Rng.fromSeed(seed).fillNormal(new Float32Array(n)) as Float32Array;
@@ -69,6 +76,30 @@ describe.runIf(native.name === 'native')('native and js backends agree', () => {
     expect(maxRelDiff(results[0].y, results[1].y)).toBeLessThan(1e-4);
     expect(maxRelDiff(results[0].dx, results[1].dx)).toBeLessThan(1e-3);
     expect(maxRelDiff(results[0].g, results[1].g)).toBeLessThan(1e-3);
+  });
+
+  it.each(gemmImpls)('whole MLP forward/backward with LayerNorm on the %s SGEMM (batch 256 and batch 1)', (impl) => {
+    setNativeGemm(impl);
+    try {
+      for (const rows of [256, 1]) {
+        const results = [native, jsBackend].map((be) => {
+          setBackend(be);
+          const m = mlp({ in: 17, hidden: [256, 256], out: 6, layerNorm: true, activation: 'relu' }, Rng.fromSeed(3));
+          const y = m.forward(rand(rows * 17, 9), rows).slice();
+          m.zeroGrad();
+          const dx = m.backward(rand(rows * 6, 10), rows, { inputGrad: true })!.slice();
+          return { y, dx, g: m.grads.slice() };
+        });
+        // 1e-3, not the 64-wide test's 1e-4: sums of 256 float32 products in either backend's order differ by up
+        // to ~K u = 1.5e-5 of their magnitude per layer, and LayerNorm rescales by 1/std of partly cancelling sums
+        // (both SGEMMs measured ~1.1e-4 here against js).
+        expect(maxRelDiff(results[0].y, results[1].y)).toBeLessThan(1e-3);
+        expect(maxRelDiff(results[0].dx, results[1].dx)).toBeLessThan(1e-3);
+        expect(maxRelDiff(results[0].g, results[1].g)).toBeLessThan(1e-3);
+      }
+    } finally {
+      setNativeGemm(gemmInfo!.impl);
+    }
   });
 
   it('Adam, axpby and sumSquares', () => {
