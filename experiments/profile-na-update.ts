@@ -19,7 +19,7 @@ import { ReplayBuffer } from '../src/data/replay-buffer.ts';
 import { getBackend } from '../src/nn/backend.ts';
 import { createDiffusionNetwork, DiffusionPolicy, type DiffusionPolicySpec } from '../src/policies/diffusion/policy.ts';
 import type { NoisePolicy } from '../src/policies/policy.ts';
-import { chunkedVectorEnv } from '../src/run/train-dsrl.ts';
+import { makeChunkedVectorEnv } from '../src/envs/registry.ts';
 
 const argSeconds = process.argv.indexOf('--seconds');
 const seconds = argSeconds > 0 ? Number(process.argv[argSeconds + 1]) : 3;
@@ -134,7 +134,7 @@ const blockBaseMs = base.ms;
 const blockCalls = base.calls;
 
 // Env: one vector step of 4 chunked Hopper envs with the base policy in the loop (rollout cost).
-const inner = await chunkedVectorEnv('Hopper-v5', NUM_ENVS, spec.chunk);
+const inner = await makeChunkedVectorEnv('Hopper-v5', NUM_ENVS, spec.chunk);
 const env = new NoiseActionVectorEnv(inner, diffusion, 1.5);
 await env.reset({ seed: 0 });
 const noise4 = new Float32Array(NUM_ENVS * chunkDim);

@@ -3,7 +3,7 @@
  * std across seeds) and one learning-curve SVG per env with every algorithm and the base policy's line.
  *
  * Every trainer writes the same metrics (metrics.jsonl: `charts/eval_return_mean` at env steps, one
- * evaluation protocol: run/offpolicy.ts evaluate()), so `dsrl steer` runs (DSRL-NA, DSRL-SAC, residual SAC,
+ * evaluation protocol: run/evaluate.ts), so `dsrl steer` runs (DSRL-NA, DSRL-SAC, residual SAC,
  * base) and `dsrl sac` runs (SAC from scratch) are read the same way. Layout: `<root>/<env>/<algo>-s<seed>/`.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';

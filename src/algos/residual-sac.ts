@@ -16,26 +16,27 @@
  * the same base draws) and saved in getState() with the current base chunks and the inner env's state.
  */
 import type { Rng } from '../core/rng.ts';
-import { expectStateType, restoreRng, type EnvState } from '../envs/env.ts';
+import { restoreRng } from '../envs/env.ts';
 import { Box } from '../envs/spaces.ts';
 import { batchSpace, type VectorEnv, type VectorResetOptions, type VectorResetResult, type VectorStepResult } from '../envs/vector.ts';
+import { VectorWrapper } from '../envs/vector-wrapper.ts';
+import { checkPolicyFitsEnv } from '../policies/fits-env.ts';
 import type { NoisePolicy } from '../policies/policy.ts';
-import { sacDefaults, type SacConfig } from './sac.ts';
+import { SAC, sacDefaults, type SacConfig } from './sac.ts';
+import type { AlgoSpec } from './spec.ts';
 
 const STATE_TYPE = 'ResidualActionVectorEnv';
 
 /** Default beta: corrections up to 0.2 of each action dimension's range (the issue's choice). */
 export const DEFAULT_RESIDUAL_SCALE = 0.2;
 
-export class ResidualActionVectorEnv implements VectorEnv {
-  readonly numEnvs: number;
+export class ResidualActionVectorEnv extends VectorWrapper {
   /** [s, a_base]: the task's observation, then the base chunk the next correction is added to. */
   readonly singleObservationSpace: Box;
   /** The correction delta, bounded to +-beta * (high - low) per dimension. */
   readonly singleActionSpace: Box;
   readonly observationSpace: Box;
   readonly actionSpace: Box;
-  readonly autoresetMode = 'next_step' as const;
   /** Real action chunks [numEnvs, Ta * da] (env units) executed by the last step. */
   readonly lastActions: Float32Array;
   /** Base chunks [numEnvs, Ta * da] for the current observations. */
@@ -49,22 +50,17 @@ export class ResidualActionVectorEnv implements VectorEnv {
   private rng: Rng;
 
   constructor(
-    readonly inner: VectorEnv,
+    inner: VectorEnv,
     readonly policy: NoisePolicy,
     /** beta: the correction's bound as a fraction of each action dimension's range. */
     readonly residualScale: number,
     /** Source of the base policy's N(0, I) noise; replaced by a child derived from it at each seeded reset. */
     private readonly noiseRng: Rng,
   ) {
+    super(inner, STATE_TYPE);
     const chunkDim = policy.chunk * policy.actDim;
-    if (inner.singleObservationSpace.size !== policy.obsDim) {
-      throw new Error(`base policy expects observations of dim ${policy.obsDim} but the env gives ${inner.singleObservationSpace.size}`);
-    }
-    if (inner.singleActionSpace.size !== chunkDim) {
-      throw new Error(`base policy returns chunks of ${policy.chunk} x ${policy.actDim} = ${chunkDim} actions but the env takes ${inner.singleActionSpace.size} per step`);
-    }
+    checkPolicyFitsEnv(policy, inner);
     if (!(residualScale > 0)) throw new Error(`residualScale must be > 0, got ${residualScale}`);
-    this.numEnvs = inner.numEnvs;
     this.taskObsDim = policy.obsDim;
     this.chunkDim = chunkDim;
     // Clip to the env's bounds: that is what the task accepts, whatever bounds the policy was trained with.
@@ -125,17 +121,11 @@ export class ResidualActionVectorEnv implements VectorEnv {
     return obs;
   }
 
-  async getState(): Promise<EnvState> {
-    if (typeof this.inner.getState !== 'function') throw new Error(`${STATE_TYPE}: the inner vector env does not implement getState(), so it cannot be checkpointed`);
-    return {
-      type: STATE_TYPE, rng: this.rng.state(), obs: this.obs ? this.obs.slice() : null, baseActions: this.baseActions.slice(),
-      lastActions: this.lastActions.slice(), inner: await this.inner.getState(),
-    };
+  protected wrapperState(): Record<string, unknown> {
+    return { rng: this.rng.state(), obs: this.obs ? this.obs.slice() : null, baseActions: this.baseActions.slice(), lastActions: this.lastActions.slice() };
   }
 
-  async setState(state: EnvState): Promise<void> {
-    const s = expectStateType(state, STATE_TYPE, STATE_TYPE);
-    if (typeof this.inner.setState !== 'function') throw new Error(`${STATE_TYPE}: the inner vector env does not implement setState(), so it cannot be restored`);
+  protected checkWrapperState(s: Record<string, unknown>): void {
     const obsSize = this.observationSpace.size;
     if (s.obs !== null && !(s.obs instanceof Float32Array && s.obs.length === obsSize)) {
       throw new Error(`${STATE_TYPE}: saved obs must be null or a Float32Array of ${obsSize} values`);
@@ -146,17 +136,14 @@ export class ResidualActionVectorEnv implements VectorEnv {
         throw new Error(`${STATE_TYPE}: saved ${key} must be a Float32Array of ${this.lastActions.length} values`);
       }
     }
-    const rng = restoreRng(s.rng, STATE_TYPE);
-    await this.inner.setState(s.inner as EnvState);
-    this.rng = rng;
+    restoreRng(s.rng, STATE_TYPE);
+  }
+
+  protected loadWrapperState(s: Record<string, unknown>): void {
+    this.rng = restoreRng(s.rng, STATE_TYPE);
     this.obs = s.obs === null ? null : (s.obs as Float32Array).slice();
     this.baseActions.set(s.baseActions as Float32Array);
     this.lastActions.set(s.lastActions as Float32Array);
-  }
-
-  async close(): Promise<void> {
-    await this.inner.close();
-    await this.policy.close?.();
   }
 }
 
@@ -173,3 +160,24 @@ export function residualSacConfig(env: ResidualActionVectorEnv, overrides: Parti
     ...overrides,
   });
 }
+
+/** The algorithm-table entry: the residual wrapper plus a plain SAC whose actions are the corrections. */
+export const residualSac: AlgoSpec = {
+  label: 'residual SAC',
+  kind: 'residual-sac',
+  offline: 'residual SAC learns Q on its own corrections, which offline data does not have; use algo "na"',
+  normalizeObs: false,
+  build({ hp, policy, trainInner, evalInner, rng, maxRows }) {
+    const trainEnv = trainInner ? new ResidualActionVectorEnv(trainInner, policy, hp.residualScale, rng.derive('residual-train-noise')) : null;
+    const evalEnv = new ResidualActionVectorEnv(evalInner, policy, hp.residualScale, rng.derive('residual-eval-noise'));
+    const agent = new SAC(residualSacConfig(evalEnv, {
+      actorHidden: hp.actorHidden, actorLayerNorm: hp.actorLayerNorm, criticHidden: hp.criticHidden, actorLr: hp.lr, criticLr: hp.lr, alphaLr: hp.lr, gamma: hp.gamma,
+    }), rng.derive('agent'), maxRows);
+    return {
+      agent, trainEnv, evalEnv, obsDim: evalEnv.singleObservationSpace.size, fields: {},
+      // Warm-up is the base policy itself: no correction.
+      warmupActions: (_rng, out) => out.fill(0),
+      actorMetadata: { residual_scale: String(hp.residualScale) },
+    };
+  },
+};

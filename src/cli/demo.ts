@@ -2,8 +2,8 @@
  * `npm run demo` (`dsrl demo`): DSRL-NA steers the shipped Hopper-v5 diffusion policy for 15k env steps
  * (the first 4k are the base policy's warm-up), reported beside the base policy with N(0, I) noise and
  * with zero noise (the sampler's most likely chunk, a stronger reference than random noise on this task).
- * It is the first 15k steps of `dsrl steer --env Hopper-v5 --policy models/hopper --algo na --seed 1`:
- * same seed and settings, so the same numbers.
+ * It is the first 15k steps of `dsrl steer --env Hopper-v5 --policy models/hopper --algo na --seed 1
+ * --no-normalize-obs`; its best agent and both base lines are then evaluated on the same fresh episodes.
  * `dsrl demo --toy`: DSRL end to end in under a minute: a policy cloned from demonstrations split between
  * two ways of acting, only one of which is rewarded, steered by DSRL-NA to the rewarded one.
  */
@@ -14,37 +14,44 @@ import { ActionChunk } from '../envs/wrappers.ts';
 import { getBackend } from '../nn/backend.ts';
 import { buildChunkData, DiffusionTrainer } from '../policies/diffusion/train.ts';
 import { loadDiffusionPolicy } from '../policies/diffusion/checkpoint-io.ts';
-import { chunkedVectorEnv, steer } from '../run/train-dsrl.ts';
-import { evaluate } from '../run/offpolicy.ts';
+import { makeChunkedVectorEnv } from '../envs/registry.ts';
+import { evaluate, zeroNoiseActor } from '../run/evaluate.ts';
+import { evaluateBasePolicy, evaluateRun } from '../run/evaluate-run.ts';
+import { steer } from '../run/steer.ts';
 import { NoiseActionVectorEnv } from '../algos/dsrl/noise-action-env.ts';
 
 /** Env steps of the Hopper demo, and its evaluation period. */
 const HOPPER_DEMO_STEPS = 15_000;
 const HOPPER_DEMO_EVAL_EVERY = 5000;
+/** Fresh episodes the best agent and both base lines are re-evaluated on. */
+const HOPPER_DEMO_FRESH_EPISODES = 20;
 
 /**
  * DSRL-NA on the shipped Hopper policy with the reference settings (`dsrl steer`'s defaults), except that the
  * agent sees raw observations: over seeds 1-2 its best evaluation by 15k env steps was 2819 / 2154 that way,
  * against 1729 / 1831 with the normalized ones that do better later (README, Results).
  */
-export async function runHopperDemo(): Promise<void> {
+export async function runHopperDemo(options: { seed?: number; steps?: number; freshEpisodes?: number } = {}): Promise<void> {
+  const seed = options.seed ?? 1;
+  const episodes = options.freshEpisodes ?? HOPPER_DEMO_FRESH_EPISODES;
   console.log(`dsrl demo (NN backend: ${getBackend().name}): DSRL-NA steers the shipped Hopper-v5 diffusion policy (models/hopper)`);
   const modelDir = new URL('../../models/hopper', import.meta.url).pathname;
   const policy = loadDiffusionPolicy(modelDir, { expect: { obsDim: 11, actDim: 3 } });
   const res = await steer({
-    env: 'Hopper-v5', algo: 'na', steps: HOPPER_DEMO_STEPS, seed: 1, evalEvery: HOPPER_DEMO_EVAL_EVERY, evalEpisodes: 10, normalizeObs: false,
+    env: 'Hopper-v5', algo: 'na', steps: options.steps ?? HOPPER_DEMO_STEPS, seed, evalEvery: HOPPER_DEMO_EVAL_EVERY, evalEpisodes: 10, normalizeObs: false,
   }, policy);
-  const best = res.best;
-  const zeroEnv = await chunkedVectorEnv('Hopper-v5', 5, policy.chunk);
-  const zero = await evaluate({ act: (_o, rows) => new Float32Array(rows * policy.chunk * policy.actDim) }, new NoiseActionVectorEnv(zeroEnv, policy, 1.5), 10, { seed: 10_000 });
-  await zeroEnv.close();
-  console.log(`base policy, N(0, I) noise: return ${res.base.mean.toFixed(1)} ± ${res.base.std.toFixed(1)}`);
-  console.log(`base policy, zero noise:    return ${zero.mean.toFixed(1)} ± ${zero.std.toFixed(1)}`);
-  for (const e of res.evals) console.log(`  after ${e.step} env steps: ${e.mean.toFixed(1)} ± ${e.std.toFixed(1)}`);
-  if (best) {
-    const gain = best.mean - res.base.mean;
-    console.log(`best steered return: ${best.mean.toFixed(1)} after ${best.step} env steps (${(res.seconds / 60).toFixed(1)} min), ${gain >= 0 ? '+' : ''}${gain.toFixed(1)} over the base policy`);
-  }
+  for (const e of res.evals) console.log(`  after ${e.step} env steps: ${e.mean.toFixed(1)} ± ${e.std.toFixed(1)} (10 training-evaluation episodes)`);
+  // The claim, on episodes training never saw: the best agent beside both base lines, same starts (seed 0).
+  const fresh = { episodes, seed: 0, parallel: 5 };
+  const steered = await evaluateRun({ run: res.dir, agent: 'best', ...fresh }, async () => policy);
+  const base = await evaluateBasePolicy(policy, 'Hopper-v5', fresh);
+  const inner = await makeChunkedVectorEnv('Hopper-v5', fresh.parallel, policy.chunk);
+  const zero = await evaluate(zeroNoiseActor(policy.chunk * policy.actDim), new NoiseActionVectorEnv(inner, policy, 1.5), fresh);
+  await inner.close();
+  console.log(`on ${episodes} fresh episodes (seed 0):`);
+  console.log(`  base policy, N(0, I) noise: return ${base.mean.toFixed(1)} ± ${base.std.toFixed(1)}`);
+  console.log(`  base policy, zero noise:    return ${zero.mean.toFixed(1)} ± ${zero.std.toFixed(1)}`);
+  console.log(`  steered (best agent, from ${res.best?.step ?? 0} env steps): return ${steered.mean.toFixed(1)} ± ${steered.std.toFixed(1)}; ${(res.seconds / 60).toFixed(1)} min of training`);
   console.log(`run folder: ${res.dir} (metrics.csv, TensorBoard events, curve.svg); longer runs: dsrl steer --env Hopper-v5 --policy models/hopper --steps 100000`);
 }
 
@@ -66,7 +73,7 @@ export async function runToyDemo(): Promise<void> {
     env: 'BimodalChoice', algo: 'na', steps: 1500, numEnvs: 4, actionMagnitude: 2, utd: 2, distillSteps: 4, learningStarts: 200,
     batchSize: 64, actorHidden: [64, 64], criticHidden: [64, 64], lr: 1e-3, evalEvery: 500, evalEpisodes: 200,
   }, trainer.policy(), makeInner);
-  const best = res.best as { mean: number; step: number } | null;
+  const best = res.best;
   console.log(`base policy success rate: ${(100 * res.base.mean).toFixed(1)}%`);
   console.log(`steered success rate:     ${best ? (100 * best.mean).toFixed(1) : 'n/a'}% (after ${best?.step ?? 0} env steps, ${res.seconds.toFixed(0)} s)`);
   console.log(`run folder: ${res.dir} (metrics.csv, TensorBoard events, curve.svg)`);

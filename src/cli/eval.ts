@@ -1,10 +1,10 @@
 /**
- * `dsrl eval`: run a diffusion-policy checkpoint in an env for K episodes with noise w ~ N(0, I)
- * (the base policy DSRL starts from) and report the returns; `--record` stores them in the manifest.
+ * `dsrl eval`: run a base policy (a diffusion checkpoint, an ONNX model, a policy server) in an env for K
+ * episodes with noise w ~ N(0, I) and report the returns (`--record` stores them in a checkpoint's
+ * manifest), or (`--run`) a run folder's saved agent. Both through the one evaluation protocol
+ * (run/evaluate.ts): `--seed 10000` gives what a steer run's base-policy line and training evaluations gave.
  */
 import type { Command } from 'commander';
-import { Rng } from '../core/rng.ts';
-import type { Env } from '../envs/env.ts';
 import type { NoisePolicy } from '../policies/policy.ts';
 import type { EvalResult } from '../policies/diffusion/manifest.ts';
 import { intArg, loadPolicyForEnv } from './args.ts';
@@ -71,25 +71,15 @@ export interface RunEvalOptions {
 /** `dsrl eval --run`: a run's saved agent (a steer run's, on its base policy, or a `dsrl sac` run's), on fresh episodes. */
 export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string) => void } = {}) {
   const log = io.log ?? ((line: string) => console.log(line));
-  const { existsSync } = await import('node:fs');
-  const { join } = await import('node:path');
   const input = { run: opts.run, agent: opts.agent, episodes: opts.episodes, seed: opts.seed, parallel: opts.parallel };
   const started = performance.now();
-  // A `dsrl sac` run saves whole SAC agents (agent.json); a steer run saves the actor that picks the noise.
-  const sacRun = ['best', 'last'].some((which) => existsSync(join(opts.run, which, 'agent.json')));
-  let res: Awaited<ReturnType<typeof import('../run/train-sac.ts').evaluateSacRun>>;
-  if (sacRun) {
-    if (opts.policy !== undefined) throw new Error(`${opts.run} is a SAC-from-scratch run: it has no base policy, so --policy does not apply`);
-    const { evaluateSacRun } = await import('../run/train-sac.ts');
-    res = await evaluateSacRun(input);
-  } else {
-    const { evaluateRun } = await import('../run/train-dsrl.ts');
-    res = await evaluateRun(input, (envId, saved) => {
-      const spec = opts.policy ?? saved;
-      if (spec === undefined) throw new Error(`${opts.run}/config.json does not say which base policy the run used; pass --policy`);
-      return loadPolicyForEnv(spec, envId);
-    });
-  }
+  const { evaluateRun, isSacRun } = await import('../run/evaluate-run.ts');
+  if (isSacRun(opts.run) && opts.policy !== undefined) throw new Error(`${opts.run} is a SAC-from-scratch run: it has no base policy, so --policy does not apply`);
+  const res = await evaluateRun(input, (envId, saved) => {
+    const spec = opts.policy ?? saved;
+    if (spec === undefined) throw new Error(`${opts.run}/config.json does not say which base policy the run used; pass --policy`);
+    return loadPolicyForEnv(spec, envId);
+  });
   const seconds = (performance.now() - started) / 1000;
   const lengthMean = res.lengths.reduce((a, b) => a + b, 0) / res.lengths.length;
   const trained = res.trainedSteps === null ? '' : ` (saved at ${res.trainedSteps} env steps${res.trainedEval === null ? '' : `, training eval ${res.trainedEval.toFixed(1)}`})`;
@@ -99,76 +89,6 @@ export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string
       `length ${lengthMean.toFixed(1)}; ${seconds.toFixed(1)} s`,
   );
   return { ...res, lengthMean, seconds };
-}
-
-export interface EpisodeStats {
-  returns: number[];
-  lengths: number[];
-  /** Env steps (single actions) run in all. */
-  envSteps: number;
-}
-
-/**
- * Run `episodes` episodes of a NoisePolicy, each with its own reset seed (seed * 100003 + episode)
- * and its own noise stream, so results do not depend on `parallel`. Envs are wrapped per chunk by
- * the caller (ActionChunk): one step() executes one chunk and reports info.steps.
- */
-export async function evaluateNoisePolicy(
-  policy: NoisePolicy, makeChunkEnv: () => Promise<Env>, options: { episodes: number; seed: number; parallel: number },
-): Promise<EpisodeStats> {
-  const { episodes, seed } = options;
-  if (!Number.isInteger(episodes) || episodes < 1) throw new Error(`--episodes must be a positive integer, got ${episodes}`);
-  if (!Number.isInteger(options.parallel) || options.parallel < 1) throw new Error(`--parallel must be a positive integer, got ${options.parallel}`);
-  const slots = Math.min(options.parallel, episodes);
-  const envs = await Promise.all(Array.from({ length: slots }, () => makeChunkEnv()));
-  const { obsDim } = policy;
-  const noiseDim = policy.chunk * policy.actDim;
-  const returns = new Array<number>(episodes).fill(0);
-  const lengths = new Array<number>(episodes).fill(0);
-  const episodeOf = new Array<number>(slots).fill(-1);
-  const rngOf: Rng[] = [];
-  const obsOf: Float32Array[] = [];
-  let next = 0;
-  let envSteps = 0;
-  const start = (slot: number) => {
-    if (next >= episodes) {
-      episodeOf[slot] = -1;
-      return;
-    }
-    const ep = next++;
-    episodeOf[slot] = ep;
-    rngOf[slot] = Rng.fromSeed(seed).derive(`eval-noise-${ep}`);
-    obsOf[slot] = envs[slot].reset({ seed: seed * 100_003 + ep }).obs;
-  };
-  const obs = new Float32Array(slots * obsDim);
-  const noise = new Float32Array(slots * noiseDim);
-  const active: number[] = [];
-  try {
-    for (let s = 0; s < slots; s++) start(s);
-    for (;;) {
-      active.length = 0;
-      for (let s = 0; s < slots; s++) if (episodeOf[s] >= 0) active.push(s);
-      if (active.length === 0) break;
-      active.forEach((s, row) => {
-        obs.set(obsOf[s].subarray(0, obsDim), row * obsDim);
-        rngOf[s].fillNormal(noise.subarray(row * noiseDim, (row + 1) * noiseDim));
-      });
-      const chunks = await policy.act(obs, noise, active.length);
-      active.forEach((s, row) => {
-        const r = envs[s].step(chunks.subarray(row * noiseDim, (row + 1) * noiseDim));
-        const ep = episodeOf[s];
-        const steps = typeof r.info.steps === 'number' ? r.info.steps : 1;
-        returns[ep] += r.reward;
-        lengths[ep] += steps;
-        envSteps += steps;
-        obsOf[s] = r.obs;
-        if (r.terminated || r.truncated) start(s);
-      });
-    }
-  } finally {
-    for (const env of envs) env.close();
-  }
-  return { returns, lengths, envSteps };
 }
 
 export interface PolicyEvalResult extends EvalResult {
@@ -183,25 +103,37 @@ export async function runEval(
 ): Promise<PolicyEvalResult> {
   const opts: EvalOptions = { ...EVAL_DEFAULTS, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) } as EvalOptions;
   const log = io.log ?? ((line: string) => console.log(line));
+  const { existsSync, statSync } = await import('node:fs');
+  const { join } = await import('node:path');
   const { readManifest, loadDiffusionPolicy, recordEvalResult } = await import('../policies/diffusion/checkpoint-io.ts');
-  const { makeEnv } = await import('../envs/registry.ts');
-  const { ActionChunk } = await import('../envs/wrappers.ts');
-  const manifest = readManifest(opts.policy);
-  const envId = opts.env ?? manifest.envId;
-  if (!envId) throw new Error(`${opts.policy}: the manifest names no env; pass --env <id>`);
-  const probe = await makeEnv(envId);
-  const obsDim = probe.observationSpace.size;
-  const actDim = probe.actionSpace.size;
-  const { low, high } = probe.actionSpace;
-  probe.close();
-  const policy = loadDiffusionPolicy(opts.policy, { expect: { obsDim, actDim }, useRaw: opts.raw });
-  const mismatch = Array.from(low).some((v, j) => v !== policy.actionLow[j] || high[j] !== policy.actionHigh[j]);
-  if (mismatch) {
-    log(`eval: warning: the policy's action bounds [${policy.actionLow}]..[${policy.actionHigh}] differ from ${envId}'s [${low}]..[${high}]`);
+  // A diffusion checkpoint folder names its env and can record the result; other policies (ONNX, ws://) need --env.
+  const isCheckpoint = existsSync(opts.policy) && statSync(opts.policy).isDirectory() && existsSync(join(opts.policy, 'manifest.json'));
+  if (!isCheckpoint && (opts.record || opts.raw)) throw new Error(`${opts.policy}: --record and --raw apply to diffusion checkpoint folders only`);
+  const envId = opts.env ?? (isCheckpoint ? readManifest(opts.policy).envId : undefined);
+  if (!envId) throw new Error(`${opts.policy}: ${isCheckpoint ? 'the manifest names no env' : 'only a diffusion checkpoint names its env'}; pass --env <id>`);
+  let policy: NoisePolicy;
+  if (isCheckpoint) {
+    const { makeEnv } = await import('../envs/registry.ts');
+    const probe = await makeEnv(envId);
+    const { low, high } = probe.actionSpace;
+    const expect = { obsDim: probe.observationSpace.size, actDim: probe.actionSpace.size };
+    probe.close();
+    policy = loadDiffusionPolicy(opts.policy, { expect, useRaw: opts.raw });
+    const mismatch = Array.from(low).some((v, j) => v !== policy.actionLow[j] || high[j] !== policy.actionHigh[j]);
+    if (mismatch) log(`eval: warning: the policy's action bounds [${policy.actionLow}]..[${policy.actionHigh}] differ from ${envId}'s [${low}]..[${high}]`);
+  } else {
+    policy = await loadPolicyForEnv(opts.policy, envId);
   }
   const started = performance.now();
-  const stats = await evaluateNoisePolicy(policy, async () => new ActionChunk(await makeEnv(envId), policy.chunk), opts);
+  const { evaluateBasePolicy } = await import('../run/evaluate-run.ts');
+  let stats: Awaited<ReturnType<typeof evaluateBasePolicy>>;
+  try {
+    stats = await evaluateBasePolicy(policy, envId, opts);
+  } finally {
+    await policy.close?.();
+  }
   const seconds = (performance.now() - started) / 1000;
+  const envSteps = stats.lengths.reduce((a, b) => a + b, 0);
   const { returns, lengths } = stats;
   const mean = returns.reduce((a, b) => a + b, 0) / returns.length;
   const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / returns.length);
@@ -213,11 +145,11 @@ export async function runEval(
   };
   log(
     `eval ${envId}: ${opts.episodes} episodes, return ${mean.toFixed(1)} ± ${std.toFixed(1)} (min ${result.returnMin.toFixed(1)}, max ${result.returnMax.toFixed(1)}), ` +
-      `length ${result.lengthMean.toFixed(1)}; ${seconds.toFixed(1)} s (${(stats.envSteps / seconds).toFixed(0)} env steps/s)`,
+      `length ${result.lengthMean.toFixed(1)}; ${seconds.toFixed(1)} s (${(envSteps / seconds).toFixed(0)} env steps/s)`,
   );
   if (opts.record) {
     recordEvalResult(opts.policy, result);
     log(`eval: recorded in ${opts.policy}`);
   }
-  return { ...result, returns, lengths, seconds, envStepsPerSecond: stats.envSteps / seconds };
+  return { ...result, returns, lengths, seconds, envStepsPerSecond: envSteps / seconds };
 }

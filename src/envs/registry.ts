@@ -5,7 +5,8 @@
  * asynchronously (once per thread, then cached).
  */
 import type { Env, EnvSpec } from './env.ts';
-import { OrderEnforcing, TimeLimit } from './wrappers.ts';
+import { SyncVectorEnv } from './vector.ts';
+import { ActionChunk, OrderEnforcing, TimeLimit } from './wrappers.ts';
 
 export type EnvFactory = (options: Record<string, unknown>) => Env | Promise<Env>;
 
@@ -71,3 +72,10 @@ registerEnv({
   maxEpisodeSteps: 1000,
   rewardThreshold: 4800,
 });
+
+/** A vector env of `n` copies of a registered env, each wrapped in ActionChunk(chunk) (what a base policy's chunks run on). */
+export async function makeChunkedVectorEnv(id: string, n: number, chunk: number): Promise<SyncVectorEnv> {
+  const envs: Env[] = [];
+  for (let i = 0; i < n; i++) envs.push(new ActionChunk(await makeEnv(id), chunk));
+  return new SyncVectorEnv(envs);
+}

@@ -17,29 +17,32 @@
  * folder is renamed into place, so a crash never leaves a half checkpoint. The newest `keep` (default 2)
  * checkpoints are kept, so the previous one survives while the next is written.
  *
- * Loading reads and verifies every file (size, checksum, format version, kind, dims) before anything is
- * restored, with an error that names the file and what is wrong.
+ * Loading (checkpoint-restore.ts) reads and verifies every file (size, checksum, format version, kind,
+ * dims, config) before anything is restored, with an error that names the file and what is wrong.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Rng, RngState } from '../core/rng.ts';
-import { ReplayBuffer, type FieldDims } from '../data/replay-buffer.ts';
-import { decodeReplayState, encodeReplayState } from '../data/replay-io.ts';
-import type { EnvState } from '../envs/env.ts';
+import type { ReplayBuffer } from '../data/replay-buffer.ts';
+import { encodeReplayState } from '../data/replay-io.ts';
 import type { VectorEnv } from '../envs/vector.ts';
 import { writeFileAtomic } from '../node/fs.ts';
-import { checkLoopCheckpoint, type LoopCheckpoint } from './offpolicy.ts';
-import { decodeStateTree, encodeStateTree } from './state-tree.ts';
+import type { LoopCheckpoint } from './offpolicy.ts';
+import { encodeStateTree } from './state-tree.ts';
 
 export const CHECKPOINT_FORMAT = 'dsrl-train-state';
-export const CHECKPOINT_VERSION = 1;
+/**
+ * 2: named random streams (a run's generators no longer depend on the order of splits), the loop's
+ * checkpoint without evaluation state, and the SHA-256 of the run's config.json.
+ */
+export const CHECKPOINT_VERSION = 2;
 /** Where a run folder keeps its resume checkpoints. */
 export const TRAIN_STATE_DIR = 'train-state';
 export const MANIFEST_FILE = 'manifest.json';
 
-const FILES = {
+export const FILES = {
   agent: 'agent.safetensors',
   buffer: 'replay.safetensors',
   env: 'env.safetensors',
@@ -47,7 +50,7 @@ const FILES = {
   run: 'run.safetensors',
 } as const;
 
-const STEP_DIR = /^step-(\d+)$/;
+export const STEP_DIR = /^step-(\d+)$/;
 
 /** Anything whose whole mutable state round-trips through state()/load() (SAC, DSRL-NA, ...). */
 export interface StatefulAgent {
@@ -68,11 +71,13 @@ export interface TrainingStateParts {
   rngs?: Record<string, Rng>;
   /** Caller data restored with the run: JSON values and typed arrays (e.g. the evaluation history). */
   extra?: unknown;
+  /** SHA-256 of the run's config.json: a resume refuses a config edited since the checkpoint. */
+  configSha256?: string;
 }
 
 const fileEntrySchema = z.object({ bytes: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
 
-const manifestSchema = z.object({
+export const manifestSchema = z.object({
   format: z.literal(CHECKPOINT_FORMAT),
   version: z.number().int(),
   kind: z.string(),
@@ -83,6 +88,7 @@ const manifestSchema = z.object({
   dims: z.object({ obsDim: z.number().int().positive(), actDim: z.number().int().positive(), numEnvs: z.number().int().positive() }).strict(),
   buffer: z.object({ size: z.number().int().nonnegative(), capacity: z.number().int().positive(), fields: z.record(z.string(), z.number().int().positive()) }).strict(),
   rngs: z.array(z.string()),
+  configSha256: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
   files: z.record(z.string(), fileEntrySchema),
 }).strict();
 
@@ -126,6 +132,7 @@ export async function saveCheckpoint(root: string, parts: TrainingStateParts, op
     dims: { obsDim: env.singleObservationSpace.size, actDim: env.singleActionSpace.size, numEnvs: env.numEnvs },
     buffer: { size: bufferState.size, capacity: bufferState.capacity, fields: bufferState.fields },
     rngs: Object.keys(rngs),
+    configSha256: parts.configSha256 ?? null,
     files: Object.fromEntries(Object.entries(contents).map(([name, bytes]) => [name, { bytes: bytes.length, sha256: sha256(bytes) }])),
   };
 
@@ -172,163 +179,14 @@ export function latestCheckpoint(root: string): string | null {
   return listCheckpoints(root).at(-1)?.dir ?? null;
 }
 
-/** What the run being resumed looks like; a checkpoint that disagrees is refused. */
-export interface CheckpointExpectation {
-  kind?: string;
-  obsDim?: number;
-  actDim?: number;
-  numEnvs?: number;
-  /** Exact extra replay fields and widths (e.g. DSRL-NA's real action chunks). */
-  bufferFields?: FieldDims;
-}
-
-/** A checkpoint read from disk and verified, not yet applied to anything. */
-export interface LoadedCheckpoint {
-  dir: string;
-  manifest: CheckpointManifest;
-  agent: unknown;
-  buffer: ReplayBuffer;
-  env: EnvState;
-  loop: LoopCheckpoint;
-  rngs: Record<string, RngState>;
-  extra: unknown;
-}
-
-/** Read and verify a checkpoint folder (every file's size and checksum, format version, kind, dims). */
-export function readCheckpoint(dir: string, expect: CheckpointExpectation = {}): LoadedCheckpoint {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: no checkpoint folder there`);
-  const manifestPath = join(dir, MANIFEST_FILE);
-  if (!existsSync(manifestPath)) throw new Error(`${dir}: not a dsrl checkpoint (no ${MANIFEST_FILE}; an interrupted save never has one)`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  } catch (err) {
-    throw new Error(`${manifestPath}: not valid JSON (${(err as Error).message})`);
-  }
-  const rawRecord = raw as Record<string, unknown> | null;
-  if (rawRecord && typeof rawRecord === 'object' && rawRecord.format === CHECKPOINT_FORMAT && rawRecord.version !== CHECKPOINT_VERSION) {
-    throw new Error(`${dir}: checkpoint format version ${String(rawRecord.version)}, this build reads version ${CHECKPOINT_VERSION}`);
-  }
-  const parsed = manifestSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`${manifestPath}: invalid manifest at ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
-  const manifest = parsed.data;
-  checkExpectation(dir, manifest, expect);
-
-  const read = (name: string): Uint8Array => {
-    const entry = manifest.files[name];
-    if (!entry) throw new Error(`${dir}: ${MANIFEST_FILE} does not list ${name}`);
-    const path = join(dir, name);
-    if (!existsSync(path)) throw new Error(`${dir}: checkpoint is missing ${name} (listed in ${MANIFEST_FILE})`);
-    const bytes = readFileSync(path);
-    if (bytes.length !== entry.bytes) throw new Error(`${path}: ${bytes.length} bytes, ${MANIFEST_FILE} says ${entry.bytes} (truncated or corrupted)`);
-    if (sha256(bytes) !== entry.sha256) throw new Error(`${path}: corrupted (SHA-256 does not match ${MANIFEST_FILE})`);
-    return bytes;
-  };
-  const tree = (name: string): unknown => decodeStateTree(read(name), join(dir, name));
-
-  const agent = tree(FILES.agent);
-  const bufferPath = join(dir, FILES.buffer);
-  const bufferState = decodeReplayState(read(FILES.buffer), bufferPath);
-  if (bufferState.obsDim !== manifest.dims.obsDim || bufferState.actionDim !== manifest.dims.actDim) {
-    throw new Error(`${bufferPath}: buffer dims obs ${bufferState.obsDim} / action ${bufferState.actionDim} disagree with ${MANIFEST_FILE}`);
-  }
-  let buffer: ReplayBuffer;
-  try {
-    buffer = ReplayBuffer.fromState(bufferState);
-  } catch (err) {
-    throw new Error(`${bufferPath}: ${(err as Error).message}`);
-  }
-  const env = tree(FILES.env) as EnvState;
-  const loop = tree(FILES.loop) as LoopCheckpoint;
-  try {
-    checkLoopCheckpoint(loop, manifest.dims.numEnvs, manifest.dims.obsDim);
-  } catch (err) {
-    throw new Error(`${join(dir, FILES.loop)}: ${(err as Error).message}`);
-  }
-  if (loop.state.envSteps !== manifest.step) throw new Error(`${dir}: loop is at step ${loop.state.envSteps} but ${MANIFEST_FILE} says ${manifest.step}`);
-  const run = tree(FILES.run) as { rngs?: Record<string, RngState>; extra?: unknown };
-  return { dir, manifest, agent, buffer, env, loop, rngs: run.rngs ?? {}, extra: run.extra };
-}
-
-/** The targets a checkpoint is restored into. */
-export interface RestoreTargets {
-  kind: string;
-  agent: StatefulAgent;
-  env: VectorEnv;
-  /** Generators to restore in place; each name must be in the checkpoint. */
-  rngs?: Record<string, Rng>;
-  /** Extra replay fields the run's buffer has (checked exactly). */
-  bufferFields?: FieldDims;
-}
-
-/** What a restore hands back for the caller to build the loop with: `createOffPolicyLoop({buffer, resume: loop})`. */
-export interface RestoredCheckpoint {
-  dir: string;
-  step: number;
-  manifest: CheckpointManifest;
-  buffer: ReplayBuffer;
-  loop: LoopCheckpoint;
-  extra: unknown;
-}
-
-/**
- * Read and verify the checkpoint in `dir`, then load the agent, the env's state and the named generators in
- * place. The replay buffer and loop checkpoint come back to build the loop from. Every file is verified before
- * anything is loaded; a load that still fails (e.g. an agent of another size) names the file, and the caller
- * should then discard the half-restored objects.
- */
-export async function restoreCheckpoint(dir: string, targets: RestoreTargets): Promise<RestoredCheckpoint> {
-  const { env } = targets;
-  if (typeof env.setState !== 'function') throw new Error(`${dir}: the training env does not implement setState(), so the run cannot be restored`);
-  const loaded = readCheckpoint(dir, {
-    kind: targets.kind,
-    obsDim: env.singleObservationSpace.size,
-    actDim: env.singleActionSpace.size,
-    numEnvs: env.numEnvs,
-    bufferFields: targets.bufferFields,
-  });
-  for (const name of Object.keys(targets.rngs ?? {})) {
-    if (!(name in loaded.rngs)) throw new Error(`${dir}: checkpoint has no generator "${name}" (it has: ${Object.keys(loaded.rngs).join(', ') || 'none'})`);
-  }
-  try {
-    targets.agent.load(loaded.agent);
-  } catch (err) {
-    throw new Error(`${join(dir, FILES.agent)}: cannot load into this agent: ${(err as Error).message}`);
-  }
-  try {
-    await env.setState(loaded.env);
-  } catch (err) {
-    throw new Error(`${join(dir, FILES.env)}: cannot restore the env: ${(err as Error).message}`);
-  }
-  for (const [name, rng] of Object.entries(targets.rngs ?? {})) rng.setState(loaded.rngs[name]);
-  return { dir, step: loaded.manifest.step, manifest: loaded.manifest, buffer: loaded.buffer, loop: loaded.loop, extra: loaded.extra };
-}
-
-function checkExpectation(dir: string, manifest: CheckpointManifest, expect: CheckpointExpectation): void {
-  if (expect.kind !== undefined && manifest.kind !== expect.kind) {
-    throw new Error(`${dir}: checkpoint of a '${manifest.kind}' run, this is a '${expect.kind}' run`);
-  }
-  const d = manifest.dims;
-  const want = { obsDim: expect.obsDim ?? d.obsDim, actDim: expect.actDim ?? d.actDim, numEnvs: expect.numEnvs ?? d.numEnvs };
-  if (want.obsDim !== d.obsDim || want.actDim !== d.actDim || want.numEnvs !== d.numEnvs) {
-    const describe = (x: typeof d) => `obs dim ${x.obsDim}, action dim ${x.actDim}, ${x.numEnvs} envs`;
-    throw new Error(`${dir}: checkpoint was saved with ${describe(d)}, but this run has ${describe(want)}`);
-  }
-  if (expect.bufferFields !== undefined) {
-    const describe = (f: FieldDims) => JSON.stringify(Object.fromEntries(Object.entries(f).sort(([a], [b]) => a.localeCompare(b))));
-    if (describe(manifest.buffer.fields) !== describe(expect.bufferFields)) {
-      throw new Error(`${dir}: checkpoint's replay fields are ${describe(manifest.buffer.fields)}, this run's are ${describe(expect.bufferFields)}`);
-    }
-  }
-}
-
 /** Drop all but the newest `keep` checkpoints, and temp folders of saves that never finished. */
 function pruneCheckpoints(root: string, keep: number): void {
   const complete = listCheckpoints(root);
-  for (const { dir } of complete.slice(0, Math.max(0, complete.length - keep))) rmSync(dir, { recursive: true, force: true });
+  for (const { dir } of complete.slice(0, Math.max(0, complete.length - keep))) {
+    // The manifest first: a kill mid-delete must not leave a folder that still looks complete.
+    rmSync(join(dir, MANIFEST_FILE), { force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
   for (const name of readdirSync(root)) {
     if (name.startsWith('.tmp-step-') || name.startsWith('.old-step-')) rmSync(join(root, name), { recursive: true, force: true });
   }
@@ -338,7 +196,7 @@ function stepDirName(step: number): string {
   return `step-${String(step).padStart(12, '0')}`;
 }
 
-function sha256(bytes: Uint8Array): string {
+export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 

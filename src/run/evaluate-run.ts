@@ -1,11 +1,23 @@
 /**
- * `dsrl eval --run`: what evaluating a run folder's saved agent takes and gives, shared by steer runs
- * (train-dsrl.ts evaluateRun) and SAC-from-scratch runs (train-sac.ts evaluateSacRun).
+ * `dsrl eval --run` and `dsrl eval --policy` through the one evaluation protocol (evaluate.ts):
+ * a run folder's saved agent (a steer run's noise actor on its base policy, or a `dsrl sac` run's SAC
+ * agent), or a base policy alone with w ~ N(0, I). With seed 10000 they give what a run's training
+ * evaluations (and steer's base-policy line) gave, for the same episode count.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EvalResult } from './offpolicy.ts';
-import { CONFIG_FILE, readRunConfig } from './run-dir.ts';
+import { NoiseActionVectorEnv } from '../algos/dsrl/noise-action-env.ts';
+import { STEER_ALGOS } from '../algos/registry.ts';
+import { makeChunkedVectorEnv } from '../envs/registry.ts';
+import { SyncVectorEnv, type VectorEnv } from '../envs/vector.ts';
+import { readSafetensors } from '../node/safetensors-io.ts';
+import { loadModelTensors } from '../nn/safetensors.ts';
+import type { NoisePolicy } from '../policies/policy.ts';
+import { deterministicActor, evaluate, gaussianNoiseActor, type EpisodeStats } from './evaluate.ts';
+import { readConfigFile } from './run-config.ts';
+import { loadSacCheckpoint } from './sac-checkpoint.ts';
+import { buildSteerParts, legacySteerConfig, parseSteerConfig, steerHyper } from './steer.ts';
+import { parseSacConfig, readSacConfig } from './train-sac.ts';
 
 export interface EvaluateRunInput {
   /** The run folder (what `dsrl steer` or `dsrl sac` made). */
@@ -13,32 +25,93 @@ export interface EvaluateRunInput {
   /** Which saved agent: the best evaluation so far or the latest one. */
   agent: 'best' | 'last';
   episodes: number;
-  /** Seeds the env resets (and residual SAC's base-policy noise); training evaluations use 10000. */
+  /** Seeds the episodes (evaluate.ts); training evaluations use 10000. */
   seed: number;
-  /** Episodes run side by side. */
+  /** Episodes run side by side (the result does not depend on it). */
   parallel: number;
 }
 
-export interface EvaluateRunResult extends Omit<EvalResult, 'step'> {
+export interface EvaluateRunResult extends EpisodeStats {
   run: string;
   agent: 'best' | 'last';
   /** The run's algorithm: a steer algo, or 'scratch' for a `dsrl sac` run. */
-  algo: 'na' | 'sac' | 'residual' | 'scratch';
+  algo: string;
   env: string;
   /** Env steps the agent had trained for, and its return in that training evaluation (from the file). */
   trainedSteps: number | null;
   trainedEval: number | null;
 }
 
-/** Checks the input and returns the run's config.json (raw) and its path; both kinds of run start here. */
-export function openRunForEvaluation(input: EvaluateRunInput): { configPath: string; stored: unknown } {
-  const configPath = join(input.run, CONFIG_FILE);
-  if (!existsSync(configPath)) throw new Error(`${input.run}: no config.json, so it is not a dsrl run folder`);
-  checkEvaluateRunInput(input);
-  return { configPath, stored: readRunConfig(input.run) };
-}
+/** Loads the base policy a run names: its env id and the `policy` of its config.json (if any). */
+export type RunPolicyLoader = (envId: string, spec: string | undefined) => Promise<NoisePolicy>;
 
-function checkEvaluateRunInput(input: EvaluateRunInput): void {
+function checkInput(input: EvaluateRunInput): void {
   if (!Number.isInteger(input.episodes) || input.episodes < 1) throw new Error(`episodes must be a positive integer, got ${input.episodes}`);
   if (!Number.isInteger(input.parallel) || input.parallel < 1) throw new Error(`parallel must be a positive integer, got ${input.parallel}`);
+}
+
+/** Whether a run folder is a `dsrl sac` run (it saves whole SAC agents, agent.json) rather than a steer run. */
+export function isSacRun(run: string): boolean {
+  return ['best', 'last'].some((which) => existsSync(join(run, which, 'agent.json')));
+}
+
+/** Evaluates a run's saved agent on fresh episodes. A policy `loadPolicy` loads here is closed here. */
+export async function evaluateRun(
+  input: EvaluateRunInput, loadPolicy: RunPolicyLoader, makeInner?: (envId: string, n: number, chunk: number) => Promise<VectorEnv>,
+): Promise<EvaluateRunResult> {
+  const { run } = input;
+  const stored = readConfigFile(run);
+  checkInput(input);
+  const n = Math.min(input.parallel, input.episodes);
+  if (isSacRun(run)) {
+    const cfg = parseSacConfig(readSacConfig(run), join(run, 'config.json'));
+    const dir = join(run, input.agent);
+    if (!existsSync(join(dir, 'agent.json'))) throw new Error(`${run}: no ${input.agent}/agent.json yet (a run saves its agent at each evaluation)`);
+    const env = await SyncVectorEnv.create(cfg.env, n);
+    try {
+      const { sac, manifest } = loadSacCheckpoint(dir, { obsDim: env.singleObservationSpace.size, actDim: env.singleActionSpace.size });
+      const res = await evaluate(deterministicActor(sac), env, input);
+      return { ...res, run, agent: input.agent, algo: 'scratch', env: cfg.env, trainedSteps: manifest.step, trainedEval: manifest.evalReturn };
+    } finally {
+      await env.close();
+    }
+  }
+  if (typeof stored.env !== 'string') throw new Error(`${join(run, 'config.json')} names no env`);
+  const policy = await loadPolicy(stored.env, typeof stored.policy === 'string' ? stored.policy : undefined);
+  try {
+    const cfg = parseSteerConfig(legacySteerConfig(stored, policy), join(run, 'config.json'));
+    if (!STEER_ALGOS[cfg.algo as keyof typeof STEER_ALGOS].build) {
+      throw new Error(`${run}: a ${cfg.algo} run has no agent to evaluate (dsrl eval --policy evaluates the base policy)`);
+    }
+    const file = join(run, input.agent, 'actor.safetensors');
+    if (!existsSync(file)) throw new Error(`${run}: no ${input.agent}/actor.safetensors yet (a run saves its agent at each evaluation)`);
+    const inner = await (makeInner ?? makeChunkedVectorEnv)(cfg.env, n, policy.chunk);
+    try {
+      const parts = buildSteerParts({ ...cfg, normalizeObs: steerHyper(cfg, policy).normalizeObs }, policy, null, inner, input.seed)!;
+      const { tensors, metadata } = readSafetensors(file);
+      loadModelTensors(parts.agent.actor, tensors, file);
+      const res = await evaluate(deterministicActor(parts.agent), parts.evalEnv, input);
+      const num = (v: string | undefined) => (v === undefined || !Number.isFinite(Number(v)) ? null : Number(v));
+      return { ...res, run, agent: input.agent, algo: cfg.algo, env: cfg.env, trainedSteps: num(metadata.step), trainedEval: num(metadata.eval_return) };
+    } finally {
+      await inner.close();
+    }
+  } finally {
+    await policy.close?.();
+  }
+}
+
+/** A base policy alone with w ~ N(0, I) (`dsrl eval --policy`; steer's base-policy line is this with seed 10000). */
+export async function evaluateBasePolicy(
+  policy: NoisePolicy, envId: string, opts: { episodes: number; seed: number; parallel: number },
+): Promise<EpisodeStats> {
+  if (!Number.isInteger(opts.parallel) || opts.parallel < 1) throw new Error(`parallel must be a positive integer, got ${opts.parallel}`);
+  if (!Number.isInteger(opts.episodes) || opts.episodes < 1) throw new Error(`episodes must be a positive integer, got ${opts.episodes}`);
+  const inner = await makeChunkedVectorEnv(envId, Math.min(opts.parallel, opts.episodes), policy.chunk);
+  try {
+    // M only bounds the declared noise space; N(0, I) draws are passed through unclipped, as in steer's base line.
+    return await evaluate(gaussianNoiseActor(policy.chunk * policy.actDim), new NoiseActionVectorEnv(inner, policy, 1), opts);
+  } finally {
+    await inner.close();
+  }
 }

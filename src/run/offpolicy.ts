@@ -1,6 +1,7 @@
 /**
- * The off-policy training loop shared by SAC, DSRL-SAC and DSRL-NA (stable-baselines3's split: the
- * loop owns collection, evaluation, logging and checkpoints; an agent implements only act/update).
+ * The off-policy collection loop every trainer runs through the harness (harness.ts), stable-baselines3's
+ * split: the loop collects, updates and says when an evaluation or a checkpoint is due; the harness owns
+ * what they do; an agent implements only act/update.
  *
  * One iteration = one vector-env step: act (warm-up actions until `learningStarts` env steps), step
  * all sub-envs, store the valid transitions (NEXT_STEP autoreset: the step after an episode end
@@ -36,21 +37,12 @@ export interface OffPolicyLoopConfig {
   batchSize: number;
   /** Evaluate every this many env steps (0: only at the end). */
   evalEvery: number;
-  evalEpisodes: number;
   /** Log training metrics at most every this many env steps. */
   logEvery: number;
   /** Call `saveCheckpoint` each time env steps cross a multiple of this, and at the end (0 or absent: never). */
   checkpointEvery?: number;
   /** Stop (without a checkpoint, as a killed process would) once env steps reach this; for tests of resume. */
   stopAfter?: number;
-}
-
-export interface EvalResult {
-  step: number;
-  mean: number;
-  std: number;
-  returns: number[];
-  lengths: number[];
 }
 
 export interface LoopCallbacks {
@@ -60,7 +52,8 @@ export interface LoopCallbacks {
   log?(step: number, values: Info): void;
   /** Progress: env steps done, plus a few fields. */
   progress?(step: number, fields: Record<string, string | number>): void;
-  onEval?(result: EvalResult): void | Promise<void>;
+  /** An evaluation is due at this many env steps (every `evalEvery`, and at the end). */
+  evaluate?(step: number): void | Promise<void>;
   /** Called after each iteration; return true to stop early (e.g. to checkpoint and exit). */
   afterStep?(state: LoopState): boolean | void | Promise<boolean | void>;
   /** Save a training checkpoint (see `checkpointEvery`); the loop's own state comes from `checkpoint()`. */
@@ -93,11 +86,10 @@ export interface LoopMetricsState {
   count: number;
   /** Env steps at the last training-metrics log point. */
   lastLogAt: number;
-  /** Mean return of the last evaluation (shown in progress), null before the first. */
-  lastEval: number | null;
 }
 
-export const LOOP_CHECKPOINT_VERSION = 1;
+/** 2: the loop's generator is a named stream of the run's seed, and evaluation state left the loop. */
+export const LOOP_CHECKPOINT_VERSION = 2;
 
 /** Everything the loop needs to continue exactly: what `loop.checkpoint()` returns and `resume` takes. */
 export interface LoopCheckpoint {
@@ -135,50 +127,6 @@ function stepsOf(info: Record<string, unknown>): number {
   return typeof s === 'number' && s > 0 ? s : 1;
 }
 
-/**
- * Evaluate an agent for `episodes` full episodes on a vector env, each sub-env running an equal
- * share (so short episodes are not over-counted). Seeded, so every evaluation sees the same starts.
- */
-export async function evaluate(
-  agent: Pick<OffPolicyAgent, 'act'>, env: VectorEnv, episodes: number, opts: { deterministic?: boolean; seed?: number } = {},
-): Promise<Omit<EvalResult, 'step'>> {
-  const n = env.numEnvs;
-  const quota = Array.from({ length: n }, (_, i) => Math.floor(episodes / n) + (i < episodes % n ? 1 : 0));
-  const returns: number[] = [];
-  const lengths: number[] = [];
-  const ret = new Array<number>(n).fill(0);
-  const len = new Array<number>(n).fill(0);
-  const done = new Array<number>(n).fill(0);
-  const ended = new Array<boolean>(n).fill(false);
-  let { obs } = await env.reset({ seed: opts.seed ?? 10_000 });
-  while (done.some((d, i) => d < quota[i])) {
-    const actions = await agent.act(obs, n, opts.deterministic ?? true);
-    const r = await env.step(actions);
-    obs = r.obs;
-    for (let i = 0; i < n; i++) {
-      if (ended[i]) {
-        ended[i] = false; // autoreset step
-        continue;
-      }
-      ret[i] += r.rewards[i];
-      len[i] += stepsOf(r.infos[i]);
-      if (r.terminated[i] || r.truncated[i]) {
-        if (done[i] < quota[i]) {
-          returns.push(ret[i]);
-          lengths.push(len[i]);
-          done[i]++;
-        }
-        ret[i] = 0;
-        len[i] = 0;
-        ended[i] = true;
-      }
-    }
-  }
-  const mean = returns.reduce((a, b) => a + b, 0) / returns.length;
-  const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / returns.length);
-  return { mean, std, returns, lengths };
-}
-
 export interface OffPolicyLoop {
   state: LoopState;
   run(): Promise<LoopState>;
@@ -188,22 +136,19 @@ export interface OffPolicyLoop {
 
 /**
  * Build the loop. `resume` continues exactly from `loop.checkpoint()` (the env, agent and buffer must be
- * restored by the caller; the env is not reset). `initial` is the older, state-only form: it continues the
- * counters and observations but restarts the metric averages.
+ * restored by the caller; the env is not reset).
  */
 export async function createOffPolicyLoop(args: {
   agent: OffPolicyAgent;
   env: VectorEnv;
-  evalEnv: VectorEnv;
   buffer: ReplayBuffer;
   rng: Rng;
   config: OffPolicyLoopConfig;
   callbacks: LoopCallbacks;
   seed: number;
-  initial?: LoopState;
   resume?: LoopCheckpoint;
 }): Promise<OffPolicyLoop> {
-  const { agent, env, evalEnv, buffer, rng, config, callbacks } = args;
+  const { agent, env, buffer, rng, config, callbacks } = args;
   const n = env.numEnvs;
   const actDim = env.singleActionSpace.size;
   const obsDim = env.singleObservationSpace.size;
@@ -212,9 +157,6 @@ export async function createOffPolicyLoop(args: {
   if (args.resume) {
     checkLoopCheckpoint(args.resume, n, obsDim);
     state = copyLoopState(args.resume.state);
-    rng.setState(state.rng);
-  } else if (args.initial) {
-    state = args.initial;
     rng.setState(state.rng);
   } else {
     const { obs } = await env.reset({ seed: args.seed });
@@ -239,7 +181,6 @@ export async function createOffPolicyLoop(args: {
   // SPS is wall-clock: after a resume it measures from the restart.
   let t0 = performance.now();
   let stepsAtT0 = state.envSteps;
-  let lastEval = savedMetrics?.lastEval ?? NaN;
   let lastCheckpointAt = state.envSteps; // a resumed run has just been restored from a checkpoint here
 
   async function run(): Promise<LoopState> {
@@ -298,10 +239,10 @@ export async function createOffPolicyLoop(args: {
         stepsAtT0 = state.envSteps;
       }
       if (state.envSteps >= state.nextEvalAt || state.envSteps >= config.totalSteps) {
-        await runEval();
+        await callbacks.evaluate?.(state.envSteps);
         while (state.nextEvalAt <= state.envSteps) state.nextEvalAt += config.evalEvery > 0 ? config.evalEvery : config.totalSteps;
       }
-      callbacks.progress?.(state.envSteps, { eval: Number.isNaN(lastEval) ? '-' : Number(lastEval.toPrecision(4)), episodes: state.episodes });
+      callbacks.progress?.(state.envSteps, { episodes: state.episodes });
       state.rng = rng.state();
       if (await callbacks.afterStep?.(state)) break;
       const every = config.checkpointEvery ?? 0;
@@ -317,22 +258,11 @@ export async function createOffPolicyLoop(args: {
     return state;
   }
 
-  async function runEval(): Promise<void> {
-    const res = await evaluate(agent, evalEnv, config.evalEpisodes, { deterministic: true });
-    lastEval = res.mean;
-    const result: EvalResult = { step: state.envSteps, ...res };
-    callbacks.log?.(state.envSteps, {
-      'charts/eval_return_mean': res.mean, 'charts/eval_return_std': res.std,
-      'charts/eval_length_mean': res.lengths.reduce((a, b) => a + b, 0) / res.lengths.length,
-    });
-    await callbacks.onEval?.(result);
-  }
-
   function checkpoint(): LoopCheckpoint {
     return {
       version: LOOP_CHECKPOINT_VERSION,
       state: copyLoopState({ ...state, rng: rng.state() }),
-      metrics: { sums: { ...sums }, count, lastLogAt, lastEval: Number.isNaN(lastEval) ? null : lastEval },
+      metrics: { sums: { ...sums }, count, lastLogAt },
     };
   }
 

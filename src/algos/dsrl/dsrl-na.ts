@@ -20,7 +20,9 @@ import type { NoisePolicy } from '../../policies/policy.ts';
 import { concatRows } from '../common.ts';
 import { softBellmanTarget, type Info } from '../losses.ts';
 import { actorTemperatureStep, regressCritics, type ActorStepParts } from '../sac-steps.ts';
+import { gaussianNoiseWarmup, noiseTargetEntropy, type AlgoSpec } from '../spec.ts';
 import { TanhGaussian } from '../tanh-gaussian.ts';
+import { agentView, NoiseActionVectorEnv } from './noise-action-env.ts';
 
 export interface DsrlNaConfig {
   obsDim: number;
@@ -222,3 +224,30 @@ export class DsrlNA {
     this.updates = s.updates;
   }
 }
+
+/**
+ * The algorithm-table entry: the noise-action wrapper collects real chunks (kept in the replay field
+ * `realActions`), and DSRL-NA learns Q_A on them, Q_W by distillation and the noise actor on Q_W.
+ */
+export const dsrlNa: AlgoSpec = {
+  label: 'DSRL-NA',
+  kind: 'dsrl-na',
+  offline: true,
+  normalizeObs: true,
+  build({ hp, policy, trainInner, evalInner, rng, maxRows }) {
+    const M = hp.actionMagnitude;
+    const chunkDim = policy.chunk * policy.actDim;
+    const { normalizer, agentPolicy } = agentView(policy, hp.normalizeObs);
+    const trainEnv = trainInner ? new NoiseActionVectorEnv(trainInner, policy, M, normalizer) : null;
+    const evalEnv = new NoiseActionVectorEnv(evalInner, policy, M, normalizer);
+    const agent = new DsrlNA(dsrlNaDefaults(policy.obsDim, chunkDim, {
+      actionMagnitude: M, actorHidden: hp.actorHidden, criticHidden: hp.criticHidden, lr: hp.lr, gamma: hp.gamma, utd: hp.utd,
+      distillSteps: hp.distillSteps, targetEntropy: noiseTargetEntropy(hp.targetEntropy, chunkDim, M), actorLayerNorm: hp.actorLayerNorm,
+    }), agentPolicy, rng.derive('agent'), maxRows);
+    return {
+      agent, trainEnv, evalEnv, obsDim: policy.obsDim, fields: { realActions: chunkDim }, warmupActions: gaussianNoiseWarmup(M),
+      transitionFields: trainEnv ? () => ({ realActions: trainEnv.lastActions }) : undefined,
+      actorMetadata: { action_magnitude: String(M), ...(normalizer ? { observations: "normalized with the base policy's observation statistics" } : {}) },
+    };
+  },
+};

@@ -15,46 +15,37 @@
  * State (checkpoints): the current observations (the base policy's next input), the last executed
  * chunks and the inner vector env's state. The base policy is a pure function, so it is not saved.
  */
-import type { ObsNormalizer } from '../../policies/diffusion/normalization.ts';
+import { ObsNormalizer } from '../../policies/diffusion/normalization.ts';
+import { checkPolicyFitsEnv } from '../../policies/fits-env.ts';
 import { checkPolicyInputs, type NoisePolicy } from '../../policies/policy.ts';
-import { expectStateType, type EnvState } from '../../envs/env.ts';
 import { Box } from '../../envs/spaces.ts';
 import { batchSpace, type VectorEnv, type VectorResetOptions, type VectorResetResult, type VectorStepResult } from '../../envs/vector.ts';
+import { VectorWrapper } from '../../envs/vector-wrapper.ts';
 
 const STATE_TYPE = 'NoiseActionVectorEnv';
 
-export class NoiseActionVectorEnv implements VectorEnv {
-  readonly numEnvs: number;
+export class NoiseActionVectorEnv extends VectorWrapper {
   readonly singleObservationSpace: Box;
   readonly singleActionSpace: Box;
   readonly observationSpace: Box;
   readonly actionSpace: Box;
-  readonly autoresetMode = 'next_step' as const;
   /** Real action chunks [numEnvs, Ta * da] (env units) executed by the last step. */
   readonly lastActions: Float32Array;
   private obs: Float32Array | null = null; // raw: the base policy's next input
 
   constructor(
-    readonly inner: VectorEnv,
+    inner: VectorEnv,
     readonly policy: NoisePolicy,
     /** M: bound of the noise the agent may choose (DSRL's actionMagnitude). */
     readonly actionMagnitude: number,
     /** Normalizes the observations the agent sees (not the base policy's input); none: raw observations. */
     readonly obsNormalizer: ObsNormalizer | null = null,
   ) {
+    super(inner, STATE_TYPE);
     const chunkDim = policy.chunk * policy.actDim;
-    if (inner.singleObservationSpace.size !== policy.obsDim) {
-      throw new Error(`base policy expects observations of dim ${policy.obsDim} but the env gives ${inner.singleObservationSpace.size}`);
-    }
-    if (inner.singleActionSpace.size !== chunkDim) {
-      throw new Error(
-        `base policy returns chunks of ${policy.chunk} x ${policy.actDim} = ${chunkDim} actions but the env takes ${inner.singleActionSpace.size} ` +
-          `per step (wrap each env in ActionChunk(${policy.chunk}); check the policy's action dim against the env)`,
-      );
-    }
+    checkPolicyFitsEnv(policy, inner);
     if (!(actionMagnitude > 0)) throw new Error(`actionMagnitude must be > 0, got ${actionMagnitude}`);
     if (obsNormalizer) checkNormalizerFits(obsNormalizer, policy);
-    this.numEnvs = inner.numEnvs;
     this.singleObservationSpace = obsNormalizer ? normalizedBox(inner.singleObservationSpace, obsNormalizer) : inner.singleObservationSpace;
     this.singleActionSpace = new Box(-actionMagnitude, actionMagnitude, [chunkDim]);
     this.observationSpace = obsNormalizer ? batchSpace(this.singleObservationSpace, this.numEnvs) : inner.observationSpace;
@@ -87,31 +78,23 @@ export class NoiseActionVectorEnv implements VectorEnv {
     return out;
   }
 
-  async getState(): Promise<EnvState> {
-    if (typeof this.inner.getState !== 'function') throw new Error('NoiseActionVectorEnv: the inner vector env does not implement getState(), so it cannot be checkpointed');
-    return { type: STATE_TYPE, obs: this.obs ? this.obs.slice() : null, lastActions: this.lastActions.slice(), inner: await this.inner.getState() };
+  protected wrapperState(): Record<string, unknown> {
+    return { obs: this.obs ? this.obs.slice() : null, lastActions: this.lastActions.slice() };
   }
 
-  async setState(state: EnvState): Promise<void> {
-    const s = expectStateType(state, STATE_TYPE, STATE_TYPE);
-    if (typeof this.inner.setState !== 'function') throw new Error('NoiseActionVectorEnv: the inner vector env does not implement setState(), so it cannot be restored');
-    const obsSize = this.numEnvs * this.singleObservationSpace.size;
-    const obs = s.obs;
-    if (obs !== null && !(obs instanceof Float32Array && obs.length === obsSize)) {
+  protected checkWrapperState(s: Record<string, unknown>): void {
+    const obsSize = this.numEnvs * this.policy.obsDim;
+    if (s.obs !== null && !(s.obs instanceof Float32Array && s.obs.length === obsSize)) {
       throw new Error(`${STATE_TYPE}: saved obs must be null or a Float32Array of ${obsSize} values`);
     }
-    const last = s.lastActions;
-    if (!(last instanceof Float32Array && last.length === this.lastActions.length)) {
+    if (!(s.lastActions instanceof Float32Array && s.lastActions.length === this.lastActions.length)) {
       throw new Error(`${STATE_TYPE}: saved lastActions must be a Float32Array of ${this.lastActions.length} values (chunk ${this.policy.chunk} x ${this.policy.actDim} x ${this.numEnvs} envs)`);
     }
-    await this.inner.setState(s.inner as EnvState);
-    this.obs = obs === null ? null : obs.slice();
-    this.lastActions.set(last);
   }
 
-  async close(): Promise<void> {
-    await this.inner.close();
-    await this.policy.close?.();
+  protected loadWrapperState(s: Record<string, unknown>): void {
+    this.obs = s.obs === null ? null : (s.obs as Float32Array).slice();
+    this.lastActions.set(s.lastActions as Float32Array);
   }
 }
 
@@ -146,4 +129,20 @@ function normalizedBox(raw: Box, normalizer: ObsNormalizer): Box {
 
 function checkNormalizerFits(normalizer: ObsNormalizer, policy: NoisePolicy): void {
   if (normalizer.dim !== policy.obsDim) throw new Error(`observation normalizer has dim ${normalizer.dim}, the base policy ${policy.obsDim}`);
+}
+
+/**
+ * What a DSRL agent sees: raw observations, or (normalize) the base policy's normalized ones, with the
+ * base policy as the agent calls it on them. The policy must declare its observation statistics.
+ */
+export function agentView(policy: NoisePolicy, normalize: boolean): { normalizer: ObsNormalizer | null; agentPolicy: NoisePolicy } {
+  if (!normalize) return { normalizer: null, agentPolicy: policy };
+  if (!policy.obsStats) {
+    throw new Error(
+      'normalizeObs needs the base policy\'s observation statistics, and this policy declares none ' +
+        '(diffusion checkpoints carry them; an ONNX policy does when its manifest has obsMin/obsMax; remote policies do not); pass --no-normalize-obs',
+    );
+  }
+  const normalizer = new ObsNormalizer(policy.obsStats);
+  return { normalizer, agentPolicy: onNormalizedObs(policy, normalizer) };
 }

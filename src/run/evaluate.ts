@@ -1,0 +1,104 @@
+/**
+ * The one evaluation protocol: training evaluations, the base-policy line of a steer run, `dsrl eval
+ * --policy` and `dsrl eval --run` all call `evaluate()`, so equal seeds and episode counts give equal
+ * numbers whatever the caller.
+ *
+ * Episode k (0-based) of an evaluation with seed S starts from `reset(seed = S * 100003 + k)` and, when
+ * the actor draws noise (the base policy with N(0, I) noise), draws it from its own stream
+ * `Rng.fromSeed(S).derive('eval-noise-k')`. Neither depends on how many sub-envs run side by side:
+ * episodes run in waves of `env.numEnvs`, each wave resetting its sub-envs with the seeds of its episodes
+ * (a sub-env whose episode ended waits for the wave; its autoreset steps are ignored). 100003 is prime
+ * and larger than any episode count used, so two seeds never share a start.
+ */
+import { Rng } from '../core/rng.ts';
+import type { VectorEnv } from '../envs/vector.ts';
+
+/** The seed of training evaluations (every evaluation of a run sees the same starts). */
+export const TRAINING_EVAL_SEED = 10_000;
+
+export interface EvalResult {
+  step: number;
+  mean: number;
+  std: number;
+  returns: number[];
+  lengths: number[];
+}
+
+export type EpisodeStats = Omit<EvalResult, 'step'>;
+
+/** What acts during an evaluation: rows of observations -> rows of actions, with each row's episode stream. */
+export interface EvalActor {
+  act(obs: Float32Array, rows: number, episodeRngs: readonly Rng[]): Float32Array | Promise<Float32Array>;
+}
+
+/** A trained agent's deterministic actor. */
+export function deterministicActor(agent: { act(obs: Float32Array, rows: number, deterministic: boolean): Float32Array | Promise<Float32Array> }): EvalActor {
+  return { act: (obs, rows) => agent.act(obs, rows, true) };
+}
+
+/** The base policy's own sampling in a noise-action env: w ~ N(0, I) per row from its episode's stream. */
+export function gaussianNoiseActor(noiseDim: number): EvalActor {
+  let out = new Float32Array(0);
+  return {
+    act(_obs, rows, rngs) {
+      if (out.length < rows * noiseDim) out = new Float32Array(rows * noiseDim);
+      for (let r = 0; r < rows; r++) rngs[r].fillNormal(out.subarray(r * noiseDim, (r + 1) * noiseDim));
+      return out.subarray(0, rows * noiseDim);
+    },
+  };
+}
+
+/** The sampler's most likely chunk: w = 0. */
+export function zeroNoiseActor(noiseDim: number): EvalActor {
+  return { act: (_obs, rows) => new Float32Array(rows * noiseDim) };
+}
+
+export function episodeResetSeed(seed: number, episode: number): number {
+  return seed * 100_003 + episode;
+}
+
+function stepsOf(info: Record<string, unknown>): number {
+  const s = info.steps;
+  return typeof s === 'number' && s > 0 ? s : 1;
+}
+
+/** Runs `episodes` full episodes of `actor` on `env` under the protocol above. */
+export async function evaluate(actor: EvalActor, env: VectorEnv, opts: { episodes: number; seed: number }): Promise<EpisodeStats> {
+  const { episodes, seed } = opts;
+  if (!Number.isSafeInteger(episodes) || episodes < 1) throw new Error(`evaluation: episodes must be a positive integer, got ${episodes}`);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`evaluation: seed must be a non-negative integer, got ${seed}`);
+  const n = env.numEnvs;
+  const returns = new Array<number>(episodes).fill(0);
+  const lengths = new Array<number>(episodes).fill(0);
+  const root = Rng.fromSeed(seed);
+  for (let first = 0; first < episodes; first += n) {
+    // Sub-env i runs episode first + i; those past the last episode run a spare start whose result is dropped.
+    const episodeOf = Array.from({ length: n }, (_, i) => first + i);
+    const rngs = episodeOf.map((k) => root.derive(`eval-noise-${k}`));
+    const running = episodeOf.map((k) => k < episodes);
+    let { obs } = await env.reset({ seed: episodeOf.map((k) => episodeResetSeed(seed, k)) });
+    while (running.some(Boolean)) {
+      const actions = await actor.act(obs, n, rngs);
+      const r = await env.step(actions);
+      obs = r.obs;
+      for (let i = 0; i < n; i++) {
+        if (!running[i]) continue;
+        const k = episodeOf[i];
+        returns[k] += r.rewards[i];
+        lengths[k] += stepsOf(r.infos[i]);
+        if (r.terminated[i] || r.truncated[i]) running[i] = false;
+      }
+    }
+  }
+  return summarize(returns, lengths);
+}
+
+export function summarize(returns: number[], lengths: number[]): EpisodeStats {
+  const mean = returns.reduce((a, b) => a + b, 0) / returns.length;
+  const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / returns.length);
+  return { mean, std, returns, lengths };
+}
+
+export function meanLength(res: EpisodeStats): number {
+  return res.lengths.reduce((a, b) => a + b, 0) / res.lengths.length;
+}

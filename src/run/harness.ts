@@ -1,0 +1,240 @@
+/**
+ * The run harness (stable-baselines3's `learn()` + EvalCallback): every trainer (`dsrl sac`, `dsrl steer`
+ * with any algorithm of the table in algos/registry.ts, offline-only training, and whatever comes next)
+ * hands it a `Trainer` (an agent, its envs, what its replay rows hold, its warm-up) and a `Schedule`, and
+ * the harness owns the rest: the run folder and its config.json, resume from the newest checkpoint, the
+ * replay buffer (offline rows, growth when a resume raises `steps`), metrics (CSV, JSONL, TensorBoard),
+ * the progress bar, the evaluation history with best/last agents, the curve and summary.json.
+ *
+ * Random streams are named children of the run's seed (`replay`, `collect`; trainers name their own), so
+ * the order in which pieces are built never changes a run.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rng } from '../core/rng.ts';
+import { ReplayBuffer, type FieldDims } from '../data/replay-buffer.ts';
+import type { VectorEnv } from '../envs/vector.ts';
+import { latestCheckpoint, saveCheckpoint, TRAIN_STATE_DIR, type StatefulAgent } from './checkpoint.ts';
+import { restoreCheckpoint } from './checkpoint-restore.ts';
+import { deterministicActor, evaluate, meanLength, TRAINING_EVAL_SEED, type EpisodeStats, type EvalActor, type EvalResult } from './evaluate.ts';
+import { EvalHistory, type HistoryState, type Reference } from './history.ts';
+import { MetricsLogger } from './metrics.ts';
+import { trainOffline } from './offline.ts';
+import { createOffPolicyLoop, type LoopCheckpoint, type OffPolicyAgent } from './offpolicy.ts';
+import { ProgressBar } from './progress.ts';
+import { CONFIG_FILE, createRunDir } from './run-dir.ts';
+
+export type TrainingAgent = OffPolicyAgent & StatefulAgent;
+
+/** What a trainer builds; the harness runs it. */
+export interface Trainer {
+  /** Checkpoint kind and run-folder prefix, e.g. 'dsrl-na'. */
+  kind: string;
+  /** Legend label, e.g. 'DSRL-NA'. */
+  label: string;
+  /** null: the run only evaluates its references (e.g. the base policy alone). */
+  agent: TrainingAgent | null;
+  /** null for offline-only and evaluation-only runs. */
+  trainEnv: VectorEnv | null;
+  evalEnv: VectorEnv;
+  /** How the agent acts in evaluations (default: its deterministic actor). */
+  evalActor?: EvalActor;
+  /** Replay rows: the agent's observation and action sizes, and extra fields (e.g. DSRL-NA's real chunks). */
+  replay: { obsDim: number; actionDim: number; fields: FieldDims };
+  /** Warm-up actions before `learningStarts` (e.g. N(0, I) noise for DSRL, uniform for SAC). */
+  warmupActions(rng: Rng, out: Float32Array): void;
+  /** Extra per-transition fields after each vector step. */
+  transitionFields?(): Record<string, Float32Array>;
+  /** Saves the agent as evaluated into a folder (`best/`, `last/`). */
+  saveAgent?(folder: string, res: EvalResult): void;
+  /** Lines evaluated once at the start (e.g. the base policy with N(0, I) noise); `metric` names its charts. */
+  references?: Array<{ name: string; metric: string; actor: EvalActor; env: VectorEnv }>;
+  /** Data put into the buffer before training: rows it reserves, and a loader returning the transitions added. */
+  offline?: { rows: number; load(buffer: ReplayBuffer): number };
+}
+
+export interface Schedule {
+  /** Env steps to train for (0 for offline-only and evaluation-only runs). */
+  steps: number;
+  learningStarts: number;
+  utd: number;
+  batchSize: number;
+  evalEvery: number;
+  evalEpisodes: number;
+  logEvery: number;
+  checkpointEvery: number;
+  stopAfter?: number;
+  /** Most online rows the buffer keeps (a ring beyond that). Default: all. */
+  bufferSize?: number;
+  /** Offline-only: this many gradient updates on the offline data, no env steps. */
+  offlineUpdates?: number;
+  /** Also save the agent of every evaluation under checkpoints/step-N. */
+  keepSnapshots?: boolean;
+  quiet: boolean;
+}
+
+/** A fresh run folder to create (after the trainer is built, so a failed start leaves nothing), or one to resume. */
+export type RunFolder =
+  | { resume: false; name: string; env: string; seed: number; config: Record<string, unknown>; out?: string }
+  | { resume: true; dir: string };
+
+export interface RunResult {
+  dir: string;
+  evals: EvalResult[];
+  best: EvalResult | null;
+  references: Reference[];
+  seconds: number;
+  /** Env steps done when the run returned (0 for offline-only and evaluation-only runs). */
+  step: number;
+  updates: number;
+  /** The checkpoint step this invocation resumed from, or null for a fresh run. */
+  resumedFrom: number | null;
+  offlineTransitions: number;
+}
+
+interface RunExtra {
+  history: HistoryState;
+  offlineRows: number;
+  offlineTransitions: number;
+}
+
+const configSha256 = (dir: string) => createHash('sha256').update(readFileSync(join(dir, CONFIG_FILE))).digest('hex');
+
+/** Refuses schedules that would train nothing, before anything is built. */
+export function checkSchedule(s: Schedule, what: string): void {
+  if (s.offlineUpdates !== undefined || s.steps === 0) return;
+  if (s.steps <= s.learningStarts) {
+    throw new Error(`${what}: steps (${s.steps}) <= learningStarts (${s.learningStarts}): the run would only collect warm-up data and never update; raise steps or lower learningStarts`);
+  }
+  if (s.batchSize > Math.min(s.steps, s.bufferSize ?? Infinity)) {
+    throw new Error(`${what}: batchSize (${s.batchSize}) exceeds the rows the run will ever hold (${Math.min(s.steps, s.bufferSize ?? Infinity)}), so it would never update; lower batchSize`);
+  }
+}
+
+export async function runTraining(folder: RunFolder, seed: number, trainer: Trainer, schedule: Schedule, describe: Record<string, unknown>): Promise<RunResult> {
+  const t0 = performance.now();
+  const dir = folder.resume ? folder.dir : createRunDir({ algo: folder.name, env: folder.env, seed: folder.seed, config: folder.config, out: folder.out }).dir;
+  const root = Rng.fromSeed(seed);
+  const offlineOnly = schedule.offlineUpdates !== undefined;
+  const { agent } = trainer;
+  const history = new EvalHistory({
+    dir, title: `${trainer.label} on ${String(describe.env)} (seed ${seed})`, label: trainer.label,
+    xAxis: offlineOnly ? 'gradient updates' : 'env steps', saveAgent: trainer.saveAgent, keepSnapshots: schedule.keepSnapshots ?? false, describe,
+  });
+  const capacityFor = (offlineRows: number) => offlineRows + Math.min(schedule.bufferSize ?? Infinity, schedule.steps + (trainer.trainEnv?.numEnvs ?? 0));
+  let buffer: ReplayBuffer | null = null;
+  let resume: LoopCheckpoint | undefined;
+  let resumedFrom: number | null = null;
+  let offlineRows = trainer.offline?.rows ?? 0;
+  let offlineTransitions = 0;
+  const stateRoot = join(dir, TRAIN_STATE_DIR);
+  if (folder.resume) {
+    const checkpointDir = latestCheckpoint(stateRoot);
+    if (!checkpointDir) throw new Error(`cannot resume ${dir}: no checkpoint in ${stateRoot} (a run is resumable when started with checkpointEvery / --checkpoint-every)`);
+    if (!agent || !trainer.trainEnv) throw new Error(`cannot resume ${dir}: this kind of run is not checkpointed`);
+    const restored = await restoreCheckpoint(checkpointDir, {
+      kind: trainer.kind, agent, env: trainer.trainEnv, bufferFields: trainer.replay.fields, configSha256: configSha256(dir),
+    });
+    const extra = restored.extra as RunExtra;
+    history.restore(extra.history);
+    ({ offlineRows, offlineTransitions } = extra);
+    buffer = restored.buffer;
+    // Raising `steps` on resume: the capacity a run of that length has (exact while the ring has not wrapped).
+    const saved = buffer.toState();
+    const capacity = capacityFor(offlineRows);
+    if (capacity > saved.capacity && saved.totalAdded === saved.size) buffer = ReplayBuffer.fromState({ ...saved, capacity, next: saved.size });
+    resume = restored.loop;
+    resumedFrom = restored.step;
+  } else {
+    if (agent) {
+      buffer = new ReplayBuffer({ capacity: capacityFor(offlineRows), ...trainer.replay, rng: root.derive('replay') });
+      if (trainer.offline) offlineTransitions = trainer.offline.load(buffer);
+    }
+    for (const ref of trainer.references ?? []) {
+      history.references.push({ name: ref.name, ...(await evaluate(ref.actor, ref.env, { episodes: schedule.evalEpisodes, seed: TRAINING_EVAL_SEED })) });
+    }
+  }
+
+  const logger = new MetricsLogger(dir, resumedFrom === null ? {} : { resumeStep: resumedFrom });
+  const result = (step: number, updates: number): RunResult => ({
+    dir, evals: history.evals, best: history.best, references: history.references, seconds: (performance.now() - t0) / 1000,
+    step, updates, resumedFrom, offlineTransitions,
+  });
+  const refFields = Object.fromEntries((trainer.references ?? []).map((r, i) => [r.metric, Number(history.references[i].mean.toPrecision(4))]));
+  try {
+    if (resumedFrom === null) {
+      const values: Record<string, number> = {};
+      (trainer.references ?? []).forEach((r, i) => {
+        values[`charts/${r.metric}_return_mean`] = history.references[i].mean;
+        values[`charts/${r.metric}_return_std`] = history.references[i].std;
+      });
+      if (offlineTransitions > 0) values['charts/offline_transitions'] = offlineTransitions;
+      if (Object.keys(values).length > 0) logger.log(0, values);
+    }
+    if (!agent || !buffer) {
+      // Evaluation only: the first reference is the run's result.
+      const ref = history.references[0];
+      logger.log(0, { 'charts/eval_return_mean': ref.mean, 'charts/eval_return_std': ref.std });
+      history.record({ step: 0, mean: ref.mean, std: ref.std, returns: ref.returns, lengths: ref.lengths }, 0);
+      return result(0, 0);
+    }
+    const actor = trainer.evalActor ?? deterministicActor(agent);
+    const runEval = async (step: number): Promise<void> => {
+      const res: EvalResult = { step, ...(await evaluate(actor, trainer.evalEnv, { episodes: schedule.evalEpisodes, seed: TRAINING_EVAL_SEED })) };
+      logger.log(step, { 'charts/eval_return_mean': res.mean, 'charts/eval_return_std': res.std, 'charts/eval_length_mean': meanLength(res) });
+      history.record(res, step, { offlineTransitions });
+    };
+    const total = offlineOnly ? schedule.offlineUpdates! : schedule.steps;
+    const bar = new ProgressBar({
+      total, initial: resumedFrom ?? 0, label: `${trainer.kind}${offlineOnly ? ' offline' : ''} ${String(describe.env)}`,
+      ...(schedule.quiet ? { stream: { write: () => true } } : {}),
+    });
+    const progress = (step: number, fields: Record<string, string | number> = {}) => {
+      const latest = history.latest;
+      bar.update(step, { eval: latest === null ? '-' : Number(latest.toPrecision(4)), ...fields, ...refFields });
+    };
+    try {
+      if (offlineOnly) {
+        const updates = await trainOffline(agent, buffer, {
+          updates: total, batchSize: schedule.batchSize, logEvery: schedule.logEvery, evalEvery: schedule.evalEvery,
+          log: (step, values) => logger.log(step, values), evaluate: runEval, progress: (u) => progress(u),
+        });
+        return result(0, updates);
+      }
+      const trainEnv = trainer.trainEnv!;
+      const live = buffer;
+      const loop = await createOffPolicyLoop({
+        agent, env: trainEnv, buffer: live, rng: root.derive('collect'), seed, resume,
+        config: {
+          totalSteps: total, learningStarts: schedule.learningStarts, updatesPerStep: schedule.utd, batchSize: schedule.batchSize,
+          evalEvery: schedule.evalEvery, logEvery: schedule.logEvery, checkpointEvery: schedule.checkpointEvery, stopAfter: schedule.stopAfter,
+        },
+        callbacks: {
+          warmupActions: trainer.warmupActions,
+          transitionFields: trainer.transitionFields,
+          log: (step, values) => logger.log(step, values),
+          progress,
+          evaluate: runEval,
+          saveCheckpoint: async () => {
+            // Rows up to this step must be on disk before a checkpoint claims them: resume truncates to it.
+            logger.flush();
+            const extra: RunExtra = { history: history.state(), offlineRows, offlineTransitions };
+            await saveCheckpoint(stateRoot, { kind: trainer.kind, agent, buffer: live, env: trainEnv, loop, extra, configSha256: configSha256(dir) });
+          },
+        },
+      });
+      await loop.run();
+      return result(loop.state.envSteps, loop.state.updates);
+    } finally {
+      bar.finish();
+    }
+  } finally {
+    logger.close();
+  }
+}
+
+/** Mean and spread of an evaluation, one line. */
+export function formatStats(res: EpisodeStats): string {
+  return `${res.mean.toFixed(1)} ± ${res.std.toFixed(1)}`;
+}

@@ -1,0 +1,197 @@
+/**
+ * `dsrl steer`: improve a base policy (any NoisePolicy) with an algorithm of the table in
+ * algos/registry.ts (DSRL-NA, DSRL-SAC, residual SAC), or evaluate it alone ('base'), through the run
+ * harness. This file holds the options (their schema is the one source of names, defaults and help text;
+ * the CLI's flags come from it) and builds the harness's Trainer from the table's entry.
+ *
+ * Offline data (algorithms that learn from real actions, i.e. DSRL-NA): `offline` loads a D4RL-layout
+ * HDF5 file into the replay buffer before online training, chunked with the policy's Ta (`realActions` =
+ * the Ta executed actions, reward = their sum). The noise column of those rows holds 0, the mean of
+ * N(0, I): DSRL-NA never reads it. `offlineOnly: N` runs N updates on the data with no env interaction.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { STEER_ALGO_NAMES, STEER_ALGOS } from '../algos/registry.ts';
+import { DEFAULT_RESIDUAL_SCALE } from '../algos/residual-sac.ts';
+import type { SteerHyper, SteerParts } from '../algos/spec.ts';
+import { agentView } from '../algos/dsrl/noise-action-env.ts';
+import { NoiseActionVectorEnv } from '../algos/dsrl/noise-action-env.ts';
+import { Rng } from '../core/rng.ts';
+import { loadIntoReplayBuffer } from '../data/d4rl.ts';
+import { readD4rl } from '../data/hdf5.ts';
+import { makeChunkedVectorEnv } from '../envs/registry.ts';
+import type { VectorEnv } from '../envs/vector.ts';
+import { saveSafetensors } from '../node/safetensors-io.ts';
+import { modelTensors } from '../nn/safetensors.ts';
+import { checkPolicyFitsEnv } from '../policies/fits-env.ts';
+import type { NoisePolicy } from '../policies/policy.ts';
+import { gaussianNoiseActor, type EpisodeStats } from './evaluate.ts';
+import { checkSchedule, runTraining, type RunResult, type Schedule, type Trainer } from './harness.ts';
+import { parseConfig, readConfigFile, renameOptions, RESUME_OVERRIDABLE, resumedConfig, runControlShape, storedConfig } from './run-config.ts';
+
+/** Defaults: the DSRL reference's Gym settings (shared/reference/dsrl.md) unless noted. */
+export const steerSchema = z.object({
+  env: z.string().describe('env id, e.g. Hopper-v5'),
+  algo: z.enum(STEER_ALGO_NAMES as [string, ...string[]]).default('na')
+    .describe('na (DSRL-NA), sac (DSRL-SAC), residual (residual SAC on the base chunks) or base (evaluate the base policy alone)'),
+  steps: z.number().int().positive().max(1e9).optional().describe('env steps to train for, chunk steps counted (required unless algo base or offlineOnly; on resume it may raise the total)'),
+  policy: z.string().optional().describe('base policy: a diffusion checkpoint folder, a model.onnx, or ws://host:port (on resume: default the run\'s own)'),
+  seed: z.number().int().nonnegative().default(1).describe('random seed'),
+  numEnvs: z.number().int().positive().max(256).default(4).describe('parallel training envs'),
+  actionMagnitude: z.number().positive().default(1.5).describe('noise bound M (reference: Hopper 1.5, Walker2d 2.5, HalfCheetah 1.5)'),
+  targetEntropy: z.number().default(0)
+    .describe('DSRL temperature target: entropy of the noise policy on w / M in [-1, 1] (the reference\'s convention; the agents get target + C ln M on w)'),
+  residualScale: z.number().positive().default(DEFAULT_RESIDUAL_SCALE).describe('residual SAC: correction bound as a fraction of each action dimension\'s range'),
+  utd: z.number().int().positive().default(20).describe('gradient updates per vector step (reference: 20)'),
+  distillSteps: z.number().int().nonnegative().default(10).describe('DSRL-NA: Q_W distillation steps after every utd updates'),
+  learningStarts: z.number().int().nonnegative().default(4000).describe('env steps of the base policy with N(0, I) noise before learning'),
+  batchSize: z.number().int().positive().default(256).describe('batch size'),
+  actorHidden: z.array(z.number().int().positive()).default([128, 128, 128]).describe('actor widths, comma-separated'),
+  criticHidden: z.array(z.number().int().positive()).default([128, 128, 128]).describe('critic widths, comma-separated (the reference uses 2048 on Walker2d and manipulation)'),
+  actorLayerNorm: z.boolean().default(false).describe('LayerNorm in the actor too, as in the DSRL reference configs (the critics always have it)'),
+  normalizeObs: z.boolean().optional()
+    .describe('DSRL: the agent sees observations normalized with the base policy\'s statistics, as in the reference (default: on when the policy declares them)'),
+  lr: z.number().positive().default(3e-4).describe('learning rate (actor, critics, temperature)'),
+  gamma: z.number().min(0).max(1).default(0.99).describe('discount per chunk'),
+  evalEvery: z.number().int().nonnegative().default(5000).describe('evaluate every n env steps (updates with offlineOnly); 0: only at the end'),
+  evalEpisodes: z.number().int().positive().default(10).describe('episodes per evaluation'),
+  logEvery: z.number().int().positive().default(1000).describe('log training metrics every n env steps'),
+  offline: z.string().optional().describe('DSRL-NA: D4RL-layout dataset loaded into the replay buffer before training (chunked with the policy\'s Ta)'),
+  offlineOnly: z.number().int().positive().optional().describe('DSRL-NA: train this many updates on the offline data alone, no env steps, then evaluate'),
+  ...runControlShape,
+}).strict();
+
+export type SteerConfig = z.infer<typeof steerSchema>;
+
+/** A fresh run's options, or a resume: the run folder plus any options that may change. */
+export type SteerInput = z.input<typeof steerSchema> | (Partial<z.input<typeof steerSchema>> & { resume: true; out: string });
+
+export interface SteerResult extends RunResult {
+  algo: string;
+  /** The base policy alone with N(0, I) noise (for 'base', the run's result). */
+  base: EpisodeStats;
+}
+
+/** Parse and cross-check a steer config; every error names the option. */
+export function parseSteerConfig(input: unknown, what = 'steer config'): SteerConfig {
+  const cfg = parseConfig(steerSchema, input, what);
+  const spec = STEER_ALGOS[cfg.algo as keyof typeof STEER_ALGOS];
+  const fail = (why: string): never => {
+    throw new Error(`${what}: ${why}`);
+  };
+  if (cfg.offlineOnly !== undefined) {
+    if (cfg.offline === undefined) fail('offlineOnly needs offline data (option "offline": a D4RL-layout .h5 file)');
+    if (cfg.checkpointEvery > 0 || cfg.resume || cfg.stopAfter !== undefined) fail('offlineOnly runs are not checkpointed: checkpointEvery, resume and stopAfter do not apply');
+    if (cfg.steps !== undefined) fail('offlineOnly runs take no env steps: give either steps (online) or offlineOnly (updates), not both');
+  } else if (spec.build && cfg.steps === undefined) {
+    fail(`steps is required for algo "${cfg.algo}" (env steps to train for)`);
+  }
+  if (cfg.normalizeObs && !spec.normalizeObs) fail(`normalizeObs is for the DSRL agents (algo "na" or "sac"), not algo "${cfg.algo}"`);
+  if (cfg.offline !== undefined && spec.offline !== true) fail(`offline data cannot be used with algo "${cfg.algo}": ${spec.offline}`);
+  if (!spec.build && (cfg.checkpointEvery > 0 || cfg.resume)) fail(`algo "${cfg.algo}" is a single evaluation: there is nothing to checkpoint or resume`);
+  checkSchedule(scheduleOf(cfg), what);
+  return cfg;
+}
+
+function scheduleOf(cfg: SteerConfig): Schedule {
+  return {
+    steps: cfg.offlineOnly !== undefined ? 0 : cfg.steps ?? 0, learningStarts: cfg.learningStarts, utd: cfg.utd, batchSize: cfg.batchSize,
+    evalEvery: cfg.evalEvery, evalEpisodes: cfg.evalEpisodes, logEvery: cfg.logEvery, checkpointEvery: cfg.checkpointEvery,
+    stopAfter: cfg.stopAfter, offlineUpdates: cfg.offlineOnly, quiet: cfg.quiet,
+  };
+}
+
+/**
+ * A saved config in today's terms: runs saved before `targetEntropy` existed aimed at entropy 0 on w; runs
+ * saved before `normalizeObs` existed showed the agent raw observations.
+ */
+export function legacySteerConfig(stored: Record<string, unknown>, policy: Pick<NoisePolicy, 'chunk' | 'actDim'>): Record<string, unknown> {
+  const config = renameOptions(stored, {});
+  const M = config.actionMagnitude;
+  if (!('targetEntropy' in config) && typeof M === 'number' && M > 0) config.targetEntropy = -policy.chunk * policy.actDim * Math.log(M);
+  if (!('normalizeObs' in config)) config.normalizeObs = false;
+  return config;
+}
+
+/** The algorithm options of a parsed config, normalizeObs resolved: on when the algorithm and policy allow it. */
+export function steerHyper(cfg: SteerConfig, policy: NoisePolicy): SteerHyper {
+  const spec = STEER_ALGOS[cfg.algo as keyof typeof STEER_ALGOS];
+  return { ...cfg, normalizeObs: cfg.normalizeObs ?? (spec.normalizeObs && policy.obsStats !== undefined) };
+}
+
+/** The parts an algorithm builds on a base policy; `trainInner` null when only evaluating. */
+export function buildSteerParts(cfg: SteerConfig, policy: NoisePolicy, trainInner: VectorEnv | null, evalInner: VectorEnv, seed: number): SteerParts | null {
+  const build = STEER_ALGOS[cfg.algo as keyof typeof STEER_ALGOS].build;
+  checkPolicyFitsEnv(policy, evalInner, cfg.env);
+  if (trainInner) checkPolicyFitsEnv(policy, trainInner, cfg.env);
+  const maxRows = Math.max(cfg.batchSize, trainInner?.numEnvs ?? 0, evalInner.numEnvs);
+  return build ? build({ hp: steerHyper(cfg, policy), policy, trainInner, evalInner, rng: Rng.fromSeed(seed), maxRows }) : null;
+}
+
+/** Runs `steer` on a base policy. The caller owns the policy (and closes it); `makeInner` builds chunked task envs. */
+export async function steer(input: SteerInput, policy: NoisePolicy, makeInner?: (n: number, chunk: number) => Promise<VectorEnv>): Promise<SteerResult> {
+  let cfg: SteerConfig;
+  if (input.resume) {
+    const out = input.out;
+    if (out === undefined) throw new Error('steer: resuming needs the run folder (option "out")');
+    const stored = legacySteerConfig(readConfigFile(out), policy);
+    // The policy may be given again from another path; it is provenance, not an option of the run.
+    cfg = resumedConfig(input as Record<string, unknown>, stored, out, new Set([...RESUME_OVERRIDABLE, 'policy']), parseSteerConfig, 'steer config', ['policy']);
+  } else {
+    const parsed = parseSteerConfig(input);
+    cfg = { ...parsed, normalizeObs: steerHyper(parsed, policy).normalizeObs };
+  }
+  const spec = STEER_ALGOS[cfg.algo as keyof typeof STEER_ALGOS];
+  const make = makeInner ?? ((n: number, chunk: number) => makeChunkedVectorEnv(cfg.env, n, chunk));
+  const trains = spec.build !== null && cfg.offlineOnly === undefined;
+  const trainInner = trains ? await make(cfg.numEnvs, policy.chunk) : null;
+  const evalInner = await make(Math.min(cfg.evalEpisodes, 5), policy.chunk);
+  try {
+    const parts = buildSteerParts(cfg, policy, trainInner, evalInner, cfg.seed);
+    const offline = cfg.offline !== undefined && !cfg.resume ? await readOffline(cfg.offline, policy, cfg.normalizeObs === true) : undefined;
+    const chunkDim = policy.chunk * policy.actDim;
+    const trainer: Trainer = {
+      kind: spec.kind, label: spec.label, agent: parts?.agent ?? null, trainEnv: parts?.trainEnv ?? null, evalEnv: parts?.evalEnv ?? evalInner,
+      replay: { obsDim: parts?.obsDim ?? policy.obsDim, actionDim: chunkDim, fields: parts?.fields ?? {} },
+      warmupActions: parts?.warmupActions ?? (() => {}), transitionFields: parts?.transitionFields,
+      saveAgent: parts ? (folder, res) => saveSafetensors(`${folder}/actor.safetensors`, modelTensors(parts.agent.actor), {
+        algo: spec.kind, env: cfg.env, step: String(res.step), eval_return: String(res.mean), ...parts.actorMetadata,
+      }) : undefined,
+      // The base policy alone, with N(0, I) noise: the line everything else has to beat.
+      references: [{ name: 'base policy', metric: 'base', actor: gaussianNoiseActor(chunkDim), env: new NoiseActionVectorEnv(evalInner, policy, cfg.actionMagnitude) }],
+      offline,
+    };
+    const stored = storedConfig(cfg);
+    // Absolute paths, so a resume from another working directory finds the same files.
+    const { offline: offlinePath, policy: policyPath } = cfg;
+    if (offlinePath !== undefined) stored.offline = resolve(offlinePath);
+    if (policyPath !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(policyPath)) stored.policy = resolve(policyPath);
+    const folder = cfg.resume ? { resume: true as const, dir: cfg.out! } : { resume: false as const, name: spec.kind, env: cfg.env, seed: cfg.seed, config: stored, out: cfg.out };
+    const res = await runTraining(folder, cfg.seed, trainer, scheduleOf(cfg), {
+      algo: cfg.algo, env: cfg.env, seed: cfg.seed, steps: cfg.steps ?? null, offlineOnly: cfg.offlineOnly ?? null,
+    });
+    return { ...res, algo: cfg.algo, base: res.references[0] };
+  } finally {
+    await trainInner?.close();
+    await evalInner.close();
+  }
+}
+
+/** Reads an offline dataset for the buffer (normalized when the agent sees normalized observations). */
+async function readOffline(path: string, policy: NoisePolicy, normalize: boolean): Promise<NonNullable<Trainer['offline']>> {
+  const dataset = await readD4rl(path, { expect: { obsDim: policy.obsDim, actionDim: policy.actDim } });
+  const { normalizer } = agentView(policy, normalize);
+  if (normalizer) {
+    normalizer.apply(dataset.observations, dataset.size, dataset.observations);
+    normalizer.apply(dataset.nextObservations, dataset.size, dataset.nextObservations);
+  }
+  return {
+    // A chunk starts at every step, so N dataset steps give at most N transitions.
+    rows: dataset.size,
+    load: (buffer) => {
+      const n = loadIntoReplayBuffer(dataset, buffer, { actionChunk: policy.chunk, actionsTo: 'realActions', fill: { actions: 0 } });
+      if (n === 0) throw new Error(`${path}: the dataset gave no transitions of ${policy.chunk} steps`);
+      return n;
+    },
+  };
+}
