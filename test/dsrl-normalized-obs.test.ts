@@ -11,7 +11,7 @@ import { readSafetensors } from '../src/node/safetensors-io.ts';
 import { ObsNormalizer } from '../src/policies/diffusion/normalization.ts';
 import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
 import type { NoisePolicy } from '../src/policies/policy.ts';
-import { parseSteerConfig, steer } from '../src/run/train-dsrl.ts';
+import { parseSteerConfig, steer } from '../src/run/steer.ts';
 
 // Stats that make the normalization far from the identity on Reach1D's [-1, 1] observations.
 const stats = { min: Float32Array.from([-2, -0.5]), max: Float32Array.from([1, 3]) };

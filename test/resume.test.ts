@@ -9,9 +9,8 @@ import { Reach1D } from '../src/envs/toy/reach.ts';
 import { SyncVectorEnv, type VectorEnv } from '../src/envs/vector.ts';
 import { WorkerVectorEnv } from '../src/envs/vector-worker.ts';
 import { TimeLimit } from '../src/envs/wrappers.ts';
-import {
-  latestCheckpoint, listCheckpoints, MANIFEST_FILE, readCheckpoint, restoreCheckpoint, saveCheckpoint, TRAIN_STATE_DIR,
-} from '../src/run/checkpoint.ts';
+import { latestCheckpoint, listCheckpoints, MANIFEST_FILE, saveCheckpoint, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
+import { readCheckpoint, restoreCheckpoint } from '../src/run/checkpoint-restore.ts';
 import { parseCsvLine } from '../src/run/metrics-format.ts';
 import type { LoopCheckpoint } from '../src/run/offpolicy.ts';
 import { readMetrics } from '../src/run/metrics.ts';
@@ -58,7 +57,7 @@ function expectSameRun(uninterrupted: string, resumed: string): void {
 
 describe('exact resume of a SAC run', () => {
   const config = {
-    env: 'Reach1D', steps: 600, seed: 5, numEnvs: 2, learningStarts: 100, hidden: [32], batchSize: 64,
+    env: 'Reach1D', steps: 600, seed: 5, numEnvs: 2, learningStarts: 100, actorHidden: [32], criticHidden: [32], batchSize: 64,
     evalEvery: 200, evalEpisodes: 4, logEvery: 60, checkpointEvery: 250, quiet: true,
   };
   // The uninterrupted reference run, shared by the tests below (made once, whichever test runs first).
@@ -98,21 +97,43 @@ describe('exact resume of a SAC run', () => {
 
   it('refuses to resume without a checkpoint or with changed hyperparameters', async () => {
     const run = tempRun();
-    await trainSac({ ...config, steps: 60, learningStarts: 20, evalEvery: 0, checkpointEvery: 0, out: run }, makeReach);
+    await trainSac({ ...config, steps: 60, learningStarts: 20, batchSize: 16, evalEvery: 0, checkpointEvery: 0, out: run }, makeReach);
     await expect(trainSac({ resume: true, out: run }, makeReach)).rejects.toThrow(/no checkpoint in .*train-state \(a run is resumable when started with checkpointEvery/);
     await expect(trainSac({ resume: true, out: (await uninterrupted()).run, lr: 0.01 }, makeReach)).rejects.toThrow(/with lr = 0.01: the run was started with 0.0003/);
-    await expect(trainSac({ resume: true, out: join(run, 'nope') }, makeReach)).rejects.toThrow(/has no config.json/);
+    await expect(trainSac({ resume: true, out: join(run, 'nope') }, makeReach)).rejects.toThrow(/no config\.json, so it is not a dsrl run folder/);
+  });
+
+  it('refuses a config.json edited after the checkpoint, and a checkpoint of an older format, saying what to do', async () => {
+    const run = tempRun();
+    const small = { ...config, steps: 60, learningStarts: 20, batchSize: 16, evalEvery: 0, checkpointEvery: 30, out: run };
+    await trainSac(small, makeReach);
+    const configPath = join(run, 'config.json');
+    const original = readFileSync(configPath, 'utf8');
+    writeFileSync(configPath, original.replace('"gamma": 0.99', '"gamma": 0.9'));
+    await expect(trainSac({ resume: true, out: run, steps: 90 }, makeReach)).rejects.toThrow(/config\.json was changed after this checkpoint was saved/);
+    writeFileSync(configPath, original);
+    const manifestPath = join(finalCheckpoint(run), MANIFEST_FILE);
+    writeFileSync(manifestPath, JSON.stringify({ ...JSON.parse(readFileSync(manifestPath, 'utf8')), version: 1 }));
+    await expect(trainSac({ resume: true, out: run, steps: 90 }, makeReach)).rejects.toThrow(/version 1, this build reads version 2 \(saved by an older dsrl.*dsrl eval --run/);
+  });
+
+  it('refuses a schedule that would never update, before making anything', async () => {
+    const run = tempRun();
+    await expect(trainSac({ ...config, steps: 100, learningStarts: 100, out: run }, makeReach)).rejects.toThrow(/steps \(100\) <= learningStarts \(100\).*never update/);
+    await expect(trainSac({ ...config, steps: 200, batchSize: 500, out: run }, makeReach)).rejects.toThrow(/batchSize \(500\) exceeds the rows the run will ever hold \(200\)/);
+    expect(existsSync(run)).toBe(false);
   });
 
   it('a finished run continues with a raised step budget, its buffer grown to the longer run\'s capacity', async () => {
     const run = tempRun();
-    const small = { ...config, steps: 60, learningStarts: 20, evalEvery: 0, checkpointEvery: 30 };
+    const small = { ...config, steps: 60, learningStarts: 20, batchSize: 16, evalEvery: 0, checkpointEvery: 30 };
     await trainSac({ ...small, out: run }, makeReach);
-    expect(readCheckpoint(finalCheckpoint(run)).manifest.buffer.capacity).toBe(60);
+    // Room for every step plus the last vector step's overshoot (one row per sub-env).
+    expect(readCheckpoint(finalCheckpoint(run)).manifest.buffer.capacity).toBe(60 + config.numEnvs);
     const longer = await trainSac({ resume: true, out: run, steps: 90 }, makeReach);
     expect([longer.resumedFrom, longer.step]).toEqual([60, 90]);
     const { manifest, buffer } = readCheckpoint(finalCheckpoint(run));
-    expect([manifest.buffer.capacity, buffer.size]).toEqual([90, 90]);
+    expect([manifest.buffer.capacity, buffer.size]).toEqual([90 + config.numEnvs, 90]);
   });
 
   it('a corrupt, incomplete or mismatched checkpoint gives a clear error', async () => {
@@ -146,7 +167,7 @@ describe('exact resume of a SAC run', () => {
     const newer = copy();
     const manifest = JSON.parse(readFileSync(join(newer, MANIFEST_FILE), 'utf8'));
     writeFileSync(join(newer, MANIFEST_FILE), JSON.stringify({ ...manifest, version: 99 }));
-    await expect(restore(newer)).rejects.toThrow(/checkpoint format version 99, this build reads version 1/);
+    await expect(restore(newer)).rejects.toThrow(/checkpoint format version 99, this build reads version 2 \(saved by a newer dsrl\)/);
 
     const garbled = copy();
     writeFileSync(join(garbled, MANIFEST_FILE), '{"format": "dsrl-train-st');
@@ -172,7 +193,7 @@ describe('exact resume on MuJoCo', () => {
     // Training env in 2 workers, evaluation in-thread: both paths of env state are exercised.
     const makeHopper = (n: number): Promise<VectorEnv> => (n === 3 ? WorkerVectorEnv.create('Hopper-v5', 3, { numWorkers: 2 }) : SyncVectorEnv.create('Hopper-v5', n));
     const config = {
-      env: 'Hopper-v5', steps: 300, seed: 2, numEnvs: 3, learningStarts: 90, hidden: [16], batchSize: 32,
+      env: 'Hopper-v5', steps: 300, seed: 2, numEnvs: 3, learningStarts: 90, actorHidden: [16], criticHidden: [16], batchSize: 32,
       evalEvery: 0, evalEpisodes: 2, logEvery: 40, checkpointEvery: 150, quiet: true,
     };
     const uninterrupted = tempRun();
@@ -180,11 +201,13 @@ describe('exact resume on MuJoCo', () => {
     const run = tempRun();
     await trainSac({ ...config, out: run, stopAfter: 200 }, makeHopper);
     const saved = readCheckpoint(finalCheckpoint(run));
-    expect(saved.manifest.step).toBe(150);
+    // The first vector step at or past 150 (3 sub-envs: up to 2 steps past it).
+    expect(saved.manifest.step).toBeGreaterThanOrEqual(150);
+    expect(saved.manifest.step).toBeLessThan(153);
     expect(saved.loop.state.runningLength.some((l) => l > 0)).toBe(true);
     expect(saved.loop.state.episodes).toBeGreaterThan(0); // autoresets happened before the checkpoint
     const resumed = await trainSac({ resume: true, out: run }, makeHopper);
-    expect([resumed.resumedFrom, resumed.step]).toEqual([150, full.step]); // 3 envs may overshoot 300 by a step or two
+    expect([resumed.resumedFrom, resumed.step]).toEqual([saved.manifest.step, full.step]); // 3 envs may overshoot 300 by a step or two
     expectSameRun(uninterrupted, run);
   });
 });
@@ -217,12 +240,12 @@ describe('state tree files', () => {
     await env.reset({ seed: 0 });
     const buffer = new ReplayBuffer({ capacity: 8, obsDim: 2, actionDim: 1, seed: 1 });
     const loopAt = (envSteps: number): LoopCheckpoint => ({
-      version: 1,
+      version: 2,
       state: {
         envSteps, vectorSteps: envSteps, updates: 0, nextEvalAt: 1000, episodes: 0, runningReturn: [0], runningLength: [0],
         obs: new Float32Array(2), ended: [false], rng: Rng.fromSeed(0).state(),
       },
-      metrics: { sums: {}, count: 0, lastLogAt: 0, lastEval: null },
+      metrics: { sums: {}, count: 0, lastLogAt: 0 },
     });
     const noise = Rng.fromSeed(3);
     noise.normal(); // leaves a spare normal in the state

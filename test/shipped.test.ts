@@ -9,8 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { episodeReturnStats, splitEpisodes } from '../src/data/d4rl.ts';
 import { readD4rl } from '../src/data/hdf5.ts';
 import { makeEnv } from '../src/envs/registry.ts';
-import { ActionChunk } from '../src/envs/wrappers.ts';
-import { evaluateNoisePolicy } from '../src/cli/eval.ts';
+import { evaluateBasePolicy } from '../src/run/evaluate-run.ts';
 import { loadDiffusionCheckpoint } from '../src/policies/diffusion/checkpoint-io.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -42,10 +41,7 @@ describe('shipped base policies', () => {
     // The recorded evaluation again (same episodes, seeds and `dsrl eval`'s default batching of 8).
     // On this machine the mean comes back to the digit; the bound leaves room for another CPU's
     // float rounding (which the dynamics amplify) while failing for weights that load wrongly.
-    const stats = await evaluateNoisePolicy(policy, async () => new ActionChunk(await makeEnv(envId), policy.chunk), {
-      episodes: recorded.episodes, seed: recorded.seed, parallel: 8,
-    });
-    const mean = stats.returns.reduce((a, b) => a + b, 0) / stats.returns.length;
+    const { mean } = await evaluateBasePolicy(policy, envId, { episodes: recorded.episodes, seed: recorded.seed, parallel: 8 });
     expect(Math.abs(mean - recorded.returnMean)).toBeLessThan(0.15 * Math.abs(recorded.returnMean) + recorded.returnStd);
   });
 });

@@ -10,7 +10,7 @@ import { SyncVectorEnv, type VectorEnv } from '../src/envs/vector.ts';
 import { ActionChunk, TimeLimit } from '../src/envs/wrappers.ts';
 import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
 import { readMetrics } from '../src/run/metrics.ts';
-import { steer } from '../src/run/train-dsrl.ts';
+import { steer } from '../src/run/steer.ts';
 
 function tinyPolicy(obsDim: number, actDim: number, chunk: number, low = -1, high = 1): DiffusionPolicy {
   const spec = { obsDim, actDim, chunk, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
@@ -38,10 +38,10 @@ describe('baselines through steer()', () => {
     expect(rows[0].step).toBe(0);
     expect(rows[0].values['charts/eval_return_mean']).toBe(base.base.mean);
     const summary = JSON.parse(readFileSync(join(base.dir, 'summary.json'), 'utf8'));
-    expect(summary).toMatchObject({ algo: 'base', env: 'BimodalChoice', seed: 4, base: { mean: base.base.mean, episodes: 40 } });
+    expect(summary).toMatchObject({ algo: 'base', env: 'BimodalChoice', seed: 4, references: { 'base policy': { mean: base.base.mean, episodes: 40 } } });
     expect(existsSync(join(base.dir, 'curve.svg'))).toBe(true);
 
-    const na = await steer({ ...common, algo: 'na', steps: 8, learningStarts: 8, batchSize: 4, actorHidden: [4], criticHidden: [4], evalEvery: 0, out: out() }, policy, bimodal);
+    const na = await steer({ ...common, algo: 'na', steps: 12, learningStarts: 8, batchSize: 4, actorHidden: [4], criticHidden: [4], evalEvery: 0, out: out() }, policy, bimodal);
     expect(na.base).toStrictEqual(base.base);
     expect(readMetrics(na.dir)[0].values['charts/base_return_mean']).toBe(base.base.mean);
   });

@@ -8,7 +8,7 @@ import { SyncVectorEnv, type VectorEnv } from '../src/envs/vector.ts';
 import { ActionChunk } from '../src/envs/wrappers.ts';
 import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
 import { readSafetensors } from '../src/node/safetensors-io.ts';
-import { parseSteerConfig, steer } from '../src/run/train-dsrl.ts';
+import { parseSteerConfig, steer } from '../src/run/steer.ts';
 
 function tinyPolicy(obsDim: number, actDim: number, chunk: number): DiffusionPolicy {
   const spec = { obsDim, actDim, chunk, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };

@@ -12,9 +12,10 @@ import { SyncVectorEnv, type VectorEnv } from '../src/envs/vector.ts';
 import { ActionChunk, TimeLimit } from '../src/envs/wrappers.ts';
 import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
 import { buildChunkData, DiffusionTrainer } from '../src/policies/diffusion/train.ts';
-import { latestCheckpoint, readCheckpoint, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
+import { latestCheckpoint, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
+import { readCheckpoint } from '../src/run/checkpoint-restore.ts';
 import { readMetrics } from '../src/run/metrics.ts';
-import { steer } from '../src/run/train-dsrl.ts';
+import { steer } from '../src/run/steer.ts';
 
 const temp = () => mkdtempSync(join(tmpdir(), 'dsrl-steer-offline-'));
 const bimodal = async (n: number, chunk: number): Promise<VectorEnv> => new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));

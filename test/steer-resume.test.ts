@@ -10,9 +10,12 @@ import { Reach1D } from '../src/envs/toy/reach.ts';
 import { SyncVectorEnv, type VectorEnv } from '../src/envs/vector.ts';
 import { ActionChunk, TimeLimit } from '../src/envs/wrappers.ts';
 import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
-import { latestCheckpoint, listCheckpoints, readCheckpoint, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
+import { latestCheckpoint, listCheckpoints, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
+import { readCheckpoint } from '../src/run/checkpoint-restore.ts';
 import { readMetrics } from '../src/run/metrics.ts';
-import { noiseTargetEntropy, steer } from '../src/run/train-dsrl.ts';
+import { noiseTargetEntropy } from '../src/algos/spec.ts';
+import { evaluateRun } from '../src/run/evaluate-run.ts';
+import { steer } from '../src/run/steer.ts';
 
 /** A small untrained diffusion policy: resume exactness does not depend on what it learned. */
 function tinyPolicy(obsDim: number, actDim: number, chunk: number, seed: number): DiffusionPolicy {
@@ -132,20 +135,17 @@ describe('steer: temperature target', () => {
     expect(noiseTargetEntropy(0, C, 1)).toBe(0);
   });
 
-  it('a run saved before targetEntropy existed (target 0 on w) resumes with that target, bit-identically', async () => {
+  it('a run folder saved before targetEntropy and normalizeObs existed evaluates as it trained (raw observations)', async () => {
     const policy = tinyPolicy(1, 2, 1, 7);
-    const M = 1.5;
-    const legacyTarget = -2 * Math.log(M); // 0 on w, chunk 1 x act dim 2
-    const opts = { ...common, algo: 'na' as const, actionMagnitude: M, targetEntropy: legacyTarget, steps: 200, learningStarts: 40, evalEvery: 100 };
-    const uninterrupted = tempRun();
-    await steer({ ...opts, out: uninterrupted }, policy, bimodal);
     const run = tempRun();
-    await steer({ ...opts, out: run, stopAfter: 100 }, policy, bimodal);
+    const trained = await steer({ ...common, algo: 'na', steps: 120, learningStarts: 40, evalEvery: 60, normalizeObs: false, out: run }, policy, bimodal);
     const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as Record<string, unknown>;
     delete config.targetEntropy;
+    delete config.normalizeObs;
     writeFileSync(join(run, 'config.json'), JSON.stringify(config));
-    await steer({ resume: true, quiet: true, out: run }, policy, bimodal);
-    expectSameRun(uninterrupted, run);
+    // This policy declares observation statistics, so a missing normalizeObs must not read as today's default (on).
+    const res = await evaluateRun({ run, agent: 'last', episodes: common.evalEpisodes, seed: 10_000, parallel: 5 }, policy, async (_id, n, chunk) => bimodal(n, chunk ?? 1));
+    expect(res.returns).toEqual(trained.evals.at(-1)!.returns);
   });
 });
 

@@ -55,10 +55,16 @@ export function isSacRun(run: string): boolean {
   return ['best', 'last'].some((which) => existsSync(join(run, which, 'agent.json')));
 }
 
-/** Evaluates a run's saved agent on fresh episodes. A policy `loadPolicy` loads here is closed here. */
-export async function evaluateRun(
-  input: EvaluateRunInput, loadPolicy: RunPolicyLoader, makeInner?: (envId: string, n: number, chunk: number) => Promise<VectorEnv>,
-): Promise<EvaluateRunResult> {
+/** Builds `n` copies of an env, each wrapped in ActionChunk(chunk) when a chunk is given (steer runs). */
+export type RunEnvMaker = (envId: string, n: number, chunk?: number) => Promise<VectorEnv>;
+
+const defaultEnvs: RunEnvMaker = (envId, n, chunk) => (chunk === undefined ? SyncVectorEnv.create(envId, n) : makeChunkedVectorEnv(envId, n, chunk));
+
+/**
+ * Evaluates a run's saved agent on fresh episodes. `base`: the base policy of a steer run, or a loader
+ * for the one its config names (a policy loaded here is closed here).
+ */
+export async function evaluateRun(input: EvaluateRunInput, base: NoisePolicy | RunPolicyLoader, makeEnvs: RunEnvMaker = defaultEnvs): Promise<EvaluateRunResult> {
   const { run } = input;
   const stored = readConfigFile(run);
   checkInput(input);
@@ -67,7 +73,7 @@ export async function evaluateRun(
     const cfg = parseSacConfig(readSacConfig(run), join(run, 'config.json'));
     const dir = join(run, input.agent);
     if (!existsSync(join(dir, 'agent.json'))) throw new Error(`${run}: no ${input.agent}/agent.json yet (a run saves its agent at each evaluation)`);
-    const env = await SyncVectorEnv.create(cfg.env, n);
+    const env = await makeEnvs(cfg.env, n);
     try {
       const { sac, manifest } = loadSacCheckpoint(dir, { obsDim: env.singleObservationSpace.size, actDim: env.singleActionSpace.size });
       const res = await evaluate(deterministicActor(sac), env, input);
@@ -77,15 +83,14 @@ export async function evaluateRun(
     }
   }
   if (typeof stored.env !== 'string') throw new Error(`${join(run, 'config.json')} names no env`);
-  const policy = await loadPolicy(stored.env, typeof stored.policy === 'string' ? stored.policy : undefined);
+  const policy = typeof base === 'function' ? await base(stored.env, typeof stored.policy === 'string' ? stored.policy : undefined) : base;
   try {
     const cfg = parseSteerConfig(legacySteerConfig(stored, policy), join(run, 'config.json'));
-    if (!STEER_ALGOS[cfg.algo as keyof typeof STEER_ALGOS].build) {
-      throw new Error(`${run}: a ${cfg.algo} run has no agent to evaluate (dsrl eval --policy evaluates the base policy)`);
-    }
+    const spec = STEER_ALGOS[cfg.algo as keyof typeof STEER_ALGOS];
+    if (!spec.build) throw new Error(`${run}: a ${spec.label} run has no agent to evaluate (dsrl eval --policy evaluates the base policy)`);
     const file = join(run, input.agent, 'actor.safetensors');
     if (!existsSync(file)) throw new Error(`${run}: no ${input.agent}/actor.safetensors yet (a run saves its agent at each evaluation)`);
-    const inner = await (makeInner ?? makeChunkedVectorEnv)(cfg.env, n, policy.chunk);
+    const inner = await makeEnvs(cfg.env, n, policy.chunk);
     try {
       const parts = buildSteerParts({ ...cfg, normalizeObs: steerHyper(cfg, policy).normalizeObs }, policy, null, inner, input.seed)!;
       const { tensors, metadata } = readSafetensors(file);
@@ -97,7 +102,7 @@ export async function evaluateRun(
       await inner.close();
     }
   } finally {
-    await policy.close?.();
+    if (typeof base === 'function') await policy.close?.();
   }
 }
 

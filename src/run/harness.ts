@@ -71,6 +71,8 @@ export interface Schedule {
   offlineUpdates?: number;
   /** Also save the agent of every evaluation under checkpoints/step-N. */
   keepSnapshots?: boolean;
+  /** Whether offline rows fill the buffer before training (then a batch may exceed the online rows). */
+  offlineData?: boolean;
   quiet: boolean;
 }
 
@@ -107,7 +109,7 @@ export function checkSchedule(s: Schedule, what: string): void {
   if (s.steps <= s.learningStarts) {
     throw new Error(`${what}: steps (${s.steps}) <= learningStarts (${s.learningStarts}): the run would only collect warm-up data and never update; raise steps or lower learningStarts`);
   }
-  if (s.batchSize > Math.min(s.steps, s.bufferSize ?? Infinity)) {
+  if (!s.offlineData && s.batchSize > Math.min(s.steps, s.bufferSize ?? Infinity)) {
     throw new Error(`${what}: batchSize (${s.batchSize}) exceeds the rows the run will ever hold (${Math.min(s.steps, s.bufferSize ?? Infinity)}), so it would never update; lower batchSize`);
   }
 }
@@ -170,13 +172,16 @@ export async function runTraining(folder: RunFolder, seed: number, trainer: Trai
         values[`charts/${r.metric}_return_std`] = history.references[i].std;
       });
       if (offlineTransitions > 0) values['charts/offline_transitions'] = offlineTransitions;
+      if (!agent) {
+        // Evaluation only: the first reference is the run's result.
+        values['charts/eval_return_mean'] = history.references[0].mean;
+        values['charts/eval_return_std'] = history.references[0].std;
+      }
       if (Object.keys(values).length > 0) logger.log(0, values);
     }
     if (!agent || !buffer) {
-      // Evaluation only: the first reference is the run's result.
-      const ref = history.references[0];
-      logger.log(0, { 'charts/eval_return_mean': ref.mean, 'charts/eval_return_std': ref.std });
-      history.record({ step: 0, mean: ref.mean, std: ref.std, returns: ref.returns, lengths: ref.lengths }, 0);
+      const { name: _name, ...ref } = history.references[0];
+      history.record({ step: 0, ...ref }, 0);
       return result(0, 0);
     }
     const actor = trainer.evalActor ?? deterministicActor(agent);

@@ -97,7 +97,7 @@ function scheduleOf(cfg: SteerConfig): Schedule {
   return {
     steps: cfg.offlineOnly !== undefined ? 0 : cfg.steps ?? 0, learningStarts: cfg.learningStarts, utd: cfg.utd, batchSize: cfg.batchSize,
     evalEvery: cfg.evalEvery, evalEpisodes: cfg.evalEpisodes, logEvery: cfg.logEvery, checkpointEvery: cfg.checkpointEvery,
-    stopAfter: cfg.stopAfter, offlineUpdates: cfg.offlineOnly, quiet: cfg.quiet,
+    stopAfter: cfg.stopAfter, offlineUpdates: cfg.offlineOnly, offlineData: cfg.offline !== undefined, quiet: cfg.quiet,
   };
 }
 
