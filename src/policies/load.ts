@@ -20,6 +20,8 @@ export interface LoadPolicyOptions {
   timeoutMs?: number;
   /** Remote: reconnect attempts. */
   retries?: number;
+  /** Remote: the server's token (default: the DSRL_TOKEN environment variable). */
+  token?: string;
   /** ONNX: onnxruntime intra-op threads. */
   threads?: number;
   /** Checkpoint: sample with the raw weights instead of the EMA ones. */
@@ -48,7 +50,8 @@ export async function loadPolicy(spec: string, options: LoadPolicyOptions = {}):
   switch (policyKind(spec)) {
     case 'remote': {
       const { connectRemotePolicy } = await import('./remote.ts');
-      return connectRemotePolicy(spec, { expect, timeoutMs: options.timeoutMs, retries: options.retries });
+      const token = options.token ?? (process.env.DSRL_TOKEN || undefined);
+      return connectRemotePolicy(spec, { expect, timeoutMs: options.timeoutMs, retries: options.retries, token });
     }
     case 'onnx': {
       const { loadOnnxPolicy } = await import('./onnx.ts');

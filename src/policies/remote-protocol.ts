@@ -20,9 +20,9 @@ export const PROTOCOL_MAGIC = 'DSRP';
 export const PROTOCOL_VERSION = 1;
 const FIXED_HEADER_BYTES = 12;
 /** Headers are small JSON objects; a larger one is malformed rather than worth parsing. */
-const MAX_HEADER_BYTES = 1 << 16;
+export const MAX_HEADER_BYTES = 1 << 16;
 
-export type ErrorCode = 'bad-request' | 'bad-shape' | 'unsupported-version' | 'too-large' | 'policy-error';
+export type ErrorCode = 'bad-request' | 'bad-shape' | 'unsupported-version' | 'too-large' | 'busy' | 'policy-error';
 
 /** A message that does not follow the protocol; `code` is what a server answers with. */
 export class ProtocolError extends Error {
@@ -139,6 +139,8 @@ export interface PolicyInfo {
   actionHigh: number[];
   /** Largest batch the server accepts in one request. */
   maxBatch: number;
+  /** Requests one connection may have waiting or running; more are refused with `busy` (absent: no limit announced). */
+  maxQueued?: number;
   /** Free-form description (producer, env id, model file). */
   info?: Record<string, unknown>;
 }
@@ -152,6 +154,7 @@ export const helloSchema = z.object({
   actionLow: z.array(z.number()),
   actionHigh: z.array(z.number()),
   maxBatch: posInt,
+  maxQueued: posInt.optional(),
   info: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -231,5 +234,12 @@ export function decodeActRequest(bytes: Uint8Array, dims: { obsDim: number; actD
     throw new ProtocolError('bad-shape', `noise has shape ${fmt(noise.shape)}, expected [${batch}, ${dims.chunk}, ${dims.actDim}]`, id);
   }
   if (batch > maxBatch) throw new ProtocolError('too-large', `batch ${batch} exceeds the server's limit of ${maxBatch}`, id);
+  // A NaN or infinite input would come back as NaN actions: refuse it where the cause is visible.
+  for (const [name, body, width] of [['obs', obs, dims.obsDim], ['noise', noise, dims.chunk * dims.actDim]] as const) {
+    const bad = body.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new ProtocolError('bad-request', `${name} row ${Math.floor(bad / width)}, column ${bad % width} is ${body.data[bad]}; inputs must be finite`, id);
+    }
+  }
   return { id, batch, obs: obs.data, noise: noise.data };
 }

@@ -10,12 +10,14 @@
  *   so a repeat is harmless); a request that gets no answer in time fails, and so do server errors
  *   and replies whose shapes are wrong.
  */
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { WebSocket, type RawData } from 'ws';
+import { DEFAULT_WS_LIMITS, listenWs, type WsLimits, type WsServerStats } from '../node/ws-limits.ts';
 import { checkBounds, checkPolicyMatches, type PolicyExpectation } from './expect.ts';
 import type { NoisePolicy } from './policy.ts';
 import { checkPolicyInputs } from './policy.ts';
 import {
-  decodeActRequest, decodeServerMessage, encodeActionsReply, encodeActRequest, encodeErrorReply, encodeHello, ProtocolError, type PolicyInfo,
+  decodeActRequest, decodeServerMessage, encodeActionsReply, encodeActRequest, encodeErrorReply, encodeHello, MAX_HEADER_BYTES, ProtocolError,
+  type ActRequest, type ErrorCode, type PolicyInfo,
 } from './remote-protocol.ts';
 
 function toBytes(data: RawData): Uint8Array {
@@ -33,14 +35,25 @@ function errorText(err: unknown): string {
 // Server
 
 export interface ServePolicyOptions {
-  /** Interface to bind (default 127.0.0.1, loopback only). */
+  /** Interface to bind (default 127.0.0.1, loopback only; any other address needs `token`). */
   host?: string;
   /** Port (default 0: an ephemeral port; read it back from the result). */
   port?: number;
   /** Largest batch accepted per request (default 4096). */
   maxBatch?: number;
-  /** Largest message accepted, in bytes (default 64 MiB); larger ones close the connection (code 1009). */
+  /**
+   * Largest message accepted, in bytes; larger ones close the connection (code 1009) as soon as their
+   * frame header announces them. Default: the largest valid request (maxBatch rows plus a full header).
+   */
   maxPayloadBytes?: number;
+  /** Requests one connection may have waiting or running (default 8); more are refused with `busy`. */
+  maxQueuedPerConnection?: number;
+  /** Bytes of decoded requests waiting, over all connections (default 64 MiB); more are refused with `busy`. */
+  maxQueuedBytes?: number;
+  /** Connection, byte and time limits (src/node/ws-limits.ts); maxPayloadBytes above wins over limits.maxPayloadBytes. */
+  limits?: Partial<WsLimits>;
+  /** Required of clients (Authorization: Bearer, or ?token=); required to bind a non-loopback address. */
+  token?: string;
   /** Free-form description sent in the hello (producer, env id, model file). */
   info?: Record<string, unknown>;
   /** Where to report connections and refused requests (default: nowhere). */
@@ -56,95 +69,158 @@ export interface PolicyServer {
   readonly answered: number;
   /** Requests answered with an error so far. */
   readonly refused: number;
+  /** Connections, bytes in flight, requests waiting, connections closed by a limit. */
+  stats(): WsServerStats & { queued: number; queuedBytes: number };
   close(): Promise<void>;
 }
 
+/** The largest valid `act` frame for these dims: fixed header, the longest header JSON, obs and noise. */
+export function maxActFrameBytes(dims: { obsDim: number; actDim: number; chunk: number }, maxBatch: number): number {
+  return 12 + MAX_HEADER_BYTES + 4 * maxBatch * (dims.obsDim + dims.chunk * dims.actDim);
+}
+
+/** Let the event loop run its I/O phase (accept, read, write) before the next request. */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+interface Client {
+  socket: WebSocket;
+  peer: string;
+  queue: { request: ActRequest; bytes: number }[];
+  running: boolean;
+  gone: boolean;
+}
+
 export async function servePolicy(policy: NoisePolicy, options: ServePolicyOptions = {}): Promise<PolicyServer> {
-  const host = options.host ?? '127.0.0.1';
   const maxBatch = options.maxBatch ?? 4096;
+  const maxQueued = options.maxQueuedPerConnection ?? 8;
+  const maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
+  for (const [name, v] of [['maxBatch', maxBatch], ['maxQueuedPerConnection', maxQueued], ['maxQueuedBytes', maxQueuedBytes]] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new Error(`policy server: ${name} must be a positive integer, got ${v}`);
+  }
   const log = options.log ?? (() => {});
   const dims = { obsDim: policy.obsDim, actDim: policy.actDim, chunk: policy.chunk };
+  const maxPayloadBytes = options.maxPayloadBytes ?? options.limits?.maxPayloadBytes ?? maxActFrameBytes(dims, maxBatch);
+  const limits: Partial<WsLimits> = {
+    ...options.limits,
+    maxPayloadBytes,
+    maxBytesInFlight: options.limits?.maxBytesInFlight ?? Math.max(DEFAULT_WS_LIMITS.maxBytesInFlight, maxPayloadBytes),
+  };
   const hello = encodeHello({
     ...dims,
     actionLow: Array.from(policy.actionLow),
     actionHigh: Array.from(policy.actionHigh),
     maxBatch,
+    maxQueued,
     ...(options.info ? { info: options.info } : {}),
   });
 
-  const wss = new WebSocketServer({ host, port: options.port ?? 0, maxPayload: options.maxPayloadBytes ?? 64 * 1024 * 1024, clientTracking: true });
-  await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', (err) => reject(new Error(`policy server: cannot listen on ${host}:${options.port ?? 0} (${errorText(err)})`)));
-  });
-  wss.on('error', (err) => log(`policy server error: ${errorText(err)}`));
-  const address = wss.address();
-  const port = typeof address === 'object' && address ? address.port : (options.port ?? 0);
-
   let answered = 0;
   let refused = 0;
-  // One act at a time across all clients: a policy may reuse its output buffer between calls.
-  let queue: Promise<unknown> = Promise.resolve();
-  const serialized = <T>(task: () => Promise<T>): Promise<T> => {
-    const run = queue.then(task);
-    queue = run.catch(() => undefined);
-    return run;
+  let queuedBytes = 0;
+  let queuedCount = 0;
+  // Connections with waiting requests, served round-robin: one request from each in turn, so a client
+  // that floods the server waits behind itself, not in front of everyone else.
+  const ring: Client[] = [];
+  let pumping = false;
+
+  const refuse = (client: Client, id: number | null, code: ErrorCode, message: string) => {
+    refused++;
+    log(`policy server: refused ${id === null ? 'a request' : `request ${id}`} from ${client.peer}: ${message}`);
+    server.send(client.socket, encodeErrorReply(id, code, message));
   };
 
-  wss.on('connection', (socket, req) => {
-    const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+  const dequeue = (client: Client) => {
+    const item = client.queue.shift()!;
+    queuedBytes -= item.bytes;
+    queuedCount--;
+    return item.request;
+  };
+
+  // One act at a time across all clients (a policy may reuse its output buffer between calls), with a
+  // turn of the event loop between requests: a synchronous policy would otherwise hold the loop for the
+  // whole backlog, and no hello, connection or other client's request would get through meanwhile.
+  const pump = async () => {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (ring.length > 0) {
+        const client = ring.shift()!;
+        if (client.gone || client.queue.length === 0) continue;
+        const { id, batch, obs, noise } = dequeue(client);
+        if (client.queue.length > 0) ring.push(client);
+        client.running = true;
+        try {
+          // Encode before the next act can overwrite a reused output buffer.
+          const frame = encodeActionsReply(id, await policy.act(obs, noise, batch), batch, dims.chunk, dims.actDim);
+          answered++;
+          server.send(client.socket, frame);
+        } catch (err) {
+          refuse(client, id, 'policy-error', `the policy failed: ${errorText(err)}`);
+        }
+        client.running = false;
+        await yieldToLoop();
+      }
+    } finally {
+      pumping = false;
+    }
+  };
+
+  const onConnection = (socket: WebSocket, peer: string) => {
+    const client: Client = { socket, peer, queue: [], running: false, gone: false };
     log(`policy server: client ${peer} connected`);
-    const send = (frame: Uint8Array) => {
-      if (socket.readyState === WebSocket.OPEN) socket.send(frame, { binary: true });
-    };
-    const refuse = (id: number | null, code: ProtocolError['code'], message: string) => {
-      refused++;
-      log(`policy server: refused ${id === null ? 'a request' : `request ${id}`} from ${peer}: ${message}`);
-      send(encodeErrorReply(id, code, message));
-    };
-    socket.on('error', (err) => log(`policy server: client ${peer}: ${errorText(err)}`));
-    socket.on('close', () => log(`policy server: client ${peer} disconnected`));
+    // The hello goes out before this connection's (or anyone's) queued work is looked at.
+    server.send(socket, hello);
+    socket.on('close', () => {
+      client.gone = true;
+      while (client.queue.length > 0) dequeue(client); // its waiting requests are dropped, their memory freed
+      log(`policy server: client ${peer} disconnected`);
+    });
     socket.on('message', (data, isBinary) => {
+      if (client.gone) return;
       if (!isBinary) {
-        refuse(null, 'bad-request', 'text messages are not part of the protocol; send binary frames (see docs/remote-protocol.md)');
+        refuse(client, null, 'bad-request', 'text messages are not part of the protocol; send binary frames (see docs/remote-protocol.md)');
         return;
       }
-      let request;
+      let request: ActRequest;
       try {
         request = decodeActRequest(toBytes(data), dims, maxBatch);
       } catch (err) {
-        if (err instanceof ProtocolError) refuse(err.id, err.code, err.message);
-        else refuse(null, 'bad-request', errorText(err));
+        if (err instanceof ProtocolError) refuse(client, err.id, err.code, err.message);
+        else refuse(client, null, 'bad-request', errorText(err));
         return;
       }
-      const { id, batch, obs, noise } = request;
-      // Encode inside the serialized task, before the next act can overwrite a reused output buffer.
-      serialized(async () => encodeActionsReply(id, await policy.act(obs, noise, batch), batch, dims.chunk, dims.actDim)).then(
-        (frame) => {
-          answered++;
-          send(frame);
-        },
-        (err) => refuse(id, 'policy-error', `the policy failed: ${errorText(err)}`),
-      );
+      const waiting = client.queue.length + (client.running ? 1 : 0);
+      if (waiting >= maxQueued) {
+        refuse(client, request.id, 'busy', `this connection already has ${waiting} requests waiting (limit ${maxQueued}); send more after answers arrive`);
+        return;
+      }
+      const bytes = 4 * (request.obs.length + request.noise.length);
+      if (queuedBytes + bytes > maxQueuedBytes) {
+        refuse(client, request.id, 'busy', `the server has ${queuedBytes} bytes of requests waiting (limit ${maxQueuedBytes}); try again shortly`);
+        return;
+      }
+      client.queue.push({ request, bytes });
+      queuedBytes += bytes;
+      queuedCount++;
+      if (!ring.includes(client)) ring.push(client);
+      void pump();
     });
-    send(hello);
-  });
+  };
+
+  const server = await listenWs({ name: 'policy server', host: options.host, port: options.port, limits, token: options.token, log, onConnection });
 
   return {
-    host,
-    port,
-    url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    host: server.host,
+    port: server.port,
+    url: server.url,
     get answered() {
       return answered;
     },
     get refused() {
       return refused;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        wss.close(() => resolve());
-      }),
+    stats: () => ({ ...server.stats(), queued: queuedCount, queuedBytes }),
+    close: () => server.close(),
   };
 }
 
@@ -160,6 +236,8 @@ export interface ConnectRemotePolicyOptions {
   backoffMs?: number;
   /** What the env needs: the server's dims are checked against it at connect. */
   expect?: PolicyExpectation;
+  /** Sent as `Authorization: Bearer <token>` (servers on a non-loopback address require one). */
+  token?: string;
 }
 
 /** The connection dropped before an answer came: worth reconnecting and sending again. */
@@ -188,11 +266,13 @@ class Connection {
   }
 
   /** Open a socket and wait for the hello, within timeoutMs. */
-  static open(url: string, timeoutMs: number): Promise<Connection> {
+  static open(url: string, timeoutMs: number, token?: string): Promise<Connection> {
     return new Promise((resolve, reject) => {
       let socket: WebSocket;
       try {
-        socket = new WebSocket(url, { handshakeTimeout: timeoutMs, maxPayload: 256 * 1024 * 1024 });
+        socket = new WebSocket(url, {
+          handshakeTimeout: timeoutMs, maxPayload: 256 * 1024 * 1024, ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+        });
       } catch (err) {
         reject(new Error(`invalid URL (${errorText(err)})`));
         return;
@@ -208,7 +288,12 @@ class Connection {
         reject(err);
       };
       const timer = setTimeout(() => fail(new ConnectionLost(`no hello from the server within ${timeoutMs} ms`)), timeoutMs);
-      socket.once('error', (err) => fail(new ConnectionLost(errorText(err))));
+      socket.once('error', (err) => {
+        // A refused upgrade (401 wrong token, 503 too many connections) is not worth retrying blindly.
+        const status = /Unexpected server response: (\d+)/.exec(err.message)?.[1];
+        if (status === '401') fail(new Error('the server refused the token (HTTP 401); pass the server\'s token (DSRL_TOKEN)'));
+        else fail(new ConnectionLost(status === '503' ? 'the server is at its connection limit (HTTP 503)' : errorText(err)));
+      });
       socket.once('close', (code) => fail(new ConnectionLost(`connection closed before the hello (code ${code})`)));
       socket.once('message', (data) => {
         if (settled) return;
@@ -319,11 +404,13 @@ export class RemotePolicy implements NoisePolicy {
   private connecting: Promise<Connection> | null = null;
   private nextId = 1;
   private closed = false;
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
 
   private constructor(
     readonly url: string,
     first: Connection,
-    private readonly options: Required<Omit<ConnectRemotePolicyOptions, 'expect'>>,
+    private readonly options: { timeoutMs: number; retries: number; backoffMs: number; token?: string },
   ) {
     this.connection = first;
     this.hello = first.hello;
@@ -336,8 +423,8 @@ export class RemotePolicy implements NoisePolicy {
 
   static async connect(url: string, options: ConnectRemotePolicyOptions = {}): Promise<RemotePolicy> {
     if (!/^wss?:\/\//i.test(url)) throw new Error(`remote policy ${url}: the URL must start with ws:// or wss://`);
-    const opts = { timeoutMs: options.timeoutMs ?? 10_000, retries: options.retries ?? 3, backoffMs: options.backoffMs ?? 200 };
-    const first = await withRetries(url, opts, () => Connection.open(url, opts.timeoutMs), 'cannot connect');
+    const opts = { timeoutMs: options.timeoutMs ?? 10_000, retries: options.retries ?? 3, backoffMs: options.backoffMs ?? 200, token: options.token };
+    const first = await withRetries(url, opts, () => Connection.open(url, opts.timeoutMs, opts.token), 'cannot connect');
     try {
       const h = first.hello;
       checkBounds(h.actionLow, h.actionHigh, h.actDim, `remote policy ${url} (hello)`);
@@ -351,7 +438,7 @@ export class RemotePolicy implements NoisePolicy {
 
   private async connected(): Promise<Connection> {
     if (this.connection?.open) return this.connection;
-    this.connecting ??= Connection.open(this.url, this.options.timeoutMs)
+    this.connecting ??= Connection.open(this.url, this.options.timeoutMs, this.options.token)
       .then((c) => {
         const h = c.hello;
         if (h.obsDim !== this.obsDim || h.actDim !== this.actDim || h.chunk !== this.chunk) {
@@ -386,10 +473,19 @@ export class RemotePolicy implements NoisePolicy {
     return out;
   }
 
-  private request(obs: Float32Array, noise: Float32Array, batch: number): Promise<Float32Array> {
+  private async request(obs: Float32Array, noise: Float32Array, batch: number): Promise<Float32Array> {
     const id = this.nextId++;
     const frame = encodeActRequest(id, obs, noise, batch, this); // copies the inputs: the caller may reuse them
-    return withRetries(this.url, this.options, async () => (await this.connected()).request(id, frame, batch, this.options.timeoutMs), `request ${id} failed`);
+    // Keep within the server's per-connection queue (hello.maxQueued), or the excess would be refused as busy.
+    const limit = this.hello.maxQueued ?? Infinity;
+    while (this.inFlight >= limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.inFlight++;
+    try {
+      return await withRetries(this.url, this.options, async () => (await this.connected()).request(id, frame, batch, this.options.timeoutMs), `request ${id} failed`);
+    } finally {
+      this.inFlight--;
+      this.waiting.shift()?.();
+    }
   }
 
   close(): void {
