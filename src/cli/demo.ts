@@ -15,7 +15,7 @@ import { getBackend } from '../nn/backend.ts';
 import { buildChunkData, DiffusionTrainer } from '../policies/diffusion/train.ts';
 import { loadDiffusionPolicy } from '../policies/diffusion/checkpoint-io.ts';
 import { makeChunkedVectorEnv } from '../envs/registry.ts';
-import { evaluate, zeroNoiseActor } from '../run/evaluate.ts';
+import { evaluate, zeroNoiseActor, type EpisodeStats } from '../run/evaluate.ts';
 import { evaluateBasePolicy, evaluateRun } from '../run/evaluate-run.ts';
 import { steer } from '../run/steer.ts';
 import { NoiseActionVectorEnv } from '../algos/dsrl/noise-action-env.ts';
@@ -31,14 +31,31 @@ const HOPPER_DEMO_FRESH_EPISODES = 20;
  * agent sees raw observations: over seeds 1-2 its best evaluation by 15k env steps was 2819 / 2154 that way,
  * against 1729 / 1831 with the normalized ones that do better later (README, Results).
  */
-export async function runHopperDemo(options: { seed?: number; steps?: number; freshEpisodes?: number } = {}): Promise<void> {
+export interface HopperDemoResult {
+  seed: number;
+  normalizeObs: boolean;
+  evals: Array<{ step: number; mean: number }>;
+  bestStep: number | null;
+  /** On the same fresh episodes: */
+  base: EpisodeStats;
+  zero: EpisodeStats;
+  steered: EpisodeStats;
+  trainSeconds: number;
+  dir: string;
+}
+
+export async function runHopperDemo(
+  options: { seed?: number; steps?: number; freshEpisodes?: number; normalizeObs?: boolean; out?: string; quiet?: boolean } = {},
+): Promise<HopperDemoResult> {
   const seed = options.seed ?? 1;
+  const normalizeObs = options.normalizeObs ?? false;
   const episodes = options.freshEpisodes ?? HOPPER_DEMO_FRESH_EPISODES;
   console.log(`dsrl demo (NN backend: ${getBackend().name}): DSRL-NA steers the shipped Hopper-v5 diffusion policy (models/hopper)`);
   const modelDir = new URL('../../models/hopper', import.meta.url).pathname;
   const policy = loadDiffusionPolicy(modelDir, { expect: { obsDim: 11, actDim: 3 } });
   const res = await steer({
-    env: 'Hopper-v5', algo: 'na', steps: options.steps ?? HOPPER_DEMO_STEPS, seed, evalEvery: HOPPER_DEMO_EVAL_EVERY, evalEpisodes: 10, normalizeObs: false,
+    env: 'Hopper-v5', algo: 'na', steps: options.steps ?? HOPPER_DEMO_STEPS, seed, evalEvery: HOPPER_DEMO_EVAL_EVERY, evalEpisodes: 10, normalizeObs,
+    out: options.out, quiet: options.quiet ?? false,
   }, policy);
   for (const e of res.evals) console.log(`  after ${e.step} env steps: ${e.mean.toFixed(1)} ± ${e.std.toFixed(1)} (10 training-evaluation episodes)`);
   // The claim, on episodes training never saw: the best agent beside both base lines, same starts (seed 0).
@@ -53,6 +70,10 @@ export async function runHopperDemo(options: { seed?: number; steps?: number; fr
   console.log(`  base policy, zero noise:    return ${zero.mean.toFixed(1)} ± ${zero.std.toFixed(1)}`);
   console.log(`  steered (best agent, from ${res.best?.step ?? 0} env steps): return ${steered.mean.toFixed(1)} ± ${steered.std.toFixed(1)}; ${(res.seconds / 60).toFixed(1)} min of training`);
   console.log(`run folder: ${res.dir} (metrics.csv, TensorBoard events, curve.svg); longer runs: dsrl steer --env Hopper-v5 --policy models/hopper --steps 100000`);
+  return {
+    seed, normalizeObs, evals: res.evals.map((e) => ({ step: e.step, mean: e.mean })), bestStep: res.best?.step ?? null,
+    base, zero, steered, trainSeconds: res.seconds, dir: res.dir,
+  };
 }
 
 /** The one-minute toy version. */

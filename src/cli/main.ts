@@ -1,5 +1,6 @@
 /** The `dsrl` command line. Each subcommand lives in its own module and registers itself here. */
 import { Command } from 'commander';
+import { intArg } from './args.ts';
 import { registerEval } from './eval.ts';
 import { registerExport } from './export.ts';
 import { registerPretrain } from './pretrain.ts';
@@ -14,9 +15,11 @@ program
   .command('demo')
   .description('DSRL end to end: steer the shipped Hopper-v5 diffusion policy with DSRL-NA for 15k env steps (about 6 min on 2 cores)')
   .option('--toy', 'instead: clone a bimodal diffusion policy and steer it to the rewarded mode (under a minute)', false)
+  .option('--seed <n>', 'random seed of the Hopper demo', intArg('--seed'), 1)
   .action(async (o) => {
     const { runToyDemo, runHopperDemo } = await import('./demo.ts');
-    await (o.toy ? runToyDemo() : runHopperDemo());
+    if (o.toy) await runToyDemo();
+    else await runHopperDemo({ seed: o.seed });
   });
 
 registerTrain(program);
