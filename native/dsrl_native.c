@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf16.h"
 #include "gemm.h"
 #ifdef DSRL_HAVE_CBLAS  // set by binding.gyp when scripts/build-native.mjs found a working cblas.h + libopenblas
 #include <cblas.h>
@@ -562,12 +563,75 @@ static napi_value GemmIsa(napi_env env, napi_callback_info info) {
   return make_string(env, dsrl_sgemm_isa());
 }
 
+// packBf16(W, N, K, ldw) -> Uint16Array: a frozen N x K weight (y = x W^T) rounded to bf16 in gemmBf16's
+// layout. The array belongs to JS (the garbage collector frees it).
+static napi_value PackBf16(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  fview W;
+  if (!get_f32(env, argv[0], &W, 0, "W")) return NULL;
+  int64_t N = get_i64(env, argv[1]), K = get_i64(env, argv[2]), ldw = get_i64(env, argv[3]);
+  if (N <= 0 || K <= 0 || ldw < K) {
+    napi_throw_range_error(env, NULL, "dsrl_native: packBf16 needs N > 0, K > 0 and ldw >= K");
+    return NULL;
+  }
+  if (!need(env, &W, (size_t)((N - 1) * ldw + K), "W")) return NULL;
+  const size_t len = dsrl_bf16_packed_len(N, K);
+  void* data;
+  napi_value ab, out;
+  CHECK_NAPI(napi_create_arraybuffer(env, len * sizeof(uint16_t), &data, &ab));
+  dsrl_bf16_pack(W.data, N, K, ldw, (uint16_t*)data);
+  CHECK_NAPI(napi_create_typedarray(env, napi_uint16_array, len, ab, 0, &out));
+  return out;
+}
+
+// gemmBf16(M, N, K, alpha, A, lda, Wp, beta, C, ldc): C = alpha A W^T + beta C, A rounded to bf16, W packed by
+// packBf16(W, N, K, ...), products summed in fp32 (AVX512-BF16; throws on a CPU without it: check hasBf16).
+static napi_value GemmBf16(napi_env env, napi_callback_info info) {
+  ARGS(10);
+  int64_t M = get_i64(env, argv[0]), N = get_i64(env, argv[1]), K = get_i64(env, argv[2]);
+  float alpha = (float)get_f64(env, argv[3]);
+  fview A, C;
+  if (!get_f32(env, argv[4], &A, 0, "A")) return NULL;
+  int64_t lda = get_i64(env, argv[5]);
+  bool is_ta = false;
+  napi_is_typedarray(env, argv[6], &is_ta);
+  napi_typedarray_type type = napi_int8_array;
+  size_t wlen = 0;
+  void* wdata = NULL;
+  if (is_ta) napi_get_typedarray_info(env, argv[6], &type, &wlen, &wdata, NULL, NULL);
+  if (type != napi_uint16_array) {
+    napi_throw_type_error(env, NULL, "dsrl_native: Wp must be the Uint16Array packBf16 returned");
+    return NULL;
+  }
+  float beta = (float)get_f64(env, argv[7]);
+  if (!get_f32(env, argv[8], &C, 0, "C")) return NULL;
+  int64_t ldc = get_i64(env, argv[9]);
+  if (M <= 0 || N <= 0) return NULL;
+  if (K <= 0 || lda < K || ldc < N) {
+    napi_throw_range_error(env, NULL, "dsrl_native: gemmBf16 needs K > 0, lda >= K and ldc >= N");
+    return NULL;
+  }
+  if (wlen != dsrl_bf16_packed_len(N, K)) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "dsrl_native: Wp has %zu elements, a packed %lld x %lld weight has %zu (pack it with these N, K)",
+             wlen, (long long)N, (long long)K, dsrl_bf16_packed_len(N, K));
+    napi_throw_range_error(env, NULL, msg);
+    return NULL;
+  }
+  if (!need(env, &A, (size_t)((M - 1) * lda + K), "A") || !need(env, &C, (size_t)((M - 1) * ldc + N), "C")) return NULL;
+  int rc = dsrl_bf16_gemm(M, N, K, alpha, A.data, lda, (const uint16_t*)wdata, beta, C.data, ldc);
+  if (rc == -2) napi_throw_error(env, NULL, "dsrl_native: this CPU has no AVX512-BF16 (check hasBf16 and use fp32)");
+  if (rc == -1) napi_throw_error(env, NULL, "dsrl_native: gemmBf16 out of memory");
+  return NULL;
+}
+
 static void cleanup(void* arg) {
   (void)arg;
   free(scratch_buf);
   scratch_buf = NULL;
   scratch_len = 0;
   dsrl_sgemm_free();
+  dsrl_bf16_free();
 }
 
 static napi_value Init(napi_env env, napi_value exports) {
@@ -583,6 +647,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"setGemm", NULL, SetGemm, NULL, NULL, NULL, napi_default, NULL},
       {"gemmIsa", NULL, GemmIsa, NULL, NULL, NULL, napi_default, NULL},
+      {"packBf16", NULL, PackBf16, NULL, NULL, NULL, napi_default, NULL},
+      {"gemmBf16", NULL, GemmBf16, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_value has;
@@ -592,6 +658,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_get_boolean(env, false, &has);
 #endif
   napi_set_named_property(env, exports, "hasOpenblas", has);
+  napi_get_boolean(env, dsrl_bf16_supported() != 0, &has);
+  napi_set_named_property(env, exports, "hasBf16", has);
   napi_add_env_cleanup_hook(env, cleanup, NULL);
   return exports;
 }

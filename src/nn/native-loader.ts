@@ -21,6 +21,15 @@ interface NativeAddon {
   gemmIsa(isa?: GemmIsa | 'auto'): GemmIsa;
   /** Whether the build linked OpenBLAS (scripts/build-native.mjs found it at install time). */
   hasOpenblas: boolean;
+  /** Whether this CPU has AVX512-BF16, which gemmBf16 needs. */
+  hasBf16: boolean;
+  /** A frozen N x K weight (y = x W^T) rounded to bf16 in gemmBf16's layout. */
+  packBf16(W: Float32Array, N: number, K: number, ldw: number): Uint16Array;
+  /** C = alpha A W^T + beta C with A rounded to bf16, W from packBf16, fp32 sums. */
+  gemmBf16(
+    M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number, Wp: Uint16Array,
+    beta: number, C: Float32Array, ldc: number,
+  ): void;
 }
 
 export type GemmImpl = 'builtin' | 'openblas';
@@ -78,6 +87,11 @@ export function nativeThreads(n = 0): number {
 /** What provides the native backend's matrix products, or null when the addon is not loaded. */
 export function nativeGemmInfo(): { impl: GemmImpl; isa: GemmIsa; hasOpenblas: boolean } | null {
   return addon ? { impl: addon.setGemm(), isa: addon.gemmIsa(), hasOpenblas: addon.hasOpenblas } : null;
+}
+
+/** The addon's bf16 kernels, or null when the addon is not loaded or this CPU has no AVX512-BF16. */
+export function nativeBf16(): Pick<NativeAddon, 'packBf16' | 'gemmBf16'> | null {
+  return addon?.hasBf16 ? { packBf16: addon.packBf16, gemmBf16: addon.gemmBf16 } : null;
 }
 
 /**

@@ -1,0 +1,76 @@
+/**
+ * bf16 inference for frozen networks (a base policy's forward pass): weights and activations rounded to
+ * bf16, products summed in fp32, on the CPU's AVX512-BF16 units (native/bf16.c). Everything between the
+ * products (bias, activations, LayerNorm, the sampler) stays fp32.
+ *
+ * `Bf16Backend` wraps a backend: the products `x @ W^T` whose W lies in the frozen weight buffer it was given
+ * (a network's flat parameter buffer) run in bf16 against W packed once; everything else goes to the wrapped
+ * backend unchanged. Where the CPU has no AVX512-BF16 (or the addon is not built) it is the wrapped backend
+ * as is: `active` says which. Call `invalidate()` after the frozen weights change (e.g. a new EMA).
+ */
+import type { Backend } from './backend.ts';
+import { nativeBf16 } from './native-loader.ts';
+
+/** Whether bf16 products run on this machine (native addon loaded, CPU with AVX512-BF16). */
+export function bf16Available(): boolean {
+  return nativeBf16() !== null;
+}
+
+export class Bf16Backend implements Backend {
+  readonly name: Backend['name'];
+  /** True when products on the frozen weights run in bf16; false: everything is the wrapped backend's fp32. */
+  readonly active: boolean;
+  private readonly packed = new Map<string, Uint16Array>();
+  private readonly kernels = nativeBf16();
+
+  constructor(
+    private readonly base: Backend,
+    private readonly frozen: Float32Array,
+  ) {
+    this.name = base.name;
+    this.active = this.kernels !== null && base.name === 'native';
+    this.biasAct = base.biasAct.bind(base);
+    this.biasActBackward = base.biasActBackward.bind(base);
+    this.lnActForward = base.lnActForward.bind(base);
+    this.lnActBackward = base.lnActBackward.bind(base);
+    this.adam = base.adam.bind(base);
+    this.axpby = base.axpby.bind(base);
+    this.sumSquares = base.sumSquares.bind(base);
+  }
+
+  readonly biasAct: Backend['biasAct'];
+  readonly biasActBackward: Backend['biasActBackward'];
+  readonly lnActForward: Backend['lnActForward'];
+  readonly lnActBackward: Backend['lnActBackward'];
+  readonly adam: Backend['adam'];
+  readonly axpby: Backend['axpby'];
+  readonly sumSquares: Backend['sumSquares'];
+
+  /** Drop the packed weights (call after the frozen buffer's values change). */
+  invalidate(): void {
+    this.packed.clear();
+  }
+
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: Float32Array, lda: number, B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number,
+  ): void {
+    if (!this.active || transA || !transB || K <= 0 || !this.isFrozen(B)) {
+      this.base.gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      return;
+    }
+    const key = `${B.byteOffset}:${N}:${K}:${ldb}`;
+    let Wp = this.packed.get(key);
+    if (!Wp) {
+      Wp = this.kernels!.packBf16(B, N, K, ldb);
+      this.packed.set(key, Wp);
+    }
+    this.kernels!.gemmBf16(M, N, K, alpha, A, lda, Wp, beta, C, ldc);
+  }
+
+  /** B is a view inside the frozen buffer (a weight), not an activation. */
+  private isFrozen(B: Float32Array): boolean {
+    const f = this.frozen;
+    return B.buffer === f.buffer && B.byteOffset >= f.byteOffset && B.byteOffset + B.byteLength <= f.byteOffset + f.byteLength;
+  }
+}
