@@ -26,12 +26,55 @@ export function saveDiffusionCheckpoint(dir: string, policy: DiffusionPolicy, op
   const { raw, ...extras } = options;
   if (raw && raw.size !== policy.network.size) throw new Error(`saveDiffusionCheckpoint: raw network has ${raw.size} parameters, the policy ${policy.network.size}`);
   const tensors: Record<string, TensorEntry> = { ...modelTensors(policy.network, EMA_PREFIX), ...(raw ? modelTensors(raw, RAW_PREFIX) : {}) };
-  const bytes = encodeSafetensors(tensors, { format: MANIFEST_FORMAT, manifest: MANIFEST_FILE });
+  const numbers = JSON.stringify(manifestNumbers(buildManifest(policy, { ...extras, raw: Boolean(raw) })));
+  const bytes = encodeSafetensors(tensors, { format: MANIFEST_FORMAT, manifest: MANIFEST_FILE, [NUMBERS_KEY]: numbers });
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const manifest = buildManifest(policy, { ...extras, raw: Boolean(raw), sha256 });
   writeFileAtomic(join(dir, WEIGHTS_FILE), bytes);
   writeFileAtomic(join(dir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
+}
+
+/**
+ * The safetensors metadata key holding the manifest's numbers as saved. The weights' SHA-256 (in the
+ * manifest) covers the metadata, so the numbers are checksummed too: a manifest whose denoisingSteps,
+ * width, bounds, ... were edited after saving is refused, naming the field, instead of silently
+ * sampling another policy.
+ */
+export const NUMBERS_KEY = 'dsrl.manifest-numbers';
+
+/** Every manifest value that changes what the policy computes (provenance, eval results and dates excluded). */
+export function manifestNumbers(m: DiffusionManifest): Record<string, unknown> {
+  return {
+    obsDim: m.obsDim, actDim: m.actDim, chunk: m.chunk, denoisingSteps: m.denoisingSteps, ddimSteps: m.ddimSteps,
+    architecture: m.architecture, schedule: m.schedule, sampler: m.sampler, normalization: m.normalization,
+    actionLow: m.actionLow, actionHigh: m.actionHigh,
+    weights: { emaPrefix: m.weights.emaPrefix, rawPrefix: m.weights.rawPrefix, parameters: m.weights.parameters },
+  };
+}
+
+/** Throws naming the first manifest field that differs from the numbers saved with the weights. */
+function checkNumbers(m: DiffusionManifest, saved: string | undefined, manifestPath: string, weightsPath: string): void {
+  if (saved === undefined) return; // a checkpoint from before the numbers were saved with the weights
+  let want: unknown;
+  try {
+    want = JSON.parse(saved);
+  } catch {
+    throw new Error(`${weightsPath}: metadata "${NUMBERS_KEY}" is not valid JSON (a damaged file)`);
+  }
+  const got = manifestNumbers(m);
+  const diff = (a: unknown, b: unknown, path: string): string | null => {
+    if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null) {
+      for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+        const d = diff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+        if (d) return d;
+      }
+      return null;
+    }
+    return Object.is(a, b) ? null : `${path} is ${JSON.stringify(a)} but the weights were saved with ${JSON.stringify(b)}`;
+  };
+  const d = diff(got, want, '');
+  if (d) throw new Error(`${manifestPath} was edited after saving: ${d} (recorded in ${weightsPath}, which its SHA-256 covers); restore the value or re-save the checkpoint`);
 }
 
 /** The checkpoint folder for a path that names either the folder or its manifest.json. */
@@ -71,7 +114,8 @@ export function loadDiffusionCheckpoint(dirOrManifest: string, options: LoadPoli
       throw new Error(`${weightsPath} does not match ${manifestPath}: its SHA-256 is ${actual.slice(0, 12)}..., the manifest records ${manifest.weights.sha256.slice(0, 12)}... (weights from another checkpoint, or a damaged file)`);
     }
   }
-  const { tensors } = decodeSafetensors(bytes, weightsPath);
+  const { tensors, metadata } = decodeSafetensors(bytes, weightsPath);
+  checkNumbers(manifest, metadata[NUMBERS_KEY], manifestPath, weightsPath);
   const policy = policyFromTensors(manifest, tensors, { expect: options.expect, useRaw: options.useRaw, manifestSource: manifestPath, weightsSource: weightsPath });
   return { policy, manifest };
 }

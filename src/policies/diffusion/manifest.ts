@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type { Model } from '../../nn/module.ts';
 import { loadModelTensors, type TensorEntry } from '../../nn/safetensors.ts';
-import { DIFFUSION_ACTIVATION } from './network.ts';
+import { DIFFUSION_ACTIVATION, diffusionMlpParameterCount } from './network.ts';
 import { OBS_RANGE_EPS } from './normalization.ts';
 import { createDiffusionNetwork, DiffusionPolicy, type DiffusionPolicySpec } from './policy.ts';
 import { COSINE_S, MAX_BETA } from './schedule.ts';
@@ -26,6 +26,26 @@ export const RAW_PREFIX = 'raw.';
 
 const posInt = z.number().int().positive();
 const finite = z.number(); // zod 4 rejects NaN and +-Infinity for z.number()
+
+/**
+ * Upper bounds on a manifest's sizes, far above any policy dsrl trains (the shipped ones: width 512,
+ * T 20) yet low enough that nothing is allocated for a number no policy could have: a 1 KB manifest
+ * saying denoisingSteps 2e9 or width 1e6 is refused before any schedule or network is built.
+ */
+export const MANIFEST_LIMITS = {
+  obsDim: 1 << 16,
+  actDim: 1 << 12,
+  chunk: 1 << 10,
+  /** chunk * actDim */
+  xDim: 1 << 16,
+  denoisingSteps: 100_000,
+  timeDim: 1 << 12,
+  width: 1 << 14,
+  depth: 256,
+  /** 2^28 float32 values: 1 GiB of weights. */
+  parameters: 1 << 28,
+} as const;
+const upTo = (max: number) => posInt.max(max);
 
 export const evalResultSchema = z.object({
   envId: z.string(),
@@ -57,16 +77,16 @@ export const manifestSchema = z
   .strictObject({
     format: z.literal(MANIFEST_FORMAT),
     formatVersion: z.literal(MANIFEST_VERSION),
-    obsDim: posInt,
-    actDim: posInt,
-    chunk: posInt,
-    denoisingSteps: posInt,
+    obsDim: upTo(MANIFEST_LIMITS.obsDim),
+    actDim: upTo(MANIFEST_LIMITS.actDim),
+    chunk: upTo(MANIFEST_LIMITS.chunk),
+    denoisingSteps: upTo(MANIFEST_LIMITS.denoisingSteps),
     ddimSteps: posInt,
     architecture: z.strictObject({
       kind: z.literal('dppo-diffusion-mlp'),
-      timeDim: posInt,
-      width: posInt,
-      depth: z.number().int().nonnegative(),
+      timeDim: upTo(MANIFEST_LIMITS.timeDim),
+      width: upTo(MANIFEST_LIMITS.width),
+      depth: z.number().int().nonnegative().max(MANIFEST_LIMITS.depth),
       activation: z.literal(DIFFUSION_ACTIVATION),
     }),
     /** Fixed by this format version; recorded so a reader can see what the weights were trained with. */
@@ -94,7 +114,7 @@ export const manifestSchema = z
       emaPrefix: z.literal(EMA_PREFIX),
       /** RAW_PREFIX when the raw (non-EMA) weights are saved too. */
       rawPrefix: z.literal(RAW_PREFIX).nullable(),
-      parameters: posInt,
+      parameters: upTo(MANIFEST_LIMITS.parameters),
       /** SHA-256 of model.safetensors, so a manifest is never paired with other weights of the same shapes. */
       sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a 64-digit hex SHA-256').nullable(),
     }),
@@ -128,8 +148,27 @@ export const manifestSchema = z
     }
     if (m.architecture.timeDim % 2 !== 0 || m.architecture.timeDim < 4) {
       ctx.addIssue({ code: 'custom', path: ['architecture', 'timeDim'], message: `must be an even integer >= 4, got ${m.architecture.timeDim}` });
+      return;
+    }
+    if (m.chunk * m.actDim > MANIFEST_LIMITS.xDim) {
+      ctx.addIssue({ code: 'custom', path: ['chunk'], message: `chunk x actDim is ${m.chunk * m.actDim}, above the limit of ${MANIFEST_LIMITS.xDim}` });
+      return;
+    }
+    // The architecture's size, by arithmetic, against the count recorded with the weights: a width or
+    // depth edited by hand is refused here, before a network of that size is allocated.
+    const count = diffusionMlpParameterCount(networkSpecOf(m));
+    if (count !== m.weights.parameters) {
+      ctx.addIssue({
+        code: 'custom', path: ['weights', 'parameters'],
+        message: `is ${m.weights.parameters} but the architecture described (timeDim ${m.architecture.timeDim}, width ${m.architecture.width}, depth ${m.architecture.depth}) has ${count}`,
+      });
     }
   });
+
+function networkSpecOf(m: { obsDim: number; actDim: number; chunk: number; architecture: { timeDim: number; width: number; depth: number } }) {
+  const a = m.architecture;
+  return { xDim: m.chunk * m.actDim, obsDim: m.obsDim, timeDim: a.timeDim, width: a.width, depth: a.depth };
+}
 
 export type DiffusionManifest = z.infer<typeof manifestSchema>;
 
@@ -238,6 +277,14 @@ export function policyFromTensors(m: DiffusionManifest, tensors: Record<string, 
   const spec = specFromManifest(m);
   const prefix = options.useRaw ? m.weights.rawPrefix : m.weights.emaPrefix;
   if (prefix === null) throw new Error(`${manifestSource}: the checkpoint has no raw weights (weights.rawPrefix is null)`);
+  // Sizes against the weights before anything of the manifest's size is allocated.
+  const count = diffusionMlpParameterCount(networkSpecOf(m));
+  for (const p of [m.weights.emaPrefix, ...(m.weights.rawPrefix ? [m.weights.rawPrefix] : [])]) {
+    const held = Object.entries(tensors).reduce((n, [name, t]) => (name.startsWith(p) ? n + t.data.length : n), 0);
+    if (held !== count) {
+      throw new Error(`${weightsSource} does not match ${manifestSource}: its "${p}" tensors hold ${held} values, the architecture the manifest describes has ${count} parameters`);
+    }
+  }
   const network = createDiffusionNetwork(spec, Rng.fromSeed(0));
   if (network.size !== m.weights.parameters) {
     throw new Error(`${manifestSource}: weights.parameters is ${m.weights.parameters} but the architecture it describes has ${network.size} parameters`);

@@ -39,6 +39,17 @@ export function checkDiffusionMlpSpec(spec: DiffusionMlpSpec): void {
   }
 }
 
+/**
+ * Parameters of a DiffusionMlp with this spec, by arithmetic (nothing allocated), so a loader can
+ * compare a manifest's architecture with its weights before building a network of that size:
+ * time embedding Linear(T, 2T) + Linear(2T, T); Linear(cat, W); depth x (2 x Linear(W, W)); Linear(W, x).
+ */
+export function diffusionMlpParameterCount(spec: DiffusionMlpSpec): number {
+  const { xDim, obsDim, timeDim: t, width: w, depth } = spec;
+  const linear = (i: number, o: number) => i * o + o;
+  return linear(t, 2 * t) + linear(2 * t, t) + linear(xDim + t + obsDim, w) + depth * 2 * linear(w, w) + linear(w, xDim);
+}
+
 /** SinusoidalPosEmb frequencies (DPPO, after the Transformer's): f_k = 10000^(-k / (half - 1)), k < half. */
 export function sinusoidalFrequencies(timeDim: number): Float64Array {
   const half = timeDim / 2;
