@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRunDir, formatRunTimestamp, readRunConfig, runDirName } from '../src/run/run-dir.ts';
+import { checkRunFolderPath, createRunDir, formatRunTimestamp, readRunConfig, runDirName } from '../src/run/run-dir.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -67,5 +67,15 @@ describe('run folder', () => {
 
   it('rejects a non-integer seed', () => {
     expect(() => createRunDir({ algo: 'a', env: 'e', seed: 1.5, config, root: tempDir() })).toThrow(/seed/);
+  });
+
+  it('refuses a folder path through a file or in a kernel file system at once, making nothing', () => {
+    const root = tempDir();
+    const file = join(root, 'file.txt');
+    writeFileSync(file, 'x');
+    expect(() => createRunDir({ algo: 'a', env: 'e', seed: 1, config, out: join(file, 'run') })).toThrow(/file\.txt is a file, not a folder; choose another --out/);
+    const t0 = performance.now();
+    expect(() => checkRunFolderPath('/proc/x/y')).toThrow(/a run folder cannot live in \/proc/);
+    expect(performance.now() - t0).toBeLessThan(1000);
   });
 });

@@ -45,6 +45,12 @@ describe('steer config validation', () => {
     expect(() => parseSteerConfig({ ...config, algo: 'base', checkpointEvery: 10 })).toThrow(/algo "base" is a single evaluation/);
   });
 
+  it('a run whose replay buffer would not fit in memory is refused up front, naming steps, before any run folder is made', async () => {
+    const out = freshOut();
+    await expect(steer({ ...config, steps: 1e9, out }, tinyPolicy(1, 2, 1), bimodal)).rejects.toThrow(/replay buffer would need [\d.]+ GiB for 1000000002 rows .*lower steps/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('a base policy whose dims do not fit the env fails with a clear error, before any run folder is made', async () => {
     const out = freshOut();
     await expect(steer({ ...config, out }, tinyPolicy(3, 2, 1), bimodal)).rejects.toThrow(

@@ -14,6 +14,7 @@ export function registerSteer(program: Command): void {
     const o = command.opts();
     const options = applyHiddenShorthand(command, typedOptions(command, steerSchema));
     const { parseSteerConfig, steer } = await import('../run/steer.ts');
+    const { checkRunFolderPath } = await import('../run/run-dir.ts');
     let env: string;
     let policySpec: string;
     if (o.resume) {
@@ -30,6 +31,7 @@ export function registerSteer(program: Command): void {
       if (o.policy === undefined) command.error("error: required option '--policy <spec>' not specified");
       // Every option is checked before the policy and the envs are loaded.
       parseSteerConfig(options, 'dsrl steer');
+      if (o.out !== undefined) checkRunFolderPath(o.out);
       env = o.env;
       policySpec = o.policy;
     }

@@ -114,8 +114,28 @@ export function checkSchedule(s: Schedule, what: string): void {
   }
 }
 
+/** Replay memory this machine kind can hold (24 GiB in all): past it a run fails up front, not mid-allocation. */
+const MAX_REPLAY_BYTES = 12 * 2 ** 30;
+
+function checkedCapacity(capacity: number, replay: Trainer['replay']): number {
+  const floatsPerRow = 2 * replay.obsDim + replay.actionDim + Object.values(replay.fields).reduce((a, b) => a + b, 0) + 3;
+  const bytes = capacity * floatsPerRow * 4;
+  // One typed array per column: its length must stay below 2^31 elements as well.
+  if (bytes > MAX_REPLAY_BYTES || capacity * Math.max(replay.obsDim, replay.actionDim) >= 2 ** 31) {
+    throw new Error(
+      `the replay buffer would need ${(bytes / 2 ** 30).toFixed(1)} GiB for ${capacity} rows (at most ${MAX_REPLAY_BYTES / 2 ** 30} GiB): ` +
+        'lower steps (or bufferSize where the trainer has it)',
+    );
+  }
+  return capacity;
+}
+
 export async function runTraining(folder: RunFolder, seed: number, trainer: Trainer, schedule: Schedule, describe: Record<string, unknown>): Promise<RunResult> {
   const t0 = performance.now();
+  // Checked before the folder is made: a run that cannot hold its buffer leaves nothing behind.
+  const capacityFor = (offlineRows: number) => checkedCapacity(
+    offlineRows + Math.min(schedule.bufferSize ?? Infinity, schedule.steps + (trainer.trainEnv?.numEnvs ?? 0)), trainer.replay);
+  if (trainer.agent) capacityFor(trainer.offline?.rows ?? 0);
   const dir = folder.resume ? folder.dir : createRunDir({ algo: folder.name, env: folder.env, seed: folder.seed, config: folder.config, out: folder.out }).dir;
   const root = Rng.fromSeed(seed);
   const offlineOnly = schedule.offlineUpdates !== undefined;
@@ -124,7 +144,6 @@ export async function runTraining(folder: RunFolder, seed: number, trainer: Trai
     dir, title: `${trainer.label} on ${String(describe.env)} (seed ${seed})`, label: trainer.label,
     xAxis: offlineOnly ? 'gradient updates' : 'env steps', saveAgent: trainer.saveAgent, keepSnapshots: schedule.keepSnapshots ?? false, describe,
   });
-  const capacityFor = (offlineRows: number) => offlineRows + Math.min(schedule.bufferSize ?? Infinity, schedule.steps + (trainer.trainEnv?.numEnvs ?? 0));
   let buffer: ReplayBuffer | null = null;
   let resume: LoopCheckpoint | undefined;
   let resumedFrom: number | null = null;

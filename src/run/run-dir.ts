@@ -5,8 +5,8 @@
  * A finished or crashed run's folder is never written into by a new run: that would mix two runs'
  * metrics in one curve. Only an explicit resume reopens a folder.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../node/fs.ts';
 
 export const CONFIG_FILE = 'config.json';
@@ -56,7 +56,24 @@ export function runDirName(algo: string, env: string, seed: number, date: Date):
 }
 
 /** Make the folder; true if made now or it existed empty, false if it exists with contents. */
+/**
+ * Refuses a run folder path that cannot hold a run, before anything is made: a path through a regular file,
+ * or one in a kernel file system (/proc, /sys, /dev), where a recursive mkdir can spin forever.
+ */
+export function checkRunFolderPath(dir: string): void {
+  const full = resolve(dir);
+  if (/^\/(proc|sys|dev)(\/|$)/.test(full)) throw new Error(`--out ${dir}: a run folder cannot live in ${full.split('/')[1] ? `/${full.split('/')[1]}` : full}; choose a folder on a disk`);
+  for (let p = full; ; p = dirname(p)) {
+    if (existsSync(p)) {
+      if (!statSync(p).isDirectory()) throw new Error(`--out ${dir}: ${p} is a file, not a folder; choose another --out`);
+      return;
+    }
+    if (dirname(p) === p) return;
+  }
+}
+
 function claimFolder(dir: string): boolean {
+  checkRunFolderPath(dir);
   mkdirSync(dirname(dir), { recursive: true });
   try {
     mkdirSync(dir); // not recursive: fails if it exists, so two runs cannot both claim it

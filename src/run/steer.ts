@@ -27,6 +27,7 @@ import { checkPolicyFitsEnv } from '../policies/fits-env.ts';
 import type { NoisePolicy } from '../policies/policy.ts';
 import { gaussianNoiseActor, type EpisodeStats } from './evaluate.ts';
 import { checkSchedule, runTraining, type RunResult, type Schedule, type Trainer } from './harness.ts';
+import { checkRunFolderPath } from './run-dir.ts';
 import { parseConfig, readConfigFile, renameOptions, RESUME_OVERRIDABLE, resumedConfig, runControlShape, storedConfig } from './run-config.ts';
 
 /** Defaults: the DSRL reference's Gym settings (shared/reference/dsrl.md) unless noted. */
@@ -141,6 +142,7 @@ export async function steer(input: SteerInput, policy: NoisePolicy, makeInner?: 
     const parsed = parseSteerConfig(input);
     cfg = { ...parsed, normalizeObs: steerHyper(parsed, policy).normalizeObs };
   }
+  if (!cfg.resume && cfg.out !== undefined) checkRunFolderPath(cfg.out);
   const spec = STEER_ALGOS[cfg.algo as keyof typeof STEER_ALGOS];
   const make = makeInner ?? ((n: number, chunk: number) => makeChunkedVectorEnv(cfg.env, n, chunk));
   const trains = spec.build !== null && cfg.offlineOnly === undefined;

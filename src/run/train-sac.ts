@@ -8,6 +8,7 @@ import { SAC, sacDefaults } from '../algos/sac.ts';
 import { Rng } from '../core/rng.ts';
 import { SyncVectorEnv, type VectorEnv } from '../envs/vector.ts';
 import { checkSchedule, runTraining, type RunResult } from './harness.ts';
+import { checkRunFolderPath } from './run-dir.ts';
 import { parseConfig, readConfigFile, renameOptions, RESUME_OVERRIDABLE, resumedConfig, runControlShape, storedConfig } from './run-config.ts';
 import { saveSacCheckpoint } from './sac-checkpoint.ts';
 
@@ -58,6 +59,7 @@ export async function trainSac(input: SacRunInput, makeVectorEnv?: (n: number) =
   const cfg = input.resume
     ? resumedConfig(input as Record<string, unknown>, readSacConfig(input.out!), input.out!, new Set([...RESUME_OVERRIDABLE, 'keepSnapshots']), parseSacConfig, 'sac config')
     : parseSacConfig(input);
+  if (!cfg.resume && cfg.out !== undefined) checkRunFolderPath(cfg.out);
   const make = makeVectorEnv ?? ((n: number) => SyncVectorEnv.create(cfg.env, n));
   const env = await make(cfg.numEnvs);
   const evalEnv = await make(Math.min(cfg.evalEpisodes, 5));
