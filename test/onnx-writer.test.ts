@@ -29,7 +29,11 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-/** Compare a model's forward pass to ONNX Runtime on the exported graph, at a few batch sizes. */
+/**
+ * Compare a model's forward pass to ONNX Runtime on the exported graph, at a few batch sizes. Both are
+ * float32 with their own summation orders: measured at most 4.8e-7 over our native backend on OpenBLAS
+ * (4 core types) and the built-in SGEMMs, and js; 1e-5 leaves 20x, a wrong op or layout is off by 1e-2.
+ */
 async function expectParity(model: Model, rng: Rng, tolerance = 1e-5): Promise<void> {
   const bytes = modelToOnnx(model);
   for (const batch of [1, 7]) {

@@ -1,16 +1,22 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SAC, sacDefaults } from '../src/algos/sac.ts';
 import { Rng } from '../src/core/rng.ts';
+import { getBackend } from '../src/nn/backend.ts';
+import { SYSTEM_PYTHON, torchProblem, torchRequired, torchVersion } from './helpers/torch.ts';
 
-const PY = '/usr/bin/python3';
-const hasTorch = existsSync(PY) && spawnSync(PY, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+describe('SAC update agrees with a PyTorch implementation', () => {
+  // CI installs Debian's python3-torch (.ci/run): there the comparison must run, never skip silently.
+  if (torchRequired && torchProblem) {
+    it('PyTorch is installed (CI=true)', () => {
+      expect.fail(`${torchProblem}; CI must install Debian's python3-torch (apt-get install python3-torch), see .ci/run`);
+    });
+  }
 
-describe.runIf(hasTorch)('SAC update agrees with a PyTorch implementation', () => {
-  it('gradients, updated weights, temperature and losses match after several updates', () => {
+  it.skipIf(torchProblem !== null)(`gradients, updated weights, temperature and losses match after several updates${torchProblem ? ` (skipped: ${torchProblem})` : ''}`, () => {
     const B = 16;
     const cfg = sacDefaults(5, 2, { actorHidden: [32, 32], criticHidden: [32, 32], criticLayerNorm: true, tau: 0.05, initAlpha: 0.5 });
     const sac = new SAC(cfg, Rng.fromSeed(11), B);
@@ -47,9 +53,24 @@ describe.runIf(hasTorch)('SAC update agrees with a PyTorch implementation', () =
         logAlpha: sac.logAlpha.values[0], qfLoss: info['losses/qf_loss'] * 2, actorLoss: info['losses/actor_loss'],
       },
     }));
-    const res = spawnSync(PY, [join(import.meta.dirname, 'reference', 'sac_parity.py'), file], { encoding: 'utf8' });
+    const res = spawnSync(SYSTEM_PYTHON, [join(import.meta.dirname, 'reference', 'sac_parity.py'), file], { encoding: 'utf8', timeout: 120_000 });
     expect(res.status, res.stderr).toBe(0);
-    const diff = JSON.parse(res.stdout.trim().split('\n').pop()!);
-    for (const [key, value] of Object.entries(diff)) expect(value as number, key).toBeLessThan(1e-4);
+    const diff = JSON.parse(res.stdout.trim().split('\n').pop()!) as Record<string, number>;
+    const keys = ['actor', 'critic0', 'critic1', 'target0', 'actor_grad', 'critic0_grad', 'critic1_grad', 'log_alpha', 'qf_loss', 'actor_loss'];
+    expect(Object.keys(diff).sort()).toEqual([...keys].sort());
+    const worst = (pick: (k: string) => boolean) => Math.max(...keys.filter(pick).map((k) => diff[k]));
+    // One line in the test output (and so in CI's log): how close dsrl is to PyTorch on this machine.
+    console.log(
+      `sac-torch-parity: dsrl (${getBackend().name} backend) vs PyTorch ${torchVersion}, ${updates} SAC updates, largest relative difference: ` +
+        `weights ${worst((k) => !k.endsWith('_grad') && !k.endsWith('_loss') && k !== 'log_alpha').toExponential(1)}, ` +
+        `gradients ${worst((k) => k.endsWith('_grad')).toExponential(1)}, losses ${worst((k) => k.endsWith('_loss')).toExponential(1)}, ` +
+        `log alpha ${diff.log_alpha.toExponential(1)} (bound 1e-4)`,
+    );
+    // Bound: both sides are float32 with different summation orders (PyTorch's sgemm vs ours) through
+    // two-hidden-layer nets, LayerNorm and 3 Adam steps; each difference is relative to the largest entry of
+    // its tensor. Measured against OpenBLAS (Haswell, SandyBridge, Prescott, Cooperlake kernels), the
+    // built-in SGEMMs (AVX-512, AVX2, generic) and js: at most 2e-6 (losses), 7.5e-7 (gradients). 1e-4 leaves
+    // 50x; a loss term off by 0.1% already moves the gradients by more than 1e-4.
+    for (const key of keys) expect(diff[key], key).toBeLessThan(1e-4);
   });
 });

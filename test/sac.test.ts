@@ -99,7 +99,7 @@ describe('SAC update', () => {
     for (let b = 0; b < 4; b++) expect(q[b]).toBeCloseTo(b + 1, 1);
   });
 
-  it('the actor moves toward the action the critic prefers', () => {
+  it('the actor moves toward the action the critic prefers', { tags: ['learning'] }, () => {
     // Q(s, a) is trained to prefer a = +0.8; the actor's deterministic action then moves there.
     const sac = new SAC(sacDefaults(1, 1, { actorHidden: [32], criticHidden: [32], initAlpha: 0.01, actorLr: 3e-3, criticLr: 3e-3 }), Rng.fromSeed(4), 64);
     const rng = Rng.fromSeed(5);
