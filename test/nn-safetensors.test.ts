@@ -49,6 +49,25 @@ describe('safetensors', () => {
     expect(() => decodeSafetensors(new TextEncoder().encode(text), 'z.st')).toThrow(/dtype "F64"/);
   });
 
+  it('refuses a tensor or metadata key named __proto__ instead of dropping it silently (issue 16, defect 12)', () => {
+    const withHeader = (header: string, data = new Uint8Array(4)) => {
+      const json = new TextEncoder().encode(header);
+      const out = new Uint8Array(8 + json.length + data.length);
+      new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+      out.set(json, 8);
+      out.set(data, 8 + json.length);
+      return out;
+    };
+    expect(() => decodeSafetensors(withHeader('{"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'), 'evil.safetensors')).toThrow(
+      /^evil\.safetensors: not a valid safetensors file: a tensor is named "__proto__", which is not allowed$/,
+    );
+    expect(() => decodeSafetensors(withHeader('{"__metadata__":{"__proto__":"x"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'), 'evil.safetensors')).toThrow(
+      /__metadata__ has a key "__proto__"/,
+    );
+    // An ordinary name still loads.
+    expect(Object.keys(decodeSafetensors(withHeader('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}')).tensors)).toEqual(['w']);
+  });
+
   it('names missing, unexpected and mis-shaped parameters', () => {
     const path = join(dir, 'c.safetensors');
     saveSafetensors(path, modelTensors(mlp(spec, Rng.fromSeed(1))));

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadPolicyForEnv } from '../src/cli/args.ts';
 import { registerExport, runExport } from '../src/cli/export.ts';
 import { Rng } from '../src/core/rng.ts';
 import { saveDiffusionCheckpoint } from '../src/policies/diffusion/checkpoint-io.ts';
@@ -194,6 +195,31 @@ describe('ONNX policy: bad models are refused with clear errors', () => {
     await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/hopper-dims\.onnx: obs has 11 at axis 1 but .*hopper-dims\.json says obsDim 17/);
     writeFileSync(join(dir, 'hopper-dims.json'), JSON.stringify({ format: 'dsrl-onnx-policy', envId: 'HalfCheetah-v5' }));
     await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/exported for HalfCheetah-v5 .* but the env is Hopper-v5/);
+  });
+
+  it('loaded for an env by the CLI (loadPolicyForEnv): env bounds fill in, other bounds or another env id are refused (issue 16, defect 3)', async () => {
+    const policy = standIn(5, { actionLow: [-1, -1, -1], actionHigh: [1, 1, 1] });
+    const path = join(dir, 'for-env.onnx');
+    writeFileSync(path, policy.toOnnx());
+    // No manifest: the env's bounds.
+    const loaded = await loadPolicyForEnv(path, 'Hopper-v5');
+    try {
+      expect([Array.from(loaded.actionLow), Array.from(loaded.actionHigh)]).toEqual([[-1, -1, -1], [1, 1, 1]]);
+    } finally {
+      await loaded.close?.();
+    }
+    // A manifest for another env.
+    writeFileSync(join(dir, 'for-env.json'), JSON.stringify(buildOnnxManifest({ ...HOPPER }, { envId: 'Walker2d-v5' })));
+    await expect(loadPolicyForEnv(path, 'Hopper-v5')).rejects.toThrow(/for-env\.onnx: the policy was exported for Walker2d-v5 .* but the env is Hopper-v5/);
+    // A manifest whose bounds are not the env's.
+    writeFileSync(join(dir, 'for-env.json'), JSON.stringify(buildOnnxManifest({ ...HOPPER, actionLow: [-100, -100, -100], actionHigh: [100, 100, 100] }, { envId: 'Hopper-v5' })));
+    await expect(loadPolicyForEnv(path, 'Hopper-v5')).rejects.toThrow(
+      /for-env\.onnx \(bounds from .*for-env\.json\): the policy's actions on dimension 0 span \[-100, 100\] but the env Hopper-v5's action space is \[-1, 1\]/,
+    );
+    // The env's own bounds in the manifest: accepted.
+    writeFileSync(join(dir, 'for-env.json'), JSON.stringify(buildOnnxManifest({ ...HOPPER }, { envId: 'Hopper-v5' })));
+    const ok = await loadPolicyForEnv(path, 'Hopper-v5');
+    await ok.close?.();
   });
 
   it('a manifest that is not ours, or is invalid', async () => {

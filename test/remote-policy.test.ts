@@ -118,6 +118,13 @@ describe('protocol framing', () => {
     expectError(encodeActRequest(1, new Float32Array(99), new Float32Array(108), 9, DIMS), 'too-large', /batch 9 exceeds the server's limit of 8/);
     expectError(encodeFrame({ type: 'act', id: 1 }, [['obs', [1, 11], new Float32Array(11)]]), 'bad-request', /needs bodies "obs" and "noise", got "obs"/);
     expectError(encodeFrame({ type: 'hello' }), 'bad-request', /expected a request of type "act"/);
+    // Non-finite inputs would come back as NaN actions (issue 16, defect 12).
+    const nanObs = new Float32Array(22);
+    nanObs[13] = NaN;
+    expectError(encodeActRequest(4, nanObs, new Float32Array(24), 2, DIMS), 'bad-request', /obs row 1, column 2 is NaN; inputs must be finite/);
+    const infNoise = new Float32Array(12);
+    infNoise[5] = -Infinity;
+    expectError(encodeActRequest(5, new Float32Array(11), infNoise, 1, DIMS), 'bad-request', /noise row 0, column 5 is -Infinity/);
   });
 });
 

@@ -21,12 +21,20 @@ export const listArg = (flag: string) => (value: string): number[] => {
   return parts;
 };
 
-/** A `--policy <spec>` loaded for an env: its dims come from the env itself, so a mismatch fails at load. */
+/**
+ * A `--policy <spec>` loaded for an env: the env's full expectation (dims, action bounds, env id), as
+ * `dsrl serve --env` passes it, so a policy for another env or other bounds fails at load, and an ONNX
+ * model without a manifest takes the env's bounds.
+ */
 export async function loadPolicyForEnv(spec: string, envId: string): Promise<import('../policies/policy.ts').NoisePolicy> {
-  const { makeEnv } = await import('../envs/registry.ts');
+  const [{ makeEnv }, { expectationFromEnv }] = await Promise.all([import('../envs/registry.ts'), import('../policies/expect.ts')]);
   const probe = await makeEnv(envId);
-  const expect = { obsDim: probe.observationSpace.size, actDim: probe.actionSpace.size };
-  probe.close();
+  let expect;
+  try {
+    expect = { ...expectationFromEnv(probe), envId };
+  } finally {
+    probe.close();
+  }
   const { loadPolicy } = await import('../policies/load.ts');
   return loadPolicy(spec, { expect });
 }

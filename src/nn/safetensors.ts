@@ -71,9 +71,13 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
   const tensors: Record<string, TensorEntry> = {};
   const ranges: [number, number, string][] = [];
   for (const [name, raw] of Object.entries(header)) {
+    // JSON.parse makes "__proto__" an own key; assigning it below would set a prototype instead of a
+    // tensor, and the file would load as if the tensor were not there.
+    if (name === '__proto__') fail('a tensor is named "__proto__", which is not allowed');
     if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null) fail('__metadata__ is not an object');
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('__metadata__ is not an object');
       for (const [k, v] of Object.entries(raw as object)) {
+        if (k === '__proto__') fail('__metadata__ has a key "__proto__", which is not allowed');
         if (typeof v !== 'string') fail(`__metadata__.${k} is not a string`);
         metadata[k] = v as string;
       }

@@ -32,11 +32,24 @@ export function expectationFromEnv(env: Env, chunk?: number): PolicyExpectation 
   };
 }
 
-type Dims = Pick<NoisePolicy, 'obsDim' | 'actDim' | 'chunk'>;
+type Dims = Pick<NoisePolicy, 'obsDim' | 'actDim' | 'chunk'> & {
+  /** The policy's action bounds, when it has its own (checked against the env's). */
+  actionLow?: ArrayLike<number>;
+  actionHigh?: ArrayLike<number>;
+  /** The env the policy was made for, when it says (checked against the env's id). */
+  envId?: string | null;
+};
 
-/** Throws `${source}: ...` when the policy's dims differ from what the env expects. */
-export function checkPolicyMatches(policy: Dims, expect: PolicyExpectation | undefined, source: string): void {
+/**
+ * Throws `${source}: ...` when the policy differs from what the env expects: dims, chunk, the env id
+ * it was made for, and its action bounds (equal to the env's, to float32 rounding: a policy whose
+ * actions span another range than the env's would be clipped, or steer in the wrong units).
+ */
+export function checkPolicyMatches(policy: Dims, expect: PolicyExpectation | undefined, source: string, boundsSource = source): void {
   if (!expect) return;
+  if (policy.envId && expect.envId && policy.envId !== expect.envId) {
+    throw new Error(`${source}: the policy was made for ${policy.envId} but the env is ${expect.envId}`);
+  }
   const env = expect.envId ? `the env ${expect.envId}` : 'the env';
   if (expect.obsDim !== undefined && policy.obsDim !== expect.obsDim) {
     throw new Error(`${source}: the policy takes observations of dim ${policy.obsDim} but ${env} gives dim ${expect.obsDim}`);
@@ -46,6 +59,17 @@ export function checkPolicyMatches(policy: Dims, expect: PolicyExpectation | und
   }
   if (expect.chunk !== undefined && policy.chunk !== expect.chunk) {
     throw new Error(`${source}: the policy outputs chunks of ${policy.chunk} actions but ${expect.chunk} were asked for`);
+  }
+  const [low, high, envLow, envHigh] = [policy.actionLow, policy.actionHigh, expect.actionLow, expect.actionHigh];
+  if (low && high && envLow && envHigh && low.length === envLow.length && high.length === envHigh.length) {
+    for (let j = 0; j < low.length; j++) {
+      if (Math.fround(low[j]) !== Math.fround(envLow[j]) || Math.fround(high[j]) !== Math.fround(envHigh[j])) {
+        throw new Error(
+          `${boundsSource}: the policy's actions on dimension ${j} span [${low[j]}, ${high[j]}] but ${env}'s action space is [${envLow[j]}, ${envHigh[j]}]; ` +
+            'the policy must be made for the env\'s action bounds',
+        );
+      }
+    }
   }
 }
 

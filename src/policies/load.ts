@@ -59,8 +59,8 @@ export async function loadPolicy(spec: string, options: LoadPolicyOptions = {}):
     }
     case 'checkpoint': {
       const io = await importCheckpointIo(spec);
-      const policy = io.loadDiffusionPolicy(spec, { expect: { obsDim: expect?.obsDim, actDim: expect?.actDim }, useRaw: options.useRaw });
-      checkPolicyMatches(policy, expect, spec); // the chunk length too
+      const { policy, manifest } = io.loadDiffusionCheckpoint(spec, { expect: { obsDim: expect?.obsDim, actDim: expect?.actDim }, useRaw: options.useRaw });
+      checkPolicyMatches({ ...policy, obsDim: policy.obsDim, actDim: policy.actDim, chunk: policy.chunk, envId: manifest.envId }, expect, spec); // chunk, env id, bounds too
       return policy;
     }
   }

@@ -138,6 +138,10 @@ function resolveContract(
   if (manifest?.envId && expect?.envId && manifest.envId !== expect.envId) {
     throw new Error(`${path}: the policy was exported for ${manifest.envId} (${manifestPath}) but the env is ${expect.envId}`);
   }
+  // Bounds the manifest states must be the env's (a model without them takes the env's, below).
+  if (manifest?.actionLow && manifest.actionHigh && manifest.actionLow.length === actDim) {
+    checkPolicyMatches({ obsDim, actDim, chunk, actionLow: manifest.actionLow, actionHigh: manifest.actionHigh }, expect, path, `${path} (bounds from ${manifestPath})`);
+  }
 
   let fixedBatch: number | null = null;
   for (const t of [obs, noise, actions]) {

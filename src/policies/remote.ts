@@ -428,7 +428,8 @@ export class RemotePolicy implements NoisePolicy {
     try {
       const h = first.hello;
       checkBounds(h.actionLow, h.actionHigh, h.actDim, `remote policy ${url} (hello)`);
-      checkPolicyMatches(h, options.expect, `remote policy ${url}`);
+      const envId = typeof h.info?.envId === 'string' ? h.info.envId : null; // `dsrl serve --env` announces it
+      checkPolicyMatches({ ...h, envId }, options.expect, `remote policy ${url}`);
     } catch (err) {
       first.close();
       throw err;
