@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && (__GNUC__ >= 10 || defined(__clang__))  // avx512bf16 intrinsics: GCC 10+
 #include <immintrin.h>
 #define DSRL_BF16_X86 1
 #endif

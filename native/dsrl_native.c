@@ -28,7 +28,7 @@ enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_MISH = 3, ACT_SILU = 4 
 // the one this CPU runs (GCC's target_clones, an ifunc), so the addon needs no -march=native and still runs
 // where it is copied. Measured on the dev machine: baseline-only code made mish 10-15x slower (its
 // __builtin_rintf becomes a libm call without SSE4.1, which blocks vectorisation).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && !defined(__clang__) && __GNUC__ >= 11  // the x86-64-vN names came in GCC 11
 #define DSRL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define DSRL_CLONES

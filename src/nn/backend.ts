@@ -1,9 +1,9 @@
 /**
  * The compute backend behind every layer: matrix products plus the fused element-wise kernels.
  *
- * Two implementations share these exact semantics: `native` (OpenBLAS sgemm + fused C loops, an
- * N-API addon, Node only) and `js` (pure TypeScript, used in the browser and when the addon is not
- * built). All matrices are row-major Float32Arrays, batch-first. Accumulating outputs say so.
+ * Two implementations share these exact semantics: `native` (an N-API addon, Node only: SGEMM from its
+ * built-in kernels, or OpenBLAS where the install found it, plus fused C loops) and `js` (pure TypeScript,
+ * used in the browser and when the addon is not built). All matrices are row-major Float32Arrays, batch-first. Accumulating outputs say so.
  */
 import { jsBackend } from './js-backend.ts';
 import { loadNativeBackend } from './native-loader.ts';
