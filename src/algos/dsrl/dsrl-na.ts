@@ -91,8 +91,7 @@ export class DsrlNA {
   private readonly y: Float32Array; // [B] TD target
   private readonly q: Float32Array[]; // per critic [B]
   private readonly dq: Float32Array; // [B]
-  private readonly freshNoise: Float32Array; // [B, chunk]
-  private readonly obsCopy: Float32Array; // a batch's obs, kept while the base policy runs
+  private distillScratch: { obs: Float32Array; noise: Float32Array; x: Float32Array; targets: Float32Array[] } | null = null;
 
   constructor(
     readonly cfg: DsrlNaConfig,
@@ -131,8 +130,6 @@ export class DsrlNA {
     this.y = new Float32Array(B);
     this.q = this.qa.map(() => new Float32Array(B));
     this.dq = new Float32Array(B);
-    this.freshNoise = new Float32Array(B * C);
-    this.obsCopy = new Float32Array(B * obsDim);
     // The actor climbs Q_W (noise space), not Q_A.
     this.actorStep = {
       actor: this.actor, actorOpt: this.actorOpt, head: this.head, critics: this.qw, reduce: 'min',
@@ -159,9 +156,7 @@ export class DsrlNA {
     for (let i = 0; i < this.qa.length; i++) polyak(this.qaTargets[i], this.qa[i], this.cfg.tau);
     this.updates++;
     if (this.updates % this.cfg.utd === 0) {
-      let distill = 0;
-      for (let k = 0; k < this.cfg.distillSteps; k++) distill = await this.distill(batch.obs, batch.batchSize);
-      info['losses/qw_loss'] = distill;
+      if (this.cfg.distillSteps > 0) info['losses/qw_loss'] = await this.distill(batch.obs, batch.batchSize);
     }
     return info;
   }
@@ -182,19 +177,44 @@ export class DsrlNA {
     return { 'losses/qa_loss': loss, 'losses/qa_values': qMean };
   }
 
-  /** One Q_W distillation step on fresh N(0, I) noise: member i of Q_W onto member i of Q_A. Returns the loss. */
+  /**
+   * `distillSteps` Q_W steps on fresh N(0, I) noise, member i of Q_W onto member i of Q_A; returns the last loss.
+   * The targets Q_A(s, pi_dp(s, w)) do not change during these steps (Q_A is not updated), so the base policy
+   * and Q_A run once on all steps' rows together (one batch of steps x B), then Q_W takes its steps.
+   */
   private async distill(obs: Float32Array, B: number): Promise<number> {
-    const { obsDim, chunkDim: C } = this.cfg;
+    const { obsDim, chunkDim: C, distillSteps: K } = this.cfg;
+    const rows = K * B;
+    const d = this.distillBuffers(rows);
+    const w = d.noise.subarray(0, rows * C);
     const rng = this.noiseSource;
-    const w = this.freshNoise.subarray(0, B * C);
     for (let i = 0; i < w.length; i++) w[i] = rng.normal();
-    this.obsCopy.set(obs.subarray(0, B * obsDim));
-    const actions = await this.basePolicy.act(this.obsCopy, w, B);
-    const xa = concatRows(this.obsCopy, obsDim, actions, C, B, this.x);
+    const s = d.obs.subarray(0, rows * obsDim);
+    for (let k = 0; k < K; k++) s.set(obs.subarray(0, B * obsDim), k * B * obsDim);
+    const actions = await this.basePolicy.act(s, w, rows);
+    const xa = concatRows(s, obsDim, actions, C, rows, d.x);
     // Stop-gradient: Q_A's values are plain numbers here.
-    for (let i = 0; i < this.qa.length; i++) this.q[i].set(this.qa[i].forward(xa, B).subarray(0, B));
-    const xw = concatRows(this.obsCopy, obsDim, w, C, B, this.x);
-    return regressCritics(this.qw, this.qwOpts, xw, this.q, B, this.dq).loss;
+    for (let i = 0; i < this.qa.length; i++) d.targets[i].set(this.qa[i].forward(xa, rows).subarray(0, rows));
+    const xw = concatRows(s, obsDim, w, C, rows, d.x);
+    const width = obsDim + C;
+    let loss = NaN;
+    for (let k = 0; k < K; k++) {
+      const targets = d.targets.map((t) => t.subarray(k * B, (k + 1) * B));
+      loss = regressCritics(this.qw, this.qwOpts, xw.subarray(k * B * width, (k + 1) * B * width), targets, B, this.dq).loss;
+    }
+    return loss;
+  }
+
+  /** Buffers for a distillation block of `rows` rows, grown on first use (and when the batch grows). */
+  private distillBuffers(rows: number): { obs: Float32Array; noise: Float32Array; x: Float32Array; targets: Float32Array[] } {
+    const { obsDim, chunkDim: C } = this.cfg;
+    if (!this.distillScratch || this.distillScratch.targets[0].length < rows) {
+      this.distillScratch = {
+        obs: new Float32Array(rows * obsDim), noise: new Float32Array(rows * C), x: new Float32Array(rows * (obsDim + C)),
+        targets: this.qa.map(() => new Float32Array(rows)),
+      };
+    }
+    return this.distillScratch;
   }
 
   state(): DsrlNaState {
