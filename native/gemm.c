@@ -29,8 +29,15 @@
 
 // KC x NR floats of the B panel stay in L1 (256 x 32 x 4 B = 32 KiB), the MC x KC block of A in L2
 // (144 x 256 x 4 B = 144 KiB), the KC x NC block of B in L2/L3. Tuned on the dev machine (AMD EPYC, Zen 4:
-// 32 KiB L1d, 1 MiB L2 per core) for the engine's shapes (batch 256, widths 256-1024); see bench/gemm.ts.
-enum { KC = 256, MC = 144, NC = 2048 };
+// 32 KiB L1d, 1 MiB L2 per core) for the engine's shapes (batch 256, widths 256-1024): KC 128-384 x MC 96-240
+// all measured within run-to-run noise (0.8-1.2x OpenBLAS) on a loaded machine; -DDSRL_KC / -DDSRL_MC override.
+#ifndef DSRL_KC
+#define DSRL_KC 256
+#endif
+#ifndef DSRL_MC
+#define DSRL_MC 144
+#endif
+enum { KC = DSRL_KC, MC = DSRL_MC, NC = 2048 };
 
 typedef void (*kernel_fn)(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha,
                           float beta);
