@@ -44,7 +44,8 @@ export function loadNativeBackend(): { backend: Backend | null; reason: string }
     return { backend: null, reason: 'not running in Node' };
   }
   try {
-    const { createRequire } = proc.getBuiltinModule('node:module') as typeof import('node:module');
+    // Typed here, not from @types/node: this module is part of the browser-safe core (tsconfig.core.json).
+    const { createRequire } = proc.getBuiltinModule('node:module') as { createRequire(url: string): (id: string) => unknown };
     const require = createRequire(import.meta.url);
     addon = require('../../native/build/Release/dsrl_native.node') as NativeAddon;
   } catch (err) {
