@@ -61,7 +61,7 @@ describe('DSRL steers a bimodal base policy to the rewarded mode', () => {
     expect(rate).toBeLessThan(0.65);
   });
 
-  it('DSRL-SAC: plain SAC on the noise-action env', async () => {
+  it('DSRL-SAC: plain SAC on the noise-action env', { tags: ['learning'] }, async () => {
     const sac = new SAC(sacDefaults(1, 2, {
       actionLow: [-M, -M], actionHigh: [M, M], actorHidden: [64, 64], criticHidden: [64, 64], targetEntropy: 0, actorLr: 1e-3, criticLr: 1e-3, alphaLr: 1e-3,
     }), Rng.fromSeed(1), 64);
@@ -69,7 +69,7 @@ describe('DSRL steers a bimodal base policy to the rewarded mode', () => {
     expect(await successRate(deterministicActor(sac))).toBeGreaterThanOrEqual(0.95);
   });
 
-  it('DSRL-NA: Q on real actions, distilled into noise space', async () => {
+  it('DSRL-NA: Q on real actions, distilled into noise space', { tags: ['learning'] }, async () => {
     const na = new DsrlNA(dsrlNaDefaults(1, 2, {
       actionMagnitude: M, actorHidden: [64, 64], criticHidden: [64, 64], lr: 1e-3, utd: 2, distillSteps: 4,
     }), base, Rng.fromSeed(2), 64);

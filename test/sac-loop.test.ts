@@ -36,7 +36,7 @@ async function randomReturn(episodes: number): Promise<number> {
 }
 
 describe('SAC end to end', () => {
-  it('learns Reach1D to near-optimal return within a few thousand steps', async () => {
+  it('learns Reach1D to near-optimal return within a few thousand steps', { tags: ['learning'] }, async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'dsrl-sac-')), 'run');
     const res = await trainSac({
       env: 'Reach1D', steps: 3000, seed: 1, learningStarts: 500, actorHidden: [64, 64], criticHidden: [64, 64], evalEvery: 1000, evalEpisodes: 20,

@@ -51,7 +51,7 @@ describe('DSRL-NA with offline data', () => {
     await writeD4rl(dataPath, bimodalData(1000, 1));
   });
 
-  it('offlineOnly: learns the rewarded mode from the offline data alone, with no env step', async () => {
+  it('offlineOnly: learns the rewarded mode from the offline data alone, with no env step', { tags: ['learning'] }, async () => {
     const res = await steer({
       env: 'BimodalChoice', algo: 'na', offline: dataPath, offlineOnly: 1200, numEnvs: 4, actionMagnitude: 2, utd: 2, distillSteps: 4,
       batchSize: 64, actorHidden: [64, 64], criticHidden: [64, 64], lr: 1e-3, evalEvery: 600, evalEpisodes: 200, logEvery: 300,
