@@ -4,8 +4,8 @@
  * manifest), or (`--run`) a run folder's saved agent. Both through the one evaluation protocol
  * (run/evaluate.ts): `--seed 10000` gives what a steer run's base-policy line and training evaluations gave.
  */
-import type { Command } from 'commander';
-import type { NoisePolicy } from '../policies/policy.ts';
+import { Option, type Command } from 'commander';
+import type { NoisePolicy, Precision } from '../policies/policy.ts';
 import type { EvalResult } from '../policies/diffusion/manifest.ts';
 import { intArg, loadPolicyForEnv } from './args.ts';
 
@@ -22,9 +22,11 @@ export interface EvalOptions {
   record: boolean;
   /** Sample with the raw weights instead of the EMA ones. */
   raw: boolean;
+  /** The base policy's matrix products (bf16 where the CPU has the units). */
+  precision: Precision;
 }
 
-export const EVAL_DEFAULTS = { episodes: 10, seed: 0, parallel: 8, record: false, raw: false } as const satisfies Partial<EvalOptions>;
+export const EVAL_DEFAULTS = { episodes: 10, seed: 0, parallel: 8, record: false, raw: false, precision: 'fp32' } as const satisfies Partial<EvalOptions>;
 
 export function registerEval(program: Command): void {
   const d = EVAL_DEFAULTS;
@@ -40,6 +42,7 @@ export function registerEval(program: Command): void {
     .option('--parallel <n>', 'episodes run side by side (batched policy calls)', intArg('--parallel'), d.parallel)
     .option('--record', "append the result to the checkpoint's manifest.json", d.record)
     .option('--raw', 'use the raw weights instead of the EMA ones (checkpoint saved with --save-raw)', d.raw)
+    .addOption(new Option('--precision <p>', "the base policy's matrix products: bf16 on CPUs with AVX512-BF16 (fp32 elsewhere), or fp32").choices(['fp32', 'bf16']).default('fp32'))
     .option('--json', 'print the result as one JSON line')
     .action(async (o, cmd: Command) => {
       const quiet = { log: o.json ? () => {} : undefined };
@@ -108,6 +111,7 @@ export async function runEval(
   const { readManifest, loadDiffusionPolicy, recordEvalResult } = await import('../policies/diffusion/checkpoint-io.ts');
   // A diffusion checkpoint folder names its env and can record the result; other policies (ONNX, ws://) need --env.
   const isCheckpoint = existsSync(opts.policy) && statSync(opts.policy).isDirectory() && existsSync(join(opts.policy, 'manifest.json'));
+  if (opts.record && opts.precision !== 'fp32') throw new Error('--record stores fp32 evaluations only (the checkpoint\'s own numbers); drop --precision or --record');
   if (!isCheckpoint && (opts.record || opts.raw)) throw new Error(`${opts.policy}: --record and --raw apply to diffusion checkpoint folders only`);
   const envId = opts.env ?? (isCheckpoint ? readManifest(opts.policy).envId : undefined);
   if (!envId) throw new Error(`${opts.policy}: ${isCheckpoint ? 'the manifest names no env' : 'only a diffusion checkpoint names its env'}; pass --env <id>`);
@@ -124,6 +128,8 @@ export async function runEval(
   } else {
     policy = await loadPolicyForEnv(opts.policy, envId);
   }
+  const precision = policy.usePrecision?.(opts.precision) ?? 'fp32';
+  if (precision !== opts.precision) log(`eval: ${opts.precision} is not available for this policy on this machine; it runs in ${precision}`);
   const started = performance.now();
   const { evaluateBasePolicy } = await import('../run/evaluate-run.ts');
   let stats: Awaited<ReturnType<typeof evaluateBasePolicy>>;

@@ -5,6 +5,8 @@
  */
 import type { ObsStats } from './diffusion/normalization.ts';
 
+export type Precision = 'fp32' | 'bf16';
+
 export interface NoisePolicy {
   readonly obsDim: number;
   readonly actDim: number;
@@ -24,6 +26,11 @@ export interface NoisePolicy {
    * normalizeObs shows the agent observations normalized with these, as the reference does.
    */
   readonly obsStats?: ObsStats;
+  /**
+   * Asks for reduced-precision inference ('bf16': bf16 weights and activations, fp32 sums, where the CPU has the
+   * units) or full precision; returns the precision in use. Policies without it run as they were built.
+   */
+  usePrecision?(precision: Precision): Precision;
   /** Release resources (sessions, sockets, workers). */
   close?(): Promise<void> | void;
 }

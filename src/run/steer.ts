@@ -24,7 +24,7 @@ import type { VectorEnv } from '../envs/vector.ts';
 import { saveSafetensors } from '../node/safetensors-io.ts';
 import { modelTensors } from '../nn/safetensors.ts';
 import { checkPolicyFitsEnv } from '../policies/fits-env.ts';
-import type { NoisePolicy } from '../policies/policy.ts';
+import type { NoisePolicy, Precision } from '../policies/policy.ts';
 import { gaussianNoiseActor, type EpisodeStats } from './evaluate.ts';
 import { checkSchedule, runTraining, type RunResult, type Schedule, type Trainer } from './harness.ts';
 import { checkRunFolderPath } from './run-dir.ts';
@@ -52,6 +52,8 @@ export const steerSchema = z.object({
   actorLayerNorm: z.boolean().default(false).describe('LayerNorm in the actor too, as in the DSRL reference configs (the critics always have it)'),
   normalizeObs: z.boolean().optional()
     .describe('DSRL: the agent sees observations normalized with the base policy\'s statistics, as in the reference (default: on when the policy declares them)'),
+  basePrecision: z.enum(['fp32', 'bf16']).default('fp32')
+    .describe("the base policy's matrix products: bf16 (bf16 weights and activations, fp32 sums) on CPUs with AVX512-BF16, fp32 elsewhere; fp32: full precision"),
   lr: z.number().positive().default(3e-4).describe('learning rate (actor, critics, temperature)'),
   gamma: z.number().min(0).max(1).default(0.99).describe('discount per chunk'),
   evalEvery: z.number().int().nonnegative().default(5000).describe('evaluate every n env steps (updates with offlineOnly); 0: only at the end'),
@@ -144,6 +146,8 @@ export async function steer(input: SteerInput, policy: NoisePolicy, makeInner?: 
   }
   if (!cfg.resume && cfg.out !== undefined) checkRunFolderPath(cfg.out);
   const spec = STEER_ALGOS[cfg.algo as keyof typeof STEER_ALGOS];
+  // The caller's policy: its precision is the run's choice (fp32 for policies that cannot change it).
+  const basePrecision = policy.usePrecision?.(cfg.basePrecision as Precision) ?? 'fp32';
   const make = makeInner ?? ((n: number, chunk: number) => makeChunkedVectorEnv(cfg.env, n, chunk));
   const trains = spec.build !== null && cfg.offlineOnly === undefined;
   const trainInner = trains ? await make(cfg.numEnvs, policy.chunk) : null;
@@ -170,7 +174,7 @@ export async function steer(input: SteerInput, policy: NoisePolicy, makeInner?: 
     if (policyPath !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(policyPath)) stored.policy = resolve(policyPath);
     const folder = cfg.resume ? { resume: true as const, dir: cfg.out! } : { resume: false as const, name: spec.kind, env: cfg.env, seed: cfg.seed, config: stored, out: cfg.out };
     const res = await runTraining(folder, cfg.seed, trainer, scheduleOf(cfg), {
-      algo: cfg.algo, env: cfg.env, seed: cfg.seed, steps: cfg.steps ?? null, offlineOnly: cfg.offlineOnly ?? null,
+      algo: cfg.algo, env: cfg.env, seed: cfg.seed, steps: cfg.steps ?? null, offlineOnly: cfg.offlineOnly ?? null, basePrecision,
     });
     return { ...res, algo: cfg.algo, base: res.references[0] };
   } finally {

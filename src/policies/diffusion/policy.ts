@@ -10,7 +10,8 @@ import { Rng } from '../../core/rng.ts';
 import { ACT_CODE, getBackend, type Backend } from '../../nn/backend.ts';
 import type { Linear } from '../../nn/layers.ts';
 import { Model, Scratch } from '../../nn/module.ts';
-import { checkPolicyInputs, type NoisePolicy } from '../policy.ts';
+import { Bf16Backend } from '../../nn/bf16.ts';
+import { checkPolicyInputs, type NoisePolicy, type Precision } from '../policy.ts';
 import { DiffusionMlp, type DiffusionMlpSpec, type PreActResidualBlock } from './network.ts';
 import { checkActionBounds, ObsNormalizer, type ObsStats } from './normalization.ts';
 import { cosineSchedule, ddimPlan, type DdimPlan, type NoiseSchedule } from './schedule.ts';
@@ -144,8 +145,26 @@ export class DiffusionPolicy implements NoisePolicy {
     this.fast = this.prepare();
   }
 
+  /** Set by usePrecision('bf16'): the network's frozen products in bf16 (fp32 sums) where the CPU has the units. */
+  private bf16: Bf16Backend | null = null;
+
   private get be(): Backend {
-    return getBackend();
+    return this.bf16 ?? getBackend();
+  }
+
+  /**
+   * The precision of the sampler's matrix products: 'bf16' runs them on AVX512-BF16 with bf16 weights and
+   * activations and fp32 sums (everything between the products stays fp32); on a CPU or backend without
+   * bf16 units it stays fp32. Returns the precision now in use.
+   */
+  usePrecision(precision: Precision): Precision {
+    if (precision === 'fp32') {
+      this.bf16 = null;
+      return 'fp32';
+    }
+    const bf16 = new Bf16Backend(getBackend(), this.network.values);
+    this.bf16 = bf16.active ? bf16 : null;
+    return this.bf16 ? 'bf16' : 'fp32';
   }
 
   /**
@@ -241,6 +260,7 @@ export class DiffusionPolicy implements NoisePolicy {
       throw new Error(`diffusion policy: ${weights.length} weights given, the network has ${this.network.size}`);
     }
     this.network.values.set(weights);
+    this.bf16?.invalidate();
     this.fast = this.prepare();
   }
 
