@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -210,6 +211,19 @@ describe('clear errors', () => {
     const bytes = readFileSync(good);
     writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 3)));
     await expect(readD4rl(truncated)).rejects.toThrow(/truncated\.hdf5: .*(truncated or corrupt|missing key|has \d+ rows)/);
+  });
+
+  it('a truncated file gives one line with the HDF5 cause, and no HDF5-DIAG stack on stderr (issue 16, defect 8)', async () => {
+    const good = join(dir, 'good-8.hdf5');
+    await writeD4rl(good, ds);
+    const truncated = join(dir, 'truncated-8.hdf5');
+    writeFileSync(truncated, readFileSync(good).subarray(0, 1000));
+    // In a child process: HDF5 writes its stack to the process's own stderr, which vitest would not show here.
+    const script = `import { readD4rl } from ${JSON.stringify(new URL('../src/data/hdf5.ts', import.meta.url).href)};
+      try { await readD4rl(${JSON.stringify(truncated)}); } catch (e) { process.stdout.write(e.message); }`;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.stderr).not.toMatch(/HDF5-DIAG/);
+    expect(run.stdout).toMatch(/^\S*truncated-8\.hdf5: cannot open as HDF5 \(truncated or corrupt\?\): truncated file: eof = 1000, .*stored_eof = \d+$/);
   });
 
   it('checks in-memory datasets too', () => {

@@ -38,8 +38,27 @@ function hasHdf5Signature(path: string): boolean {
   }
 }
 
+/**
+ * One line for an error from h5wasm. With the throwing error handler on (see h5ready), a failed HDF5
+ * call throws its whole error stack ("HDF5-DIAG: ... #000 ... #006 ...", ~40 lines) instead of printing
+ * it; the innermost frame is the cause ("truncated file: eof = 100000, ..., stored_eof = 1970464").
+ */
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const text = err instanceof Error ? err.message : String(err);
+  if (!text.includes('HDF5-DIAG')) return text.split('\n')[0];
+  const frames = text.split('\n').filter((l) => /^\s*#\d+:/.test(l));
+  const last = frames[frames.length - 1];
+  return last ? last.replace(/^.*? in [\w:]+\(\): /, '').trim() : 'HDF5 error';
+}
+
+let throwingHandler = false;
+/** h5wasm, ready, with HDF5's error stack turned into exceptions rather than printed to stderr. */
+async function h5ready(): Promise<void> {
+  const module = (await h5wasm.ready) as unknown as { activate_throwing_error_handler?: () => void };
+  if (!throwingHandler) {
+    module.activate_throwing_error_handler?.();
+    throwingHandler = true;
+  }
 }
 
 function isGroup(entity: unknown): entity is H5Group {
@@ -82,7 +101,7 @@ function readMetadata(group: H5Group, prefix: string, out: D4rlMetadata): void {
 export async function readD4rl(path: string, options: { expect?: D4rlExpectation } = {}): Promise<D4rlDataset> {
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
   if (!hasHdf5Signature(path)) throw new Error(`${path}: not an HDF5 file (no HDF5 signature)`);
-  await h5wasm.ready;
+  await h5ready();
   let file: InstanceType<typeof h5wasm.File>;
   try {
     file = new h5wasm.File(resolve(path), 'r');
@@ -132,7 +151,7 @@ export async function readD4rl(path: string, options: { expect?: D4rlExpectation
  */
 export async function writeD4rl(path: string, dataset: D4rlDataset): Promise<void> {
   validateD4rlDataset(dataset, { source: path });
-  await h5wasm.ready;
+  await h5ready();
   const target = resolve(path);
   mkdirSync(dirname(target), { recursive: true });
   const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now()}.tmp`);
