@@ -136,12 +136,20 @@ export async function readD4rl(path: string, options: { expect?: D4rlExpectation
     }
     const metadata: D4rlMetadata = {};
     if (keys.includes('metadata')) {
-      const group = file.get('metadata');
-      if (isGroup(group)) readMetadata(group, '', metadata);
+      try {
+        const group = file.get('metadata');
+        if (isGroup(group)) readMetadata(group, '', metadata);
+      } catch (err) {
+        throw new Error(`${path}: cannot read the metadata group (truncated or corrupt?): ${messageOf(err)}`);
+      }
     }
     return d4rlFromRawArrays(raw, { source: path, expect: options.expect, metadata });
   } finally {
-    file.close();
+    try {
+      file.close();
+    } catch {
+      // a damaged file may fail to close too; the error that matters is already on its way
+    }
   }
 }
 
