@@ -563,6 +563,14 @@ static napi_value GemmIsa(napi_env env, napi_callback_info info) {
   return make_string(env, dsrl_sgemm_isa());
 }
 
+// gemmPoolWorkers(): worker threads the built-in SGEMM's pool has started (tests: they persist across calls).
+static napi_value GemmPoolWorkers(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_create_int32(env, dsrl_sgemm_pool_workers(), &out);
+  return out;
+}
+
 // packBf16(W, N, K, ldw) -> Uint16Array: a frozen N x K weight (y = x W^T) rounded to bf16 in gemmBf16's
 // layout. The array belongs to JS (the garbage collector frees it).
 static napi_value PackBf16(napi_env env, napi_callback_info info) {
@@ -647,6 +655,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"setGemm", NULL, SetGemm, NULL, NULL, NULL, napi_default, NULL},
       {"gemmIsa", NULL, GemmIsa, NULL, NULL, NULL, napi_default, NULL},
+      {"gemmPoolWorkers", NULL, GemmPoolWorkers, NULL, NULL, NULL, napi_default, NULL},
       {"packBf16", NULL, PackBf16, NULL, NULL, NULL, napi_default, NULL},
       {"gemmBf16", NULL, GemmBf16, NULL, NULL, NULL, napi_default, NULL},
   };
@@ -660,6 +669,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "hasOpenblas", has);
   napi_get_boolean(env, dsrl_bf16_supported() != 0, &has);
   napi_set_named_property(env, exports, "hasBf16", has);
+  dsrl_sgemm_env_open();
   napi_add_env_cleanup_hook(env, cleanup, NULL);
   return exports;
 }

@@ -18,8 +18,10 @@
 #include "gemm.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -37,7 +39,7 @@
 #ifndef DSRL_MC
 #define DSRL_MC 144
 #endif
-enum { KC = DSRL_KC, MC = DSRL_MC, NC = 2048 };
+enum { KC = DSRL_KC, MC = DSRL_MC, MAX_THREADS = 64 };
 
 typedef void (*kernel_fn)(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha,
                           float beta);
@@ -219,32 +221,18 @@ static void pack_b(int transB, const float* B, int64_t ldb, int64_t k0, int64_t 
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Workspaces: one pair of 64-byte-aligned packing buffers per worker, allocated on first use and freed by
-// dsrl_sgemm_free. Thread-local: each JS thread that calls gemm (the main one, or a worker_threads worker
-// that loads the addon) owns its set and lends slots 1.. to the threads it starts for one call.
-
-typedef struct {
-  float* Ap;
-  float* Bp;
-} workspace_t;
-
-enum { MAX_THREADS = 64 };
-static _Thread_local workspace_t spaces[MAX_THREADS];
-
-static int workspace_init(workspace_t* ws) {
-  // Fixed sizes: the largest any ISA needs (MC and NC rounded up to the widest tile).
-  if (!ws->Ap) ws->Ap = (float*)aligned_alloc(64, (size_t)(MC + MAX_MR) * KC * sizeof(float));
-  if (!ws->Bp) ws->Bp = (float*)aligned_alloc(64, (size_t)(NC + MAX_NR) * KC * sizeof(float));
-  return ws->Ap && ws->Bp ? 0 : -1;
-}
-
-void dsrl_sgemm_free(void) {
-  for (int t = 0; t < MAX_THREADS; t++) {
-    free(spaces[t].Ap);
-    free(spaces[t].Bp);
-    spaces[t].Ap = spaces[t].Bp = NULL;
-  }
-}
+// Work split (for any thread count, 1 included): C is cut into tiles of MT rows x NT columns, a grid that
+// depends only on M, N and the ISA, never on the thread count. Each tile is computed whole by one thread, over
+// the same KC slices in the same order with the same micro-kernel calls, so C's floats do not depend on how
+// many threads ran or which one took a tile (test/nn-gemm.test.ts checks bit equality across thread counts).
+// Threads claim tiles from an atomic counter: a descheduled thread delays the call by at most the one tile it
+// holds, where a static split made the call wait for its whole share.
+//
+// Packing is shared: op(A) is packed once per MT-row block and op(B) once per NT-column block, into buffers of
+// the calling thread, by whichever thread first needs the block (a claim by compare-and-swap). A thread that
+// needs a block another thread is still packing packs the slices it needs privately instead of waiting, so no
+// thread ever waits on another. NT = 64 columns: 2 AVX-512 panels, 16 tiles for a 256 x 512 output.
+enum { NT = 64 };
 
 typedef struct {
   const isa_t* isa;
@@ -259,42 +247,153 @@ typedef struct {
   int64_t ldc;
 } problem_t;
 
-// The packed algorithm over columns [n0, n1) of C.
-static void gemm_packed(const problem_t* P, workspace_t* ws, int64_t n0, int64_t n1) {
+enum { PACK_NONE = 0, PACK_BUSY = 1, PACK_READY = 2 };
+
+typedef struct {
+  const problem_t* P;
+  int64_t mt;          // rows per tile (a multiple of mr): M split evenly into ceil(M / MC) blocks
+  int64_t mblocks, nblocks, tiles;
+  float* Ash;          // block r of op(A): at r mt K, slice pc at + pc mt (mr-tall panels, zero-padded)
+  float* Bsh;          // block c of op(B): at c NT K, slice pc at + pc NT (nr-wide panels, zero-padded)
+  _Atomic int* astate; // PACK_* per A block, then per B block
+  _Atomic int* bstate;
+  _Atomic int64_t next;  // the next unclaimed tile
+} job_t;
+
+// Private packing buffers of one thread (one KC slice of one A block and one B block), for blocks it finds
+// being packed by another thread. Workers own theirs; a calling thread's live in caller_t.
+typedef struct {
+  float* Ap;
+  float* Bp;
+} workspace_t;
+
+static int workspace_init(workspace_t* ws) {
+  // The largest any ISA needs: MT <= MC rounded up to the tallest tile; NT is a multiple of every NR.
+  if (!ws->Ap) ws->Ap = (float*)aligned_alloc(64, (size_t)(MC + MAX_MR) * KC * sizeof(float));
+  if (!ws->Bp) ws->Bp = (float*)aligned_alloc(64, (size_t)NT * KC * sizeof(float));
+  return ws->Ap && ws->Bp ? 0 : -1;
+}
+
+static void workspace_free(workspace_t* ws) {
+  free(ws->Ap);
+  free(ws->Bp);
+  ws->Ap = ws->Bp = NULL;
+}
+
+static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+static void pack_a_block(const problem_t* P, const job_t* J, int64_t r, float* dst) {
+  const int64_t i0 = r * J->mt, mc = P->M - i0 < J->mt ? P->M - i0 : J->mt;
+  for (int64_t pc = 0; pc < P->K; pc += KC) {
+    const int64_t kc = P->K - pc < KC ? P->K - pc : KC;
+    pack_a(P->transA, P->A, P->lda, i0, mc, pc, kc, P->isa->mr, dst + pc * J->mt);
+  }
+}
+
+static void pack_b_block(const problem_t* P, int64_t c, float* dst) {
+  const int64_t j0 = c * NT, nc = P->N - j0 < NT ? P->N - j0 : NT;
+  for (int64_t pc = 0; pc < P->K; pc += KC) {
+    const int64_t kc = P->K - pc < KC ? P->K - pc : KC;
+    pack_b(P->transB, P->B, P->ldb, pc, kc, j0, nc, P->isa->nr, dst + pc * NT);
+  }
+}
+
+// Returns 1 when the block is (now) in the shared buffer, 0 when another thread is packing it.
+static int claim_block(_Atomic int* state, void (*pack)(const job_t*, int64_t), const job_t* J, int64_t idx) {
+  int s = atomic_load_explicit(state, memory_order_acquire);
+  if (s == PACK_READY) return 1;
+  if (s == PACK_NONE && atomic_compare_exchange_strong_explicit(state, &s, PACK_BUSY, memory_order_acquire,
+                                                                memory_order_relaxed)) {
+    pack(J, idx);
+    atomic_store_explicit(state, PACK_READY, memory_order_release);
+    return 1;
+  }
+  return atomic_load_explicit(state, memory_order_acquire) == PACK_READY;
+}
+static void pack_a_shared(const job_t* J, int64_t r) { pack_a_block(J->P, J, r, J->Ash + r * J->mt * J->P->K); }
+static void pack_b_shared(const job_t* J, int64_t c) { pack_b_block(J->P, c, J->Bsh + c * NT * J->P->K); }
+
+// One tile: C[r mt .., c NT ..] over all of K.
+static void run_tile(const job_t* J, workspace_t* ws, int64_t t) {
+  const problem_t* P = J->P;
   const int mr = P->isa->mr, nr = P->isa->nr;
   const kernel_fn kernel = P->isa->kernel;
+  const int64_t r = t / J->nblocks, c = t % J->nblocks;
+  const int64_t i0 = r * J->mt, mc = P->M - i0 < J->mt ? P->M - i0 : J->mt;
+  const int64_t j0 = c * NT, nc = P->N - j0 < NT ? P->N - j0 : NT;
+  const int a_shared = claim_block(&J->astate[r], pack_a_shared, J, r);
+  const int b_shared = claim_block(&J->bstate[c], pack_b_shared, J, c);
   float tile[MAX_MR * MAX_NR];
-  for (int64_t jc = n0; jc < n1; jc += NC) {
-    const int64_t nc = n1 - jc < NC ? n1 - jc : NC;
-    for (int64_t pc = 0; pc < P->K; pc += KC) {
-      const int64_t kc = P->K - pc < KC ? P->K - pc : KC;
-      const float beta = pc == 0 ? P->beta : 1.0f;  // later K slices accumulate onto the first one's result
-      pack_b(P->transB, P->B, P->ldb, pc, kc, jc, nc, nr, ws->Bp);
-      for (int64_t ic = 0; ic < P->M; ic += MC) {
-        const int64_t mc = P->M - ic < MC ? P->M - ic : MC;
-        pack_a(P->transA, P->A, P->lda, ic, mc, pc, kc, mr, ws->Ap);
-        for (int64_t jr = 0; jr < nc; jr += nr) {
-          const int64_t n = nc - jr < nr ? nc - jr : nr;
-          const float* Bp = ws->Bp + jr * kc;
-          for (int64_t ir = 0; ir < mc; ir += mr) {
-            const int64_t m = mc - ir < mr ? mc - ir : mr;
-            float* C = P->C + (ic + ir) * P->ldc + jc + jr;
-            const float* Ap = ws->Ap + ir * kc;
-            if (m == mr && n == nr) {
-              kernel(kc, Ap, Bp, C, P->ldc, P->alpha, beta);
-            } else {  // edge tile: full tile into a buffer, then the valid part
-              kernel(kc, Ap, Bp, tile, nr, 1.0f, 0.0f);
-              for (int64_t i = 0; i < m; i++)
-                for (int64_t j = 0; j < n; j++) {
-                  const float v = P->alpha * tile[i * nr + j];
-                  C[i * P->ldc + j] = beta == 0.0f ? v : v + beta * C[i * P->ldc + j];
-                }
+  for (int64_t pc = 0; pc < P->K; pc += KC) {
+    const int64_t kc = P->K - pc < KC ? P->K - pc : KC;
+    const float beta = pc == 0 ? P->beta : 1.0f;  // later K slices accumulate onto the first one's result
+    const float* Ablk = J->Ash + r * J->mt * P->K + pc * J->mt;
+    const float* Bblk = J->Bsh + c * NT * P->K + pc * NT;
+    if (!a_shared) {
+      pack_a(P->transA, P->A, P->lda, i0, mc, pc, kc, mr, ws->Ap);
+      Ablk = ws->Ap;
+    }
+    if (!b_shared) {
+      pack_b(P->transB, P->B, P->ldb, pc, kc, j0, nc, nr, ws->Bp);
+      Bblk = ws->Bp;
+    }
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+      const int64_t n = nc - jr < nr ? nc - jr : nr;
+      const float* Bp = Bblk + jr * kc;
+      for (int64_t ir = 0; ir < mc; ir += mr) {
+        const int64_t m = mc - ir < mr ? mc - ir : mr;
+        float* C = P->C + (i0 + ir) * P->ldc + j0 + jr;
+        const float* Ap = Ablk + ir * kc;
+        if (m == mr && n == nr) {
+          kernel(kc, Ap, Bp, C, P->ldc, P->alpha, beta);
+        } else {  // edge tile: full tile into a buffer, then the valid part
+          kernel(kc, Ap, Bp, tile, nr, 1.0f, 0.0f);
+          for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+              const float v = P->alpha * tile[i * nr + j];
+              C[i * P->ldc + j] = beta == 0.0f ? v : v + beta * C[i * P->ldc + j];
             }
-          }
         }
       }
     }
   }
+}
+
+// Claims and runs tiles until none is left.
+static void run_tiles(job_t* J, workspace_t* ws) {
+  for (;;) {
+    const int64_t t = atomic_fetch_add_explicit(&J->next, 1, memory_order_relaxed);
+    if (t >= J->tiles) return;
+    run_tile(J, ws, t);
+  }
+}
+
+// A calling (JS) thread's buffers: private slices, the shared packed operands and their block states. Grown
+// to the largest call so far; freed by dsrl_sgemm_free (the addon's cleanup hook, on that thread).
+typedef struct {
+  workspace_t ws;
+  float* sh;
+  size_t sh_len;
+  _Atomic int* st;
+  size_t st_len;
+} caller_t;
+static _Thread_local caller_t caller;
+
+static int caller_reserve(size_t floats, size_t states) {
+  if (workspace_init(&caller.ws)) return -1;
+  if (floats > caller.sh_len) {
+    free(caller.sh);
+    caller.sh = (float*)aligned_alloc(64, round_up((int64_t)(floats * sizeof(float)), 64));
+    caller.sh_len = caller.sh ? floats : 0;
+    if (!caller.sh) return -1;
+  }
+  if (states > caller.st_len) {
+    free((void*)caller.st);
+    caller.st = (_Atomic int*)malloc(states * sizeof(_Atomic int));
+    caller.st_len = caller.st ? states : 0;
+    if (!caller.st) return -1;
+  }
+  return 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -365,29 +464,13 @@ __attribute__((target("avx2,fma"))) static void small_m_avx2(const problem_t* P,
 __attribute__((target("avx512f"))) static void small_m_avx512(const problem_t* P, float* at, int64_t n0, int64_t n1) SMALL_M_BODY
 #endif
 
-static int run_range(const problem_t* P, workspace_t* ws, int64_t n0, int64_t n1) {
-  if (P->M > SMALL_M) {
-    gemm_packed(P, ws, n0, n1);
-    return 0;
-  }
-  float* at = NULL;  // op(A)'s rows, gathered when A is transposed
-  if (P->transA && !(at = (float*)malloc((size_t)(P->M * P->K) * sizeof(float)))) return -1;
-#ifdef DSRL_X86
-  if (P->isa == &ISA_AVX512)
-    small_m_avx512(P, at, n0, n1);
-  else if (P->isa == &ISA_AVX2)
-    small_m_avx2(P, at, n0, n1);
-  else
-#endif
-    small_m_generic(P, at, n0, n1);
-  free(at);
-  return 0;
-}
 
 // ---------------------------------------------------------------------------------------------------------
-// Threads: large products split C's columns into one range per thread (whole NR panels), each thread packing
-// its own B; A is packed by each (cheap next to the product). Threads are started per call: at the sizes
-// that pass the threshold (>= 8 M multiply-adds, ~100 us on one core) their start (~20 us) is amortised.
+// Thread pool: workers are started once (on the first product that wants them) and live until the addon is
+// unloaded. Between products a worker spins briefly, then sleeps on a condition variable; the calling thread
+// always works too, and the pool serves one calling thread at a time (a second JS thread that finds it busy
+// runs its product alone, with the same results). Products of fewer than 8 M multiply-adds (~100 us on one
+// core) run on the calling thread only: waking a worker costs a few microseconds.
 
 static int n_threads = 0;
 
@@ -410,20 +493,179 @@ int dsrl_sgemm_threads(int n) {
 }
 
 typedef struct {
-  const problem_t* P;
-  workspace_t* ws;
-  int64_t n0, n1;
-} job_t;
+  pthread_mutex_t lock;  // guards everything below but the atomics
+  pthread_cond_t wake;   // a job was posted, or shutdown
+  pthread_cond_t idle;   // the last worker left the job
+  pthread_mutex_t user;  // held by the calling thread that owns the pool for one product
+  pthread_t tids[MAX_THREADS];
+  int workers;           // started
+  int participants;      // workers 0 .. participants-1 may join the current job (the thread count - 1)
+  int sleepers;
+  int shutdown;
+  int open;              // the current job still takes workers
+  job_t* job;
+  _Atomic uint64_t gen;  // bumped for each job; spinning workers watch it
+  _Atomic int active;    // workers inside the current job
+} pool_t;
 
-static void* job_main(void* arg) {
-  job_t* j = (job_t*)arg;
-  run_range(j->P, j->ws, j->n0, j->n1);
+static pool_t pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
+                      .idle = PTHREAD_COND_INITIALIZER, .user = PTHREAD_MUTEX_INITIALIZER};
+
+static inline void cpu_relax(void) {
+#ifdef DSRL_X86
+  _mm_pause();
+#endif
+}
+
+static double now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
+}
+
+// How long an idle worker spins before sleeping: a network's consecutive products are separated by its
+// element-wise kernels and JS glue, tens of microseconds at batch 256 (README: ~3 ms of fused + glue work per
+// SAC update spread over ~100 products), so a worker spinning that long is there for the next product without
+// a futex wake-up, and one that sleeps costs a shared core nothing.
+enum { SPIN_US = 50 };
+
+static void* worker_main(void* arg) {
+  const int id = (int)(intptr_t)arg;
+  workspace_t ws = {NULL, NULL};
+  const int have_ws = workspace_init(&ws) == 0;
+  uint64_t seen = 0;
+  pthread_mutex_lock(&pool.lock);
+  seen = atomic_load(&pool.gen);
+  for (;;) {
+    if (pool.shutdown) break;
+    if (atomic_load(&pool.gen) == seen) {
+      pthread_mutex_unlock(&pool.lock);
+      const double t0 = now_us();
+      for (int i = 0; atomic_load_explicit(&pool.gen, memory_order_relaxed) == seen; i++) {
+        cpu_relax();
+        if ((i & 63) == 63 && now_us() - t0 > SPIN_US) break;
+      }
+      pthread_mutex_lock(&pool.lock);
+      while (atomic_load(&pool.gen) == seen && !pool.shutdown) {
+        pool.sleepers++;
+        pthread_cond_wait(&pool.wake, &pool.lock);
+        pool.sleepers--;
+      }
+      continue;
+    }
+    seen = atomic_load(&pool.gen);
+    if (!pool.open || id >= pool.participants || !have_ws) continue;
+    job_t* job = pool.job;
+    atomic_fetch_add(&pool.active, 1);
+    pthread_mutex_unlock(&pool.lock);
+    run_tiles(job, &ws);
+    pthread_mutex_lock(&pool.lock);
+    if (atomic_fetch_sub(&pool.active, 1) == 1) pthread_cond_signal(&pool.idle);
+  }
+  pthread_mutex_unlock(&pool.lock);
+  workspace_free(&ws);
   return NULL;
+}
+
+// Starts workers up to `want` (under pool.user). Returns how many exist.
+static int pool_grow(int want) {
+  pthread_mutex_lock(&pool.lock);
+  while (pool.workers < want && !pool.shutdown) {
+    if (pthread_create(&pool.tids[pool.workers], NULL, worker_main, (void*)(intptr_t)pool.workers) != 0) break;
+    pool.workers++;
+  }
+  const int n = pool.workers;
+  pthread_mutex_unlock(&pool.lock);
+  return n;
+}
+
+// Runs the job on the calling thread plus up to `helpers` pool workers; returns once every tile is done.
+static void pool_run(job_t* job, workspace_t* ws, int helpers) {
+  if (helpers > 0 && pthread_mutex_trylock(&pool.user) == 0) {
+    const int got = pool_grow(helpers);
+    if (got < helpers) helpers = got;
+    pthread_mutex_lock(&pool.lock);
+    pool.job = job;
+    pool.participants = helpers;
+    pool.open = 1;
+    atomic_fetch_add(&pool.gen, 1);
+    if (pool.sleepers) pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.lock);
+    run_tiles(job, ws);
+    // Every tile is claimed; wait for the workers still inside the job (at most one tile each).
+    pthread_mutex_lock(&pool.lock);
+    pool.open = 0;
+    while (atomic_load(&pool.active) > 0) pthread_cond_wait(&pool.idle, &pool.lock);
+    pool.job = NULL;
+    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&pool.user);
+    return;
+  }
+  run_tiles(job, ws);
+}
+
+// The addon's environments (the main thread and each worker_threads worker that loads it) share one pool;
+// the last one to unload stops and joins its threads.
+static pthread_mutex_t envs_lock = PTHREAD_MUTEX_INITIALIZER;
+static int envs = 0;
+
+void dsrl_sgemm_env_open(void) {
+  pthread_mutex_lock(&envs_lock);
+  envs++;
+  pthread_mutex_unlock(&envs_lock);
+}
+
+static void pool_shutdown(void) {
+  pthread_mutex_lock(&pool.lock);
+  pool.shutdown = 1;
+  atomic_fetch_add(&pool.gen, 1);  // ends the spins
+  pthread_cond_broadcast(&pool.wake);
+  const int n = pool.workers;
+  pthread_mutex_unlock(&pool.lock);
+  for (int t = 0; t < n; t++) pthread_join(pool.tids[t], NULL);
+  pthread_mutex_lock(&pool.lock);
+  pool.workers = 0;
+  pool.shutdown = 0;  // a later load (a new worker_threads environment) may start workers again
+  pthread_mutex_unlock(&pool.lock);
+}
+
+void dsrl_sgemm_free(void) {
+  workspace_free(&caller.ws);
+  free(caller.sh);
+  free((void*)caller.st);
+  caller = (caller_t){{NULL, NULL}, NULL, 0, NULL, 0};
+  pthread_mutex_lock(&envs_lock);
+  if (envs > 0) envs--;
+  if (envs == 0) pool_shutdown();
+  pthread_mutex_unlock(&envs_lock);
+}
+
+int dsrl_sgemm_pool_workers(void) {
+  pthread_mutex_lock(&pool.lock);
+  const int n = pool.workers;
+  pthread_mutex_unlock(&pool.lock);
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+static int run_small(const problem_t* P) {
+  float* at = NULL;  // op(A)'s rows, gathered when A is transposed
+  if (P->transA && !(at = (float*)malloc((size_t)(P->M * P->K) * sizeof(float)))) return -1;
+#ifdef DSRL_X86
+  if (P->isa == &ISA_AVX512)
+    small_m_avx512(P, at, 0, P->N);
+  else if (P->isa == &ISA_AVX2)
+    small_m_avx2(P, at, 0, P->N);
+  else
+#endif
+    small_m_generic(P, at, 0, P->N);
+  free(at);
+  return 0;
 }
 
 // Narrow outputs (a network's last layer: N = 1..12 against NR = 32) waste most of each micro-tile. Then the
 // transposed product C^T = op(B)^T op(A)^T (N x M) runs instead, into a buffer, and is added back transposed.
-static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 static int swap_pays(const isa_t* is, int64_t M, int64_t N) {
   const int64_t direct = round_up(M, is->mr) * round_up(N, is->nr);
   const int64_t swapped = round_up(N, is->mr) * round_up(M, is->nr);
@@ -455,33 +697,26 @@ int dsrl_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float al
     return 0;
   }
   if (!isa) isa = best_isa();
-  if (M > SMALL_M && swap_pays(isa, M, N)) return gemm_swapped(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   const problem_t P = {isa, transA, transB, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc};
+  if (M <= SMALL_M) return run_small(&P);
+  if (swap_pays(isa, M, N)) return gemm_swapped(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  job_t J;
+  J.P = &P;
+  const int64_t mblocks = (M + MC - 1) / MC;
+  J.mt = round_up((M + mblocks - 1) / mblocks, isa->mr);
+  J.mblocks = (M + J.mt - 1) / J.mt;
+  J.nblocks = (N + NT - 1) / NT;
+  J.tiles = J.mblocks * J.nblocks;
+  if (caller_reserve((size_t)((J.mblocks * J.mt + J.nblocks * NT) * K), (size_t)(J.mblocks + J.nblocks))) return -1;
+  J.Ash = caller.sh;
+  J.Bsh = caller.sh + J.mblocks * J.mt * K;
+  J.astate = caller.st;
+  J.bstate = caller.st + J.mblocks;
+  for (int64_t i = 0; i < J.mblocks + J.nblocks; i++) atomic_init(&caller.st[i], PACK_NONE);
+  atomic_init(&J.next, 0);
   int threads = dsrl_sgemm_threads(0);
-  const int nr = isa->nr;
-  const int64_t panels = (N + nr - 1) / nr;
-  if ((double)M * N * K < 8e6 || M <= SMALL_M) threads = 1;
-  if (threads > panels) threads = (int)panels;
-  if (threads <= 1) {
-    if (M > SMALL_M && workspace_init(&spaces[0])) return -1;
-    return run_range(&P, &spaces[0], 0, N);
-  }
-  for (int t = 0; t < threads; t++)
-    if (workspace_init(&spaces[t])) return -1;
-  job_t jobs[MAX_THREADS];
-  pthread_t tids[MAX_THREADS];
-  int started[MAX_THREADS] = {0};
-  for (int t = 0; t < threads; t++) {
-    jobs[t] = (job_t){&P, &spaces[t], panels * t / threads * nr, panels * (t + 1) / threads * nr};
-    if (jobs[t].n1 > N) jobs[t].n1 = N;
-  }
-  for (int t = 1; t < threads; t++) started[t] = pthread_create(&tids[t], NULL, job_main, &jobs[t]) == 0;
-  job_main(&jobs[0]);
-  for (int t = 1; t < threads; t++) {
-    if (started[t])
-      pthread_join(tids[t], NULL);
-    else
-      job_main(&jobs[t]);  // could not start a thread: do its share here
-  }
+  if ((double)M * N * K < 8e6) threads = 1;
+  if (threads > J.tiles) threads = (int)J.tiles;
+  pool_run(&J, &caller.ws, threads - 1);
   return 0;
 }

@@ -16,7 +16,11 @@ const char* dsrl_sgemm_isa(void);
 int dsrl_sgemm_set_isa(const char* isa);
 // Worker threads for large products (1 = the calling thread only). Returns the count in force.
 int dsrl_sgemm_threads(int n);
-// Frees the packing buffers (the addon's cleanup hook).
+// The addon's init registers each environment (main thread, worker_threads) that loads it; dsrl_sgemm_free, its
+// cleanup hook, frees that thread's packing buffers and, for the last environment, stops and joins the pool.
+void dsrl_sgemm_env_open(void);
 void dsrl_sgemm_free(void);
+// Worker threads the pool has started (they persist across products; the calling thread is not counted).
+int dsrl_sgemm_pool_workers(void);
 
 #endif

@@ -19,6 +19,8 @@ interface NativeAddon {
   setGemm(impl?: GemmImpl): GemmImpl;
   /** The built-in kernels' instruction set; an argument forces one ('auto': the best this CPU has). */
   gemmIsa(isa?: GemmIsa | 'auto'): GemmIsa;
+  /** Worker threads the built-in SGEMM's pool has started (they persist across products). */
+  gemmPoolWorkers(): number;
   /** Whether the build linked OpenBLAS (scripts/build-native.mjs found it at install time). */
   hasOpenblas: boolean;
   /** Whether this CPU has AVX512-BF16, which gemmBf16 needs. */
@@ -88,6 +90,11 @@ export function nativeThreads(n = 0): number {
 /** What provides the native backend's matrix products, or null when the addon is not loaded. */
 export function nativeGemmInfo(): { impl: GemmImpl; isa: GemmIsa; hasOpenblas: boolean } | null {
   return addon ? { impl: addon.setGemm(), isa: addon.gemmIsa(), hasOpenblas: addon.hasOpenblas } : null;
+}
+
+/** Worker threads the built-in SGEMM's persistent pool has started so far (0 without the addon). */
+export function nativeGemmPoolWorkers(): number {
+  return addon ? addon.gemmPoolWorkers() : 0;
 }
 
 /** The addon's bf16 kernels, or null when the addon is not loaded or this CPU has no AVX512-BF16. */
