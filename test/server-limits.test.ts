@@ -127,7 +127,9 @@ describe('policy server under a flooding client', () => {
       const actMs = performance.now() - t1;
       expect(actions.length).toBe(DIMS.chunk * DIMS.actDim);
       console.log(`flood: hello after ${connectMs.toFixed(0)} ms, request answered after ${actMs.toFixed(0)} ms`);
-      expect(connectMs + actMs).toBeLessThan(1000);
+      // The bar (issue 16): the request answered in < 1 s; the hello must not wait for the backlog either.
+      expect(actMs).toBeLessThan(1000);
+      expect(connectMs).toBeLessThan(1000);
     } finally {
       client.close();
     }
@@ -160,8 +162,9 @@ describe('policy server memory under stalled partial frames', () => {
       await sleep(100);
     }
     const lastClose = Math.max(...(await Promise.race([Promise.all(closedAt), sleep(0).then(() => [Infinity])])));
-    await sleep(300); // let the server finish tearing the sockets down (their buffers are freed after that)
-    const after = await server.stats();
+    // The server tears the sockets down asynchronously; their buffers are collectable after that.
+    let after = await server.stats();
+    for (const until = Date.now() + 3000; after.rss - start >= 40 * MiB && Date.now() < until; after = await server.stats()) await sleep(100);
     console.log(
       `partial frames: RSS start ${(start / MiB).toFixed(0)} MiB, peak +${((peak - start) / MiB).toFixed(0)} MiB, ` +
         `after +${((after.rss - start) / MiB).toFixed(0)} MiB (array buffers ${((after as unknown as {arrayBuffers: number}).arrayBuffers / MiB).toFixed(0)} MiB); all closed ${lastClose - t0} ms after the first byte; closed by ${JSON.stringify(after.stats?.closedBy)}`,
