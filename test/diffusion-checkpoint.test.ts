@@ -256,7 +256,7 @@ describe('dsrl pretrain and dsrl eval', () => {
     const out = join(root, 'reach-policy');
     const lines: string[] = [];
     const sink = { write: (s: string) => lines.push(s), isTTY: false };
-    const small = { width: 64, depth: 2, chunk: 4, T: 20, ddimSteps: 5, batch: 128, lr: 1e-3, emaDecay: 0.99, emaEvery: 1, emaStart: 600 };
+    const small = { width: 64, depth: 2, chunk: 4, T: 20, ddimSteps: 5, batchSize: 128, lr: 1e-3, emaDecay: 0.99, emaEvery: 1, emaStart: 600 };
     const manifest = await runPretrain({ dataset: data, out, steps: 1000, seed: 1, ...small, saveRaw: true }, { stream: sink, log: (l) => lines.push(l) });
     expect(manifest).toMatchObject({ envId, obsDim: 2, actDim: 1, chunk: 4, weights: { rawPrefix: 'raw.' } });
     expect(manifest.dataset?.hash).toBe(datasetHash(await readD4rl(data)));

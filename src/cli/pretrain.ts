@@ -17,7 +17,7 @@ export interface PretrainOptions {
   /** Ta. */
   chunk: number;
   seed: number;
-  batch: number;
+  batchSize: number;
   lr: number;
   width: number;
   /** Residual blocks. */
@@ -45,7 +45,7 @@ export interface PretrainOptions {
 
 /** CLI defaults: DSRL's Gym settings (Ta 4, T 20, S 5), DPPO's time_dim 16 and EMA (0.995 every 10 steps). */
 export const PRETRAIN_DEFAULTS = {
-  chunk: 4, seed: 0, batch: 256, lr: 3e-4, width: 512, depth: 1, timeDim: 16, T: 20, ddimSteps: 5,
+  chunk: 4, seed: 0, batchSize: 256, lr: 3e-4, width: 512, depth: 1, timeDim: 16, T: 20, ddimSteps: 5,
   tail: 'skip', emaDecay: 0.995, emaEvery: 10, emaStart: 1000, saveRaw: false, saveEvery: 0, force: false,
 } as const satisfies Partial<PretrainOptions>;
 
@@ -72,7 +72,7 @@ export function registerPretrain(program: Command): void {
     .requiredOption('--steps <n>', 'gradient steps', intArg('--steps'))
     .option('--chunk <n>', 'actions per chunk (Ta)', intArg('--chunk'), d.chunk)
     .option('--seed <n>', 'random seed', intArg('--seed'), d.seed)
-    .option('--batch <n>', 'batch size', intArg('--batch'), d.batch)
+    .option('--batch-size <n>', 'batch size', intArg('--batch-size'), d.batchSize)
     .option('--lr <x>', 'Adam learning rate', numArg('--lr'), d.lr)
     .option('--width <n>', 'residual MLP width', intArg('--width'), d.width)
     .option('--depth <n>', 'residual blocks (two Linear layers each)', intArg('--depth'), d.depth)
@@ -156,7 +156,7 @@ export async function runPretrain(
   }
   // Validate every training setting before the (possibly long) dataset read.
   const config = resolvePretrainConfig({
-    steps: opts.steps, batchSize: opts.batch, lr: opts.lr, seed: opts.seed, tail: opts.tail,
+    steps: opts.steps, batchSize: opts.batchSize, lr: opts.lr, seed: opts.seed, tail: opts.tail,
     emaDecay: opts.emaDecay, emaEvery: opts.emaEvery, emaStart: opts.emaStart,
   });
   if (!(opts.saveEvery >= 0)) throw new Error(`--save-every must be >= 0, got ${opts.saveEvery}`);
