@@ -3,6 +3,7 @@
  * the shipped Hopper base policy's DDIM-5 chunk (models/hopper) at batch 1 and 256 with
  *   fp32     the native backend as shipped (OpenBLAS where the build linked it, else the built-in kernels)
  *   builtin  the built-in kernels (native/gemm.c) forced
+ *   packed   the built-in kernels with the frozen weights packed once (PackedWeightsBackend, src/nn/bf16.ts)
  *   bf16     AVX512-BF16 products with fp32 sums (src/nn/bf16.ts), where the CPU has them
  *   onnx     onnxruntime-node on the model `dsrl export` writes
  *   torch    PyTorch fp32 and bf16 (`.to(torch.bfloat16)`) on the same weights (bench/reference/speed.py,
@@ -13,7 +14,7 @@
  * Rounds alternate the engines' order; each engine reports its best round (slower rounds measure the other
  * jobs on the machine, not the code). Every engine runs on 1 thread unless BENCH_THREADS says otherwise
  * (ours: GEMM threads; onnxruntime: intra-op threads; torch stays at 1). BENCH_SECONDS (per case per round,
- * default 0.5) and BENCH_ROUNDS (default 3) trade time for noise; the default run takes about 2 minutes.
+ * default 0.5) and BENCH_ROUNDS (default 5) trade time for noise; the default run takes about a minute.
  *
  * Last line:
  *   speed-bench base256_ms=… base256_bf16_ms=… torch_bf16_ms=… ratio_vs_torch_bf16=… na_block_ms=… builtin_vs_openblas=…
@@ -31,7 +32,8 @@ import { DsrlNA, dsrlNaDefaults } from '../src/algos/dsrl/dsrl-na.ts';
 import { runExport } from '../src/cli/export.ts';
 import { Rng } from '../src/core/rng.ts';
 import { ReplayBuffer } from '../src/data/replay-buffer.ts';
-import { getBackend } from '../src/nn/backend.ts';
+import { getBackend, setBackend } from '../src/nn/backend.ts';
+import { PackedWeightsBackend } from '../src/nn/bf16.ts';
 import { nativeGemmInfo, nativeThreads, setNativeGemm, type GemmImpl } from '../src/nn/native-loader.ts';
 import { modelTensors } from '../src/nn/safetensors.ts';
 import { saveSafetensors } from '../src/node/safetensors-io.ts';
@@ -40,7 +42,7 @@ import type { DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
 import { loadOnnxPolicy, type OnnxPolicy } from '../src/policies/onnx.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 0.5);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const threads = Number(process.env.BENCH_THREADS ?? 1);
 const modelDir = fileURLToPath(new URL('../models/hopper', import.meta.url));
 const load = () => loadavg().map((l) => l.toFixed(2)).join(',');
@@ -105,7 +107,7 @@ try {
   onnxNote = `unavailable (${(err as Error).message.split('\n')[0]})`;
 }
 
-type Engine = 'fp32' | 'builtin' | 'bf16' | 'onnx';
+type Engine = 'fp32' | 'builtin' | 'packed' | 'bf16' | 'onnx';
 const act = (p: DiffusionPolicy, impl: GemmImpl) => (o: Float32Array, w: Float32Array, n: number) => {
   setNativeGemm(impl);
   return p.act(o, w, n);
@@ -114,6 +116,19 @@ const engines: Partial<Record<Engine, (o: Float32Array, w: Float32Array, n: numb
   fp32: act(policy, shipped),
   builtin: act(policy, 'builtin'),
 };
+const fp32Backend = getBackend();
+const packedBackend = new PackedWeightsBackend(fp32Backend, policy.network.values);
+if (packedBackend.active) {
+  engines.packed = (o, w, n) => {
+    setNativeGemm('builtin');
+    setBackend(packedBackend);
+    try {
+      return policy.act(o, w, n);
+    } finally {
+      setBackend(fp32Backend);
+    }
+  };
+}
 if (hasBf16) engines.bf16 = act(policy16, shipped);
 if (onnx) engines.onnx = (o, w, n) => onnx!.act(o, w, n);
 const names = Object.keys(engines) as Engine[];
@@ -249,7 +264,7 @@ for (let r = 0; r < rounds; r++) {
     keep(`na_${b}`, ms / 1e3);
     parts.push(`na ${b} ${ms.toFixed(0)} ms`);
   }
-  console.log(`round ${r + 1} (best so far, batch 256 ms / batch 1 us): ${parts.join(' | ')}  load ${load()}`);
+  console.log(`round ${r + 1} (ours: best so far, batch 256 ms / batch 1 us; torch and NA blocks: this round): ${parts.join(' | ')}  load ${load()}`);
 }
 torch?.close();
 await onnx?.close();
@@ -259,18 +274,24 @@ rmSync(tmp, { recursive: true, force: true });
 const ms = (k: string) => (best[k] !== undefined ? (best[k] * 1e3).toFixed(2) : 'na');
 const us = (k: string) => (best[k] !== undefined ? (best[k] * 1e6).toFixed(0) : 'na');
 const rows: [string, string][] = [
-  [`dsrl fp32 (${shipped})`, 'fp32'], ['dsrl fp32 (built-in kernels)', 'builtin'], ['dsrl bf16 (AVX512-BF16)', 'bf16'],
+  [`dsrl fp32 (${shipped})`, 'fp32'], ['dsrl fp32 (built-in kernels)', 'builtin'],
+  ['dsrl fp32 (built-in, prepacked weights)', 'packed'], ['dsrl bf16 (AVX512-BF16)', 'bf16'],
   ['onnxruntime-node fp32', 'onnx'], ['PyTorch fp32', 'torch_fp32'], ['PyTorch bf16', 'torch_bf16'],
 ];
-console.log('engine                           batch 256 (ms)  batch 1 (us)');
-for (const [label, k] of rows) console.log(`${label.padEnd(32)} ${ms(`${k}_b256`).padStart(14)}  ${us(`${k}_b1`).padStart(12)}`);
+console.log(`${'engine'.padEnd(40)} batch 256 (ms)  batch 1 (us)`);
+for (const [label, k] of rows) console.log(`${label.padEnd(40)} ${ms(`${k}_b256`).padStart(14)}  ${us(`${k}_b1`).padStart(12)}`);
 console.log(`DSRL-NA utd block (${cfg.utd} updates + ${cfg.distillSteps} distillation steps, batch ${BATCH}): ` + blocks.map((b) => `${b} ${ms(`na_${b}`)} ms`).join(', '));
 const ratio = (a: string, b: string) => (best[a] !== undefined && best[b] !== undefined ? best[a] / best[b] : NaN);
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'na');
 const base = ratio('fp32_b256', 'builtin_b256');
 const block = ratio('na_fp32', 'na_builtin');
 const builtinVsOpenblas = shipped === 'openblas' ? Math.min(base, block) : NaN;
-if (shipped === 'openblas') console.log(`built-in / OpenBLAS speed: base policy batch 256 ${fmt(base)}, NA block ${fmt(block)}, batch 1 ${fmt(ratio('fp32_b1', 'builtin_b1'))}`);
+if (shipped === 'openblas') {
+  console.log(
+    `built-in / OpenBLAS speed: base policy batch 256 ${fmt(base)} (prepacked weights ${fmt(ratio('fp32_b256', 'packed_b256'))}), ` +
+      `NA block ${fmt(block)}, batch 1 ${fmt(ratio('fp32_b1', 'builtin_b1'))}`,
+  );
+}
 console.log(`load after: ${load()}`);
 console.log(
   `speed-bench base256_ms=${ms('fp32_b256')} base256_bf16_ms=${ms('bf16_b256')} torch_bf16_ms=${ms('torch_bf16_b256')} ` +

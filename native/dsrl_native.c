@@ -169,6 +169,72 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// packGemmB(transB, B, ldb, N, K) -> Float32Array: op(B) (K x N) packed once for the built-in kernels (frozen
+// weights: gemmPackedB then skips the per-call packing). Belongs to JS (the garbage collector frees it).
+static napi_value PackGemmB(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  bool tb;
+  napi_get_value_bool(env, argv[0], &tb);
+  fview B;
+  if (!get_f32(env, argv[1], &B, 0, "B")) return NULL;
+  int64_t ldb = get_i64(env, argv[2]), N = get_i64(env, argv[3]), K = get_i64(env, argv[4]);
+  if (N <= 0 || K <= 0 || ldb < (tb ? K : N)) {
+    napi_throw_range_error(env, NULL, "dsrl_native: packGemmB needs N > 0, K > 0 and ldb >= the row length");
+    return NULL;
+  }
+  if (!need(env, &B, (size_t)(((tb ? N : K) - 1) * ldb + (tb ? K : N)), "B")) return NULL;
+  const size_t len = dsrl_sgemm_packed_b_len(N, K);
+  void* data;
+  napi_value ab, out;
+  CHECK_NAPI(napi_create_arraybuffer(env, len * sizeof(float), &data, &ab));
+  dsrl_sgemm_pack_b(tb, B.data, ldb, N, K, (float*)data);
+  CHECK_NAPI(napi_create_typedarray(env, napi_float32_array, len, ab, 0, &out));
+  return out;
+}
+
+// gemmPackedB(transA, transB, M, N, K, alpha, A, lda, B, ldb, Bp, beta, C, ldc): gemm with op(B) from packGemmB
+// (same floats as gemm on the built-in kernels; OpenBLAS, when it is the gemm in use, reads B as usual).
+static napi_value GemmPackedB(napi_env env, napi_callback_info info) {
+  ARGS(14);
+  bool ta, tb;
+  napi_get_value_bool(env, argv[0], &ta);
+  napi_get_value_bool(env, argv[1], &tb);
+  int64_t M = get_i64(env, argv[2]), N = get_i64(env, argv[3]), K = get_i64(env, argv[4]);
+  float alpha = (float)get_f64(env, argv[5]);
+  fview A, B, Bp, C;
+  if (!get_f32(env, argv[6], &A, 0, "A")) return NULL;
+  int64_t lda = get_i64(env, argv[7]);
+  if (!get_f32(env, argv[8], &B, 0, "B")) return NULL;
+  int64_t ldb = get_i64(env, argv[9]);
+  if (!get_f32(env, argv[10], &Bp, 0, "Bp")) return NULL;
+  float beta = (float)get_f64(env, argv[11]);
+  if (!get_f32(env, argv[12], &C, 0, "C")) return NULL;
+  int64_t ldc = get_i64(env, argv[13]);
+  if (M <= 0 || N <= 0 || K <= 0) {
+    napi_throw_range_error(env, NULL, "dsrl_native: gemmPackedB needs M, N, K > 0");
+    return NULL;
+  }
+  int64_t arows = ta ? K : M, brows = tb ? N : K;
+  if (!need(env, &A, (size_t)((arows - 1) * lda + (ta ? M : K)), "A")) return NULL;
+  if (!need(env, &B, (size_t)((brows - 1) * ldb + (tb ? K : N)), "B")) return NULL;
+  if (!need(env, &C, (size_t)((M - 1) * ldc + N), "C")) return NULL;
+  if (Bp.length != dsrl_sgemm_packed_b_len(N, K)) {
+    napi_throw_range_error(env, NULL, "dsrl_native: Bp is not a packGemmB result for this N and K");
+    return NULL;
+  }
+#ifdef DSRL_HAVE_CBLAS
+  if (use_openblas) {
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
+                (int)K, alpha, A.data, (int)lda, B.data, (int)ldb, beta, C.data, (int)ldc);
+    return NULL;
+  }
+#endif
+  int rc = dsrl_sgemm_packed_b(ta, tb, M, N, K, alpha, A.data, lda, B.data, ldb, Bp.data, beta, C.data, ldc);
+  if (rc == -2) napi_throw_error(env, NULL, "dsrl_native: Bp was packed for another instruction set or shape; repack it");
+  if (rc == -1) napi_throw_error(env, NULL, "dsrl_native: gemm could not allocate its packing buffers (out of memory)");
+  return NULL;
+}
+
 // Branch-free float math that gcc vectorises (glibc's scalar expf/tanhf calls block vectorisation and
 // cost 10-30 ns per element here). fast_expf: Cody-Waite range reduction plus a degree-6 polynomial,
 // about 2 ulp on [-87, 88]; results are clamped, never Inf/NaN for finite input.
@@ -656,6 +722,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setGemm", NULL, SetGemm, NULL, NULL, NULL, napi_default, NULL},
       {"gemmIsa", NULL, GemmIsa, NULL, NULL, NULL, napi_default, NULL},
       {"gemmPoolWorkers", NULL, GemmPoolWorkers, NULL, NULL, NULL, napi_default, NULL},
+      {"packGemmB", NULL, PackGemmB, NULL, NULL, NULL, napi_default, NULL},
+      {"gemmPackedB", NULL, GemmPackedB, NULL, NULL, NULL, napi_default, NULL},
       {"packBf16", NULL, PackBf16, NULL, NULL, NULL, napi_default, NULL},
       {"gemmBf16", NULL, GemmBf16, NULL, NULL, NULL, napi_default, NULL},
   };

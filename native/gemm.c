@@ -688,6 +688,33 @@ static int gemm_swapped(int transA, int transB, int64_t M, int64_t N, int64_t K,
   return rc;
 }
 
+// The tiled product of a problem past the special cases. Bpre: op(B) already packed (dsrl_sgemm_pack_b's
+// layout for this ISA), or NULL to pack it here.
+static int run_job(const problem_t* P, const float* Bpre) {
+  job_t J;
+  J.P = P;
+  const int64_t M = P->M, N = P->N, K = P->K;
+  const int64_t mblocks = (M + MC - 1) / MC;
+  J.mt = round_up((M + mblocks - 1) / mblocks, P->isa->mr);
+  J.mblocks = (M + J.mt - 1) / J.mt;
+  J.nblocks = (N + NT - 1) / NT;
+  J.tiles = J.mblocks * J.nblocks;
+  const size_t bfloats = Bpre ? 0 : (size_t)(J.nblocks * NT * K);
+  if (caller_reserve((size_t)(J.mblocks * J.mt * K) + bfloats, (size_t)(J.mblocks + J.nblocks))) return -1;
+  J.Ash = caller.sh;
+  J.Bsh = Bpre ? (float*)Bpre : caller.sh + J.mblocks * J.mt * K;  // read-only when prepacked (all READY)
+  J.astate = caller.st;
+  J.bstate = caller.st + J.mblocks;
+  for (int64_t i = 0; i < J.mblocks; i++) atomic_init(&J.astate[i], PACK_NONE);
+  for (int64_t i = 0; i < J.nblocks; i++) atomic_init(&J.bstate[i], Bpre ? PACK_READY : PACK_NONE);
+  atomic_init(&J.next, 0);
+  int threads = dsrl_sgemm_threads(0);
+  if ((double)M * N * K < 8e6) threads = 1;
+  if (threads > J.tiles) threads = (int)J.tiles;
+  pool_run(&J, &caller.ws, threads - 1);
+  return 0;
+}
+
 int dsrl_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return 0;
@@ -700,23 +727,36 @@ int dsrl_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float al
   const problem_t P = {isa, transA, transB, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc};
   if (M <= SMALL_M) return run_small(&P);
   if (swap_pays(isa, M, N)) return gemm_swapped(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  job_t J;
-  J.P = &P;
-  const int64_t mblocks = (M + MC - 1) / MC;
-  J.mt = round_up((M + mblocks - 1) / mblocks, isa->mr);
-  J.mblocks = (M + J.mt - 1) / J.mt;
-  J.nblocks = (N + NT - 1) / NT;
-  J.tiles = J.mblocks * J.nblocks;
-  if (caller_reserve((size_t)((J.mblocks * J.mt + J.nblocks * NT) * K), (size_t)(J.mblocks + J.nblocks))) return -1;
-  J.Ash = caller.sh;
-  J.Bsh = caller.sh + J.mblocks * J.mt * K;
-  J.astate = caller.st;
-  J.bstate = caller.st + J.mblocks;
-  for (int64_t i = 0; i < J.mblocks + J.nblocks; i++) atomic_init(&caller.st[i], PACK_NONE);
-  atomic_init(&J.next, 0);
-  int threads = dsrl_sgemm_threads(0);
-  if ((double)M * N * K < 8e6) threads = 1;
-  if (threads > J.tiles) threads = (int)J.tiles;
-  pool_run(&J, &caller.ws, threads - 1);
-  return 0;
+  return run_job(&P, NULL);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Prepacked B, for frozen inference weights (a base policy's Linear weights, y = x W^T: op(B) = W^T): the
+// packing of op(B) is done once instead of on every forward call. The packed array starts with a header
+// (ISA, N, K) so a pack made for another ISA or shape is refused, not misread. The product is the same tiles
+// with the same micro-kernel calls as dsrl_sgemm, so the floats are identical to the unpacked call's.
+enum { PACK_HEADER = 16 };  // floats: keeps the panels 64-byte aligned relative to the array's start
+
+static float isa_tag(const isa_t* is) { return (float)is->nr * 100 + (float)is->mr; }
+
+size_t dsrl_sgemm_packed_b_len(int64_t N, int64_t K) { return PACK_HEADER + (size_t)((N + NT - 1) / NT * NT * K); }
+
+void dsrl_sgemm_pack_b(int transB, const float* B, int64_t ldb, int64_t N, int64_t K, float* out) {
+  if (!isa) isa = best_isa();
+  const problem_t P = {isa, 0, transB, 0, N, K, 1.0f, 0.0f, NULL, 0, B, ldb, NULL, 0};
+  memset(out, 0, PACK_HEADER * sizeof(float));
+  out[0] = isa_tag(isa);
+  out[1] = (float)N;
+  out[2] = (float)K;
+  for (int64_t c = 0; c < (N + NT - 1) / NT; c++) pack_b_block(&P, c, out + PACK_HEADER + c * NT * K);
+}
+
+int dsrl_sgemm_packed_b(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                        int64_t lda, const float* B, int64_t ldb, const float* Bp, float beta, float* C, int64_t ldc) {
+  if (!isa) isa = best_isa();
+  if (M <= SMALL_M || K <= 0 || alpha == 0.0f || swap_pays(isa, M, N))  // the paths that do not pack B
+    return dsrl_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (Bp[0] != isa_tag(isa) || Bp[1] != (float)N || Bp[2] != (float)K) return -2;
+  const problem_t P = {isa, transA, transB, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc};
+  return run_job(&P, Bp + PACK_HEADER);
 }

@@ -1,6 +1,7 @@
 // dsrl's built-in single-precision GEMM (see gemm.c for why it exists and how it is built).
 #ifndef DSRL_GEMM_H
 #define DSRL_GEMM_H
+#include <stddef.h>
 #include <stdint.h>
 
 // C = alpha op(A) op(B) + beta C, row-major, op(A) M x K, op(B) K x N; exactly cblas_sgemm(CblasRowMajor, ...)'s
@@ -22,5 +23,14 @@ void dsrl_sgemm_env_open(void);
 void dsrl_sgemm_free(void);
 // Worker threads the pool has started (they persist across products; the calling thread is not counted).
 int dsrl_sgemm_pool_workers(void);
+
+// Frozen weights: op(B) (K x N) packed once in the built-in kernels' layout for the ISA in use, then multiplied
+// without repacking. dsrl_sgemm_packed_b gives exactly dsrl_sgemm's floats; it returns -2 when Bp was packed for
+// another ISA or shape (repack), -1 when out of memory. B must still be passed: the few-row and narrow-output
+// paths read it in place.
+size_t dsrl_sgemm_packed_b_len(int64_t N, int64_t K);
+void dsrl_sgemm_pack_b(int transB, const float* B, int64_t ldb, int64_t N, int64_t K, float* out);
+int dsrl_sgemm_packed_b(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                        int64_t lda, const float* B, int64_t ldb, const float* Bp, float beta, float* C, int64_t ldc);
 
 #endif

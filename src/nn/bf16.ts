@@ -9,7 +9,7 @@
  * as is: `active` says which. Call `invalidate()` after the frozen weights change (e.g. a new EMA).
  */
 import type { Backend } from './backend.ts';
-import { nativeBf16 } from './native-loader.ts';
+import { nativeBf16, nativePackedGemm } from './native-loader.ts';
 
 /** Whether bf16 products run on this machine (native addon loaded, CPU with AVX512-BF16). */
 export function bf16Available(): boolean {
@@ -73,4 +73,71 @@ export class Bf16Backend implements Backend {
     const f = this.frozen;
     return B.buffer === f.buffer && B.byteOffset >= f.byteOffset && B.byteOffset + B.byteLength <= f.byteOffset + f.byteLength;
   }
+}
+
+/**
+ * The fp32 sibling of Bf16Backend for the built-in SGEMM (native/gemm.c): products on frozen weights
+ * (`x @ W^T`, W inside the frozen buffer) reuse W packed once in the kernels' layout instead of packing it on
+ * every call. The floats are exactly those of the wrapped backend's gemm (same tiles, same kernel calls);
+ * when OpenBLAS is the gemm in use, or without the addon, it is the wrapped backend as is. Packs are keyed by
+ * the kernels' instruction set, so switching ISA repacks. Call `invalidate()` after the frozen weights change.
+ */
+export class PackedWeightsBackend implements Backend {
+  readonly name: Backend['name'];
+  /** Whether packs can be used at all (native backend with the addon loaded). */
+  readonly active: boolean;
+  private readonly packed = new Map<string, Float32Array>();
+  private readonly kernels = nativePackedGemm();
+
+  constructor(
+    private readonly base: Backend,
+    private readonly frozen: Float32Array,
+  ) {
+    this.name = base.name;
+    this.active = this.kernels !== null && base.name === 'native';
+    this.biasAct = base.biasAct.bind(base);
+    this.biasActBackward = base.biasActBackward.bind(base);
+    this.lnActForward = base.lnActForward.bind(base);
+    this.lnActBackward = base.lnActBackward.bind(base);
+    this.adam = base.adam.bind(base);
+    this.axpby = base.axpby.bind(base);
+    this.sumSquares = base.sumSquares.bind(base);
+  }
+
+  readonly biasAct: Backend['biasAct'];
+  readonly biasActBackward: Backend['biasActBackward'];
+  readonly lnActForward: Backend['lnActForward'];
+  readonly lnActBackward: Backend['lnActBackward'];
+  readonly adam: Backend['adam'];
+  readonly axpby: Backend['axpby'];
+  readonly sumSquares: Backend['sumSquares'];
+
+  /** Drop the packed weights (call after the frozen buffer's values change). */
+  invalidate(): void {
+    this.packed.clear();
+  }
+
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: Float32Array, lda: number, B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number,
+  ): void {
+    const k = this.kernels;
+    // M <= 4: the built-in kernels read B in place (no packing to save), so nothing is packed for batch 1.
+    if (!this.active || !k || M <= 4 || N <= 0 || K <= 0 || !isInside(B, this.frozen) || k.setGemm() !== 'builtin') {
+      this.base.gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      return;
+    }
+    const key = `${k.gemmIsa()}:${B.byteOffset}:${transB}:${N}:${K}:${ldb}`;
+    let Bp = this.packed.get(key);
+    if (!Bp) {
+      Bp = k.packGemmB(transB, B, ldb, N, K);
+      this.packed.set(key, Bp);
+    }
+    k.gemmPackedB(transA, transB, M, N, K, alpha, A, lda, B, ldb, Bp, beta, C, ldc);
+  }
+}
+
+/** B is a view inside the frozen buffer (a weight), not an activation. */
+function isInside(B: Float32Array, f: Float32Array): boolean {
+  return B.buffer === f.buffer && B.byteOffset >= f.byteOffset && B.byteOffset + B.byteLength <= f.byteOffset + f.byteLength;
 }

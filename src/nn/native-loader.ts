@@ -21,6 +21,13 @@ interface NativeAddon {
   gemmIsa(isa?: GemmIsa | 'auto'): GemmIsa;
   /** Worker threads the built-in SGEMM's pool has started (they persist across products). */
   gemmPoolWorkers(): number;
+  /** op(B) (K x N) packed once for the built-in kernels (frozen weights); see gemmPackedB. */
+  packGemmB(transB: boolean, B: Float32Array, ldb: number, N: number, K: number): Float32Array;
+  /** gemm with op(B) from packGemmB: the built-in kernels skip packing it (same floats as gemm). */
+  gemmPackedB(
+    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number,
+    B: Float32Array, ldb: number, Bp: Float32Array, beta: number, C: Float32Array, ldc: number,
+  ): void;
   /** Whether the build linked OpenBLAS (scripts/build-native.mjs found it at install time). */
   hasOpenblas: boolean;
   /** Whether this CPU has AVX512-BF16, which gemmBf16 needs. */
@@ -95,6 +102,11 @@ export function nativeGemmInfo(): { impl: GemmImpl; isa: GemmIsa; hasOpenblas: b
 /** Worker threads the built-in SGEMM's persistent pool has started so far (0 without the addon). */
 export function nativeGemmPoolWorkers(): number {
   return addon ? addon.gemmPoolWorkers() : 0;
+}
+
+/** The built-in kernels' prepacked-weight entry points, or null when the addon is not loaded. */
+export function nativePackedGemm(): Pick<NativeAddon, 'packGemmB' | 'gemmPackedB' | 'setGemm' | 'gemmIsa'> | null {
+  return addon;
 }
 
 /** The addon's bf16 kernels, or null when the addon is not loaded or this CPU has no AVX512-BF16. */
