@@ -59,8 +59,9 @@ async function childServer(config: Record<string, unknown>): Promise<{ url: stri
 }
 
 /** A raw TCP client that completes the WebSocket upgrade by hand, so it can misbehave at the byte level. */
-async function rawWs(port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1');
+/** A raw WebSocket client socket past its upgrade; `received` collects every byte the server sent after the 101 headers. */
+async function rawWs(port: number): Promise<Socket & { received: Buffer[] }> {
+  const socket = Object.assign(connect(port, '127.0.0.1'), { received: [] as Buffer[] });
   sockets.push(socket);
   socket.on('error', () => {});
   await new Promise<void>((resolve, reject) => {
@@ -71,14 +72,22 @@ async function rawWs(port: number): Promise<Socket> {
       );
     });
     let head = '';
-    const onData = (d: Buffer) => {
+    let upgraded = false;
+    // One listener for the socket's life: frames can arrive in the same chunk as the 101 headers.
+    socket.on('data', (d: Buffer) => {
+      if (upgraded) {
+        socket.received.push(d);
+        return;
+      }
       head += d.toString('latin1');
-      if (!head.includes('\r\n\r\n')) return;
-      socket.off('data', onData);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      upgraded = true;
+      const rest = Buffer.from(head.slice(end + 4), 'latin1');
+      if (rest.length > 0) socket.received.push(rest);
       if (head.startsWith('HTTP/1.1 101')) resolve();
       else reject(new Error(`upgrade refused: ${head.split('\r\n')[0]}`));
-    };
-    socket.on('data', onData);
+    });
     socket.once('close', () => reject(new Error('closed during the upgrade')));
   });
   return socket;
@@ -181,11 +190,9 @@ describe('policy server memory under stalled partial frames', () => {
     const s = await rawWs(server.port);
     const t0 = Date.now();
     s.write(frameHeader(60 * MiB));
-    const chunks: Buffer[] = [];
-    s.on('data', (d: Buffer) => chunks.push(d));
     await closed(s);
     // Server frames: the hello, then a close frame with code 1009 (message too big).
-    const bytes = Buffer.concat(chunks);
+    const bytes = Buffer.concat(s.received);
     const frames: { opcode: number; payload: Buffer }[] = [];
     for (let off = 0; off < bytes.length; ) {
       let len = bytes[off + 1] & 0x7f;
