@@ -60,7 +60,7 @@ export async function runHopperDemo(
   for (const e of res.evals) console.log(`  after ${e.step} env steps: ${e.mean.toFixed(1)} ± ${e.std.toFixed(1)} (10 training-evaluation episodes)`);
   // The claim, on episodes training never saw: the best agent beside both base lines, same starts (seed 0).
   const fresh = { episodes, seed: 0, parallel: 5 };
-  const steered = await evaluateRun({ run: res.dir, agent: 'best', ...fresh }, async () => policy);
+  const steered = await evaluateRun({ run: res.dir, agent: 'best', ...fresh }, policy);
   const base = await evaluateBasePolicy(policy, 'Hopper-v5', fresh);
   const inner = await makeChunkedVectorEnv('Hopper-v5', fresh.parallel, policy.chunk);
   const zero = await evaluate(zeroNoiseActor(policy.chunk * policy.actDim), new NoiseActionVectorEnv(inner, policy, 1.5), fresh);
