@@ -3,12 +3,18 @@
  * training evaluations measure the same thing for the same seed and episode count, whatever the number of
  * episodes run side by side.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NoiseActionVectorEnv } from '../src/algos/dsrl/noise-action-env.ts';
 import { runEval } from '../src/cli/eval.ts';
+import { Rng } from '../src/core/rng.ts';
+import { BimodalChoice } from '../src/envs/toy/bimodal.ts';
+import { SyncVectorEnv } from '../src/envs/vector.ts';
+import { ActionChunk } from '../src/envs/wrappers.ts';
+import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
+import { readMetrics } from '../src/run/metrics.ts';
 import { makeChunkedVectorEnv } from '../src/envs/registry.ts';
 import { loadDiffusionPolicy } from '../src/policies/diffusion/checkpoint-io.ts';
 import { episodeResetSeed, evaluate, gaussianNoiseActor, TRAINING_EVAL_SEED, zeroNoiseActor } from '../src/run/evaluate.ts';
@@ -48,5 +54,34 @@ describe('one evaluation protocol', () => {
     expect(zero.lengths.every((l) => l > 0 && l <= 1000)).toBe(true);
     await expect(evaluate(zeroNoiseActor(noiseDim), env, { episodes: 0, seed: 5 })).rejects.toThrow(/episodes must be a positive integer, got 0/);
     await env.close();
+  });
+
+  it('envs whose info carries success report the success rate: evaluations, metrics, summary and curve', async () => {
+    const bimodal = async (n: number, chunk: number) => new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));
+    const spec = { obsDim: 1, actDim: 2, chunk: 1, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
+    const policy = new DiffusionPolicy({
+      spec, obsStats: { min: Float32Array.of(-1), max: Float32Array.of(1) }, actionLow: [-1, -1], actionHigh: [1, 1],
+      weights: createDiffusionNetwork(spec, Rng.fromSeed(2)).values,
+    });
+    const env = new NoiseActionVectorEnv(await bimodal(4, 1), policy, 1.5);
+    const res = await evaluate(gaussianNoiseActor(2), env, { episodes: 40, seed: 1 });
+    // BimodalChoice pays 1 exactly on success: the rate is the mean return.
+    expect(res.successes).toHaveLength(40);
+    expect(res.successRate).toBeCloseTo(res.mean, 12);
+    expect(res.successRate).toBeGreaterThan(0);
+    expect(res.successRate).toBeLessThan(1);
+    await env.close();
+
+    const out = join(mkdtempSync(join(tmpdir(), 'dsrl-eval-success-')), 'run');
+    const run = await steer({
+      env: 'BimodalChoice', algo: 'na', steps: 40, learningStarts: 20, numEnvs: 2, batchSize: 8, actorHidden: [8], criticHidden: [8],
+      evalEvery: 20, evalEpisodes: 10, out, quiet: true,
+    }, policy, bimodal);
+    const rows = readMetrics(run.dir);
+    expect(rows.filter((r) => 'charts/success_rate' in r.values).map((r) => r.step)).toEqual(run.evals.map((e) => e.step));
+    expect(rows[0].values['charts/base_success_rate']).toBe(run.base.successRate);
+    const summary = JSON.parse(readFileSync(join(run.dir, 'summary.json'), 'utf8'));
+    expect(summary.evals[0].successRate).toBe(run.evals[0].successRate);
+    expect(readFileSync(join(run.dir, 'curve.svg'), 'utf8')).toMatch(/success rate/);
   });
 });

@@ -61,6 +61,11 @@ export function registerEval(program: Command): void {
     });
 }
 
+/** "success rate 0.43, " for envs that report success, else nothing. */
+function successText(res: { successRate?: number }): string {
+  return res.successRate === undefined ? '' : `success rate ${res.successRate.toFixed(2)}, `;
+}
+
 export interface RunEvalOptions {
   run: string;
   agent: 'best' | 'last';
@@ -88,7 +93,7 @@ export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string
   const trained = res.trainedSteps === null ? '' : ` (saved at ${res.trainedSteps} env steps${res.trainedEval === null ? '' : `, training eval ${res.trainedEval.toFixed(1)}`})`;
   log(
     `eval ${opts.run}: ${res.algo} ${opts.agent} agent${trained} on ${res.env}, ${res.returns.length} episodes (seed ${opts.seed}): ` +
-      `return ${res.mean.toFixed(1)} ± ${res.std.toFixed(1)} (min ${Math.min(...res.returns).toFixed(1)}, max ${Math.max(...res.returns).toFixed(1)}), ` +
+      `${successText(res)}return ${res.mean.toFixed(1)} ± ${res.std.toFixed(1)} (min ${Math.min(...res.returns).toFixed(1)}, max ${Math.max(...res.returns).toFixed(1)}), ` +
       `length ${lengthMean.toFixed(1)}; ${seconds.toFixed(1)} s`,
   );
   return { ...res, lengthMean, seconds };
@@ -147,10 +152,11 @@ export async function runEval(
     envId, episodes: opts.episodes, seed: opts.seed,
     returnMean: mean, returnStd: std, returnMin: Math.min(...returns), returnMax: Math.max(...returns),
     lengthMean: lengths.reduce((a, b) => a + b, 0) / lengths.length,
+    ...(stats.successRate !== undefined ? { successRate: stats.successRate } : {}),
     at: new Date().toISOString(),
   };
   log(
-    `eval ${envId}: ${opts.episodes} episodes, return ${mean.toFixed(1)} ± ${std.toFixed(1)} (min ${result.returnMin.toFixed(1)}, max ${result.returnMax.toFixed(1)}), ` +
+    `eval ${envId}: ${opts.episodes} episodes, ${successText(stats)}return ${mean.toFixed(1)} ± ${std.toFixed(1)} (min ${result.returnMin.toFixed(1)}, max ${result.returnMax.toFixed(1)}), ` +
       `length ${result.lengthMean.toFixed(1)}; ${seconds.toFixed(1)} s (${(envSteps / seconds).toFixed(0)} env steps/s)`,
   );
   if (opts.record) {

@@ -22,6 +22,9 @@ export interface EvalResult {
   std: number;
   returns: number[];
   lengths: number[];
+  /** Envs whose `info` carries `success` (manipulation tasks): whether each episode succeeded, and the rate. */
+  successes?: boolean[];
+  successRate?: number;
 }
 
 export type EpisodeStats = Omit<EvalResult, 'step'>;
@@ -70,6 +73,8 @@ export async function evaluate(actor: EvalActor, env: VectorEnv, opts: { episode
   const n = env.numEnvs;
   const returns = new Array<number>(episodes).fill(0);
   const lengths = new Array<number>(episodes).fill(0);
+  const successes = new Array<boolean>(episodes).fill(false);
+  let reportsSuccess = false;
   const root = Rng.fromSeed(seed);
   for (let first = 0; first < episodes; first += n) {
     // Sub-env i runs episode first + i; those past the last episode run a spare start whose result is dropped.
@@ -86,17 +91,23 @@ export async function evaluate(actor: EvalActor, env: VectorEnv, opts: { episode
         const k = episodeOf[i];
         returns[k] += r.rewards[i];
         lengths[k] += stepsOf(r.infos[i]);
+        const success = r.infos[i].success;
+        if (typeof success === 'boolean') {
+          reportsSuccess = true;
+          if (success) successes[k] = true;
+        }
         if (r.terminated[i] || r.truncated[i]) running[i] = false;
       }
     }
   }
-  return summarize(returns, lengths);
+  return summarize(returns, lengths, reportsSuccess ? successes : undefined);
 }
 
-export function summarize(returns: number[], lengths: number[]): EpisodeStats {
+export function summarize(returns: number[], lengths: number[], successes?: boolean[]): EpisodeStats {
   const mean = returns.reduce((a, b) => a + b, 0) / returns.length;
   const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / returns.length);
-  return { mean, std, returns, lengths };
+  if (!successes) return { mean, std, returns, lengths };
+  return { mean, std, returns, lengths, successes, successRate: successes.filter(Boolean).length / successes.length };
 }
 
 export function meanLength(res: EpisodeStats): number {

@@ -187,14 +187,17 @@ export async function runTraining(folder: RunFolder, seed: number, trainer: Trai
     if (resumedFrom === null) {
       const values: Record<string, number> = {};
       (trainer.references ?? []).forEach((r, i) => {
-        values[`charts/${r.metric}_return_mean`] = history.references[i].mean;
-        values[`charts/${r.metric}_return_std`] = history.references[i].std;
+        const ref = history.references[i];
+        values[`charts/${r.metric}_return_mean`] = ref.mean;
+        values[`charts/${r.metric}_return_std`] = ref.std;
+        if (ref.successRate !== undefined) values[`charts/${r.metric}_success_rate`] = ref.successRate;
       });
       if (offlineTransitions > 0) values['charts/offline_transitions'] = offlineTransitions;
       if (!agent) {
         // Evaluation only: the first reference is the run's result.
         values['charts/eval_return_mean'] = history.references[0].mean;
         values['charts/eval_return_std'] = history.references[0].std;
+        if (history.references[0].successRate !== undefined) values['charts/success_rate'] = history.references[0].successRate;
       }
       if (Object.keys(values).length > 0) logger.log(0, values);
     }
@@ -206,7 +209,10 @@ export async function runTraining(folder: RunFolder, seed: number, trainer: Trai
     const actor = trainer.evalActor ?? deterministicActor(agent);
     const runEval = async (step: number): Promise<void> => {
       const res: EvalResult = { step, ...(await evaluate(actor, trainer.evalEnv, { episodes: schedule.evalEpisodes, seed: TRAINING_EVAL_SEED })) };
-      logger.log(step, { 'charts/eval_return_mean': res.mean, 'charts/eval_return_std': res.std, 'charts/eval_length_mean': meanLength(res) });
+      logger.log(step, {
+        'charts/eval_return_mean': res.mean, 'charts/eval_return_std': res.std, 'charts/eval_length_mean': meanLength(res),
+        ...(res.successRate !== undefined ? { 'charts/success_rate': res.successRate } : {}),
+      });
       history.record(res, step, { offlineTransitions });
     };
     const total = offlineOnly ? schedule.offlineUpdates! : schedule.steps;

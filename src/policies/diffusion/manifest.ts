@@ -56,6 +56,8 @@ export const evalResultSchema = z.object({
   returnMin: finite,
   returnMax: finite,
   lengthMean: finite,
+  /** Share of episodes that succeeded, for envs whose info carries `success` (manipulation tasks). */
+  successRate: z.number().min(0).max(1).optional(),
   /** ISO time of the evaluation. */
   at: z.string(),
 });
