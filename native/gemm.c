@@ -224,15 +224,21 @@ static void pack_b(int transB, const float* B, int64_t ldb, int64_t k0, int64_t 
 // Work split (for any thread count, 1 included): C is cut into tiles of MT rows x NT columns, a grid that
 // depends only on M, N and the ISA, never on the thread count. Each tile is computed whole by one thread, over
 // the same KC slices in the same order with the same micro-kernel calls, so C's floats do not depend on how
-// many threads ran or which one took a tile (test/nn-gemm.test.ts checks bit equality across thread counts).
+// many threads ran or which one took a tile (test/nn-gemm-pool.test.ts checks bit equality across thread counts).
 // Threads claim tiles from an atomic counter: a descheduled thread delays the call by at most the one tile it
 // holds, where a static split made the call wait for its whole share.
 //
 // Packing is shared: op(A) is packed once per MT-row block and op(B) once per NT-column block, into buffers of
 // the calling thread, by whichever thread first needs the block (a claim by compare-and-swap). A thread that
 // needs a block another thread is still packing packs the slices it needs privately instead of waiting, so no
-// thread ever waits on another. NT = 64 columns: 2 AVX-512 panels, 16 tiles for a 256 x 512 output.
-enum { NT = 64 };
+// thread ever waits on another. NT = 128 columns (4 AVX-512 panels; 8 tiles for a 256 x 512 output), measured
+// on the dev machine (three builds with -DDSRL_NT in one process, 1 thread, best of 4 alternating rounds, load
+// ~4 on 2 cores): 256 x 1024 x 1024 took 6.53 ms at NT 64, 5.75 at 128, 5.72 at 256; 256 x 512 x 512, 256^3
+// and 1024 x 1024 x 256 equal within 2%. -DDSRL_NT overrides (a multiple of 32).
+#ifndef DSRL_NT
+#define DSRL_NT 128
+#endif
+enum { NT = DSRL_NT };  // a multiple of every NR (32)
 
 typedef struct {
   const isa_t* isa;
@@ -524,9 +530,9 @@ static double now_us(void) {
 }
 
 // How long an idle worker spins before sleeping: a network's consecutive products are separated by its
-// element-wise kernels and JS glue, tens of microseconds at batch 256 (README: ~3 ms of fused + glue work per
-// SAC update spread over ~100 products), so a worker spinning that long is there for the next product without
-// a futex wake-up, and one that sleeps costs a shared core nothing.
+// element-wise kernels (measured here: bias + ReLU over 256 x 512 floats 21 us, bias + Mish 82 us). A worker
+// spinning 50 us is still awake for the next product after a ReLU layer (no futex wake-up); after longer gaps
+// it sleeps, so an idle pool costs a shared core at most 50 us of spinning per product.
 enum { SPIN_US = 50 };
 
 static void* worker_main(void* arg) {
