@@ -90,7 +90,7 @@ export class PackedWeightsBackend implements Backend {
   private readonly kernels = nativePackedGemm();
 
   constructor(
-    private readonly base: Backend,
+    readonly base: Backend,
     private readonly frozen: Float32Array,
   ) {
     this.name = base.name;

@@ -10,7 +10,7 @@ import { Rng } from '../../core/rng.ts';
 import { ACT_CODE, getBackend, type Backend } from '../../nn/backend.ts';
 import type { Linear } from '../../nn/layers.ts';
 import { Model, Scratch } from '../../nn/module.ts';
-import { Bf16Backend } from '../../nn/bf16.ts';
+import { Bf16Backend, PackedWeightsBackend } from '../../nn/bf16.ts';
 import { checkPolicyInputs, type NoisePolicy, type Precision } from '../policy.ts';
 import { DiffusionMlp, type DiffusionMlpSpec, type PreActResidualBlock } from './network.ts';
 import { checkActionBounds, ObsNormalizer, type ObsStats } from './normalization.ts';
@@ -148,8 +148,14 @@ export class DiffusionPolicy implements NoisePolicy {
   /** Set by usePrecision('bf16'): the network's frozen products in bf16 (fp32 sums) where the CPU has the units. */
   private bf16: Bf16Backend | null = null;
 
+  /** fp32: the built-in SGEMM reuses the frozen weights packed once (same floats; a no-op with OpenBLAS). */
+  private packed: PackedWeightsBackend | null = null;
+
   private get be(): Backend {
-    return this.bf16 ?? getBackend();
+    if (this.bf16) return this.bf16;
+    const base = getBackend();
+    if (this.packed?.base !== base) this.packed = new PackedWeightsBackend(base, this.network.values);
+    return this.packed;
   }
 
   /**
@@ -261,6 +267,7 @@ export class DiffusionPolicy implements NoisePolicy {
     }
     this.network.values.set(weights);
     this.bf16?.invalidate();
+    this.packed?.invalidate();
     this.fast = this.prepare();
   }
 
