@@ -74,8 +74,14 @@ const obs256 = obs.subarray(0, 256 * obsDim);
 const noise256 = noise.subarray(0, 256 * chunk * actDim);
 const best = { fp32: { b256: Infinity, b1: Infinity }, bf16: { b256: Infinity, b1: Infinity } };
 const info = nativeGemmInfo();
-console.log(`cpus=${cpus().length} (${cpus()[0]?.model.trim()}) load=${loadavg().map((l) => l.toFixed(2)).join(',')} fp32 gemm=${info?.impl ?? fp32.name} threads=${nativeThreads()} rounds=${rounds}`);
-console.log(`Hopper base policy, ${B} observations x ${chunk} x ${actDim} actions: max |bf16 - fp32| = ${maxDiff.toExponential(2)}, mean ${(sumDiff / a32.length).toExponential(2)} (action range ${range})`);
+console.log(
+  `cpus=${cpus().length} (${cpus()[0]?.model.trim()}) load=${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(',')} fp32 gemm=${info?.impl ?? fp32.name} threads=${nativeThreads()} rounds=${rounds}`,
+);
+console.log(
+  `Hopper base policy, ${B} observations x ${chunk} x ${actDim} actions: max |bf16 - fp32| = ${maxDiff.toExponential(2)}, mean ${(sumDiff / a32.length).toExponential(2)} (action range ${range})`,
+);
 for (let r = 0; r < rounds; r++) {
   const order = r % 2 === 0 ? (['fp32', 'bf16'] as const) : (['bf16', 'fp32'] as const);
   const parts: string[] = [];
@@ -90,8 +96,14 @@ for (let r = 0; r < rounds; r++) {
   }
   console.log(`round ${r + 1}: ${parts.join(' | ')}`);
 }
-console.log(`best: fp32 ${(best.fp32.b256 * 1e3).toFixed(2)} ms / ${(best.fp32.b1 * 1e6).toFixed(0)} us, bf16 ${(best.bf16.b256 * 1e3).toFixed(2)} ms / ${(best.bf16.b1 * 1e6).toFixed(0)} us (batch 256 / batch 1)`);
-console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(',')}`);
+console.log(
+  `best: fp32 ${(best.fp32.b256 * 1e3).toFixed(2)} ms / ${(best.fp32.b1 * 1e6).toFixed(0)} us, bf16 ${(best.bf16.b256 * 1e3).toFixed(2)} ms / ${(best.bf16.b1 * 1e6).toFixed(0)} us (batch 256 / batch 1)`,
+);
+console.log(
+  `load after: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(',')}`,
+);
 console.log(
   `bf16-bench max_action_diff=${maxDiff.toExponential(2)} base256_fp32_ms=${(best.fp32.b256 * 1e3).toFixed(2)} base256_bf16_ms=${(best.bf16.b256 * 1e3).toFixed(2)} ` +
     `speedup256=${(best.fp32.b256 / best.bf16.b256).toFixed(2)} base1_speedup=${(best.fp32.b1 / best.bf16.b1).toFixed(2)}`,

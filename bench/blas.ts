@@ -87,7 +87,9 @@ const best: Record<GemmImpl, Record<Case, number>> = {
 };
 
 console.log(
-  `cpus=${cpus().length} (${cpus()[0]?.model.trim()}) load=${loadavg().map((l) => l.toFixed(2)).join(',')} ` +
+  `cpus=${cpus().length} (${cpus()[0]?.model.trim()}) load=${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(',')} ` +
     `builtin isa=${info.isa} openblas=${info.hasOpenblas ? 'linked' : 'not in this build'} gemm threads=${threads} rounds=${rounds} seconds=${seconds}`,
 );
 if (impls.length === 2) console.log(`Hopper base policy, batch 256: max |builtin - openblas| action = ${maxDiff.toExponential(2)}`);
@@ -106,8 +108,16 @@ for (let r = 0; r < rounds; r++) {
 setNativeGemm(info.impl);
 for (const impl of impls) {
   const b = best[impl];
-  console.log(`${impl.padEnd(8)} (best): SAC update h256 ${(b.sac * 1e3).toFixed(2)} ms  base policy batch 256 ${(b.base256 * 1e3).toFixed(2)} ms  batch 1 ${(b.base1 * 1e6).toFixed(0)} us`);
+  console.log(
+    `${impl.padEnd(8)} (best): SAC update h256 ${(b.sac * 1e3).toFixed(2)} ms  base policy batch 256 ${(b.base256 * 1e3).toFixed(2)} ms  batch 1 ${(b.base1 * 1e6).toFixed(0)} us`,
+  );
 }
-console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(',')}`);
+console.log(
+  `load after: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(',')}`,
+);
 const ratio = (c: Case) => (impls.length === 2 ? (best.openblas[c] / best.builtin[c]).toFixed(2) : 'na');
-console.log(`blas-bench sac_h256_ratio=${ratio('sac')} base256_ratio=${ratio('base256')} base1_ratio=${ratio('base1')} (built-in speed / OpenBLAS speed; bar >= 0.7)`);
+console.log(
+  `blas-bench sac_h256_ratio=${ratio('sac')} base256_ratio=${ratio('base256')} base1_ratio=${ratio('base1')} (built-in speed / OpenBLAS speed; bar >= 0.7)`,
+);

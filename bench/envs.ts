@@ -117,7 +117,11 @@ function nativeVersion(): string {
 }
 
 async function main(): Promise<void> {
-  console.log(`env bench: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load avg ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${seconds}s per measurement`);
+  console.log(
+    `env bench: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load avg ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}, ${seconds}s per measurement`,
+  );
   const dir = mkdtempSync(join(tmpdir(), 'dsrl-env-bench-'));
   try {
     const exe = buildNative(dir);

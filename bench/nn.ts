@@ -70,7 +70,11 @@ function torchReference(): Record<string, number> | null {
 // Rounds alternate ours and torch so both see the same machine conditions; each reports its best round
 // (the usual timeit convention: slower rounds measure interference, not the code).
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-console.log(`backend=${getBackend().name} cpus=${cpus().length} load=${loadavg().map((l) => l.toFixed(2)).join(',')} rounds=${rounds} seconds=${seconds}`);
+console.log(
+  `backend=${getBackend().name} cpus=${cpus().length} load=${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(',')} rounds=${rounds} seconds=${seconds}`,
+);
 const ours = { h256: 0, h1024: 0, infer: Infinity };
 let torch: Record<string, number> | null = null;
 for (let r = 0; r < rounds; r++) {
@@ -83,19 +87,32 @@ for (let r = 0; r < rounds; r++) {
     const t = torchReference();
     if (t) {
       torch = torch
-        ? { ...t, h256_updates_per_s: Math.max(torch.h256_updates_per_s, t.h256_updates_per_s), h1024_updates_per_s: Math.max(torch.h1024_updates_per_s, t.h1024_updates_per_s), infer_us: Math.min(torch.infer_us, t.infer_us) }
+        ? {
+            ...t,
+            h256_updates_per_s: Math.max(torch.h256_updates_per_s, t.h256_updates_per_s),
+            h1024_updates_per_s: Math.max(torch.h1024_updates_per_s, t.h1024_updates_per_s),
+            infer_us: Math.min(torch.infer_us, t.infer_us),
+          }
         : t;
       line += ` | torch h256 ${(1000 / t.h256_updates_per_s).toFixed(2)} ms, h1024 ${(1000 / t.h1024_updates_per_s).toFixed(1)} ms, infer ${t.infer_us.toFixed(2)} us`;
     }
   }
   console.log(line);
 }
-console.log(`ours (best):  h256 ${ours.h256.toFixed(1)} upd/s (${(1000 / ours.h256).toFixed(2)} ms)  h1024 ${ours.h1024.toFixed(2)} upd/s (${(1000 / ours.h1024).toFixed(1)} ms)  infer ${ours.infer.toFixed(2)} us`);
+console.log(
+  `ours (best):  h256 ${ours.h256.toFixed(1)} upd/s (${(1000 / ours.h256).toFixed(2)} ms)  h1024 ${ours.h1024.toFixed(2)} upd/s (${(1000 / ours.h1024).toFixed(1)} ms)  infer ${ours.infer.toFixed(2)} us`,
+);
 if (torch) {
-  console.log(`torch ${torch.torch} (best): h256 ${torch.h256_updates_per_s.toFixed(1)} upd/s (${(1000 / torch.h256_updates_per_s).toFixed(2)} ms)  h1024 ${torch.h1024_updates_per_s.toFixed(2)} upd/s (${(1000 / torch.h1024_updates_per_s).toFixed(1)} ms)  infer ${torch.infer_us.toFixed(2)} us`);
+  console.log(
+    `torch ${torch.torch} (best): h256 ${torch.h256_updates_per_s.toFixed(1)} upd/s (${(1000 / torch.h256_updates_per_s).toFixed(2)} ms)  h1024 ${torch.h1024_updates_per_s.toFixed(2)} upd/s (${(1000 / torch.h1024_updates_per_s).toFixed(1)} ms)  infer ${torch.infer_us.toFixed(2)} us`,
+  );
 }
 const ratio = (ourRate: number, key: string) => (torch ? (ourRate / torch[key]).toFixed(2) : 'na');
-console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(',')}`);
+console.log(
+  `load after: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(',')}`,
+);
 console.log(
   `nn-bench h256_updates_per_s=${ours.h256.toFixed(1)} h1024_updates_per_s=${ours.h1024.toFixed(2)} ` +
     `torch_ratio_h256=${ratio(ours.h256, 'h256_updates_per_s')} torch_ratio_h1024=${ratio(ours.h1024, 'h1024_updates_per_s')} infer_us=${ours.infer.toFixed(2)}`,

@@ -90,8 +90,14 @@ function torchReference(policy: DiffusionPolicy): Record<string, number> | strin
 }
 
 const policy = makePolicy(spec);
-console.log(`backend=${getBackend().name} cpus=${cpus().length} load=${loadavg().map((l) => l.toFixed(2)).join(',')}`);
-console.log(`policy: obs ${spec.obsDim}, act ${spec.actDim}, Ta ${spec.chunk}, T ${spec.denoisingSteps}, DDIM ${spec.ddimSteps}, ${spec.depth} blocks x ${spec.width}, ${policy.network.size} parameters`);
+console.log(
+  `backend=${getBackend().name} cpus=${cpus().length} load=${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(',')}`,
+);
+console.log(
+  `policy: obs ${spec.obsDim}, act ${spec.actDim}, Ta ${spec.chunk}, T ${spec.denoisingSteps}, DDIM ${spec.ddimSteps}, ${spec.depth} blocks x ${spec.width}, ${policy.network.size} parameters`,
+);
 const rng = Rng.fromSeed(3);
 const obs1 = rng.fillNormal(new Float32Array(spec.obsDim)) as Float32Array;
 const noise1 = rng.fillNormal(new Float32Array(xDim)) as Float32Array;
@@ -121,5 +127,9 @@ if (typeof torch === 'string') {
   if (!(torch.max_abs_diff < 1e-3)) console.log('WARNING: torch and ours disagree on the actions');
   ratio = (torch.chunk_latency_us / latencyUs).toFixed(2);
 }
-console.log(`load after: ${loadavg().map((l) => l.toFixed(2)).join(',')}; bar: chunk latency <= 500 us -> ${latencyUs <= 500 ? 'met' : 'NOT met'}`);
+console.log(
+  `load after: ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(',')}; bar: chunk latency <= 500 us -> ${latencyUs <= 500 ? 'met' : 'NOT met'}`,
+);
 console.log(`policy-bench chunk_latency_us=${latencyUs.toFixed(1)} batch256_ms=${batchMs.toFixed(2)} torch_ratio=${ratio}`);

@@ -45,7 +45,10 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 0.5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const threads = Number(process.env.BENCH_THREADS ?? 1);
 const modelDir = fileURLToPath(new URL('../models/hopper', import.meta.url));
-const load = () => loadavg().map((l) => l.toFixed(2)).join(',');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(',');
 
 if (getBackend().name !== 'native') {
   console.error('bench:speed needs the native backend (run `npm run build:native`; unset DSRL_BACKEND)');
@@ -145,7 +148,12 @@ for (const e of names) {
 setNativeGemm(shipped);
 
 // ---- PyTorch, in a child process -------------------------------------------------------------------------
-interface TorchRound { fp32_b256_ms: number; fp32_b1_us: number; bf16_b256_ms: number; bf16_b1_us: number }
+interface TorchRound {
+  fp32_b256_ms: number;
+  fp32_b1_us: number;
+  bf16_b256_ms: number;
+  bf16_b1_us: number;
+}
 let torch: { ask(line: string): Promise<Record<string, unknown>>; close(): void } | null = null;
 let torchNote = '';
 {
@@ -176,13 +184,16 @@ let torchNote = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const lines = createInterface({ input: child.stdout });
     const pending: ((v: Record<string, unknown>) => void)[] = [];
-    const failed = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`exit ${code}: ${stderr.trim().split('\n').pop()}`))));
+    const failed = new Promise<never>((_, reject) =>
+      child.once('exit', (code) => reject(new Error(`exit ${code}: ${stderr.trim().split('\n').pop()}`))),
+    );
     lines.on('line', (l) => pending.shift()?.(JSON.parse(l)));
     const next = () => Promise.race([new Promise<Record<string, unknown>>((r) => pending.push(r)), failed]);
     const ready = next();
     try {
       const r = await ready;
-      torchNote = `torch ${r.torch}: max |torch fp32 - ours fp32| = ${Number(r.max_diff_fp32).toExponential(2)}, ` +
+      torchNote =
+        `torch ${r.torch}: max |torch fp32 - ours fp32| = ${Number(r.max_diff_fp32).toExponential(2)}, ` +
         `max |torch bf16 - ours fp32| = ${Number(r.max_diff_bf16).toExponential(2)} (batch 64)`;
       torch = {
         ask: (line) => {
@@ -207,9 +218,12 @@ const buffer = new ReplayBuffer({ capacity: 20_000, obsDim, actionDim: xDim, fie
 {
   const rows = 20_000;
   buffer.addBatch({
-    obs: observations(rows), actions: rng.fillNormal(new Float32Array(rows * xDim)),
-    rewards: rng.fillNormal(new Float32Array(rows)), nextObs: observations(rows),
-    terminated: new Uint8Array(rows), truncated: new Uint8Array(rows),
+    obs: observations(rows),
+    actions: rng.fillNormal(new Float32Array(rows * xDim)),
+    rewards: rng.fillNormal(new Float32Array(rows)),
+    nextObs: observations(rows),
+    terminated: new Uint8Array(rows),
+    truncated: new Uint8Array(rows),
     fields: { realActions: rng.fillUniform(new Float32Array(rows * xDim), -1, 1) },
   });
 }
@@ -274,13 +288,20 @@ rmSync(tmp, { recursive: true, force: true });
 const ms = (k: string) => (best[k] !== undefined ? (best[k] * 1e3).toFixed(2) : 'na');
 const us = (k: string) => (best[k] !== undefined ? (best[k] * 1e6).toFixed(0) : 'na');
 const rows: [string, string][] = [
-  [`dsrl fp32 (${shipped})`, 'fp32'], ['dsrl fp32 (built-in kernels)', 'builtin'],
-  ['dsrl fp32 (built-in, prepacked weights)', 'packed'], ['dsrl bf16 (AVX512-BF16)', 'bf16'],
-  ['onnxruntime-node fp32', 'onnx'], ['PyTorch fp32', 'torch_fp32'], ['PyTorch bf16', 'torch_bf16'],
+  [`dsrl fp32 (${shipped})`, 'fp32'],
+  ['dsrl fp32 (built-in kernels)', 'builtin'],
+  ['dsrl fp32 (built-in, prepacked weights)', 'packed'],
+  ['dsrl bf16 (AVX512-BF16)', 'bf16'],
+  ['onnxruntime-node fp32', 'onnx'],
+  ['PyTorch fp32', 'torch_fp32'],
+  ['PyTorch bf16', 'torch_bf16'],
 ];
 console.log(`${'engine'.padEnd(40)} batch 256 (ms)  batch 1 (us)`);
 for (const [label, k] of rows) console.log(`${label.padEnd(40)} ${ms(`${k}_b256`).padStart(14)}  ${us(`${k}_b1`).padStart(12)}`);
-console.log(`DSRL-NA utd block (${cfg.utd} updates + ${cfg.distillSteps} distillation steps, batch ${BATCH}): ` + blocks.map((b) => `${b} ${ms(`na_${b}`)} ms`).join(', '));
+console.log(
+  `DSRL-NA utd block (${cfg.utd} updates + ${cfg.distillSteps} distillation steps, batch ${BATCH}): ` +
+    blocks.map((b) => `${b} ${ms(`na_${b}`)} ms`).join(', '),
+);
 const ratio = (a: string, b: string) => (best[a] !== undefined && best[b] !== undefined ? best[a] / best[b] : NaN);
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'na');
 const base = ratio('fp32_b256', 'builtin_b256');

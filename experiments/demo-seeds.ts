@@ -33,13 +33,17 @@ function brief(e: HopperDemoResult['base']) {
 }
 
 // The table over every finished run.
-const rows = readdirSync(o.out).filter((f) => /^demo-.*\.json$/.test(f)).map((f) => JSON.parse(readFileSync(join(o.out, f), 'utf8')));
+const rows = readdirSync(o.out)
+  .filter((f) => /^demo-.*\.json$/.test(f))
+  .map((f) => JSON.parse(readFileSync(join(o.out, f), 'utf8')));
 for (const obs of ['raw', 'normalized']) {
   const mine = rows.filter((r) => r.normalizeObs === (obs === 'normalized')).sort((a, b) => a.seed - b.seed);
   if (mine.length === 0) continue;
   console.log(`${obs} observations:`);
   for (const r of mine) {
-    console.log(`  seed ${r.seed}: evals ${r.evals.map((e: { mean: number }) => e.mean.toFixed(0)).join(' / ')}; fresh 20: base ${r.base.mean.toFixed(0)}, zero ${r.zero.mean.toFixed(0)}, steered ${r.steered.mean.toFixed(0)} (best at ${r.bestStep}); ${(r.trainSeconds / 60).toFixed(1)} min`);
+    console.log(
+      `  seed ${r.seed}: evals ${r.evals.map((e: { mean: number }) => e.mean.toFixed(0)).join(' / ')}; fresh 20: base ${r.base.mean.toFixed(0)}, zero ${r.zero.mean.toFixed(0)}, steered ${r.steered.mean.toFixed(0)} (best at ${r.bestStep}); ${(r.trainSeconds / 60).toFixed(1)} min`,
+    );
   }
   const steered = mine.map((r) => r.steered.mean);
   console.log(`  steered on fresh episodes: ${Math.min(...steered).toFixed(0)}-${Math.max(...steered).toFixed(0)} over ${mine.length} seeds`);

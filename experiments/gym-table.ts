@@ -80,7 +80,21 @@ function freshArgs(o: ExperimentOptions, env: string, algo: AlgoKey, seed: numbe
   const steps = String(Math.max(...o.budgets));
   const evalFlags = ['--eval-every', String(o.evalEvery), '--eval-episodes', String(o.evalEpisodes)];
   if (algo === 'scratch') {
-    return ['sac', '--env', env, '--steps', steps, '--seed', String(seed), '--out', dir, ...evalFlags, '--checkpoint-every', String(o.checkpointEvery), ...o.sacArgs];
+    return [
+      'sac',
+      '--env',
+      env,
+      '--steps',
+      steps,
+      '--seed',
+      String(seed),
+      '--out',
+      dir,
+      ...evalFlags,
+      '--checkpoint-every',
+      String(o.checkpointEvery),
+      ...o.sacArgs,
+    ];
   }
   const preset: Partial<(typeof GYM_PRESETS)[string]> = { ...GYM_PRESETS[env], ...o.presetOverrides?.[env] };
   const common = ['steer', '--env', env, '--policy', o.policies[env], '--algo', algo, '--seed', String(seed), '--out', dir, ...evalFlags];
@@ -164,17 +178,22 @@ export function writeReport(o: ExperimentOptions): string {
 /** Commander collector for an option given once per item. */
 export const repeated = (value: string, acc: string[]): string[] => [...acc, value];
 
-const positiveInts = (flag: string) => (value: string): number[] => {
-  const parts = value.split(',').map((v) => Number(v.trim()));
-  if (parts.some((n) => !Number.isSafeInteger(n) || n < 0)) throw new InvalidArgumentError(`${flag} must be comma-separated non-negative integers, got "${value}"`);
-  return parts;
-};
+const positiveInts =
+  (flag: string) =>
+  (value: string): number[] => {
+    const parts = value.split(',').map((v) => Number(v.trim()));
+    if (parts.some((n) => !Number.isSafeInteger(n) || n < 0))
+      throw new InvalidArgumentError(`${flag} must be comma-separated non-negative integers, got "${value}"`);
+    return parts;
+  };
 
-const intOption = (flag: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a non-negative integer, got "${value}"`);
-  return n;
-};
+const intOption =
+  (flag: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a non-negative integer, got "${value}"`);
+    return n;
+  };
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command()
@@ -191,7 +210,11 @@ async function main(argv: string[]): Promise<void> {
     .option('--width <env=n>', 'network width for an env instead of its preset (repeat per env)', repeated, [] as string[])
     .option('--magnitude <env=M>', 'noise bound M for an env instead of its preset (repeat per env)', repeated, [] as string[])
     .option('--residual-scale <beta>', 'residual SAC correction bound, fraction of the action range', '0.2')
-    .option('--obs <raw|normalized>', 'what DSRL-NA and DSRL-SAC see: raw observations (the protocol of the README table) or the base policy\'s normalized ones (dsrl steer\'s default)', 'raw')
+    .option(
+      '--obs <raw|normalized>',
+      "what DSRL-NA and DSRL-SAC see: raw observations (the protocol of the README table) or the base policy's normalized ones (dsrl steer's default)",
+      'raw',
+    )
     .option('--steer-args <flags>', 'extra flags for every dsrl steer run', '')
     .option('--sac-args <flags>', 'extra flags for every dsrl sac run', '')
     .option('--jobs <n>', 'runs at the same time', intOption('--jobs'), 1)
@@ -210,17 +233,27 @@ async function main(argv: string[]): Promise<void> {
   const policies: Record<string, string> = {};
   for (const [env, path] of envPairs('--policy', flags.policy as string[])) policies[env] = resolve(path);
   const presetOverrides: NonNullable<ExperimentOptions['presetOverrides']> = {};
-  for (const [flag, specs, key] of [['--width', flags.width, 'width'], ['--magnitude', flags.magnitude, 'actionMagnitude']] as const) {
+  for (const [flag, specs, key] of [
+    ['--width', flags.width, 'width'],
+    ['--magnitude', flags.magnitude, 'actionMagnitude'],
+  ] as const) {
     for (const [env, text] of envPairs(flag, specs as string[])) {
       const value = Number(text);
       const integer = key === 'width';
-      if (!(value > 0) || (integer && !Number.isSafeInteger(value))) throw new Error(`${flag} ${env}: expected a positive ${integer ? 'integer' : 'number'}, got "${text}"`);
+      if (!(value > 0) || (integer && !Number.isSafeInteger(value)))
+        throw new Error(`${flag} ${env}: expected a positive ${integer ? 'integer' : 'number'}, got "${text}"`);
       presetOverrides[env] = { ...presetOverrides[env], [key]: value };
     }
   }
-  const algos = String(flags.algos).split(',').map((a) => a.trim()) as AlgoKey[];
+  const algos = String(flags.algos)
+    .split(',')
+    .map((a) => a.trim()) as AlgoKey[];
   for (const algo of algos) if (!ALGO_KEYS.includes(algo)) throw new Error(`--algos: unknown algorithm "${algo}" (known: ${ALGO_KEYS.join(', ')})`);
-  const envs = flags.envs ? String(flags.envs).split(',').map((e) => e.trim()) : Object.keys(policies);
+  const envs = flags.envs
+    ? String(flags.envs)
+        .split(',')
+        .map((e) => e.trim())
+    : Object.keys(policies);
   if (envs.length === 0) throw new Error('no envs: give --policy <env>=<path> for each env (or --envs for --report-only / scratch-only runs)');
   const needPolicy = algos.some((a) => a !== 'scratch');
   if (needPolicy && !flags.reportOnly) {
@@ -228,18 +261,33 @@ async function main(argv: string[]): Promise<void> {
   }
   const budgets = [...(flags.budgets as number[])].sort((a, b) => a - b);
   const evalEvery = flags.evalEvery as number;
-  if (evalEvery > 0 && budgets.some((b) => b % evalEvery !== 0)) throw new Error(`every budget must be a multiple of --eval-every ${evalEvery}, got ${budgets.join(', ')}`);
+  if (evalEvery > 0 && budgets.some((b) => b % evalEvery !== 0))
+    throw new Error(`every budget must be a multiple of --eval-every ${evalEvery}, got ${budgets.join(', ')}`);
   if (flags.obs !== 'raw' && flags.obs !== 'normalized') throw new Error(`--obs must be raw or normalized, got "${flags.obs}"`);
   const split = (s: string) => s.split(/\s+/).filter((x) => x.length > 0);
   const o: ExperimentOptions = {
-    policies, envs, algos, seeds: flags.seeds, budgets, evalEvery, evalEpisodes: flags.evalEpisodes, checkpointEvery: flags.checkpointEvery,
-    residualScale: Number(flags.residualScale), obs: flags.obs, presetOverrides, steerArgs: split(flags.steerArgs), sacArgs: split(flags.sacArgs), out: resolve(flags.out),
+    policies,
+    envs,
+    algos,
+    seeds: flags.seeds,
+    budgets,
+    evalEvery,
+    evalEpisodes: flags.evalEpisodes,
+    checkpointEvery: flags.checkpointEvery,
+    residualScale: Number(flags.residualScale),
+    obs: flags.obs,
+    presetOverrides,
+    steerArgs: split(flags.steerArgs),
+    sacArgs: split(flags.sacArgs),
+    out: resolve(flags.out),
   };
 
   if (!flags.reportOnly) {
     const plan = planRuns(o);
     const todo = plan.filter((r) => r.args !== null);
-    console.log(`${plan.length} runs: ${todo.length} to do (${['new', 'resume', 'restart'].map((s) => `${plan.filter((r) => r.status === s).length} ${s}`).join(', ')}), ${plan.length - todo.length} done`);
+    console.log(
+      `${plan.length} runs: ${todo.length} to do (${['new', 'resume', 'restart'].map((s) => `${plan.filter((r) => r.status === s).length} ${s}`).join(', ')}), ${plan.length - todo.length} done`,
+    );
     if (flags.dryRun) {
       for (const r of todo) console.log(`[${r.status}] dsrl ${r.args!.join(' ')}`);
       return;
@@ -255,14 +303,18 @@ async function main(argv: string[]): Promise<void> {
         const code = await execute(run, join(o.out, 'logs'), env);
         done++;
         const minutes = ((performance.now() - started) / 60_000).toFixed(1);
-        console.log(`[${done}/${todo.length}] ${run.env} ${run.algo} seed ${run.seed}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${minutes} min`);
+        console.log(
+          `[${done}/${todo.length}] ${run.env} ${run.algo} seed ${run.seed}: ${code === 0 ? 'ok' : `FAILED (exit ${code})`} in ${minutes} min`,
+        );
         if (code !== 0) failures.push(run);
         writeReport(o); // the table fills in as runs finish
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, flags.jobs as number) }, worker));
     if (failures.length > 0) {
-      console.error(`${failures.length} run(s) failed; see ${join(o.out, 'logs')}: ${failures.map((r) => `${r.env}/${r.algo}-s${r.seed}`).join(', ')}`);
+      console.error(
+        `${failures.length} run(s) failed; see ${join(o.out, 'logs')}: ${failures.map((r) => `${r.env}/${r.algo}-s${r.seed}`).join(', ')}`,
+      );
       process.exitCode = 1;
     }
   }

@@ -53,11 +53,21 @@ class TimedPolicy implements NoisePolicy {
   rows = 0;
   ms = 0;
   constructor(private readonly inner: NoisePolicy) {}
-  get obsDim() { return this.inner.obsDim; }
-  get actDim() { return this.inner.actDim; }
-  get chunk() { return this.inner.chunk; }
-  get actionLow() { return this.inner.actionLow; }
-  get actionHigh() { return this.inner.actionHigh; }
+  get obsDim() {
+    return this.inner.obsDim;
+  }
+  get actDim() {
+    return this.inner.actDim;
+  }
+  get chunk() {
+    return this.inner.chunk;
+  }
+  get actionLow() {
+    return this.inner.actionLow;
+  }
+  get actionHigh() {
+    return this.inner.actionHigh;
+  }
   async act(obs: Float32Array, noise: Float32Array, batch: number): Promise<Float32Array> {
     const t0 = performance.now();
     const out = await this.inner.act(obs, noise, batch);
@@ -75,8 +85,11 @@ class TimedPolicy implements NoisePolicy {
 
 const rng = Rng.fromSeed(0);
 const diffusion = new DiffusionPolicy({
-  spec, obsStats: { min: new Float32Array(spec.obsDim).fill(-3), max: new Float32Array(spec.obsDim).fill(3) },
-  actionLow: [-1, -1, -1], actionHigh: [1, 1, 1], weights: createDiffusionNetwork(spec, Rng.fromSeed(1)).values,
+  spec,
+  obsStats: { min: new Float32Array(spec.obsDim).fill(-3), max: new Float32Array(spec.obsDim).fill(3) },
+  actionLow: [-1, -1, -1],
+  actionHigh: [1, 1, 1],
+  weights: createDiffusionNetwork(spec, Rng.fromSeed(1)).values,
 });
 const base = new TimedPolicy(diffusion);
 const cfg = dsrlNaDefaults(spec.obsDim, chunkDim, { actionMagnitude: 1.5 });
@@ -84,14 +97,24 @@ const agent = new DsrlNA(cfg, base, rng.split(), BATCH);
 const buffer = new ReplayBuffer({ capacity: 20_000, obsDim: spec.obsDim, actionDim: chunkDim, fields: { realActions: chunkDim }, rng: rng.split() });
 const rows = 20_000;
 buffer.addBatch({
-  obs: rng.fillNormal(new Float32Array(rows * spec.obsDim)), actions: rng.fillNormal(new Float32Array(rows * chunkDim)),
-  rewards: rng.fillNormal(new Float32Array(rows)), nextObs: rng.fillNormal(new Float32Array(rows * spec.obsDim)),
-  terminated: new Uint8Array(rows), truncated: new Uint8Array(rows), fields: { realActions: rng.fillUniform(new Float32Array(rows * chunkDim), -1, 1) },
+  obs: rng.fillNormal(new Float32Array(rows * spec.obsDim)),
+  actions: rng.fillNormal(new Float32Array(rows * chunkDim)),
+  rewards: rng.fillNormal(new Float32Array(rows)),
+  nextObs: rng.fillNormal(new Float32Array(rows * spec.obsDim)),
+  terminated: new Uint8Array(rows),
+  truncated: new Uint8Array(rows),
+  fields: { realActions: rng.fillUniform(new Float32Array(rows * chunkDim), -1, 1) },
 });
 const batch = buffer.createBatch(BATCH);
 
-console.log(`backend=${getBackend().name} cpus=${cpus().length} load=${loadavg().map((l) => l.toFixed(2)).join(',')}`);
-console.log(`base policy: ${diffusion.network.size} parameters; DSRL-NA: actor/critics ${cfg.actorHidden.join('x')}, batch ${BATCH}, utd ${cfg.utd}, ${cfg.distillSteps} distill steps per ${cfg.utd} updates`);
+console.log(
+  `backend=${getBackend().name} cpus=${cpus().length} load=${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(',')}`,
+);
+console.log(
+  `base policy: ${diffusion.network.size} parameters; DSRL-NA: actor/critics ${cfg.actorHidden.join('x')}, batch ${BATCH}, utd ${cfg.utd}, ${cfg.distillSteps} distill steps per ${cfg.utd} updates`,
+);
 
 const obs256 = rng.fillNormal(new Float32Array(BATCH * spec.obsDim));
 const noise256 = rng.fillNormal(new Float32Array(BATCH * chunkDim));
@@ -114,16 +137,26 @@ const distillUpdateMs = (await perCall(distillUpdate, seconds)) * 1e3;
 const distillStepMs = (distillUpdateMs - updateMs) / cfg.distillSteps;
 
 // The same updates with a free stand-in for the base policy (returns the noise): the cost of the RL networks alone.
-const freeBase: NoisePolicy = { ...spec, actionLow: diffusion.actionLow, actionHigh: diffusion.actionHigh, act: (_obs, noise, rows) => noise.subarray(0, rows * chunkDim) };
+const freeBase: NoisePolicy = {
+  ...spec,
+  actionLow: diffusion.actionLow,
+  actionHigh: diffusion.actionHigh,
+  act: (_obs, noise, rows) => noise.subarray(0, rows * chunkDim),
+};
 const rlOnly = new DsrlNA(cfg, freeBase, Rng.fromSeed(5), BATCH);
-const rlUpdateMs = (await perCall(async () => {
-  if ((rlOnly.updates + 1) % cfg.utd === 0) rlOnly.updates++;
-  await rlOnly.update(buffer.sample(batch));
-}, seconds)) * 1e3;
-const rlDistillMs = ((await perCall(async () => {
-  rlOnly.updates = cfg.utd * Math.ceil((rlOnly.updates + 1) / cfg.utd) - 1;
-  await rlOnly.update(buffer.sample(batch));
-}, seconds)) * 1e3 - rlUpdateMs) / cfg.distillSteps;
+const rlUpdateMs =
+  (await perCall(async () => {
+    if ((rlOnly.updates + 1) % cfg.utd === 0) rlOnly.updates++;
+    await rlOnly.update(buffer.sample(batch));
+  }, seconds)) * 1e3;
+const rlDistillMs =
+  ((await perCall(async () => {
+    rlOnly.updates = cfg.utd * Math.ceil((rlOnly.updates + 1) / cfg.utd) - 1;
+    await rlOnly.update(buffer.sample(batch));
+  }, seconds)) *
+    1e3 -
+    rlUpdateMs) /
+  cfg.distillSteps;
 
 // Share of the base policy inside one utd block.
 base.reset();
@@ -138,10 +171,11 @@ const inner = await makeChunkedVectorEnv('Hopper-v5', NUM_ENVS, spec.chunk);
 const env = new NoiseActionVectorEnv(inner, diffusion, 1.5);
 await env.reset({ seed: 0 });
 const noise4 = new Float32Array(NUM_ENVS * chunkDim);
-const envStepMs = (await perCall(async () => {
-  rng.fillNormal(noise4);
-  await env.step(noise4);
-}, seconds / 2)) * 1e3;
+const envStepMs =
+  (await perCall(async () => {
+    rng.fillNormal(noise4);
+    await env.step(noise4);
+  }, seconds / 2)) * 1e3;
 await inner.close();
 const actMs = (await perCall(() => agent.act(obs4, NUM_ENVS, false), seconds / 4)) * 1e3;
 
@@ -151,10 +185,20 @@ const vectorSteps = 100_000 / envStepsPerVectorStep;
 const hours = (vectorSteps * vectorStepMs) / 3.6e6;
 const f = (x: number) => x.toFixed(2);
 console.log(`base policy act, batch ${BATCH}: ${f(baseMs)} ms; batch ${NUM_ENVS}: ${f(base4Ms)} ms`);
-console.log(`update (Q_A + actor + alpha, 1 base call): ${f(updateMs)} ms, of which the base call ~${f(baseMs)} ms (${((100 * baseMs) / updateMs).toFixed(0)}%)`);
+console.log(
+  `update (Q_A + actor + alpha, 1 base call): ${f(updateMs)} ms, of which the base call ~${f(baseMs)} ms (${((100 * baseMs) / updateMs).toFixed(0)}%)`,
+);
 console.log(`distillation step (1 base call): ${f(distillStepMs)} ms`);
 console.log(`RL networks alone (free base policy): update ${f(rlUpdateMs)} ms, distillation step ${f(rlDistillMs)} ms`);
-console.log(`utd block (${cfg.utd} updates + ${cfg.distillSteps} distill steps): ${f(blockMs)} ms; ${blockCalls} base calls took ${f(blockBaseMs)} ms (${((100 * blockBaseMs) / blockMs).toFixed(0)}%)`);
-console.log(`env: vector step of ${NUM_ENVS} chunked Hopper envs incl. the base policy at batch ${NUM_ENVS}: ${f(envStepMs)} ms; agent act: ${f(actMs)} ms`);
-console.log(`one vector step (${envStepsPerVectorStep} env steps): ${f(vectorStepMs)} ms -> 100k env steps: ${vectorSteps} vector steps, ${hours.toFixed(2)} h (+ evaluations)`);
-console.log(`na-profile base256_ms=${f(baseMs)} update_ms=${f(updateMs)} distill_step_ms=${f(distillStepMs)} rl_update_ms=${f(rlUpdateMs)} rl_distill_ms=${f(rlDistillMs)} vector_step_ms=${f(vectorStepMs)} hours_100k=${hours.toFixed(2)}`);
+console.log(
+  `utd block (${cfg.utd} updates + ${cfg.distillSteps} distill steps): ${f(blockMs)} ms; ${blockCalls} base calls took ${f(blockBaseMs)} ms (${((100 * blockBaseMs) / blockMs).toFixed(0)}%)`,
+);
+console.log(
+  `env: vector step of ${NUM_ENVS} chunked Hopper envs incl. the base policy at batch ${NUM_ENVS}: ${f(envStepMs)} ms; agent act: ${f(actMs)} ms`,
+);
+console.log(
+  `one vector step (${envStepsPerVectorStep} env steps): ${f(vectorStepMs)} ms -> 100k env steps: ${vectorSteps} vector steps, ${hours.toFixed(2)} h (+ evaluations)`,
+);
+console.log(
+  `na-profile base256_ms=${f(baseMs)} update_ms=${f(updateMs)} distill_step_ms=${f(distillStepMs)} rl_update_ms=${f(rlUpdateMs)} rl_distill_ms=${f(rlDistillMs)} vector_step_ms=${f(vectorStepMs)} hours_100k=${hours.toFixed(2)}`,
+);

@@ -194,7 +194,8 @@ export function resultsMarkdown(records: readonly RunRecord[], options: TableOpt
   const last = Math.max(...budgets);
   for (const env of envs) {
     lines.push(
-      `## ${env}`, '',
+      `## ${env}`,
+      '',
       `| algorithm | ${budgets.map(formatSteps).join(' | ')} | best ≤ ${formatSteps(last)} | min |`,
       `|---|${budgets.map(() => '---:').join('|')}|---:|---:|`,
     );
@@ -215,15 +216,20 @@ export function curveFileName(env: string): string {
 
 /** One chart for an env: mean ± std across seeds per algorithm, the base policy as a horizontal line. */
 export function envCurvesSvg(records: readonly RunRecord[], env: string, algos: readonly AlgoKey[]): string {
-  const series = algos.filter((a) => a !== 'base').flatMap((algo) => {
-    const runs = records.filter((r) => r.env === env && r.algo === algo).map((r) => r.evals);
-    if (runs.length === 0) return [];
-    const { points, band } = meanStdAcrossSeeds(runs);
-    return [{ name: `${ALGO_LABELS[algo]} (${runs.length} seed${runs.length > 1 ? 's' : ''})`, points, band }];
-  });
+  const series = algos
+    .filter((a) => a !== 'base')
+    .flatMap((algo) => {
+      const runs = records.filter((r) => r.env === env && r.algo === algo).map((r) => r.evals);
+      if (runs.length === 0) return [];
+      const { points, band } = meanStdAcrossSeeds(runs);
+      return [{ name: `${ALGO_LABELS[algo]} (${runs.length} seed${runs.length > 1 ? 's' : ''})`, points, band }];
+    });
   const base = algos.includes('base') ? statAt(records, env, 'base', 0) : null;
   return curveSvg({
-    title: `${env}: eval return`, xLabel: 'env steps', yLabel: 'eval return', series,
+    title: `${env}: eval return`,
+    xLabel: 'env steps',
+    yLabel: 'eval return',
+    series,
     hlines: base ? [{ name: ALGO_LABELS.base, value: base.mean }] : [],
   });
 }

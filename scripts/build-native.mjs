@@ -27,7 +27,9 @@ function fail(message, detail = '') {
     console.error(`dsrl: native backend build failed: ${message}`);
     process.exit(1);
   }
-  console.warn(`dsrl: native backend not built (${message}); dsrl will use its portable TypeScript backend (much slower); to build it: install g++ make python3, then \`npm run build:native\``);
+  console.warn(
+    `dsrl: native backend not built (${message}); dsrl will use its portable TypeScript backend (much slower); to build it: install g++ make python3, then \`npm run build:native\``,
+  );
   process.exit(0);
 }
 
@@ -54,22 +56,37 @@ if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).error) fail(`no C compiler
 function findOpenblas() {
   const dir = mkdtempSync(join(tmpdir(), 'dsrl-blas-'));
   try {
-    writeFileSync(join(dir, 't.c'), [
-      '#include <cblas.h>',
-      'int main(void) {',
-      '  float a = 2, b = 3, c = 0;',
-      '  openblas_set_num_threads(1);',
-      '  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1.0f, &a, 1, &b, 1, 0.0f, &c, 1);',
-      '  return c == 6.0f ? 0 : 1;',
-      '}',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 't.c'),
+      [
+        '#include <cblas.h>',
+        'int main(void) {',
+        '  float a = 2, b = 3, c = 0;',
+        '  openblas_set_num_threads(1);',
+        '  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, 1, 1, 1.0f, &a, 1, &b, 1, 0.0f, &c, 1);',
+        '  return c == 6.0f ? 0 : 1;',
+        '}',
+      ].join('\n'),
+    );
     // The include directories binding.gyp adds for OpenBLAS (Debian's multiarch and upstream's layouts).
-    const args = ['-I/usr/include/x86_64-linux-gnu', '-I/usr/include/openblas', '-MD', '-MF', join(dir, 't.d'), '-o', join(dir, 't'), join(dir, 't.c'), '-lopenblas'];
+    const args = [
+      '-I/usr/include/x86_64-linux-gnu',
+      '-I/usr/include/openblas',
+      '-MD',
+      '-MF',
+      join(dir, 't.d'),
+      '-o',
+      join(dir, 't'),
+      join(dir, 't.c'),
+      '-lopenblas',
+    ];
     const built = spawnSync(cc, args, { encoding: 'utf8' });
     if (built.status !== 0) return null;
     const ran = spawnSync(join(dir, 't'), [], { stdio: 'ignore', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
     if (ran.status !== 0) return null;
-    const header = readFileSync(join(dir, 't.d'), 'utf8').split(/\s+/).find((f) => f.endsWith('/cblas.h'));
+    const header = readFileSync(join(dir, 't.d'), 'utf8')
+      .split(/\s+/)
+      .find((f) => f.endsWith('/cblas.h'));
     return header ?? 'cblas.h';
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -86,7 +103,9 @@ if (blasWanted === 'builtin') {
     blas = 'openblas';
     why = `found ${header}`;
   } else if (blasWanted === 'openblas') {
-    console.error('dsrl: DSRL_NATIVE_BLAS=openblas but no working cblas.h + libopenblas was found: install libopenblas-dev, or unset DSRL_NATIVE_BLAS');
+    console.error(
+      'dsrl: DSRL_NATIVE_BLAS=openblas but no working cblas.h + libopenblas was found: install libopenblas-dev, or unset DSRL_NATIVE_BLAS',
+    );
     process.exit(1);
   } else {
     why = 'no cblas.h + libopenblas found';

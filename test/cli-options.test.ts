@@ -18,8 +18,11 @@ const command = (name: string) => program().commands.find((c) => c.name() === na
 const flagsOf = (cmd: Command) => new Map(cmd.options.map((o) => [o.long!, o]));
 
 describe('CLI flags from the schemas', () => {
-  it('every option of steer and sac has its flag, named after the option, with the schema\'s default in the help', () => {
-    for (const [name, schema] of [['steer', steerSchema], ['sac', sacRunSchema]] as const) {
+  it("every option of steer and sac has its flag, named after the option, with the schema's default in the help", () => {
+    for (const [name, schema] of [
+      ['steer', steerSchema],
+      ['sac', sacRunSchema],
+    ] as const) {
       const flags = flagsOf(command(name));
       for (const key of Object.keys(schema.shape)) {
         if (key === 'stopAfter') continue; // for tests only
@@ -40,12 +43,22 @@ describe('CLI flags from the schemas', () => {
 
   it('bad values name the flag, and options are checked before any policy or env is loaded', async () => {
     const run = (...args: string[]) => program().parseAsync(['node', 'dsrl', ...args]);
-    await expect(run('steer', '--env', 'Hopper-v5', '--policy', 'no/such/policy', '--utd', '2.5')).rejects.toThrow(/--utd must be an integer, got "2.5"/);
-    await expect(run('steer', '--env', 'Hopper-v5', '--policy', 'no/such/policy', '--algo', 'ppo')).rejects.toThrow(/--algo.*Allowed choices are na, sac, residual, base/);
+    await expect(run('steer', '--env', 'Hopper-v5', '--policy', 'no/such/policy', '--utd', '2.5')).rejects.toThrow(
+      /--utd must be an integer, got "2.5"/,
+    );
+    await expect(run('steer', '--env', 'Hopper-v5', '--policy', 'no/such/policy', '--algo', 'ppo')).rejects.toThrow(
+      /--algo.*Allowed choices are na, sac, residual, base/,
+    );
     // The policy path does not exist: these fail on the options first, naming them.
-    await expect(run('steer', '--env', 'Hopper-v5', '--policy', 'no/such/policy', '--steps', '1000')).rejects.toThrow(/steps \(1000\) <= learningStarts \(4000\)/);
-    await expect(run('steer', '--env', 'Hopper-v5', '--policy', 'no/such/policy', '--steps', '9000', '--batch-size', '0')).rejects.toThrow(/batchSize: Too small/);
-    await expect(run('sac', '--env', 'Hopper-v5', '--steps', '100', '--learning-starts', '200')).rejects.toThrow(/steps \(100\) <= learningStarts \(200\)/);
+    await expect(run('steer', '--env', 'Hopper-v5', '--policy', 'no/such/policy', '--steps', '1000')).rejects.toThrow(
+      /steps \(1000\) <= learningStarts \(4000\)/,
+    );
+    await expect(run('steer', '--env', 'Hopper-v5', '--policy', 'no/such/policy', '--steps', '9000', '--batch-size', '0')).rejects.toThrow(
+      /batchSize: Too small/,
+    );
+    await expect(run('sac', '--env', 'Hopper-v5', '--steps', '100', '--learning-starts', '200')).rejects.toThrow(
+      /steps \(100\) <= learningStarts \(200\)/,
+    );
     await expect(run('sac', '--env', 'Hopper-v5', '--steps', '1e10')).rejects.toThrow(/steps: Too big/);
   });
 });

@@ -13,7 +13,11 @@ describe('dsrl collect', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dsrl-collect-'));
     const agent = join(dir, 'agent');
     // An untrained Hopper agent: short episodes, and a policy std far from zero.
-    saveSacCheckpoint(agent, new SAC(sacDefaults(11, 3, { actorHidden: [16, 16], criticHidden: [16, 16] }), Rng.fromSeed(3)), { env: 'Hopper-v5', step: 0, evalReturn: null });
+    saveSacCheckpoint(agent, new SAC(sacDefaults(11, 3, { actorHidden: [16, 16], criticHidden: [16, 16] }), Rng.fromSeed(3)), {
+      env: 'Hopper-v5',
+      step: 0,
+      evalReturn: null,
+    });
     const run = (name: string, extra: { noise?: number; stochastic?: boolean; seed?: number }) =>
       collect({ policy: agent, env: 'Hopper-v5', episodes: 2, noise: 0, seed: 0, out: join(dir, `${name}.h5`), ...extra });
     const mean = await run('mean', {});

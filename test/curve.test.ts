@@ -88,13 +88,34 @@ describe('curveSvg', () => {
   });
 
   it('puts higher values higher on the page', () => {
-    const svg = curveSvg({ series: [{ name: 'up', points: [[0, 0], [10, 100]] }] });
+    const svg = curveSvg({
+      series: [
+        {
+          name: 'up',
+          points: [
+            [0, 0],
+            [10, 100],
+          ],
+        },
+      ],
+    });
     const [, y0, y1] = svg.match(/d="M[\d.]+,([\d.]+) L[\d.]+,([\d.]+)"/)!.map(Number);
     expect(y1).toBeLessThan(y0);
   });
 
   it('escapes names so the XML stays valid', () => {
-    const svg = curveSvg({ title: 'a < b & "c"', series: [{ name: '<script>&', points: [[0, 1], [1, 2]] }] });
+    const svg = curveSvg({
+      title: 'a < b & "c"',
+      series: [
+        {
+          name: '<script>&',
+          points: [
+            [0, 1],
+            [1, 2],
+          ],
+        },
+      ],
+    });
     checkXml(svg);
     expect(svg).toContain('&lt;script&gt;&amp;');
     expect(svg).not.toContain('<script>');
@@ -119,7 +140,20 @@ describe('curveSvg', () => {
 
   it('breaks lines at NaN and infinite values instead of plotting them', () => {
     const svg = curveSvg({
-      series: [{ name: 'gappy', points: [[0, 1], [1, 2], [2, NaN], [3, 3], [4, 4], [5, Infinity], [6, 5]] }],
+      series: [
+        {
+          name: 'gappy',
+          points: [
+            [0, 1],
+            [1, 2],
+            [2, NaN],
+            [3, 3],
+            [4, 4],
+            [5, Infinity],
+            [6, 5],
+          ],
+        },
+      ],
       hlines: [{ name: 'unknown base', value: NaN }],
     });
     const names = checkXml(svg);
@@ -128,14 +162,35 @@ describe('curveSvg', () => {
     expect(svg).not.toContain('class="hline"');
     expect(svg).not.toMatch(/NaN|Infinity/);
 
-    const allNaN = curveSvg({ series: [{ name: 'x', points: [[0, NaN], [1, NaN]] }] });
+    const allNaN = curveSvg({
+      series: [
+        {
+          name: 'x',
+          points: [
+            [0, NaN],
+            [1, NaN],
+          ],
+        },
+      ],
+    });
     checkXml(allNaN);
     expect(allNaN).toContain('no data');
     expect(allNaN).not.toMatch(/NaN|Infinity/);
   });
 
   it('sorts points by step', () => {
-    const svg = curveSvg({ series: [{ name: 's', points: [[2, 1], [0, 1], [1, 1]] }] });
+    const svg = curveSvg({
+      series: [
+        {
+          name: 's',
+          points: [
+            [2, 1],
+            [0, 1],
+            [1, 1],
+          ],
+        },
+      ],
+    });
     const xs = [...svg.matchAll(/[ML]([\d.]+),/g)].map((m) => Number(m[1]));
     expect(xs).toEqual([...xs].sort((a, b) => a - b));
   });
@@ -166,9 +221,21 @@ describe('axis helpers', () => {
 
   it('aggregates seeds into mean ± std at steps all seeds logged', () => {
     const { points, band } = meanStdAcrossSeeds([
-      [[0, 1], [10, 2], [20, 9]],
-      [[0, 3], [10, 4], [15, 7]],
-      [[0, 5], [10, NaN], [20, 3]],
+      [
+        [0, 1],
+        [10, 2],
+        [20, 9],
+      ],
+      [
+        [0, 3],
+        [10, 4],
+        [15, 7],
+      ],
+      [
+        [0, 5],
+        [10, NaN],
+        [20, 3],
+      ],
     ]);
     expect(points).toEqual([[0, 3]]);
     const std = Math.sqrt(8 / 3);

@@ -6,9 +6,7 @@ import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
-import {
-  createD4rlDataset, d4rlFromRawArrays, episodeReturnStats, loadIntoReplayBuffer, splitEpisodes, type D4rlDataset,
-} from '../src/data/d4rl.ts';
+import { createD4rlDataset, d4rlFromRawArrays, episodeReturnStats, loadIntoReplayBuffer, splitEpisodes, type D4rlDataset } from '../src/data/d4rl.ts';
 import { datasetHash, readD4rl, writeD4rl } from '../src/data/hdf5.ts';
 import { ReplayBuffer } from '../src/data/replay-buffer.ts';
 
@@ -125,20 +123,25 @@ describe('files written by h5py', () => {
     const ds = makeDataset(3);
     const path = join(dir, 'h5py-like.hdf5');
     const obs64 = Float64Array.from(ds.observations, (v, i) => v + (i % 2) * 1e-9); // not representable in float32
-    writeRawFile(path, ds, (f) => {
-      f.create_dataset({ name: 'observations', data: obs64, shape: [ds.size, ds.obsDim], dtype: '<d' });
-      f.create_dataset({ name: 'rewards', data: Float64Array.from(ds.rewards), shape: [ds.size, 1], dtype: '<d' });
-      f.create_dataset({ name: 'timeouts', data: Float64Array.from(ds.timeouts), shape: [ds.size], dtype: '<d' });
-      f.create_group('infos');
-      f.create_dataset({ name: 'infos/qpos', data: new Float64Array(ds.size * 4), shape: [ds.size, 4], dtype: '<d' });
-      const meta = f.create_group('metadata');
-      f.create_dataset({ name: 'metadata/algorithm', data: 'SAC' });
-      f.create_dataset({ name: 'metadata/iteration', data: new Int32Array([1000]), shape: [], dtype: '<i' });
-      meta.create_group('policy');
-      f.create_dataset({ name: 'metadata/policy/fc0_weight', data: new Float32Array(64 * 11), shape: [64, 11], dtype: '<f' });
-      f.create_dataset({ name: 'metadata/policy/nonlinearity', data: 'relu' });
-      meta.create_attribute('env_id', 'hopper-medium-v2');
-    }, ['observations', 'rewards', 'timeouts']);
+    writeRawFile(
+      path,
+      ds,
+      (f) => {
+        f.create_dataset({ name: 'observations', data: obs64, shape: [ds.size, ds.obsDim], dtype: '<d' });
+        f.create_dataset({ name: 'rewards', data: Float64Array.from(ds.rewards), shape: [ds.size, 1], dtype: '<d' });
+        f.create_dataset({ name: 'timeouts', data: Float64Array.from(ds.timeouts), shape: [ds.size], dtype: '<d' });
+        f.create_group('infos');
+        f.create_dataset({ name: 'infos/qpos', data: new Float64Array(ds.size * 4), shape: [ds.size, 4], dtype: '<d' });
+        const meta = f.create_group('metadata');
+        f.create_dataset({ name: 'metadata/algorithm', data: 'SAC' });
+        f.create_dataset({ name: 'metadata/iteration', data: new Int32Array([1000]), shape: [], dtype: '<i' });
+        meta.create_group('policy');
+        f.create_dataset({ name: 'metadata/policy/fc0_weight', data: new Float32Array(64 * 11), shape: [64, 11], dtype: '<f' });
+        f.create_dataset({ name: 'metadata/policy/nonlinearity', data: 'relu' });
+        meta.create_attribute('env_id', 'hopper-medium-v2');
+      },
+      ['observations', 'rewards', 'timeouts'],
+    );
     const back = await readD4rl(path);
     expect(back.observations).toBeInstanceOf(Float32Array);
     expect(Array.from(back.observations)).toEqual(Array.from(obs64, (v) => Math.fround(v)));
@@ -161,9 +164,14 @@ describe('clear errors', () => {
 
   it('names the key whose length differs', async () => {
     const path = join(dir, 'short-actions.hdf5');
-    writeRawFile(path, ds, (f) => {
-      f.create_dataset({ name: 'actions', data: Float64Array.from(ds.actions.subarray(0, 9 * 2)), shape: [9, 2], dtype: '<d' });
-    }, ['actions']);
+    writeRawFile(
+      path,
+      ds,
+      (f) => {
+        f.create_dataset({ name: 'actions', data: Float64Array.from(ds.actions.subarray(0, 9 * 2)), shape: [9, 2], dtype: '<d' });
+      },
+      ['actions'],
+    );
     await expect(readD4rl(path)).rejects.toThrow(new RegExp(`${path}: key "actions" has 9 rows but "observations" has 10`));
   });
 
@@ -223,7 +231,9 @@ describe('clear errors', () => {
       try { await readD4rl(${JSON.stringify(truncated)}); } catch (e) { process.stdout.write(e.message); }`;
     const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
     expect(run.stderr).not.toMatch(/HDF5-DIAG/);
-    expect(run.stdout).toMatch(/^\S*truncated-8\.hdf5: cannot open as HDF5 \(truncated or corrupt\?\): truncated file: eof = 1000, .*stored_eof = \d+$/);
+    expect(run.stdout).toMatch(
+      /^\S*truncated-8\.hdf5: cannot open as HDF5 \(truncated or corrupt\?\): truncated file: eof = 1000, .*stored_eof = \d+$/,
+    );
   });
 
   it('checks in-memory datasets too', () => {
@@ -260,7 +270,11 @@ describe('episodes', () => {
     ds.timeouts.fill(0);
     expect(splitEpisodes(ds).map((e) => e.end)).toEqual([4, 10]);
     const episodes = splitEpisodes(ds, { splitOnDiscontinuity: true });
-    expect(episodes.map((e) => [e.end, e.endReason])).toEqual([[4, 'terminal'], [7, 'discontinuity'], [10, 'unfinished']]);
+    expect(episodes.map((e) => [e.end, e.endReason])).toEqual([
+      [4, 'terminal'],
+      [7, 'discontinuity'],
+      [10, 'unfinished'],
+    ]);
   });
 });
 
@@ -287,7 +301,10 @@ describe('loadIntoReplayBuffer', () => {
     const buffer = new ReplayBuffer({ capacity: 16, obsDim: 3, actionDim: 2, seed: 1 });
     expect(loadIntoReplayBuffer(ds, buffer)).toBe(10);
     const out = buffer.createBatch(10);
-    buffer.gather(Array.from({ length: 10 }, (_, i) => i), out);
+    buffer.gather(
+      Array.from({ length: 10 }, (_, i) => i),
+      out,
+    );
     expect(Array.from(out.obs)).toEqual(Array.from(ds.observations));
     expect(Array.from(out.actions)).toEqual(Array.from(ds.actions));
     expect(Array.from(out.rewards)).toEqual(Array.from(ds.rewards));
@@ -298,7 +315,9 @@ describe('loadIntoReplayBuffer', () => {
 
   it('refuses mismatched dims and data that does not fit, unless overwriting is allowed', () => {
     const ds = makeDataset(8);
-    expect(() => loadIntoReplayBuffer(ds, new ReplayBuffer({ capacity: 16, obsDim: 4, actionDim: 2, seed: 1 }))).toThrow(/obsDim 3 but buffer obsDim 4/);
+    expect(() => loadIntoReplayBuffer(ds, new ReplayBuffer({ capacity: 16, obsDim: 4, actionDim: 2, seed: 1 }))).toThrow(
+      /obsDim 3 but buffer obsDim 4/,
+    );
     expect(() => loadIntoReplayBuffer(ds, new ReplayBuffer({ capacity: 16, obsDim: 3, actionDim: 3, seed: 1 }))).toThrow(/width 3/);
     const small = new ReplayBuffer({ capacity: 6, obsDim: 3, actionDim: 2, seed: 1 });
     expect(() => loadIntoReplayBuffer(ds, small)).toThrow(/10 transitions do not fit in the 6 free slots/);

@@ -11,7 +11,12 @@ import { registerEnv } from '../src/envs/registry.ts';
 import { Reach1D } from '../src/envs/toy/reach.ts';
 import { decodeSafetensors, encodeSafetensors, modelTensors } from '../src/nn/safetensors.ts';
 import {
-  loadDiffusionCheckpoint, loadDiffusionPolicy, NUMBERS_KEY, readManifest, recordEvalResult, saveDiffusionCheckpoint,
+  loadDiffusionCheckpoint,
+  loadDiffusionPolicy,
+  NUMBERS_KEY,
+  readManifest,
+  recordEvalResult,
+  saveDiffusionCheckpoint,
 } from '../src/policies/diffusion/checkpoint-io.ts';
 import { parseManifest, validateManifest } from '../src/policies/diffusion/manifest.ts';
 import { createDiffusionNetwork, DiffusionPolicy, type DiffusionPolicySpec } from '../src/policies/diffusion/policy.ts';
@@ -73,8 +78,17 @@ describe('diffusion-policy checkpoints', () => {
     expect(Array.from(loaded.act(obs, noise, 5))).toEqual(Array.from(want));
     expect(loaded.spec).toEqual(spec);
     expect(manifest).toMatchObject({
-      formatVersion: 1, obsDim: 11, actDim: 3, chunk: 4, denoisingSteps: 20, ddimSteps: 5, envId: 'Hopper-v5',
-      architecture: { width: 32, depth: 2, timeDim: 16 }, dataset: { hash }, training: { steps: 10 }, eval: [],
+      formatVersion: 1,
+      obsDim: 11,
+      actDim: 3,
+      chunk: 4,
+      denoisingSteps: 20,
+      ddimSteps: 5,
+      envId: 'Hopper-v5',
+      architecture: { width: 32, depth: 2, timeDim: 16 },
+      dataset: { hash },
+      training: { steps: 10 },
+      eval: [],
     });
     expect(manifest.weights.rawPrefix).toBe('raw.');
     // Loading via the manifest path works too; the raw weights load on request and differ from the EMA ones.
@@ -85,7 +99,17 @@ describe('diffusion-policy checkpoints', () => {
   it('appends eval results to the manifest without touching the weights', () => {
     const { dir, policy } = saved(2);
     const before = readFileSync(join(dir, 'model.safetensors'));
-    const result = { envId: 'Hopper-v5', episodes: 3, seed: 0, returnMean: 1234.5, returnStd: 10, returnMin: 1220, returnMax: 1250, lengthMean: 400, at: '2025-01-01T00:00:00Z' };
+    const result = {
+      envId: 'Hopper-v5',
+      episodes: 3,
+      seed: 0,
+      returnMean: 1234.5,
+      returnStd: 10,
+      returnMin: 1220,
+      returnMax: 1250,
+      lengthMean: 400,
+      at: '2025-01-01T00:00:00Z',
+    };
     recordEvalResult(dir, result);
     recordEvalResult(dir, { ...result, seed: 1 });
     expect(readManifest(dir).eval.map((e) => e.seed)).toEqual([0, 1]);
@@ -122,13 +146,17 @@ describe('diffusion-policy checkpoints', () => {
       m.weights.parameters = createDiffusionNetwork({ ...spec, width: 48 }, Rng.fromSeed(0)).size;
     });
     // The numbers saved with the weights name the edit first.
-    expect(() => loadDiffusionPolicy(dir)).toThrow(/manifest\.json was edited after saving: architecture\.width is 48 but the weights were saved with 32/);
+    expect(() => loadDiffusionPolicy(dir)).toThrow(
+      /manifest\.json was edited after saving: architecture\.width is 48 but the weights were saved with 32/,
+    );
     // Weights from before the numbers were saved with them: the shape checks still catch it.
     const weightsPath = join(dir, 'model.safetensors');
     const { tensors, metadata } = decodeSafetensors(readFileSync(weightsPath));
     delete metadata[NUMBERS_KEY];
     writeFileSync(weightsPath, encodeSafetensors(tensors, metadata));
-    expect(() => loadDiffusionPolicy(dir)).toThrow(/model\.safetensors does not match .*manifest\.json: its "ema\." tensors hold \d+ values, the architecture the manifest describes has \d+ parameters/);
+    expect(() => loadDiffusionPolicy(dir)).toThrow(
+      /model\.safetensors does not match .*manifest\.json: its "ema\." tensors hold \d+ values, the architecture the manifest describes has \d+ parameters/,
+    );
     editManifest(dir, (m) => {
       m.architecture.width = 32;
       m.architecture.depth = 3;
@@ -139,7 +167,9 @@ describe('diffusion-policy checkpoints', () => {
       m.architecture.depth = 2;
       m.weights.parameters = 5;
     });
-    expect(() => loadDiffusionPolicy(dir)).toThrow(/weights\.parameters: is 5 but the architecture described \(timeDim 16, width 32, depth 2\) has \d+/);
+    expect(() => loadDiffusionPolicy(dir)).toThrow(
+      /weights\.parameters: is 5 but the architecture described \(timeDim 16, width 32, depth 2\) has \d+/,
+    );
   });
 
   it('refuses huge sizes in a small manifest before allocating, and an edited denoisingSteps (issue 16, defect 4)', () => {
@@ -147,7 +177,10 @@ describe('diffusion-policy checkpoints', () => {
     const cases: [(m: Record<string, any>) => void, RegExp][] = [
       [(m) => (m.denoisingSteps = 2e9), /denoisingSteps: Too big: expected number to be <=100000/],
       [(m) => (m.architecture.width = 1e6), /architecture\.width: Too big: expected number to be <=16384/],
-      [(m) => (m.architecture.width = 12000), /weights\.parameters: is \d+ but the architecture described \(timeDim 16, width 12000, depth 2\) has 5766\d+/],
+      [
+        (m) => (m.architecture.width = 12000),
+        /weights\.parameters: is \d+ but the architecture described \(timeDim 16, width 12000, depth 2\) has 5766\d+/,
+      ],
       [(m) => (m.denoisingSteps = 40), /manifest\.json was edited after saving: denoisingSteps is 40 but the weights were saved with 20/],
       [(m) => (m.actionHigh = [100, 100, 100]), /edited after saving: actionHigh\.0 is 100 but the weights were saved with 1/],
     ];
@@ -169,7 +202,9 @@ describe('diffusion-policy checkpoints', () => {
     const a = saved(6);
     const b = saved(7);
     cpSync(join(b.dir, 'model.safetensors'), join(a.dir, 'model.safetensors'));
-    expect(() => loadDiffusionPolicy(a.dir)).toThrow(/model\.safetensors does not match .*manifest\.json: its SHA-256 is [0-9a-f]{12}\.\.\., the manifest records/);
+    expect(() => loadDiffusionPolicy(a.dir)).toThrow(
+      /model\.safetensors does not match .*manifest\.json: its SHA-256 is [0-9a-f]{12}\.\.\., the manifest records/,
+    );
   });
 
   it('rejects truncated weights, stray tensors, and a missing weights file', () => {
@@ -243,11 +278,20 @@ describe('dsrl pretrain and dsrl eval', () => {
         obs = r.obs;
       }
     }
-    await writeD4rl(path, createD4rlDataset({
-      obsDim: 2, actionDim: 1, observations: Float32Array.from(rows.obs), actions: Float32Array.from(rows.act),
-      nextObservations: Float32Array.from(rows.next), rewards: Float32Array.from(rows.rew),
-      terminals: new Uint8Array(rows.rew.length), timeouts: Uint8Array.from(rows.timeout), metadata: meta,
-    }));
+    await writeD4rl(
+      path,
+      createD4rlDataset({
+        obsDim: 2,
+        actionDim: 1,
+        observations: Float32Array.from(rows.obs),
+        actions: Float32Array.from(rows.act),
+        nextObservations: Float32Array.from(rows.next),
+        rewards: Float32Array.from(rows.rew),
+        terminals: new Uint8Array(rows.rew.length),
+        timeouts: Uint8Array.from(rows.timeout),
+        metadata: meta,
+      }),
+    );
   }
 
   it('pretrain writes a checkpoint that eval runs and records; the cloned policy beats zero actions', { tags: ['learning'] }, async () => {
@@ -257,7 +301,10 @@ describe('dsrl pretrain and dsrl eval', () => {
     const lines: string[] = [];
     const sink = { write: (s: string) => lines.push(s), isTTY: false };
     const small = { width: 64, depth: 2, chunk: 4, T: 20, ddimSteps: 5, batchSize: 128, lr: 1e-3, emaDecay: 0.99, emaEvery: 1, emaStart: 600 };
-    const manifest = await runPretrain({ dataset: data, out, steps: 1000, seed: 1, ...small, saveRaw: true }, { stream: sink, log: (l) => lines.push(l) });
+    const manifest = await runPretrain(
+      { dataset: data, out, steps: 1000, seed: 1, ...small, saveRaw: true },
+      { stream: sink, log: (l) => lines.push(l) },
+    );
     expect(manifest).toMatchObject({ envId, obsDim: 2, actDim: 1, chunk: 4, weights: { rawPrefix: 'raw.' } });
     expect(manifest.dataset?.hash).toBe(datasetHash(await readD4rl(data)));
     expect(manifest.dataset).toMatchObject({ steps: 2400, episodes: 200, chunks: 200 * 9, tail: 'skip' });
@@ -311,7 +358,9 @@ describe('dsrl pretrain and dsrl eval', () => {
     await expect(runPretrain({ dataset: data, out: join(root, 'x'), steps: 5, env: 'Hopper-v5' })).rejects.toThrow(
       /obs dim 2 and action dim 1, but Hopper-v5 has 11 and 3/,
     );
-    await expect(runPretrain({ dataset: join(root, 'missing.h5'), out: join(root, 'x'), steps: 5, timeDim: 7 })).rejects.toThrow(/timeDim must be an even integer/);
+    await expect(runPretrain({ dataset: join(root, 'missing.h5'), out: join(root, 'x'), steps: 5, timeDim: 7 })).rejects.toThrow(
+      /timeDim must be an even integer/,
+    );
     const m = await runPretrain(
       { dataset: data, out: join(root, 'y'), steps: 3, width: 8, depth: 1, actionBounds: [-1, 1], tail: 'pad' },
       { stream: { write: () => true }, log: () => {} },

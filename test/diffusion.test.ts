@@ -32,8 +32,14 @@ function dataset(obs: number[][], actions: number[][], ends: { terminal?: number
   for (const i of ends.timeout ?? []) timeouts[i] = 1;
   const o = Float32Array.from(obs.flat());
   return createD4rlDataset({
-    observations: o, actions: Float32Array.from(actions.flat()), rewards: new Float32Array(n), nextObservations: o.slice(),
-    terminals, timeouts, obsDim: obs[0].length, actionDim: actions[0].length,
+    observations: o,
+    actions: Float32Array.from(actions.flat()),
+    rewards: new Float32Array(n),
+    nextObservations: o.slice(),
+    terminals,
+    timeouts,
+    obsDim: obs[0].length,
+    actionDim: actions[0].length,
   });
 }
 
@@ -78,14 +84,22 @@ describe('noise-prediction network', () => {
   it('uses DPPO DiffusionMLP parameter names and shapes', () => {
     const shapes = new Model(new DiffusionMlp(spec), Rng.fromSeed(1)).shapes();
     expect(shapes).toEqual({
-      'time_embedding.1.weight': [12, 6], 'time_embedding.1.bias': [12],
-      'time_embedding.3.weight': [6, 12], 'time_embedding.3.bias': [6],
-      'mlp_mean.layers.0.weight': [7, 4 + 6 + 3], 'mlp_mean.layers.0.bias': [7],
-      'mlp_mean.layers.1.l1.weight': [7, 7], 'mlp_mean.layers.1.l1.bias': [7],
-      'mlp_mean.layers.1.l2.weight': [7, 7], 'mlp_mean.layers.1.l2.bias': [7],
-      'mlp_mean.layers.2.l1.weight': [7, 7], 'mlp_mean.layers.2.l1.bias': [7],
-      'mlp_mean.layers.2.l2.weight': [7, 7], 'mlp_mean.layers.2.l2.bias': [7],
-      'mlp_mean.layers.3.weight': [4, 7], 'mlp_mean.layers.3.bias': [4],
+      'time_embedding.1.weight': [12, 6],
+      'time_embedding.1.bias': [12],
+      'time_embedding.3.weight': [6, 12],
+      'time_embedding.3.bias': [6],
+      'mlp_mean.layers.0.weight': [7, 4 + 6 + 3],
+      'mlp_mean.layers.0.bias': [7],
+      'mlp_mean.layers.1.l1.weight': [7, 7],
+      'mlp_mean.layers.1.l1.bias': [7],
+      'mlp_mean.layers.1.l2.weight': [7, 7],
+      'mlp_mean.layers.1.l2.bias': [7],
+      'mlp_mean.layers.2.l1.weight': [7, 7],
+      'mlp_mean.layers.2.l1.bias': [7],
+      'mlp_mean.layers.2.l2.weight': [7, 7],
+      'mlp_mean.layers.2.l2.bias': [7],
+      'mlp_mean.layers.3.weight': [4, 7],
+      'mlp_mean.layers.3.bias': [4],
     });
   });
 
@@ -299,7 +313,10 @@ describe.skipIf(getBackend().name !== 'native')('behavior cloning on a two-mode 
   it('reproduces both modes in the right proportions for each observation', () => {
     expect(lastLoss).toBeLessThan(0.15);
     const M = 4000;
-    for (const [o, p] of [[0, 0.3], [1, 0.7]]) {
+    for (const [o, p] of [
+      [0, 0.3],
+      [1, 0.7],
+    ]) {
       const a = policy.sample(new Float32Array(M).fill(o), Rng.fromSeed(5 + o), M);
       let plus = 0;
       let near = 0;

@@ -182,7 +182,13 @@ function makeBatch(seed: number): SampledBatch {
 
 function setup(overrides: Partial<DsrlNaConfig>) {
   const cfg = dsrlNaDefaults(OBS, C, {
-    actionMagnitude: M, actorHidden: [8], criticHidden: [8, 8], gamma: 0.9, initAlpha: 0.7, lr: 1e-3, ...overrides,
+    actionMagnitude: M,
+    actorHidden: [8],
+    criticHidden: [8, 8],
+    gamma: 0.9,
+    initAlpha: 0.7,
+    lr: 1e-3,
+    ...overrides,
   });
   const base = new RecordingLinearPolicy(2);
   // maxBatch above B: the agent must use only the batch's rows of its buffers.
@@ -201,7 +207,7 @@ function outputBias(model: Model): Float32Array {
 }
 
 describe('DSRL-NA update against hand-computed values', () => {
-  it.each([2, 3])('Q_A regresses onto the soft TD target through the base policy at (s\', w\' ~ pi_w(s\')), %i critics', async (numCritics) => {
+  it.each([2, 3])("Q_A regresses onto the soft TD target through the base policy at (s', w' ~ pi_w(s')), %i critics", async (numCritics) => {
     const { cfg, base, agent, noise } = setup({ numCritics, utd: 2, distillSteps: 1 });
     // Targets that differ from the online critics, and from each other row by row, so that using Q_A
     // instead of Qbar_A, or another reduction than min, changes the target.
@@ -240,7 +246,7 @@ describe('DSRL-NA update against hand-computed values', () => {
       const h = handTanhGaussian(actorOut, noise.values.subarray(off, off + B * C), cfg);
       if (h.w.every((v, i) => Math.abs(v - call.noise[i]) < 1e-6)) hand = h;
     }
-    expect(hand, 'w\' is M tanh(mean + std eps) for a block of the agent\'s normal draws').not.toBeNull();
+    expect(hand, "w' is M tanh(mean + std eps) for a block of the agent's normal draws").not.toBeNull();
     const { w: wNext, logp } = hand!;
     expect(wNext.every((v) => Math.abs(v) < M)).toBe(true);
 
@@ -277,7 +283,7 @@ describe('DSRL-NA update against hand-computed values', () => {
     for (const [what, wrong] of [
       ['mean over members', lossFor(target({ reduce: 'mean' }))],
       ['online Q_A in the target', lossFor(target({ next: online }))],
-      ['Q at the noise, not at the base policy\'s action', lossFor(target({ next: skipBase }))],
+      ["Q at the noise, not at the base policy's action", lossFor(target({ next: skipBase }))],
       ['truncation as terminal', lossFor(target({ doneOnTruncation: true }))],
       ['no entropy term', lossFor(target({ entropy: false }))],
       ['Q_A on the stored noise', lossFor(y, wrongActions)],

@@ -18,7 +18,13 @@ const stats = { min: Float32Array.from([-2, -0.5]), max: Float32Array.from([1, 3
 
 function policy(): DiffusionPolicy {
   const spec = { obsDim: 2, actDim: 1, chunk: 2, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
-  return new DiffusionPolicy({ spec, obsStats: stats, actionLow: [-1], actionHigh: [1], weights: createDiffusionNetwork(spec, Rng.fromSeed(5)).values });
+  return new DiffusionPolicy({
+    spec,
+    obsStats: stats,
+    actionLow: [-1],
+    actionHigh: [1],
+    weights: createDiffusionNetwork(spec, Rng.fromSeed(5)).values,
+  });
 }
 
 const reach = async (n: number, chunk: number): Promise<VectorEnv> =>
@@ -39,7 +45,9 @@ describe('DSRL agents on normalized observations', () => {
     const expected = p.act(raw, noise, 6).slice();
     const got = onNormalizedObs(p, norm).act(normalized, noise, 6) as Float32Array;
     for (let i = 0; i < expected.length; i++) expect(got[i]).toBeCloseTo(expected[i], 5);
-    expect(() => onNormalizedObs(p, new ObsNormalizer({ min: new Float32Array(3), max: new Float32Array(3).fill(1) }))).toThrow(/normalizer has dim 3, the base policy 2/);
+    expect(() => onNormalizedObs(p, new ObsNormalizer({ min: new Float32Array(3), max: new Float32Array(3).fill(1) }))).toThrow(
+      /normalizer has dim 3, the base policy 2/,
+    );
   });
 
   it('NoiseActionVectorEnv with a normalizer shows the agent normalized observations and runs the same chunks as without', async () => {
@@ -77,30 +85,51 @@ describe('DSRL agents on normalized observations', () => {
 
   it('steer normalizeObs: DSRL-NA and DSRL-SAC train on it and say so; other algos and policies without statistics are refused', async () => {
     const config = {
-      env: 'Reach1D', steps: 60, learningStarts: 20, numEnvs: 2, batchSize: 8, utd: 1, distillSteps: 1, actorHidden: [8], criticHidden: [8],
-      evalEvery: 0, evalEpisodes: 2, quiet: true, normalizeObs: true,
+      env: 'Reach1D',
+      steps: 60,
+      learningStarts: 20,
+      numEnvs: 2,
+      batchSize: 8,
+      utd: 1,
+      distillSteps: 1,
+      actorHidden: [8],
+      criticHidden: [8],
+      evalEvery: 0,
+      evalEpisodes: 2,
+      quiet: true,
+      normalizeObs: true,
     };
     for (const algo of ['na', 'sac'] as const) {
       const out = join(mkdtempSync(join(tmpdir(), 'dsrl-normobs-')), 'run');
       const res = await steer({ ...config, algo, out }, policy(), reach);
       expect(res.step).toBeGreaterThanOrEqual(60);
       expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).normalizeObs).toBe(true);
-      expect(readSafetensors(join(out, 'last', 'actor.safetensors')).metadata?.observations).toMatch(/normalized with the base policy's observation statistics/);
+      expect(readSafetensors(join(out, 'last', 'actor.safetensors')).metadata?.observations).toMatch(
+        /normalized with the base policy's observation statistics/,
+      );
     }
     // Unset: on for the DSRL agents when the policy declares statistics, as the reference; config.json says which.
     const saved = async (extra: object, p: NoisePolicy) => {
-      const res = await steer({ ...config, normalizeObs: undefined, ...extra, out: join(mkdtempSync(join(tmpdir(), 'dsrl-normobs-')), 'run') }, p, reach);
+      const res = await steer(
+        { ...config, normalizeObs: undefined, ...extra, out: join(mkdtempSync(join(tmpdir(), 'dsrl-normobs-')), 'run') },
+        p,
+        reach,
+      );
       return JSON.parse(readFileSync(join(res.dir, 'config.json'), 'utf8')).normalizeObs;
     };
     expect(parseSteerConfig({ ...config, normalizeObs: undefined }).normalizeObs).toBeUndefined();
     expect(await saved({ algo: 'sac' }, policy())).toBe(true);
     expect(await saved({ algo: 'na', normalizeObs: false }, policy())).toBe(false);
     expect(await saved({ algo: 'residual' }, policy())).toBe(false);
-    expect(() => parseSteerConfig({ ...config, algo: 'residual' })).toThrow(/normalizeObs is for the DSRL agents \(algo "na" or "sac"\), not algo "residual"/);
+    expect(() => parseSteerConfig({ ...config, algo: 'residual' })).toThrow(
+      /normalizeObs is for the DSRL agents \(algo "na" or "sac"\), not algo "residual"/,
+    );
     const p = policy();
     const bare: NoisePolicy = { obsDim: 2, actDim: 1, chunk: 2, actionLow: p.actionLow, actionHigh: p.actionHigh, act: (o, w, b) => p.act(o, w, b) };
     const out = join(mkdtempSync(join(tmpdir(), 'dsrl-normobs-')), 'run');
-    await expect(steer({ ...config, out }, bare, reach)).rejects.toThrow(/normalizeObs needs the base policy's observation statistics, and this policy declares none/);
+    await expect(steer({ ...config, out }, bare, reach)).rejects.toThrow(
+      /normalizeObs needs the base policy's observation statistics, and this policy declares none/,
+    );
     expect(existsSync(out)).toBe(false);
     expect(await saved({ algo: 'na' }, bare)).toBe(false);
   });

@@ -46,7 +46,11 @@ async function train(agent: OffPolicyAgent, fields: boolean, steps: number, seed
   const env = await noiseEnv(4);
   const buffer = new ReplayBuffer({ capacity: steps, obsDim: 1, actionDim: 2, fields: fields ? { realActions: 2 } : {}, seed });
   const loop = await createOffPolicyLoop({
-    agent, env, buffer, rng: Rng.fromSeed(seed), seed,
+    agent,
+    env,
+    buffer,
+    rng: Rng.fromSeed(seed),
+    seed,
     config: { totalSteps: steps, learningStarts: 200, updatesPerStep: 2, batchSize: 64, evalEvery: 0, logEvery: 10_000 },
     callbacks: { warmupActions: gaussianWarmup, ...(fields ? { transitionFields: () => ({ realActions: env.lastActions }) } : {}) },
   });
@@ -62,17 +66,38 @@ describe('DSRL steers a bimodal base policy to the rewarded mode', () => {
   });
 
   it('DSRL-SAC: plain SAC on the noise-action env', { tags: ['learning'] }, async () => {
-    const sac = new SAC(sacDefaults(1, 2, {
-      actionLow: [-M, -M], actionHigh: [M, M], actorHidden: [64, 64], criticHidden: [64, 64], targetEntropy: 0, actorLr: 1e-3, criticLr: 1e-3, alphaLr: 1e-3,
-    }), Rng.fromSeed(1), 64);
+    const sac = new SAC(
+      sacDefaults(1, 2, {
+        actionLow: [-M, -M],
+        actionHigh: [M, M],
+        actorHidden: [64, 64],
+        criticHidden: [64, 64],
+        targetEntropy: 0,
+        actorLr: 1e-3,
+        criticLr: 1e-3,
+        alphaLr: 1e-3,
+      }),
+      Rng.fromSeed(1),
+      64,
+    );
     await train(sac, false, 1500, 1);
     expect(await successRate(deterministicActor(sac))).toBeGreaterThanOrEqual(0.95);
   });
 
   it('DSRL-NA: Q on real actions, distilled into noise space', { tags: ['learning'] }, async () => {
-    const na = new DsrlNA(dsrlNaDefaults(1, 2, {
-      actionMagnitude: M, actorHidden: [64, 64], criticHidden: [64, 64], lr: 1e-3, utd: 2, distillSteps: 4,
-    }), base, Rng.fromSeed(2), 64);
+    const na = new DsrlNA(
+      dsrlNaDefaults(1, 2, {
+        actionMagnitude: M,
+        actorHidden: [64, 64],
+        criticHidden: [64, 64],
+        lr: 1e-3,
+        utd: 2,
+        distillSteps: 4,
+      }),
+      base,
+      Rng.fromSeed(2),
+      64,
+    );
     await train(na, true, 1500, 2);
     expect(await successRate(deterministicActor(na))).toBeGreaterThanOrEqual(0.95);
   });

@@ -39,7 +39,13 @@ function rollout(env: Env, actions: Float32Array[]): StepRecord[] {
   for (const action of actions) {
     const r = env.step(action);
     const { episode, ...info } = r.info; // episode.t is wall-clock
-    records.push({ obs: Array.from(r.obs), reward: r.reward, terminated: r.terminated, truncated: r.truncated, info: { ...info, episode: episode ? { ...episode, t: 0 } : undefined } });
+    records.push({
+      obs: Array.from(r.obs),
+      reward: r.reward,
+      terminated: r.terminated,
+      truncated: r.truncated,
+      info: { ...info, episode: episode ? { ...episode, t: 0 } : undefined },
+    });
     if (r.terminated || r.truncated) break;
   }
   return records;

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { makeEnv } from '../src/envs/registry.ts';
 import {
-  ActionChunk, ClipAction, episodeStatistics, NormalizeObservation, RecordEpisodeStatistics, RescaleAction, TimeLimit,
+  ActionChunk,
+  ClipAction,
+  episodeStatistics,
+  NormalizeObservation,
+  RecordEpisodeStatistics,
+  RescaleAction,
+  TimeLimit,
 } from '../src/envs/wrappers.ts';
 import { Box } from '../src/envs/spaces.ts';
 import { ToyEnv } from './helpers/envs.ts';

@@ -97,7 +97,9 @@ describe('checkEnv', () => {
   });
 
   it('catches an env whose reset ignores the seed', () => {
-    expect(() => checkEnv(new ToyEnv({ ignoreSeed: true }), { steps: 5 })).toThrow(/not deterministic under reset\(\{seed: 0\}\): the reset observation differs/);
+    expect(() => checkEnv(new ToyEnv({ ignoreSeed: true }), { steps: 5 })).toThrow(
+      /not deterministic under reset\(\{seed: 0\}\): the reset observation differs/,
+    );
   });
 
   it('catches an env that reuses its observation array', () => {

@@ -23,7 +23,7 @@ import { steer } from '../src/run/steer.ts';
 const hopperDir = join(import.meta.dirname, '..', 'models', 'hopper');
 
 describe('one evaluation protocol', () => {
-  it('dsrl eval --policy models/hopper and steer\'s base-policy line give the same number for the same seed and episode count', async () => {
+  it("dsrl eval --policy models/hopper and steer's base-policy line give the same number for the same seed and episode count", async () => {
     const policy = loadDiffusionPolicy(hopperDir, { expect: { obsDim: 11, actDim: 3 } });
     const episodes = 3;
     const out = join(mkdtempSync(join(tmpdir(), 'dsrl-eval-protocol-')), 'run');
@@ -40,7 +40,7 @@ describe('one evaluation protocol', () => {
     serial.returns.forEach((r, i) => expect(Math.abs(r - cli.returns[i])).toBeLessThan(0.01 * Math.abs(cli.returns[i]) + 1));
   });
 
-  it('episode k starts from seed S * 100003 + k with its own noise stream; zero noise is the sampler\'s mean chunk', async () => {
+  it("episode k starts from seed S * 100003 + k with its own noise stream; zero noise is the sampler's mean chunk", async () => {
     expect(episodeResetSeed(10_000, 3)).toBe(10_000 * 100_003 + 3);
     const policy = loadDiffusionPolicy(hopperDir, { expect: { obsDim: 11, actDim: 3 } });
     const inner = await makeChunkedVectorEnv('Hopper-v5', 2, policy.chunk);
@@ -57,10 +57,14 @@ describe('one evaluation protocol', () => {
   });
 
   it('envs whose info carries success report the success rate: evaluations, metrics, summary and curve', async () => {
-    const bimodal = async (n: number, chunk: number) => new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));
+    const bimodal = async (n: number, chunk: number) =>
+      new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));
     const spec = { obsDim: 1, actDim: 2, chunk: 1, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
     const policy = new DiffusionPolicy({
-      spec, obsStats: { min: Float32Array.of(-1), max: Float32Array.of(1) }, actionLow: [-1, -1], actionHigh: [1, 1],
+      spec,
+      obsStats: { min: Float32Array.of(-1), max: Float32Array.of(1) },
+      actionLow: [-1, -1],
+      actionHigh: [1, 1],
       weights: createDiffusionNetwork(spec, Rng.fromSeed(2)).values,
     });
     const env = new NoiseActionVectorEnv(await bimodal(4, 1), policy, 1.5);
@@ -73,10 +77,24 @@ describe('one evaluation protocol', () => {
     await env.close();
 
     const out = join(mkdtempSync(join(tmpdir(), 'dsrl-eval-success-')), 'run');
-    const run = await steer({
-      env: 'BimodalChoice', algo: 'na', steps: 40, learningStarts: 20, numEnvs: 2, batchSize: 8, actorHidden: [8], criticHidden: [8],
-      evalEvery: 20, evalEpisodes: 10, out, quiet: true,
-    }, policy, bimodal);
+    const run = await steer(
+      {
+        env: 'BimodalChoice',
+        algo: 'na',
+        steps: 40,
+        learningStarts: 20,
+        numEnvs: 2,
+        batchSize: 8,
+        actorHidden: [8],
+        criticHidden: [8],
+        evalEvery: 20,
+        evalEpisodes: 10,
+        out,
+        quiet: true,
+      },
+      policy,
+      bimodal,
+    );
     const rows = readMetrics(run.dir);
     expect(rows.filter((r) => 'charts/success_rate' in r.values).map((r) => r.step)).toEqual(run.evals.map((e) => e.step));
     expect(rows[0].values['charts/base_success_rate']).toBe(run.base.successRate);

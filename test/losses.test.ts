@@ -3,7 +3,14 @@ import { actorLoss, softBellmanTarget, tdLoss, temperatureLoss } from '../src/al
 
 describe('actor-critic losses', () => {
   it('soft Bellman target: min or mean over the ensemble, no bootstrap after termination', () => {
-    const args = { rewards: [1, 2], terminated: [0, 1], discount: 0.5, nextQ: [new Float32Array([4, 4]), new Float32Array([2, 8])], nextLogProb: [1, 1], alpha: 0.1 };
+    const args = {
+      rewards: [1, 2],
+      terminated: [0, 1],
+      discount: 0.5,
+      nextQ: [new Float32Array([4, 4]), new Float32Array([2, 8])],
+      nextLogProb: [1, 1],
+      alpha: 0.1,
+    };
     const min = softBellmanTarget({ ...args, reduce: 'min' }, 2, new Float32Array(2));
     expect(min[0]).toBeCloseTo(1 + 0.5 * (2 - 0.1), 6);
     expect(min[1]).toBe(2); // terminated: the reward alone

@@ -59,12 +59,14 @@ describe('MetricsLogger', () => {
     expect(JSON.parse(lines[2])).toEqual({ step: 300, wall_time: 1700000001.5, 'charts/episodic_return': 12, 'losses/qf_loss': null });
 
     const back = readMetrics(dir);
-    expect(metricSeries(back, 'losses/qf_loss')).toEqual([[100, 0.5], [200, 0.25], [300, NaN]]);
+    expect(metricSeries(back, 'losses/qf_loss')).toEqual([
+      [100, 0.5],
+      [200, 0.25],
+      [300, NaN],
+    ]);
     expect(metricSeries(back, 'charts/episodic_return')).toEqual([[300, 12]]);
 
-    expect(readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.'))).toEqual([
-      'events.out.tfevents.1700000000.h',
-    ]);
+    expect(readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.'))).toEqual(['events.out.tfevents.1700000000.h']);
   });
 
   it('keeps the CSV valid on disk after each flush, before and after columns grow', () => {
@@ -116,7 +118,12 @@ describe('MetricsLogger', () => {
     resumed.close();
 
     expect(jsonlSteps(dir)).toEqual([100, 200, 300, 400]);
-    expect(metricSeries(readMetrics(dir), 'charts/episodic_return')).toEqual([[100, 10], [200, 20], [300, 30], [400, -4]]);
+    expect(metricSeries(readMetrics(dir), 'charts/episodic_return')).toEqual([
+      [100, 10],
+      [200, 20],
+      [300, 30],
+      [400, -4],
+    ]);
     const { header, rows } = readCsv(dir);
     expect(header).toEqual(['step', 'wall_time', 'charts/episodic_return', 'losses/late_only', 'losses/new']);
     expect(rows.map((r) => [r[0], r[2], r[4]])).toEqual([

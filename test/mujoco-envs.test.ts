@@ -145,7 +145,14 @@ describe('hand-checked rewards and termination', () => {
     const tooHigh = env.step(new Float32Array(6));
     expect(tooHigh.terminated).toBe(true);
     expect(tooHigh.reward).toBeCloseTo(1, 9);
-    expect(Object.keys(tooHigh.info).sort()).toEqual(['reward_ctrl', 'reward_forward', 'reward_survive', 'x_position', 'x_velocity', 'z_distance_from_origin']);
+    expect(Object.keys(tooHigh.info).sort()).toEqual([
+      'reward_ctrl',
+      'reward_forward',
+      'reward_survive',
+      'x_position',
+      'x_velocity',
+      'z_distance_from_origin',
+    ]);
   });
 
   it('HalfCheetah: forward speed - 0.1 * |a|^2, never terminates, unclipped velocities', async () => {

@@ -84,7 +84,12 @@ describe('native backend', () => {
 });
 
 describe.runIf(native.name === 'native')('native and js backends agree', () => {
-  it.each([[false, false], [false, true], [true, false], [true, true]])('gemm transA=%s transB=%s with beta', (ta, tb) => {
+  it.each([
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ])('gemm transA=%s transB=%s with beta', (ta, tb) => {
     const [M, N, K] = [13, 7, 11];
     const A = rand(M * K, 1);
     const B = rand(K * N, 2);
@@ -126,8 +131,12 @@ describe.runIf(native.name === 'native')('native and js backends agree', () => {
   });
 
   it('native kernels reject views that are too short', () => {
-    expect(() => native.gemm(false, false, 4, 4, 4, 1, new Float32Array(15), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4)).toThrow(/A has 15/);
-    expect(() => native.adam(new Float32Array(4), new Float32Array(3), new Float32Array(4), new Float32Array(4), 1e-3, 0.9, 0.999, 1e-8, 1, 0)).toThrow(/grads/);
+    expect(() => native.gemm(false, false, 4, 4, 4, 1, new Float32Array(15), 4, new Float32Array(16), 4, 0, new Float32Array(16), 4)).toThrow(
+      /A has 15/,
+    );
+    expect(() =>
+      native.adam(new Float32Array(4), new Float32Array(3), new Float32Array(4), new Float32Array(4), 1e-3, 0.9, 0.999, 1e-8, 1, 0),
+    ).toThrow(/grads/);
   });
 
   it.each(['relu', 'tanh', 'mish', 'silu'] as const)('whole MLP forward/backward with LayerNorm, %s', (activation) => {

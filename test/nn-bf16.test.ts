@@ -31,7 +31,15 @@ describe('Bf16Backend without bf16 units', () => {
 describe.runIf(bf16Available())('bf16 products', () => {
   const k = nativeBf16()!;
 
-  it.each([[1, 1, 1], [1, 67, 130], [3, 45, 17], [5, 33, 64], [13, 12, 512], [29, 65, 33], [256, 40, 27]])('M=%i N=%i K=%i', (M, N, K) => {
+  it.each([
+    [1, 1, 1],
+    [1, 67, 130],
+    [3, 45, 17],
+    [5, 33, 64],
+    [13, 12, 512],
+    [29, 65, 33],
+    [256, 40, 27],
+  ])('M=%i N=%i K=%i', (M, N, K) => {
     const rng = Rng.fromSeed(M * 1000 + N + K);
     const pad = 2;
     const lda = K + pad;

@@ -35,7 +35,8 @@ function isas(): GemmIsa[] {
   return out;
 }
 
-const same = (a: Float32Array, b: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const same = (a: Float32Array, b: Float32Array) =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 describe.runIf(backend.name === 'native')('prepacked weights (built-in SGEMM)', () => {
   const k = nativePackedGemm()!;

@@ -110,7 +110,12 @@ describe.runIf(backend.name === 'native')('native SGEMM', () => {
   describe.each(vs)('%s %s', (impl, isa) => {
     const use = () => setNativeGemm(impl, isa);
 
-    it.each([[false, false], [false, true], [true, false], [true, true]])('transA=%s transB=%s, sizes 1..67', (ta, tb) => {
+    it.each([
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ])('transA=%s transB=%s, sizes 1..67', (ta, tb) => {
       use();
       let seed = 0;
       // Every M against a spread of N and K (each size in each role), alpha/beta cycling through the special
@@ -126,14 +131,22 @@ describe.runIf(backend.name === 'native')('native SGEMM', () => {
       }
     });
 
-    it.each([[false, false], [false, true], [true, false], [true, true]])('transA=%s transB=%s, deep K across blocks', (ta, tb) => {
+    it.each([
+      [false, false],
+      [false, true],
+      [true, false],
+      [true, true],
+    ])('transA=%s transB=%s, deep K across blocks', (ta, tb) => {
       use();
       // K = 300 and 600 cross the 256-deep K blocks (later blocks accumulate onto the first's beta C).
       check({ ta, tb, M: 29, N: 45, K: 300, alpha: 0.5, beta: 0.25, pad: 1 }, 1);
       check({ ta, tb, M: 13, N: 35, K: 600, alpha: 1, beta: 0, pad: 0 }, 2);
     });
 
-    it.each([[false, true], [true, false]])('transA=%s transB=%s, shapes of the engine (narrow outputs, few rows, threads)', (ta, tb) => {
+    it.each([
+      [false, true],
+      [true, false],
+    ])('transA=%s transB=%s, shapes of the engine (narrow outputs, few rows, threads)', (ta, tb) => {
       use();
       check({ ta, tb, M: 256, N: 12, K: 67, alpha: 1, beta: 0, pad: 0 }, 3); // a last layer: runs transposed
       check({ ta, tb, M: 200, N: 1, K: 33, alpha: 1, beta: 1, pad: 2 }, 4); // a critic's value head

@@ -25,11 +25,18 @@ const activations: Activation[] = ['identity', 'relu', 'tanh', 'mish', 'silu'];
 
 for (const be of backends) {
   describe(`gradient checks (${be.name} backend)`, () => {
-    it.each(activations.flatMap((a) => [[a, false], [a, true]] as [Activation, boolean][]))(
-      'Dense activation=%s layerNorm=%s', (activation, layerNorm) => {
-        setBackend(be);
-        expectGood(new Model(new Dense(7, 9, { activation, layerNorm }), Rng.fromSeed(11)), 5);
-      });
+    it.each(
+      activations.flatMap(
+        (a) =>
+          [
+            [a, false],
+            [a, true],
+          ] as [Activation, boolean][],
+      ),
+    )('Dense activation=%s layerNorm=%s', (activation, layerNorm) => {
+      setBackend(be);
+      expectGood(new Model(new Dense(7, 9, { activation, layerNorm }), Rng.fromSeed(11)), 5);
+    });
 
     it('Linear', () => {
       setBackend(be);
@@ -72,7 +79,13 @@ describe('the gradient check can fail', () => {
   it('flags a corrupted analytic gradient', () => {
     setBackend(native);
     const m = mlp({ in: 4, hidden: [8], out: 2, activation: 'tanh' }, Rng.fromSeed(1));
-    const res = gradCheck(m, input(3, 4), 3, { samplesPerParam: 100, analyticGrads: (g) => { g[3] *= 1.5; g[3] += 0.05; } });
+    const res = gradCheck(m, input(3, 4), 3, {
+      samplesPerParam: 100,
+      analyticGrads: (g) => {
+        g[3] *= 1.5;
+        g[3] += 0.05;
+      },
+    });
     expect(res.failures.length).toBeGreaterThan(0);
   });
 

@@ -14,8 +14,14 @@ describe('Adam', () => {
     // Step 2 with a new gradient: computed by hand in double precision.
     target.grads.set([1.0, 0.3]);
     opt.update();
-    const b1 = 0.9, b2 = 0.999, eps = 1e-8, lr = 0.1;
-    const expected = [[1 - 0.1, 0.5, 1.0], [-2 + 0.1, -0.1, 0.3]].map(([p, g1, g2]) => {
+    const b1 = 0.9,
+      b2 = 0.999,
+      eps = 1e-8,
+      lr = 0.1;
+    const expected = [
+      [1 - 0.1, 0.5, 1.0],
+      [-2 + 0.1, -0.1, 0.3],
+    ].map(([p, g1, g2]) => {
       const m = b1 * (1 - b1) * g1 + (1 - b1) * g2;
       const v = b2 * (1 - b2) * g1 * g1 + (1 - b2) * g2 * g2;
       const mh = m / (1 - b1 ** 2);

@@ -61,9 +61,9 @@ describe('safetensors', () => {
     expect(() => decodeSafetensors(withHeader('{"__proto__":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'), 'evil.safetensors')).toThrow(
       /^evil\.safetensors: not a valid safetensors file: a tensor is named "__proto__", which is not allowed$/,
     );
-    expect(() => decodeSafetensors(withHeader('{"__metadata__":{"__proto__":"x"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'), 'evil.safetensors')).toThrow(
-      /__metadata__ has a key "__proto__"/,
-    );
+    expect(() =>
+      decodeSafetensors(withHeader('{"__metadata__":{"__proto__":"x"},"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}'), 'evil.safetensors'),
+    ).toThrow(/__metadata__ has a key "__proto__"/);
     // An ordinary name still loads.
     expect(Object.keys(decodeSafetensors(withHeader('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}')).tensors)).toEqual(['w']);
   });
@@ -73,7 +73,9 @@ describe('safetensors', () => {
     saveSafetensors(path, modelTensors(mlp(spec, Rng.fromSeed(1))));
     expect(() => loadModel(path, mlp({ ...spec, layerNorm: false }, Rng.fromSeed(1)))).toThrow(/unexpected 0\.ln\.bias/);
     expect(() => loadModel(path, mlp({ ...spec, hidden: [8, 8, 8] }, Rng.fromSeed(1)))).toThrow(/missing .*3\.bias/);
-    expect(() => loadModel(path, mlp({ ...spec, hidden: [8, 9] }, Rng.fromSeed(1)))).toThrow(/"1\.weight" has shape \[8,8\] but the model expects \[9,8\]/);
+    expect(() => loadModel(path, mlp({ ...spec, hidden: [8, 9] }, Rng.fromSeed(1)))).toThrow(
+      /"1\.weight" has shape \[8,8\] but the model expects \[9,8\]/,
+    );
     expect(() => loadModel(join(dir, 'nope.safetensors'), mlp(spec, Rng.fromSeed(1)))).toThrow(/cannot read .*ENOENT/);
   });
 });

@@ -29,7 +29,17 @@ const HOPPER = { envId: 'Hopper-v5', obsDim: 11, actDim: 3, chunk: 4, actionLow:
 
 function standIn(seed: number, overrides: Partial<ConstructorParameters<typeof MlpNoisePolicy>[0]> = {}): MlpNoisePolicy {
   return new MlpNoisePolicy(
-    { obsDim: 11, actDim: 3, chunk: 4, hidden: [64, 64], activation: 'mish', layerNorm: true, actionLow: [-1, -2, 0], actionHigh: [1, 2, 0.5], ...overrides },
+    {
+      obsDim: 11,
+      actDim: 3,
+      chunk: 4,
+      hidden: [64, 64],
+      activation: 'mish',
+      layerNorm: true,
+      actionLow: [-1, -2, 0],
+      actionHigh: [1, 2, 0.5],
+      ...overrides,
+    },
     Rng.fromSeed(seed),
   );
 }
@@ -147,7 +157,10 @@ describe('ONNX policy round trip', () => {
     await expect(loadOnnxPolicy(path, { expect: { obsDim: 11, actDim: 3, actionLow: [-1, -1, -1], actionHigh: [1, 1, 1] } })).rejects.toThrow(
       /symbolic\.onnx: chunk cannot be resolved: noise has the dynamic dim "T" at axis 1, and there is no manifest/,
     );
-    writeFileSync(join(dir, 'symbolic.json'), JSON.stringify({ format: 'dsrl-onnx-policy', chunk: 4, actionLow: [-1, -1, -1], actionHigh: [1, 1, 1] }));
+    writeFileSync(
+      join(dir, 'symbolic.json'),
+      JSON.stringify({ format: 'dsrl-onnx-policy', chunk: 4, actionLow: [-1, -1, -1], actionHigh: [1, 1, 1] }),
+    );
     const loaded = await loadOnnxPolicy(path);
     try {
       expect(loaded.chunk).toBe(4);
@@ -169,7 +182,9 @@ describe('ONNX policy: bad models are refused with clear errors', () => {
     await expect(loadOnnxPolicy(writeGraph('no-noise', { noise: null }), { expect: HOPPER })).rejects.toThrow(
       /no-noise\.onnx: unexpected model inputs "other"/,
     );
-    await expect(loadOnnxPolicy(writeGraph('no-obs', { obs: null }), { expect: HOPPER })).rejects.toThrow(/no-obs\.onnx: the model has no input "obs"/);
+    await expect(loadOnnxPolicy(writeGraph('no-obs', { obs: null }), { expect: HOPPER })).rejects.toThrow(
+      /no-obs\.onnx: the model has no input "obs"/,
+    );
     await expect(loadOnnxPolicy(writeGraph('no-actions', { outName: 'y' }), { expect: HOPPER })).rejects.toThrow(
       /no-actions\.onnx: the model has no output "actions" \(its outputs: "y"\)/,
     );
@@ -189,10 +204,14 @@ describe('ONNX policy: bad models are refused with clear errors', () => {
     await expect(loadOnnxPolicy(path, { expect: { ...HOPPER, envId: 'Walker2d-v5', obsDim: 17, actDim: 6 } })).rejects.toThrow(
       /hopper-dims\.onnx: the policy takes observations of dim 11 but the env Walker2d-v5 gives dim 17/,
     );
-    await expect(loadOnnxPolicy(path, { expect: { ...HOPPER, actDim: 6 } })).rejects.toThrow(/outputs actions of dim 3 but the env Hopper-v5 expects dim 6/);
+    await expect(loadOnnxPolicy(path, { expect: { ...HOPPER, actDim: 6 } })).rejects.toThrow(
+      /outputs actions of dim 3 but the env Hopper-v5 expects dim 6/,
+    );
     await expect(loadOnnxPolicy(path, { expect: { ...HOPPER, chunk: 8 } })).rejects.toThrow(/outputs chunks of 4 actions but 8 were asked for/);
     writeFileSync(join(dir, 'hopper-dims.json'), JSON.stringify({ format: 'dsrl-onnx-policy', obsDim: 17 }));
-    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/hopper-dims\.onnx: obs has 11 at axis 1 but .*hopper-dims\.json says obsDim 17/);
+    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(
+      /hopper-dims\.onnx: obs has 11 at axis 1 but .*hopper-dims\.json says obsDim 17/,
+    );
     writeFileSync(join(dir, 'hopper-dims.json'), JSON.stringify({ format: 'dsrl-onnx-policy', envId: 'HalfCheetah-v5' }));
     await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/exported for HalfCheetah-v5 .* but the env is Hopper-v5/);
   });
@@ -204,15 +223,23 @@ describe('ONNX policy: bad models are refused with clear errors', () => {
     // No manifest: the env's bounds.
     const loaded = await loadPolicyForEnv(path, 'Hopper-v5');
     try {
-      expect([Array.from(loaded.actionLow), Array.from(loaded.actionHigh)]).toEqual([[-1, -1, -1], [1, 1, 1]]);
+      expect([Array.from(loaded.actionLow), Array.from(loaded.actionHigh)]).toEqual([
+        [-1, -1, -1],
+        [1, 1, 1],
+      ]);
     } finally {
       await loaded.close?.();
     }
     // A manifest for another env.
     writeFileSync(join(dir, 'for-env.json'), JSON.stringify(buildOnnxManifest({ ...HOPPER }, { envId: 'Walker2d-v5' })));
-    await expect(loadPolicyForEnv(path, 'Hopper-v5')).rejects.toThrow(/for-env\.onnx: the policy was exported for Walker2d-v5 .* but the env is Hopper-v5/);
+    await expect(loadPolicyForEnv(path, 'Hopper-v5')).rejects.toThrow(
+      /for-env\.onnx: the policy was exported for Walker2d-v5 .* but the env is Hopper-v5/,
+    );
     // A manifest whose bounds are not the env's.
-    writeFileSync(join(dir, 'for-env.json'), JSON.stringify(buildOnnxManifest({ ...HOPPER, actionLow: [-100, -100, -100], actionHigh: [100, 100, 100] }, { envId: 'Hopper-v5' })));
+    writeFileSync(
+      join(dir, 'for-env.json'),
+      JSON.stringify(buildOnnxManifest({ ...HOPPER, actionLow: [-100, -100, -100], actionHigh: [100, 100, 100] }, { envId: 'Hopper-v5' })),
+    );
     await expect(loadPolicyForEnv(path, 'Hopper-v5')).rejects.toThrow(
       /for-env\.onnx \(bounds from .*for-env\.json\): the policy's actions on dimension 0 span \[-100, 100\] but the env Hopper-v5's action space is \[-1, 1\]/,
     );
@@ -228,11 +255,17 @@ describe('ONNX policy: bad models are refused with clear errors', () => {
     writeFileSync(manifest, JSON.stringify({ name: 'some other config' }));
     await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: not a dsrl ONNX policy manifest/);
     writeFileSync(manifest, JSON.stringify({ format: 'dsrl-onnx-policy', actionLow: [0, 0, 0], actionHigh: [1, 1, 0] }));
-    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: invalid manifest: actionHigh\.2: must exceed actionLow/);
+    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(
+      /bad-manifest\.json: invalid manifest: actionHigh\.2: must exceed actionLow/,
+    );
     writeFileSync(manifest, JSON.stringify({ format: 'dsrl-onnx-policy', obsMin: [0, 0] }));
-    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: invalid manifest: obsMax: obsMin and obsMax go together/);
+    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(
+      /bad-manifest\.json: invalid manifest: obsMax: obsMin and obsMax go together/,
+    );
     writeFileSync(manifest, JSON.stringify({ format: 'dsrl-onnx-policy', obsMin: [0, 0], obsMax: [1, -1] }));
-    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: invalid manifest: obsMax\.1: must be at least obsMin/);
+    await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(
+      /bad-manifest\.json: invalid manifest: obsMax\.1: must be at least obsMin/,
+    );
     writeFileSync(manifest, JSON.stringify({ format: 'dsrl-onnx-policy', obsMin: [0, 0], obsMax: [1, 1] }));
     await expect(loadOnnxPolicy(path, { expect: HOPPER })).rejects.toThrow(/bad-manifest\.json: obsMin has 2 values but the policy's obsDim is 11/);
     writeFileSync(manifest, JSON.stringify({ format: 'dsrl-onnx-policy', chunks: 4 }));
@@ -253,8 +286,18 @@ describe('diffusion policy export (DDIM unrolled into one graph)', () => {
   }
 
   const cases: [string, DiffusionPolicySpec, number[], number[]][] = [
-    ['Hopper-like (T 20, S 5, width 128, 3 blocks)', { obsDim: 11, actDim: 3, chunk: 4, denoisingSteps: 20, ddimSteps: 5, timeDim: 16, width: 128, depth: 3 }, [-1, -1, -1], [1, 1, 1]],
-    ['uneven bounds, T 100, S 8, one block', { obsDim: 5, actDim: 2, chunk: 3, denoisingSteps: 100, ddimSteps: 8, timeDim: 8, width: 32, depth: 1 }, [-0.4, 0], [2, 3]],
+    [
+      'Hopper-like (T 20, S 5, width 128, 3 blocks)',
+      { obsDim: 11, actDim: 3, chunk: 4, denoisingSteps: 20, ddimSteps: 5, timeDim: 16, width: 128, depth: 3 },
+      [-1, -1, -1],
+      [1, 1, 1],
+    ],
+    [
+      'uneven bounds, T 100, S 8, one block',
+      { obsDim: 5, actDim: 2, chunk: 3, denoisingSteps: 100, ddimSteps: 8, timeDim: 8, width: 32, depth: 1 },
+      [-0.4, 0],
+      [2, 3],
+    ],
     ['single step, no blocks', { obsDim: 3, actDim: 1, chunk: 1, denoisingSteps: 10, ddimSteps: 1, timeDim: 4, width: 16, depth: 0 }, [-2], [2]],
   ];
   for (const [name, spec, low, high] of cases) {
@@ -286,7 +329,11 @@ describe('loadPolicy and the export command', () => {
   const spec: DiffusionPolicySpec = { obsDim: 11, actDim: 3, chunk: 4, denoisingSteps: 20, ddimSteps: 5, timeDim: 16, width: 64, depth: 2 };
   const net = createDiffusionNetwork(spec, Rng.fromSeed(21));
   const policy = new DiffusionPolicy({
-    spec, obsStats: { min: new Float32Array(11).fill(-3), max: new Float32Array(11).fill(3) }, actionLow: [-1, -1, -1], actionHigh: [1, 1, 1], weights: net.values,
+    spec,
+    obsStats: { min: new Float32Array(11).fill(-3), max: new Float32Array(11).fill(3) },
+    actionLow: [-1, -1, -1],
+    actionHigh: [1, 1, 1],
+    weights: net.values,
   });
   const checkpoint = join(dir, 'hopper-checkpoint');
   saveDiffusionCheckpoint(checkpoint, policy, { envId: 'Hopper-v5' });
@@ -307,7 +354,11 @@ describe('loadPolicy and the export command', () => {
     const fromOnnx = await loadPolicy(out, { expect: HOPPER });
     const fromCheckpoint = await loadPolicy(checkpoint, { expect: HOPPER });
     try {
-      expect((fromOnnx as OnnxPolicy).manifest).toMatchObject({ envId: 'Hopper-v5', chunk: 4, source: { kind: 'dsrl-diffusion-policy', checkpoint } });
+      expect((fromOnnx as OnnxPolicy).manifest).toMatchObject({
+        envId: 'Hopper-v5',
+        chunk: 4,
+        source: { kind: 'dsrl-diffusion-policy', checkpoint },
+      });
       expect(await maxDiff(fromCheckpoint, fromOnnx, 17, Rng.fromSeed(17))).toBeLessThan(2e-5);
       // The statistics travel in the manifest, so --normalize-obs works on the export too.
       expect(Array.from(fromOnnx.obsStats!.min)).toEqual(Array.from(policy.obsStats.min));
@@ -315,7 +366,9 @@ describe('loadPolicy and the export command', () => {
     } finally {
       await fromOnnx.close?.();
     }
-    await expect(loadPolicy(out, { expect: { ...HOPPER, envId: 'Walker2d-v5' } })).rejects.toThrow(/exported for Hopper-v5 .* but the env is Walker2d-v5/);
+    await expect(loadPolicy(out, { expect: { ...HOPPER, envId: 'Walker2d-v5' } })).rejects.toThrow(
+      /exported for Hopper-v5 .* but the env is Walker2d-v5/,
+    );
     await expect(loadPolicy(checkpoint, { expect: { ...HOPPER, chunk: 8 } })).rejects.toThrow(/outputs chunks of 4 actions but 8 were asked for/);
     await expect(runExport({ policy: out, out: join(dir, 'again.onnx') })).rejects.toThrow(/dsrl export reads a diffusion checkpoint folder/);
     await expect(runExport({ policy: checkpoint, out: join(dir, 'x.bin') })).rejects.toThrow(/must end in \.onnx/);
@@ -326,7 +379,9 @@ describe('loadPolicy and the export command', () => {
     expect(policyKind('models/x.onnx')).toBe('onnx');
     expect(policyKind(checkpoint)).toBe('checkpoint');
     expect(policyKind(join(checkpoint, 'manifest.json'))).toBe('checkpoint');
-    await expect(loadPolicy(join(dir, 'missing-folder'))).rejects.toThrow(/no such file or folder \(expected a \.onnx file, a ws:\/\/ URL or a diffusion checkpoint folder\)/);
+    await expect(loadPolicy(join(dir, 'missing-folder'))).rejects.toThrow(
+      /no such file or folder \(expected a \.onnx file, a ws:\/\/ URL or a diffusion checkpoint folder\)/,
+    );
     await expect(loadPolicy(dir)).rejects.toThrow(/not a policy dsrl can load: .*\(.* has none\)/);
     await expect(loadPolicy('http://example.com/policy')).rejects.toThrow(/unsupported URL scheme/);
     await expect(loadPolicy(join(dir, 'missing.onnx'))).rejects.toThrow(/missing\.onnx: no such ONNX model file/);
@@ -340,23 +395,29 @@ describe('docs/onnx-export.md recipe: a PyTorch export loads with loadOnnxPolicy
       expect.fail(`${torchProblem}; CI must install Debian's python3-torch (apt-get install python3-torch), see .ci/run`);
     });
   }
-  it.skipIf(torchProblem !== null)(`docs/examples/export_torch_policy.py output matches what PyTorch printed${torchProblem ? ` (skipped: ${torchProblem})` : ''}`, async () => {
-    const out = join(dir, 'torch-hopper.onnx');
-    const run = spawnSync(SYSTEM_PYTHON, ['docs/examples/export_torch_policy.py', '--out', out, '--seed', '3', '--batch', '5'], { encoding: 'utf8', timeout: 120_000 });
-    expect(run.status, run.stderr).toBe(0);
-    const printed = JSON.parse(run.stdout.trim().split('\n').pop()!) as { batch: number; obs: number[]; noise: number[]; actions: number[] };
-    const policy = await loadOnnxPolicy(out, { expect: { envId: 'Hopper-v5', obsDim: 11, actDim: 3, chunk: 4 } });
-    try {
-      expect(policy.manifest).toMatchObject({ envId: 'Hopper-v5', producer: expect.stringMatching(/^torch\.onnx\.export/) });
-      const got = await policy.act(Float32Array.from(printed.obs), Float32Array.from(printed.noise), printed.batch);
-      expect(got.length).toBe(printed.actions.length);
-      let worst = 0;
-      printed.actions.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - got[i]))));
-      // PyTorch's float32 forward vs onnxruntime's on the same graph (actions in [-1, 1]): measured 6e-8.
-      expect(worst).toBeLessThan(1e-5);
-      expect(printed.actions.some((v) => Math.abs(v) < 0.99)).toBe(true); // not all clamped at the bounds
-    } finally {
-      await policy.close();
-    }
-  });
+  it.skipIf(torchProblem !== null)(
+    `docs/examples/export_torch_policy.py output matches what PyTorch printed${torchProblem ? ` (skipped: ${torchProblem})` : ''}`,
+    async () => {
+      const out = join(dir, 'torch-hopper.onnx');
+      const run = spawnSync(SYSTEM_PYTHON, ['docs/examples/export_torch_policy.py', '--out', out, '--seed', '3', '--batch', '5'], {
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      expect(run.status, run.stderr).toBe(0);
+      const printed = JSON.parse(run.stdout.trim().split('\n').pop()!) as { batch: number; obs: number[]; noise: number[]; actions: number[] };
+      const policy = await loadOnnxPolicy(out, { expect: { envId: 'Hopper-v5', obsDim: 11, actDim: 3, chunk: 4 } });
+      try {
+        expect(policy.manifest).toMatchObject({ envId: 'Hopper-v5', producer: expect.stringMatching(/^torch\.onnx\.export/) });
+        const got = await policy.act(Float32Array.from(printed.obs), Float32Array.from(printed.noise), printed.batch);
+        expect(got.length).toBe(printed.actions.length);
+        let worst = 0;
+        printed.actions.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - got[i]))));
+        // PyTorch's float32 forward vs onnxruntime's on the same graph (actions in [-1, 1]): measured 6e-8.
+        expect(worst).toBeLessThan(1e-5);
+        expect(printed.actions.some((v) => Math.abs(v) < 0.99)).toBe(true); // not all clamped at the bounds
+      } finally {
+        await policy.close();
+      }
+    },
+  );
 });

@@ -75,7 +75,10 @@ describe('ONNX writer vs our forward pass (onnxruntime-node)', () => {
     for (const layerNorm of [false, true]) {
       it(`MLP with ${activation}${layerNorm ? ' and LayerNorm' : ''}`, async () => {
         const rng = Rng.fromSeed(`mlp-${activation}-${layerNorm}`);
-        const model = mlp({ in: 9, hidden: [32, 24], out: 5, activation, layerNorm, outActivation: activation === 'identity' ? 'tanh' : 'identity' }, rng);
+        const model = mlp(
+          { in: 9, hidden: [32, 24], out: 5, activation, layerNorm, outActivation: activation === 'identity' ? 'tanh' : 'identity' },
+          rng,
+        );
         await expectParity(model, rng);
       });
     }

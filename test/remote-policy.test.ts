@@ -17,11 +17,21 @@ import { buildOnnxManifest } from '../src/policies/onnx-manifest.ts';
 import type { NoisePolicy } from '../src/policies/policy.ts';
 import { connectRemotePolicy, servePolicy, type PolicyServer } from '../src/policies/remote.ts';
 import {
-  decodeActRequest, decodeFrame, decodeServerMessage, encodeActionsReply, encodeActRequest, encodeFrame, encodeHello, ProtocolError,
+  decodeActRequest,
+  decodeFrame,
+  decodeServerMessage,
+  encodeActionsReply,
+  encodeActRequest,
+  encodeFrame,
+  encodeHello,
+  ProtocolError,
 } from '../src/policies/remote-protocol.ts';
 
 const DIMS = { obsDim: 11, actDim: 3, chunk: 4 };
-const policy = new MlpNoisePolicy({ ...DIMS, hidden: [32, 32], activation: 'mish', layerNorm: true, actionLow: [-1, -2, 0], actionHigh: [1, 2, 0.5] }, Rng.fromSeed(11));
+const policy = new MlpNoisePolicy(
+  { ...DIMS, hidden: [32, 32], activation: 'mish', layerNorm: true, actionLow: [-1, -2, 0], actionHigh: [1, 2, 0.5] },
+  Rng.fromSeed(11),
+);
 
 function inputs(batch: number, rng: Rng): { obs: Float32Array; noise: Float32Array } {
   const obs = new Float32Array(batch * DIMS.obsDim);
@@ -36,7 +46,10 @@ function bits(a: Float32Array): Uint32Array {
 }
 
 /** A hand-rolled server for misbehaviour: sends a hello, then does what `onRequest` says. */
-async function fakeServer(onRequest: (socket: WebSocket, bytes: Uint8Array, connection: number) => void, hello = true): Promise<{ url: string; wss: WebSocketServer }> {
+async function fakeServer(
+  onRequest: (socket: WebSocket, bytes: Uint8Array, connection: number) => void,
+  hello = true,
+): Promise<{ url: string; wss: WebSocketServer }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise((resolve) => wss.once('listening', resolve));
   let connections = 0;
@@ -81,7 +94,10 @@ describe('protocol framing', () => {
     const u = bits(data);
     const odd = new Float32Array(6);
     bits(odd).set([0x7fc00001, 0xffbfffff, 0x00000001, 0x80000000, 0x3f800000, 0x7f7fffff]); // NaN payloads, denormal, -0
-    const frame = encodeFrame({ type: 'x', id: 3 }, [['a', [5], data], ['b', [2, 3], odd]]);
+    const frame = encodeFrame({ type: 'x', id: 3 }, [
+      ['a', [5], data],
+      ['b', [2, 3], odd],
+    ]);
     expect((frame.length - 12) % 4).toBe(0);
     const { header, bodies } = decodeFrame(frame);
     expect(header).toMatchObject({ type: 'x', id: 3 });
@@ -113,10 +129,22 @@ describe('protocol framing', () => {
     v2[4] = 2;
     expectError(v2, 'unsupported-version', /protocol version 2 is not supported/);
     expectError(ok.subarray(0, ok.length - 4), 'bad-shape', /lists 92 bytes of float32 bodies but the message carries 88/);
-    expectError(encodeActRequest(1, new Float32Array(10), new Float32Array(12), 1, { ...DIMS, obsDim: 10 }), 'bad-shape', /obs has shape \[1, 10\], expected \[B, 11\]/);
-    expectError(encodeActRequest(1, new Float32Array(22), new Float32Array(12), 2, { ...DIMS, chunk: 2, actDim: 3 }), 'bad-shape', /noise has shape \[2, 2, 3\], expected \[2, 4, 3\]/);
+    expectError(
+      encodeActRequest(1, new Float32Array(10), new Float32Array(12), 1, { ...DIMS, obsDim: 10 }),
+      'bad-shape',
+      /obs has shape \[1, 10\], expected \[B, 11\]/,
+    );
+    expectError(
+      encodeActRequest(1, new Float32Array(22), new Float32Array(12), 2, { ...DIMS, chunk: 2, actDim: 3 }),
+      'bad-shape',
+      /noise has shape \[2, 2, 3\], expected \[2, 4, 3\]/,
+    );
     expectError(encodeActRequest(1, new Float32Array(99), new Float32Array(108), 9, DIMS), 'too-large', /batch 9 exceeds the server's limit of 8/);
-    expectError(encodeFrame({ type: 'act', id: 1 }, [['obs', [1, 11], new Float32Array(11)]]), 'bad-request', /needs bodies "obs" and "noise", got "obs"/);
+    expectError(
+      encodeFrame({ type: 'act', id: 1 }, [['obs', [1, 11], new Float32Array(11)]]),
+      'bad-request',
+      /needs bodies "obs" and "noise", got "obs"/,
+    );
     expectError(encodeFrame({ type: 'hello' }), 'bad-request', /expected a request of type "act"/);
     // Non-finite inputs would come back as NaN actions (issue 16, defect 12).
     const nanObs = new Float32Array(22);
@@ -191,7 +219,11 @@ describe('remote policy over loopback', () => {
       // round the same way at every batch size, so only equal slices are bitwise equal.)
       const big = inputs(600, Rng.fromSeed(600));
       const want = new Float32Array(600 * 12);
-      for (const [start, n] of [[0, 256], [256, 256], [512, 88]]) {
+      for (const [start, n] of [
+        [0, 256],
+        [256, 256],
+        [512, 88],
+      ]) {
         want.set(policy.act(big.obs.subarray(start * 11, (start + n) * 11), big.noise.subarray(start * 12, (start + n) * 12), n), start * 12);
       }
       expect(Array.from(bits(await remote.act(big.obs, big.noise, 600)))).toEqual(Array.from(bits(want)));
@@ -201,7 +233,14 @@ describe('remote policy over loopback', () => {
   });
 
   it('reports a policy failure as an error reply, and the dims check at connect', async () => {
-    const failing: NoisePolicy = { ...DIMS, actionLow: policy.actionLow, actionHigh: policy.actionHigh, act: () => { throw new Error('weights not loaded'); } };
+    const failing: NoisePolicy = {
+      ...DIMS,
+      actionLow: policy.actionLow,
+      actionHigh: policy.actionHigh,
+      act: () => {
+        throw new Error('weights not loaded');
+      },
+    };
     const s = await servePolicy(failing);
     try {
       await expect(connectRemotePolicy(s.url, { expect: { envId: 'Walker2d-v5', obsDim: 17 } })).rejects.toThrow(
@@ -224,7 +263,9 @@ describe('remote policy failures', () => {
       const remote = await connectRemotePolicy(url, { timeoutMs: 150 });
       const { obs, noise } = inputs(2, Rng.fromSeed(3));
       const t0 = Date.now();
-      await expect(remote.act(obs, noise, 2)).rejects.toThrow(/remote policy ws:\/\/127\.0\.0\.1:\d+: no answer to request 1 \(batch 2\) within 150 ms/);
+      await expect(remote.act(obs, noise, 2)).rejects.toThrow(
+        /remote policy ws:\/\/127\.0\.0\.1:\d+: no answer to request 1 \(batch 2\) within 150 ms/,
+      );
       expect(Date.now() - t0).toBeLessThan(2000);
       remote.close();
     } finally {
@@ -251,7 +292,9 @@ describe('remote policy failures', () => {
     try {
       const remote = await connectRemotePolicy(url);
       const { obs, noise } = inputs(2, Rng.fromSeed(4));
-      await expect(remote.act(obs, noise, 2)).rejects.toThrow(/the server answered request 1 with actions of shape \[2, 4, 4\], expected \[2, 4, 3\]/);
+      await expect(remote.act(obs, noise, 2)).rejects.toThrow(
+        /the server answered request 1 with actions of shape \[2, 4, 4\], expected \[2, 4, 3\]/,
+      );
       remote.close();
     } finally {
       await closeAll(wss);

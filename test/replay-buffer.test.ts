@@ -33,7 +33,10 @@ function filled(capacity: number, count: number, seed = 1, extra?: Record<string
 /** The transition id held in each slot, read back through gather. */
 function idsBySlot(buffer: ReplayBuffer): number[] {
   const out = buffer.createBatch(buffer.size);
-  buffer.gather(Array.from({ length: buffer.size }, (_, i) => i), out);
+  buffer.gather(
+    Array.from({ length: buffer.size }, (_, i) => i),
+    out,
+  );
   return Array.from({ length: buffer.size }, (_, b) => Math.round(out.obs[b * buffer.obsDim]));
 }
 
@@ -198,7 +201,12 @@ describe('terminated vs truncated', () => {
   it('are stored separately and only terminated masks the bootstrap', () => {
     const buffer = new ReplayBuffer({ capacity: 4, obsDim: 1, actionDim: 1, seed: 0 });
     // 0: ordinary step, 1: true terminal, 2: time-limit end, 3: both flags (terminal wins).
-    const flags = [[0, 0], [1, 0], [0, 1], [1, 1]];
+    const flags = [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+      [1, 1],
+    ];
     flags.forEach(([term, trunc], i) => buffer.add({ obs: [i], action: [0], reward: 1, nextObs: [i + 1], terminated: term, truncated: trunc }));
     const out = buffer.createBatch(4);
     buffer.gather([0, 1, 2, 3], out);

@@ -57,8 +57,19 @@ function expectSameRun(uninterrupted: string, resumed: string): void {
 
 describe('exact resume of a SAC run', () => {
   const config = {
-    env: 'Reach1D', steps: 600, seed: 5, numEnvs: 2, learningStarts: 100, actorHidden: [32], criticHidden: [32], batchSize: 64,
-    evalEvery: 200, evalEpisodes: 4, logEvery: 60, checkpointEvery: 250, quiet: true,
+    env: 'Reach1D',
+    steps: 600,
+    seed: 5,
+    numEnvs: 2,
+    learningStarts: 100,
+    actorHidden: [32],
+    criticHidden: [32],
+    batchSize: 64,
+    evalEvery: 200,
+    evalEpisodes: 4,
+    logEvery: 60,
+    checkpointEvery: 250,
+    quiet: true,
   };
   // The uninterrupted reference run, shared by the tests below (made once, whichever test runs first).
   let reference: Promise<{ run: string; result: Awaited<ReturnType<typeof trainSac>> }> | null = null;
@@ -98,8 +109,12 @@ describe('exact resume of a SAC run', () => {
   it('refuses to resume without a checkpoint or with changed hyperparameters', async () => {
     const run = tempRun();
     await trainSac({ ...config, steps: 60, learningStarts: 20, batchSize: 16, evalEvery: 0, checkpointEvery: 0, out: run }, makeReach);
-    await expect(trainSac({ resume: true, out: run }, makeReach)).rejects.toThrow(/no checkpoint in .*train-state \(a run is resumable when started with checkpointEvery/);
-    await expect(trainSac({ resume: true, out: (await uninterrupted()).run, lr: 0.01 }, makeReach)).rejects.toThrow(/with lr = 0.01: the run was started with 0.0003/);
+    await expect(trainSac({ resume: true, out: run }, makeReach)).rejects.toThrow(
+      /no checkpoint in .*train-state \(a run is resumable when started with checkpointEvery/,
+    );
+    await expect(trainSac({ resume: true, out: (await uninterrupted()).run, lr: 0.01 }, makeReach)).rejects.toThrow(
+      /with lr = 0.01: the run was started with 0.0003/,
+    );
     await expect(trainSac({ resume: true, out: join(run, 'nope') }, makeReach)).rejects.toThrow(/no config\.json, so it is not a dsrl run folder/);
   });
 
@@ -110,21 +125,29 @@ describe('exact resume of a SAC run', () => {
     const configPath = join(run, 'config.json');
     const original = readFileSync(configPath, 'utf8');
     writeFileSync(configPath, original.replace('"gamma": 0.99', '"gamma": 0.9'));
-    await expect(trainSac({ resume: true, out: run, steps: 90 }, makeReach)).rejects.toThrow(/config\.json was changed after this checkpoint was saved/);
+    await expect(trainSac({ resume: true, out: run, steps: 90 }, makeReach)).rejects.toThrow(
+      /config\.json was changed after this checkpoint was saved/,
+    );
     writeFileSync(configPath, original);
     const manifestPath = join(finalCheckpoint(run), MANIFEST_FILE);
     writeFileSync(manifestPath, JSON.stringify({ ...JSON.parse(readFileSync(manifestPath, 'utf8')), version: 1 }));
-    await expect(trainSac({ resume: true, out: run, steps: 90 }, makeReach)).rejects.toThrow(/version 1, this build reads version 2 \(saved by an older dsrl.*dsrl eval --run/);
+    await expect(trainSac({ resume: true, out: run, steps: 90 }, makeReach)).rejects.toThrow(
+      /version 1, this build reads version 2 \(saved by an older dsrl.*dsrl eval --run/,
+    );
   });
 
   it('refuses a schedule that would never update, before making anything', async () => {
     const run = tempRun();
-    await expect(trainSac({ ...config, steps: 100, learningStarts: 100, out: run }, makeReach)).rejects.toThrow(/steps \(100\) <= learningStarts \(100\).*never update/);
-    await expect(trainSac({ ...config, steps: 200, batchSize: 500, out: run }, makeReach)).rejects.toThrow(/batchSize \(500\) exceeds the rows the run will ever hold \(200\)/);
+    await expect(trainSac({ ...config, steps: 100, learningStarts: 100, out: run }, makeReach)).rejects.toThrow(
+      /steps \(100\) <= learningStarts \(100\).*never update/,
+    );
+    await expect(trainSac({ ...config, steps: 200, batchSize: 500, out: run }, makeReach)).rejects.toThrow(
+      /batchSize \(500\) exceeds the rows the run will ever hold \(200\)/,
+    );
     expect(existsSync(run)).toBe(false);
   });
 
-  it('a finished run continues with a raised step budget, its buffer grown to the longer run\'s capacity', async () => {
+  it("a finished run continues with a raised step budget, its buffer grown to the longer run's capacity", async () => {
     const run = tempRun();
     const small = { ...config, steps: 60, learningStarts: 20, batchSize: 16, evalEvery: 0, checkpointEvery: 30 };
     await trainSac({ ...small, out: run }, makeReach);
@@ -177,13 +200,19 @@ describe('exact resume of a SAC run', () => {
     mkdirSync(half);
     await expect(restore(half)).rejects.toThrow(/not a dsrl checkpoint \(no manifest\.json/);
 
-    await expect(restore(copy(), await makeReach(3))).rejects.toThrow(/saved with obs dim 2, action dim 1, 2 envs, but this run has obs dim 2, action dim 1, 3 envs/);
+    await expect(restore(copy(), await makeReach(3))).rejects.toThrow(
+      /saved with obs dim 2, action dim 1, 2 envs, but this run has obs dim 2, action dim 1, 3 envs/,
+    );
     const hopper = await SyncVectorEnv.create('Hopper-v5', 2);
-    await expect(restore(copy(), hopper)).rejects.toThrow(/saved with obs dim 2, action dim 1, 2 envs, but this run has obs dim 11, action dim 3, 2 envs/);
+    await expect(restore(copy(), hopper)).rejects.toThrow(
+      /saved with obs dim 2, action dim 1, 2 envs, but this run has obs dim 11, action dim 3, 2 envs/,
+    );
     await hopper.close();
     await expect(restore(copy(), reach, 'dsrl-na')).rejects.toThrow(/checkpoint of a 'sac' run, this is a 'dsrl-na' run/);
     const wrongAgent = new SAC(sacDefaults(2, 1, { actorHidden: [8], criticHidden: [32] }), Rng.fromSeed(0), 64);
-    await expect(restoreCheckpoint(copy(), { kind: 'sac', agent: wrongAgent, env: reach })).rejects.toThrow(/agent\.safetensors: cannot load into this agent: SAC checkpoint: actor has/);
+    await expect(restoreCheckpoint(copy(), { kind: 'sac', agent: wrongAgent, env: reach })).rejects.toThrow(
+      /agent\.safetensors: cannot load into this agent: SAC checkpoint: actor has/,
+    );
     await reach.close();
   });
 });
@@ -191,10 +220,22 @@ describe('exact resume of a SAC run', () => {
 describe('exact resume on MuJoCo', () => {
   it('Hopper-v5 in worker threads: a checkpoint taken mid-episode resumes bit-identically', async () => {
     // Training env in 2 workers, evaluation in-thread: both paths of env state are exercised.
-    const makeHopper = (n: number): Promise<VectorEnv> => (n === 3 ? WorkerVectorEnv.create('Hopper-v5', 3, { numWorkers: 2 }) : SyncVectorEnv.create('Hopper-v5', n));
+    const makeHopper = (n: number): Promise<VectorEnv> =>
+      n === 3 ? WorkerVectorEnv.create('Hopper-v5', 3, { numWorkers: 2 }) : SyncVectorEnv.create('Hopper-v5', n);
     const config = {
-      env: 'Hopper-v5', steps: 300, seed: 2, numEnvs: 3, learningStarts: 90, actorHidden: [16], criticHidden: [16], batchSize: 32,
-      evalEvery: 0, evalEpisodes: 2, logEvery: 40, checkpointEvery: 150, quiet: true,
+      env: 'Hopper-v5',
+      steps: 300,
+      seed: 2,
+      numEnvs: 3,
+      learningStarts: 90,
+      actorHidden: [16],
+      criticHidden: [16],
+      batchSize: 32,
+      evalEvery: 0,
+      evalEpisodes: 2,
+      logEvery: 40,
+      checkpointEvery: 150,
+      quiet: true,
     };
     const uninterrupted = tempRun();
     const full = await trainSac({ ...config, out: uninterrupted }, makeHopper);
@@ -215,7 +256,10 @@ describe('exact resume on MuJoCo', () => {
 describe('state tree files', () => {
   it('round-trip typed arrays, non-finite numbers, -0 and undefined exactly, and refuse class instances', () => {
     const tree = {
-      a: new Float32Array([1.5, -0, NaN]), b: new Float64Array([Math.PI, -Infinity]), c: new Uint8Array([0, 255]), d: new Int32Array(0),
+      a: new Float32Array([1.5, -0, NaN]),
+      b: new Float64Array([Math.PI, -Infinity]),
+      c: new Uint8Array([0, 255]),
+      d: new Int32Array(0),
       nested: [{ x: NaN, y: -0, z: Infinity, u: undefined }, null, 'text', true, 0.1 + 0.2],
       rng: Rng.fromSeed(1).state(),
     };
@@ -242,15 +286,24 @@ describe('state tree files', () => {
     const loopAt = (envSteps: number): LoopCheckpoint => ({
       version: 2,
       state: {
-        envSteps, vectorSteps: envSteps, updates: 0, nextEvalAt: 1000, episodes: 0, runningReturn: [0], runningLength: [0],
-        obs: new Float32Array(2), ended: [false], rng: Rng.fromSeed(0).state(),
+        envSteps,
+        vectorSteps: envSteps,
+        updates: 0,
+        nextEvalAt: 1000,
+        episodes: 0,
+        runningReturn: [0],
+        runningLength: [0],
+        obs: new Float32Array(2),
+        ended: [false],
+        rng: Rng.fromSeed(0).state(),
       },
       metrics: { sums: {}, count: 0, lastLogAt: 0 },
     });
     const noise = Rng.fromSeed(3);
     noise.normal(); // leaves a spare normal in the state
     const agent = { state: () => ({ w: new Float32Array([1, 2]) }), load: () => {} };
-    const save = (step: number) => saveCheckpoint(root, { kind: 'test', agent, buffer, env, loop: { checkpoint: () => loopAt(step) }, rngs: { noise } }, { keep: 1 });
+    const save = (step: number) =>
+      saveCheckpoint(root, { kind: 'test', agent, buffer, env, loop: { checkpoint: () => loopAt(step) }, rngs: { noise } }, { keep: 1 });
     await save(900);
     await save(900); // the same step again replaces it
     expect(existsSync(interrupted)).toBe(false);
@@ -259,7 +312,9 @@ describe('state tree files', () => {
     const restoredNoise = Rng.fromSeed(99);
     await restoreCheckpoint(latestCheckpoint(root)!, { kind: 'test', agent, env, rngs: { noise: restoredNoise } });
     expect([restoredNoise.normal(), restoredNoise.normal()]).toStrictEqual(expected);
-    await expect(restoreCheckpoint(latestCheckpoint(root)!, { kind: 'test', agent, env, rngs: { other: noise } })).rejects.toThrow(/no generator "other" \(it has: noise\)/);
+    await expect(restoreCheckpoint(latestCheckpoint(root)!, { kind: 'test', agent, env, rngs: { other: noise } })).rejects.toThrow(
+      /no generator "other" \(it has: noise\)/,
+    );
     await save(950);
     expect(listCheckpoints(root).map((c) => c.step)).toEqual([950]);
     await env.close();

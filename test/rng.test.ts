@@ -23,7 +23,9 @@ describe('Rng', () => {
   it('has the right moments and ranges', () => {
     const r = Rng.fromSeed(3);
     const n = 100_000;
-    let s = 0, s2 = 0, u = 0;
+    let s = 0,
+      s2 = 0,
+      u = 0;
     for (let i = 0; i < n; i++) {
       const x = r.normal();
       s += x;

@@ -60,9 +60,7 @@ describe('run folder', () => {
     expect(resumed).toEqual({ dir: out, resumed: true, config });
     expect(readRunConfig(out)).toEqual(config);
     expect(() => createRunDir({ algo: 'a', env: 'e', seed: 1, config, resume: true })).toThrow(/--out/);
-    expect(() => createRunDir({ algo: 'a', env: 'e', seed: 1, config, out: join(tempDir(), 'nope'), resume: true })).toThrow(
-      /not a dsrl run folder/,
-    );
+    expect(() => createRunDir({ algo: 'a', env: 'e', seed: 1, config, out: join(tempDir(), 'nope'), resume: true })).toThrow(/not a dsrl run folder/);
   });
 
   it('rejects a non-integer seed', () => {
@@ -73,7 +71,9 @@ describe('run folder', () => {
     const root = tempDir();
     const file = join(root, 'file.txt');
     writeFileSync(file, 'x');
-    expect(() => createRunDir({ algo: 'a', env: 'e', seed: 1, config, out: join(file, 'run') })).toThrow(/file\.txt is a file, not a folder; choose another --out/);
+    expect(() => createRunDir({ algo: 'a', env: 'e', seed: 1, config, out: join(file, 'run') })).toThrow(
+      /file\.txt is a file, not a folder; choose another --out/,
+    );
     const t0 = performance.now();
     expect(() => checkRunFolderPath('/proc/x/y')).toThrow(/a run folder cannot live in \/proc/);
     expect(performance.now() - t0).toBeLessThan(1000);

@@ -30,7 +30,10 @@ async function optimalReturn(episodes: number): Promise<number> {
 async function randomReturn(episodes: number): Promise<number> {
   const env = await makeReach(5);
   let k = 0;
-  const res = await evaluate({ act: (_o, rows) => new Float32Array(rows).map(() => Math.sin(++k * 12.9898)) }, env, { episodes, seed: TRAINING_EVAL_SEED });
+  const res = await evaluate({ act: (_o, rows) => new Float32Array(rows).map(() => Math.sin(++k * 12.9898)) }, env, {
+    episodes,
+    seed: TRAINING_EVAL_SEED,
+  });
   await env.close();
   return res.mean;
 }
@@ -38,10 +41,23 @@ async function randomReturn(episodes: number): Promise<number> {
 describe('SAC end to end', () => {
   it('learns Reach1D to near-optimal return within a few thousand steps', { tags: ['learning'] }, async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'dsrl-sac-')), 'run');
-    const res = await trainSac({
-      env: 'Reach1D', steps: 3000, seed: 1, learningStarts: 500, actorHidden: [64, 64], criticHidden: [64, 64], evalEvery: 1000, evalEpisodes: 20,
-      logEvery: 200, out, quiet: true, lr: 1e-3,
-    }, makeReach);
+    const res = await trainSac(
+      {
+        env: 'Reach1D',
+        steps: 3000,
+        seed: 1,
+        learningStarts: 500,
+        actorHidden: [64, 64],
+        criticHidden: [64, 64],
+        evalEvery: 1000,
+        evalEpisodes: 20,
+        logEvery: 200,
+        out,
+        quiet: true,
+        lr: 1e-3,
+      },
+      makeReach,
+    );
     const optimal = await optimalReturn(20);
     const random = await randomReturn(20);
     expect(res.best).not.toBeNull();
@@ -65,7 +81,21 @@ describe('SAC end to end', () => {
   it('is reproducible under a seed', async () => {
     const run = async () => {
       const out = join(mkdtempSync(join(tmpdir(), 'dsrl-sac-')), 'run');
-      const r = await trainSac({ env: 'Reach1D', steps: 600, seed: 3, learningStarts: 200, actorHidden: [16], criticHidden: [16], evalEvery: 300, evalEpisodes: 5, out, quiet: true }, makeReach);
+      const r = await trainSac(
+        {
+          env: 'Reach1D',
+          steps: 600,
+          seed: 3,
+          learningStarts: 200,
+          actorHidden: [16],
+          criticHidden: [16],
+          evalEvery: 300,
+          evalEpisodes: 5,
+          out,
+          quiet: true,
+        },
+        makeReach,
+      );
       return r.evals.map((e) => e.mean);
     };
     expect(await run()).toEqual(await run());

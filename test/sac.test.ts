@@ -101,7 +101,11 @@ describe('SAC update', () => {
 
   it('the actor moves toward the action the critic prefers', { tags: ['learning'] }, () => {
     // Q(s, a) is trained to prefer a = +0.8; the actor's deterministic action then moves there.
-    const sac = new SAC(sacDefaults(1, 1, { actorHidden: [32], criticHidden: [32], initAlpha: 0.01, actorLr: 3e-3, criticLr: 3e-3 }), Rng.fromSeed(4), 64);
+    const sac = new SAC(
+      sacDefaults(1, 1, { actorHidden: [32], criticHidden: [32], initAlpha: 0.01, actorLr: 3e-3, criticLr: 3e-3 }),
+      Rng.fromSeed(4),
+      64,
+    );
     const rng = Rng.fromSeed(5);
     const B = 64;
     for (let it = 0; it < 2000; it++) {

@@ -39,7 +39,10 @@ afterEach(() => {
 
 /** Start the fixture server; resolves with its URL and a stats probe. */
 async function childServer(config: Record<string, unknown>): Promise<{ url: string; port: number; stats: () => Promise<ChildStats> }> {
-  const child = fork(FIXTURE, [JSON.stringify(config)], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = fork(FIXTURE, [JSON.stringify(config)], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
   children.push(child);
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -176,7 +179,7 @@ describe('policy server memory under stalled partial frames', () => {
     for (const until = Date.now() + 3000; after.rss - start >= 40 * MiB && Date.now() < until; after = await server.stats()) await sleep(100);
     console.log(
       `partial frames: RSS start ${(start / MiB).toFixed(0)} MiB, peak +${((peak - start) / MiB).toFixed(0)} MiB, ` +
-        `after +${((after.rss - start) / MiB).toFixed(0)} MiB (array buffers ${((after as unknown as {arrayBuffers: number}).arrayBuffers / MiB).toFixed(0)} MiB); all closed ${lastClose - t0} ms after the first byte; closed by ${JSON.stringify(after.stats?.closedBy)}`,
+        `after +${((after.rss - start) / MiB).toFixed(0)} MiB (array buffers ${((after as unknown as { arrayBuffers: number }).arrayBuffers / MiB).toFixed(0)} MiB); all closed ${lastClose - t0} ms after the first byte; closed by ${JSON.stringify(after.stats?.closedBy)}`,
     );
     expect(allClosed).toBe(true);
     expect(lastClose - t0).toBeLessThan(partialFrameTimeoutMs + 2000);
@@ -194,7 +197,7 @@ describe('policy server memory under stalled partial frames', () => {
     // Server frames: the hello, then a close frame with code 1009 (message too big).
     const bytes = Buffer.concat(s.received);
     const frames: { opcode: number; payload: Buffer }[] = [];
-    for (let off = 0; off < bytes.length; ) {
+    for (let off = 0; off < bytes.length;) {
       let len = bytes[off + 1] & 0x7f;
       let head = 2;
       if (len === 126) [len, head] = [bytes.readUInt16BE(off + 2), 4];
@@ -210,7 +213,9 @@ describe('policy server memory under stalled partial frames', () => {
 
 describe('connection limits and timeouts', () => {
   const stub: NoisePolicy = {
-    ...DIMS, actionLow: Float32Array.from([-1, -1, -1]), actionHigh: Float32Array.from([1, 1, 1]),
+    ...DIMS,
+    actionLow: Float32Array.from([-1, -1, -1]),
+    actionHigh: Float32Array.from([1, 1, 1]),
     act: (_o, _n, batch) => new Float32Array(batch * 12),
   };
   let server: PolicyServer | null = null;

@@ -14,11 +14,13 @@ import { loadDiffusionCheckpoint } from '../src/policies/diffusion/checkpoint-io
 
 const root = join(import.meta.dirname, '..');
 const datasets = readdirSync(join(root, 'data')).filter((f) => f.endsWith('.h5'));
-const models = existsSync(join(root, 'models')) ? readdirSync(join(root, 'models')).filter((d) => existsSync(join(root, 'models', d, 'manifest.json'))) : [];
+const models = existsSync(join(root, 'models'))
+  ? readdirSync(join(root, 'models')).filter((d) => existsSync(join(root, 'models', d, 'manifest.json')))
+  : [];
 
 describe('shipped medium datasets', () => {
-  it("there is one per task", () => {
-    expect(datasets.sort()).toEqual(["halfcheetah-medium.h5", "hopper-medium.h5", "walker2d-medium.h5"]);
+  it('there is one per task', () => {
+    expect(datasets.sort()).toEqual(['halfcheetah-medium.h5', 'hopper-medium.h5', 'walker2d-medium.h5']);
   });
 
   it.each(datasets)('%s loads through the D4RL reader with the return its metadata states', async (file) => {

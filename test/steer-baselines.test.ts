@@ -15,12 +15,16 @@ import { steer } from '../src/run/steer.ts';
 function tinyPolicy(obsDim: number, actDim: number, chunk: number, low = -1, high = 1): DiffusionPolicy {
   const spec = { obsDim, actDim, chunk, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
   return new DiffusionPolicy({
-    spec, obsStats: { min: new Float32Array(obsDim).fill(-1), max: new Float32Array(obsDim).fill(1) },
-    actionLow: new Array(actDim).fill(low), actionHigh: new Array(actDim).fill(high), weights: createDiffusionNetwork(spec, Rng.fromSeed(3)).values,
+    spec,
+    obsStats: { min: new Float32Array(obsDim).fill(-1), max: new Float32Array(obsDim).fill(1) },
+    actionLow: new Array(actDim).fill(low),
+    actionHigh: new Array(actDim).fill(high),
+    weights: createDiffusionNetwork(spec, Rng.fromSeed(3)).values,
   });
 }
 
-const bimodal = async (n: number, chunk: number): Promise<VectorEnv> => new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));
+const bimodal = async (n: number, chunk: number): Promise<VectorEnv> =>
+  new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));
 const reach = async (n: number, chunk: number): Promise<VectorEnv> =>
   new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new TimeLimit(new Reach1D(), 12), chunk)));
 const out = () => join(mkdtempSync(join(tmpdir(), 'dsrl-steer-baselines-')), 'run');
@@ -38,19 +42,44 @@ describe('baselines through steer()', () => {
     expect(rows[0].step).toBe(0);
     expect(rows[0].values['charts/eval_return_mean']).toBe(base.base.mean);
     const summary = JSON.parse(readFileSync(join(base.dir, 'summary.json'), 'utf8'));
-    expect(summary).toMatchObject({ algo: 'base', env: 'BimodalChoice', seed: 4, references: { 'base policy': { mean: base.base.mean, episodes: 40 } } });
+    expect(summary).toMatchObject({
+      algo: 'base',
+      env: 'BimodalChoice',
+      seed: 4,
+      references: { 'base policy': { mean: base.base.mean, episodes: 40 } },
+    });
     expect(existsSync(join(base.dir, 'curve.svg'))).toBe(true);
 
-    const na = await steer({ ...common, algo: 'na', steps: 12, learningStarts: 8, batchSize: 4, actorHidden: [4], criticHidden: [4], evalEvery: 0, out: out() }, policy, bimodal);
+    const na = await steer(
+      { ...common, algo: 'na', steps: 12, learningStarts: 8, batchSize: 4, actorHidden: [4], criticHidden: [4], evalEvery: 0, out: out() },
+      policy,
+      bimodal,
+    );
     expect(na.base).toStrictEqual(base.base);
     expect(readMetrics(na.dir)[0].values['charts/base_return_mean']).toBe(base.base.mean);
   });
 
   it('algo "residual": residual SAC trains through the same loop and run folder', async () => {
-    const res = await steer({
-      env: 'Reach1D', algo: 'residual', steps: 240, learningStarts: 60, numEnvs: 2, utd: 1, batchSize: 16, actorHidden: [16], criticHidden: [16],
-      evalEvery: 120, evalEpisodes: 2, logEvery: 60, out: out(), quiet: true,
-    }, tinyPolicy(2, 1, 2), reach);
+    const res = await steer(
+      {
+        env: 'Reach1D',
+        algo: 'residual',
+        steps: 240,
+        learningStarts: 60,
+        numEnvs: 2,
+        utd: 1,
+        batchSize: 16,
+        actorHidden: [16],
+        criticHidden: [16],
+        evalEvery: 120,
+        evalEpisodes: 2,
+        logEvery: 60,
+        out: out(),
+        quiet: true,
+      },
+      tinyPolicy(2, 1, 2),
+      reach,
+    );
     expect(res.evals.map((e) => e.step)).toEqual([120, 240]);
     expect(res.updates).toBeGreaterThan(0);
     const rows = readMetrics(res.dir);

@@ -13,20 +13,37 @@ import { parseSteerConfig, steer } from '../src/run/steer.ts';
 function tinyPolicy(obsDim: number, actDim: number, chunk: number): DiffusionPolicy {
   const spec = { obsDim, actDim, chunk, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
   return new DiffusionPolicy({
-    spec, obsStats: { min: new Float32Array(obsDim).fill(-1), max: new Float32Array(obsDim).fill(1) },
-    actionLow: new Array(actDim).fill(-1), actionHigh: new Array(actDim).fill(1), weights: createDiffusionNetwork(spec, Rng.fromSeed(1)).values,
+    spec,
+    obsStats: { min: new Float32Array(obsDim).fill(-1), max: new Float32Array(obsDim).fill(1) },
+    actionLow: new Array(actDim).fill(-1),
+    actionHigh: new Array(actDim).fill(1),
+    weights: createDiffusionNetwork(spec, Rng.fromSeed(1)).values,
   });
 }
 
-const bimodal = async (n: number, chunk: number): Promise<VectorEnv> => new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));
-const config = { env: 'BimodalChoice', steps: 20, learningStarts: 10, numEnvs: 2, batchSize: 8, actorHidden: [8], criticHidden: [8], evalEvery: 0, evalEpisodes: 2, quiet: true };
+const bimodal = async (n: number, chunk: number): Promise<VectorEnv> =>
+  new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));
+const config = {
+  env: 'BimodalChoice',
+  steps: 20,
+  learningStarts: 10,
+  numEnvs: 2,
+  batchSize: 8,
+  actorHidden: [8],
+  criticHidden: [8],
+  evalEvery: 0,
+  evalEpisodes: 2,
+  quiet: true,
+};
 const freshOut = () => join(mkdtempSync(join(tmpdir(), 'dsrl-steer-config-')), 'run');
 
 describe('steer config validation', () => {
   it('an unknown option fails with an error naming it, before any run folder is made', async () => {
     const out = freshOut();
     const input = { ...config, out, learningRate: 1e-3 } as Parameters<typeof steer>[0];
-    await expect(steer(input, tinyPolicy(1, 2, 1), bimodal)).rejects.toThrow(/steer config: unknown option "learningRate" \(known options: env, algo, steps, .*lr,/);
+    await expect(steer(input, tinyPolicy(1, 2, 1), bimodal)).rejects.toThrow(
+      /steer config: unknown option "learningRate" \(known options: env, algo, steps, .*lr,/,
+    );
     expect(existsSync(out)).toBe(false);
     expect(() => parseSteerConfig({ ...config, evalEvry: 5, critic_hidden: [8] })).toThrow(/unknown options "evalEvry", "critic_hidden"/);
   });
@@ -41,13 +58,17 @@ describe('steer config validation', () => {
     );
     expect(() => parseSteerConfig({ ...config, algo: 'residual', offline: 'data.h5' })).toThrow(/offline data cannot be used with algo "residual"/);
     expect(() => parseSteerConfig({ ...config, steps: undefined, offlineOnly: 100 })).toThrow(/offlineOnly needs offline data/);
-    expect(() => parseSteerConfig({ ...config, offline: 'd.h5', offlineOnly: 100 })).toThrow(/give either steps \(online\) or offlineOnly \(updates\), not both/);
+    expect(() => parseSteerConfig({ ...config, offline: 'd.h5', offlineOnly: 100 })).toThrow(
+      /give either steps \(online\) or offlineOnly \(updates\), not both/,
+    );
     expect(() => parseSteerConfig({ ...config, algo: 'base', checkpointEvery: 10 })).toThrow(/algo "base" is a single evaluation/);
   });
 
   it('a run whose replay buffer would not fit in memory is refused up front, naming steps, before any run folder is made', async () => {
     const out = freshOut();
-    await expect(steer({ ...config, steps: 1e9, out }, tinyPolicy(1, 2, 1), bimodal)).rejects.toThrow(/replay buffer would need [\d.]+ GiB for 1000000002 rows .*lower steps/);
+    await expect(steer({ ...config, steps: 1e9, out }, tinyPolicy(1, 2, 1), bimodal)).rejects.toThrow(
+      /replay buffer would need [\d.]+ GiB for 1000000002 rows .*lower steps/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 
@@ -72,7 +93,10 @@ describe('steer config validation', () => {
         const out = freshOut();
         await steer({ ...config, algo, actorLayerNorm, out }, tinyPolicy(1, 2, 1), bimodal);
         const names = Object.keys(readSafetensors(join(out, 'last', 'actor.safetensors')).tensors);
-        expect(names.some((n) => n.endsWith('ln.weight')), `${algo} actorLayerNorm ${actorLayerNorm}: ${names.join(', ')}`).toBe(actorLayerNorm);
+        expect(
+          names.some((n) => n.endsWith('ln.weight')),
+          `${algo} actorLayerNorm ${actorLayerNorm}: ${names.join(', ')}`,
+        ).toBe(actorLayerNorm);
         expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).actorLayerNorm).toBe(actorLayerNorm);
       }
     }

@@ -16,7 +16,10 @@ import { trainSac } from '../src/run/train-sac.ts';
 
 const spec = { obsDim: 2, actDim: 1, chunk: 2, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
 const policy = new DiffusionPolicy({
-  spec, obsStats: { min: Float32Array.from([-2, -0.5]), max: Float32Array.from([1, 3]) }, actionLow: [-1], actionHigh: [1],
+  spec,
+  obsStats: { min: Float32Array.from([-2, -0.5]), max: Float32Array.from([1, 3]) },
+  actionLow: [-1],
+  actionHigh: [1],
   weights: createDiffusionNetwork(spec, Rng.fromSeed(3)).values,
 });
 const reach = async (n: number, chunk: number): Promise<VectorEnv> =>
@@ -24,12 +27,25 @@ const reach = async (n: number, chunk: number): Promise<VectorEnv> =>
 const reachEnvs: RunEnvMaker = async (_id, n, chunk) => reach(n, chunk ?? 1);
 const out = () => join(mkdtempSync(join(tmpdir(), 'dsrl-eval-run-')), 'run');
 const common = {
-  env: 'Reach1D', steps: 120, learningStarts: 24, numEnvs: 2, batchSize: 16, utd: 2, distillSteps: 2, actorHidden: [16], criticHidden: [16],
-  evalEvery: 40, evalEpisodes: 6, quiet: true,
+  env: 'Reach1D',
+  steps: 120,
+  learningStarts: 24,
+  numEnvs: 2,
+  batchSize: 16,
+  utd: 2,
+  distillSteps: 2,
+  actorHidden: [16],
+  criticHidden: [16],
+  evalEvery: 40,
+  evalEpisodes: 6,
+  quiet: true,
 };
 
 describe('evaluateRun (dsrl eval --run)', () => {
-  for (const [name, extra] of [['DSRL-NA on normalized observations', { algo: 'na', normalizeObs: true }], ['DSRL-SAC', { algo: 'sac' }]] as const) {
+  for (const [name, extra] of [
+    ['DSRL-NA on normalized observations', { algo: 'na', normalizeObs: true }],
+    ['DSRL-SAC', { algo: 'sac' }],
+  ] as const) {
     it(`${name}: the saved best and last agents give back their training evaluations on the same starts`, async () => {
       const run = await steer({ ...common, ...extra, out: out() }, policy, reach);
       // Training evaluates with seed 10000 on min(evalEpisodes, 5) sub-envs: the same batches, so the same floats.
@@ -58,15 +74,26 @@ describe('evaluateRun (dsrl eval --run)', () => {
     expect(res.lengths.every((l) => l === 12)).toBe(true);
 
     const base = await steer({ ...common, algo: 'base', steps: undefined, out: out() }, policy, reach);
-    await expect(evaluateRun({ run: base.dir, agent: 'best', episodes: 2, seed: 0, parallel: 1 }, policy, reachEnvs)).rejects.toThrow(/a base policy run has no agent to evaluate/);
+    await expect(evaluateRun({ run: base.dir, agent: 'best', episodes: 2, seed: 0, parallel: 1 }, policy, reachEnvs)).rejects.toThrow(
+      /a base policy run has no agent to evaluate/,
+    );
     const missing = join(tmpdir(), 'dsrl-no-such-run');
-    await expect(evaluateRun({ run: missing, agent: 'best', episodes: 2, seed: 0, parallel: 1 }, policy, reachEnvs)).rejects.toThrow(/dsrl-no-such-run: no config\.json, so it is not a dsrl run folder/);
+    await expect(evaluateRun({ run: missing, agent: 'best', episodes: 2, seed: 0, parallel: 1 }, policy, reachEnvs)).rejects.toThrow(
+      /dsrl-no-such-run: no config\.json, so it is not a dsrl run folder/,
+    );
     rmSync(join(residual.dir, 'last'), { recursive: true });
-    await expect(evaluateRun({ run: residual.dir, agent: 'last', episodes: 2, seed: 0, parallel: 1 }, policy, reachEnvs)).rejects.toThrow(/no last\/actor\.safetensors yet/);
-    await expect(evaluateRun({ run: residual.dir, agent: 'best', episodes: 0, seed: 0, parallel: 1 }, policy, reachEnvs)).rejects.toThrow(/episodes must be a positive integer, got 0/);
+    await expect(evaluateRun({ run: residual.dir, agent: 'last', episodes: 2, seed: 0, parallel: 1 }, policy, reachEnvs)).rejects.toThrow(
+      /no last\/actor\.safetensors yet/,
+    );
+    await expect(evaluateRun({ run: residual.dir, agent: 'best', episodes: 0, seed: 0, parallel: 1 }, policy, reachEnvs)).rejects.toThrow(
+      /episodes must be a positive integer, got 0/,
+    );
     const spec3 = { ...spec, obsDim: 3 };
     const other = new DiffusionPolicy({
-      spec: spec3, obsStats: { min: new Float32Array(3), max: new Float32Array(3).fill(1) }, actionLow: [-1], actionHigh: [1],
+      spec: spec3,
+      obsStats: { min: new Float32Array(3), max: new Float32Array(3).fill(1) },
+      actionLow: [-1],
+      actionHigh: [1],
       weights: createDiffusionNetwork(spec3, Rng.fromSeed(1)).values,
     });
     await expect(evaluateRun({ run: residual.dir, agent: 'best', episodes: 2, seed: 0, parallel: 1 }, other, reachEnvs)).rejects.toThrow(
@@ -77,14 +104,28 @@ describe('evaluateRun (dsrl eval --run)', () => {
   it('dsrl eval --run reloads the base policy the run names and prints the evaluation (Hopper-v5, tiny networks)', async () => {
     const hopperSpec = { obsDim: 11, actDim: 3, chunk: 4, denoisingSteps: 10, ddimSteps: 2, timeDim: 8, width: 16, depth: 1 };
     const hopperPolicy = new DiffusionPolicy({
-      spec: hopperSpec, obsStats: { min: new Float32Array(11).fill(-5), max: new Float32Array(11).fill(5) }, actionLow: [-1, -1, -1], actionHigh: [1, 1, 1],
+      spec: hopperSpec,
+      obsStats: { min: new Float32Array(11).fill(-5), max: new Float32Array(11).fill(5) },
+      actionLow: [-1, -1, -1],
+      actionHigh: [1, 1, 1],
       weights: createDiffusionNetwork(hopperSpec, Rng.fromSeed(8)).values,
     });
     const checkpoint = join(mkdtempSync(join(tmpdir(), 'dsrl-eval-run-policy-')), 'hopper');
     saveDiffusionCheckpoint(checkpoint, hopperPolicy, { envId: 'Hopper-v5' });
-    const run = await steer({
-      ...common, env: 'Hopper-v5', algo: 'sac', policy: checkpoint, steps: 64, learningStarts: 32, evalEvery: 64, evalEpisodes: 2, out: out(),
-    }, hopperPolicy);
+    const run = await steer(
+      {
+        ...common,
+        env: 'Hopper-v5',
+        algo: 'sac',
+        policy: checkpoint,
+        steps: 64,
+        learningStarts: 32,
+        evalEvery: 64,
+        evalEpisodes: 2,
+        out: out(),
+      },
+      hopperPolicy,
+    );
     const cli = async (...args: string[]): Promise<string[]> => {
       const program = new Command().exitOverride().configureOutput({ writeErr: () => {} });
       registerEval(program);
@@ -99,7 +140,11 @@ describe('evaluateRun (dsrl eval --run)', () => {
       return lines;
     };
     const [text] = await cli('--run', run.dir, '--episodes', '2', '--parallel', '2', '--seed', '10000');
-    expect(text).toMatch(new RegExp(`^eval .*: sac best agent \\(saved at ${run.best!.step} env steps, training eval -?[\\d.]+\\) on Hopper-v5, 2 episodes \\(seed 10000\\): return -?[\\d.]+ ± [\\d.]+`));
+    expect(text).toMatch(
+      new RegExp(
+        `^eval .*: sac best agent \\(saved at ${run.best!.step} env steps, training eval -?[\\d.]+\\) on Hopper-v5, 2 episodes \\(seed 10000\\): return -?[\\d.]+ ± [\\d.]+`,
+      ),
+    );
     const [json] = await cli('--run', run.dir, '--agent', 'last', '--episodes', '2', '--parallel', '2', '--seed', '10000', '--json');
     expect(JSON.parse(json).returns).toEqual(run.evals.at(-1)!.returns);
     await expect(cli('--run', run.dir, '--env', 'Walker2d-v5')).rejects.toThrow(/--env does not apply with --run/);
@@ -107,18 +152,42 @@ describe('evaluateRun (dsrl eval --run)', () => {
     await expect(cli('--episodes', '2')).rejects.toThrow(/give --policy <checkpoint folder>, or --run <run folder>/);
     // A `dsrl sac` run folder: the same command evaluates its SAC agent on the env alone.
     const sacRun = await trainSac({
-      env: 'Hopper-v5', steps: 64, seed: 1, learningStarts: 32, batchSize: 16, actorHidden: [16], criticHidden: [16], evalEvery: 64, evalEpisodes: 2, out: out(), quiet: true,
+      env: 'Hopper-v5',
+      steps: 64,
+      seed: 1,
+      learningStarts: 32,
+      batchSize: 16,
+      actorHidden: [16],
+      criticHidden: [16],
+      evalEvery: 64,
+      evalEpisodes: 2,
+      out: out(),
+      quiet: true,
     });
     const [sacJson] = await cli('--run', sacRun.dir, '--episodes', '2', '--parallel', '2', '--seed', '10000', '--json');
     expect(JSON.parse(sacJson)).toMatchObject({ algo: 'scratch', env: 'Hopper-v5', returns: sacRun.best!.returns });
-    await expect(cli('--run', sacRun.dir, '--policy', checkpoint)).rejects.toThrow(/is a SAC-from-scratch run: it has no base policy, so --policy does not apply/);
+    await expect(cli('--run', sacRun.dir, '--policy', checkpoint)).rejects.toThrow(
+      /is a SAC-from-scratch run: it has no base policy, so --policy does not apply/,
+    );
   });
 
   it('a dsrl sac run: its saved agents give back their training evaluations', async () => {
     const makeReach = async (n: number): Promise<VectorEnv> => new SyncVectorEnv(Array.from({ length: n }, () => new TimeLimit(new Reach1D(), 12)));
-    const run = await trainSac({
-      env: 'Reach1D', steps: 300, seed: 2, learningStarts: 100, actorHidden: [16], criticHidden: [16], evalEvery: 150, evalEpisodes: 6, out: out(), quiet: true,
-    }, makeReach);
+    const run = await trainSac(
+      {
+        env: 'Reach1D',
+        steps: 300,
+        seed: 2,
+        learningStarts: 100,
+        actorHidden: [16],
+        criticHidden: [16],
+        evalEvery: 150,
+        evalEpisodes: 6,
+        out: out(),
+        quiet: true,
+      },
+      makeReach,
+    );
     const noPolicy = async (): Promise<never> => {
       throw new Error('a SAC run loads no base policy');
     };

@@ -3,7 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planRuns, writeReport, type ExperimentOptions } from '../experiments/gym-table.ts';
-import { bestUpTo, collectRuns, minutesAt, nominalStep, RESUME_GAP_S, runFolder, statAt, trainingMinutes, type AlgoKey } from '../experiments/report.ts';
+import {
+  bestUpTo,
+  collectRuns,
+  minutesAt,
+  nominalStep,
+  RESUME_GAP_S,
+  runFolder,
+  statAt,
+  trainingMinutes,
+  type AlgoKey,
+} from '../experiments/report.ts';
 import { MetricsLogger } from '../src/run/metrics.ts';
 
 /** A run folder as a trainer leaves it: config.json, eval returns in metrics.jsonl, optionally a checkpoint. */
@@ -27,9 +37,28 @@ describe('experiments: gym comparison table', () => {
     expect(RESUME_GAP_S).toBeGreaterThan(5 * 60);
   });
 
-  it('reports each seed\'s best evaluation up to a budget', () => {
-    const rec = (seed: number, evals: Array<[number, number]>) => ({ env: 'E', algo: 'na' as const, seed, dir: '', evals, minutes: evals.map(() => 0) });
-    const records = [rec(1, [[1000, 10], [2000, 30], [3000, 20]]), rec(2, [[1000, 50], [2000, 10], [3000, 10]]), rec(3, [[1000, 99]])];
+  it("reports each seed's best evaluation up to a budget", () => {
+    const rec = (seed: number, evals: Array<[number, number]>) => ({
+      env: 'E',
+      algo: 'na' as const,
+      seed,
+      dir: '',
+      evals,
+      minutes: evals.map(() => 0),
+    });
+    const records = [
+      rec(1, [
+        [1000, 10],
+        [2000, 30],
+        [3000, 20],
+      ]),
+      rec(2, [
+        [1000, 50],
+        [2000, 10],
+        [3000, 10],
+      ]),
+      rec(3, [[1000, 99]]),
+    ];
     expect(bestUpTo(records, 'E', 'na', 2000)).toEqual({ mean: 40, std: 10, seeds: [1, 2] });
     expect(minutesAt(records, 'E', 'na', 3000)).toBe(0);
     expect(minutesAt(records, 'E', 'sac', 3000)).toBeNull();
@@ -45,9 +74,15 @@ describe('experiments: gym comparison table', () => {
     fakeRun(at('base', 1), 1000, 0, [[0, 10]]);
     fakeRun(at('base', 2), 1000, 0, [[0, 20]]);
     // Chunked runs overshoot each evaluation point by a few steps.
-    fakeRun(at('na', 1), 1000, 2000, [[1002, 30], [2004, 50]]);
+    fakeRun(at('na', 1), 1000, 2000, [
+      [1002, 30],
+      [2004, 50],
+    ]);
     fakeRun(at('na', 2), 1000, 2000, [[1001, 40]], true); // stopped after 1000, checkpointed
-    fakeRun(at('scratch', 1), 1000, 2000, [[1000, 5], [2000, 7]]);
+    fakeRun(at('scratch', 1), 1000, 2000, [
+      [1000, 5],
+      [2000, 7],
+    ]);
     fakeRun(at('sac', 1), 1000, 2000, []); // started, no checkpoint
     const records = collectRuns(root);
     expect(records.map((r) => `${r.algo}-s${r.seed}`)).toEqual(['base-s1', 'base-s2', 'na-s1', 'na-s2', 'sac-s1', 'scratch-s1']);
@@ -57,14 +92,33 @@ describe('experiments: gym comparison table', () => {
     expect(statAt(records, env, 'residual', 1000)).toBeNull();
 
     const options: ExperimentOptions = {
-      policies: { [env]: '/policies/hopper' }, envs: [env], algos: ['base', 'na', 'sac', 'residual', 'scratch'], seeds: [1, 2], budgets: [1000, 2000],
-      evalEvery: 1000, evalEpisodes: 3, checkpointEvery: 500, residualScale: 0.2, obs: 'raw', steerArgs: ['--utd', '2'], sacArgs: [], out,
+      policies: { [env]: '/policies/hopper' },
+      envs: [env],
+      algos: ['base', 'na', 'sac', 'residual', 'scratch'],
+      seeds: [1, 2],
+      budgets: [1000, 2000],
+      evalEvery: 1000,
+      evalEpisodes: 3,
+      checkpointEvery: 500,
+      residualScale: 0.2,
+      obs: 'raw',
+      steerArgs: ['--utd', '2'],
+      sacArgs: [],
+      out,
     };
     const plan = planRuns(options);
     const status = Object.fromEntries(plan.map((r) => [`${r.algo}-s${r.seed}`, r.status]));
     expect(status).toEqual({
-      'base-s1': 'done', 'base-s2': 'done', 'na-s1': 'done', 'na-s2': 'resume', 'sac-s1': 'restart', 'sac-s2': 'new',
-      'residual-s1': 'new', 'residual-s2': 'new', 'scratch-s1': 'done', 'scratch-s2': 'new',
+      'base-s1': 'done',
+      'base-s2': 'done',
+      'na-s1': 'done',
+      'na-s2': 'resume',
+      'sac-s1': 'restart',
+      'sac-s2': 'new',
+      'residual-s1': 'new',
+      'residual-s2': 'new',
+      'scratch-s1': 'done',
+      'scratch-s2': 'new',
     });
     const args = Object.fromEntries(plan.map((r) => [`${r.algo}-s${r.seed}`, r.args?.join(' ')]));
     expect(args['na-s2']).toBe(`steer --resume --out ${at('na', 2)} --steps 2000`);
@@ -74,10 +128,16 @@ describe('experiments: gym comparison table', () => {
     );
     // The DSRL agents get the table's observation protocol explicitly; residual SAC has no such option.
     expect(args['sac-s2']).toContain('--hidden 128,128,128 --no-normalize-obs --steps 2000');
-    expect(planRuns({ ...options, obs: 'normalized' }).find((r) => r.algo === 'sac' && r.seed === 2)!.args!.join(' ')).toContain(' --normalize-obs --steps');
+    expect(
+      planRuns({ ...options, obs: 'normalized' })
+        .find((r) => r.algo === 'sac' && r.seed === 2)!
+        .args!.join(' '),
+    ).toContain(' --normalize-obs --steps');
     const narrow = planRuns({ ...options, presetOverrides: { [env]: { width: 64 } } }).find((r) => r.algo === 'residual' && r.seed === 1)!;
     expect(narrow.args!.join(' ')).toContain('--action-magnitude 1.5 --hidden 64,64,64');
-    expect(args['scratch-s2']).toBe(`sac --env Hopper-v5 --steps 2000 --seed 2 --out ${at('scratch', 2)} --eval-every 1000 --eval-episodes 3 --checkpoint-every 500`);
+    expect(args['scratch-s2']).toBe(
+      `sac --env Hopper-v5 --steps 2000 --seed 2 --out ${at('scratch', 2)} --eval-every 1000 --eval-episodes 3 --checkpoint-every 500`,
+    );
 
     const markdown = writeReport(options);
     expect(markdown).toContain('| algorithm | 1k | 2k | best ≤ 2k | min |');

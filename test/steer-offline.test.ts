@@ -18,7 +18,8 @@ import { readMetrics } from '../src/run/metrics.ts';
 import { steer } from '../src/run/steer.ts';
 
 const temp = () => mkdtempSync(join(tmpdir(), 'dsrl-steer-offline-'));
-const bimodal = async (n: number, chunk: number): Promise<VectorEnv> => new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));
+const bimodal = async (n: number, chunk: number): Promise<VectorEnv> =>
+  new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));
 
 /** Demonstrations split evenly between (+0.6, +0.6) (reward 1) and (-0.6, -0.6) (reward 0), one step each. */
 function bimodalData(n: number, seed: number) {
@@ -32,7 +33,14 @@ function bimodalData(n: number, seed: number) {
     rewards[i] = plus ? 1 : 0;
   }
   return createD4rlDataset({
-    obsDim: 1, actionDim: 2, observations: obs, actions, rewards, nextObservations: obs, terminals: new Uint8Array(n).fill(1), timeouts: new Uint8Array(n),
+    obsDim: 1,
+    actionDim: 2,
+    observations: obs,
+    actions,
+    rewards,
+    nextObservations: obs,
+    terminals: new Uint8Array(n).fill(1),
+    timeouts: new Uint8Array(n),
   });
 }
 
@@ -52,11 +60,29 @@ describe('DSRL-NA with offline data', () => {
   });
 
   it('offlineOnly: learns the rewarded mode from the offline data alone, with no env step', { tags: ['learning'] }, async () => {
-    const res = await steer({
-      env: 'BimodalChoice', algo: 'na', offline: dataPath, offlineOnly: 1200, numEnvs: 4, actionMagnitude: 2, utd: 2, distillSteps: 4,
-      batchSize: 64, actorHidden: [64, 64], criticHidden: [64, 64], lr: 1e-3, evalEvery: 600, evalEpisodes: 200, logEvery: 300,
-      out: join(temp(), 'run'), quiet: true,
-    }, base, bimodal);
+    const res = await steer(
+      {
+        env: 'BimodalChoice',
+        algo: 'na',
+        offline: dataPath,
+        offlineOnly: 1200,
+        numEnvs: 4,
+        actionMagnitude: 2,
+        utd: 2,
+        distillSteps: 4,
+        batchSize: 64,
+        actorHidden: [64, 64],
+        criticHidden: [64, 64],
+        lr: 1e-3,
+        evalEvery: 600,
+        evalEpisodes: 200,
+        logEvery: 300,
+        out: join(temp(), 'run'),
+        quiet: true,
+      },
+      base,
+      bimodal,
+    );
     expect([res.step, res.updates, res.offlineTransitions]).toEqual([0, 1200, 1000]);
     expect(res.base.mean).toBeGreaterThan(0.35);
     expect(res.base.mean).toBeLessThan(0.65);
@@ -76,21 +102,51 @@ describe('DSRL-NA with offline data', () => {
     const actions = Float32Array.from({ length: n }, (_, i) => (i % 7) / 10);
     const timeouts = Uint8Array.from({ length: n }, (_, i) => (i % 5 === 4 ? 1 : 0));
     const path = join(temp(), 'reach.h5');
-    await writeD4rl(path, createD4rlDataset({
-      obsDim: 2, actionDim: 1, observations: obs, actions, rewards: Float32Array.from({ length: n }, (_, i) => -i), nextObservations: next,
-      terminals: new Uint8Array(n), timeouts,
-    }));
+    await writeD4rl(
+      path,
+      createD4rlDataset({
+        obsDim: 2,
+        actionDim: 1,
+        observations: obs,
+        actions,
+        rewards: Float32Array.from({ length: n }, (_, i) => -i),
+        nextObservations: next,
+        terminals: new Uint8Array(n),
+        timeouts,
+      }),
+    );
     const spec = { obsDim: 2, actDim: 1, chunk: 2, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
     const policy = new DiffusionPolicy({
-      spec, obsStats: { min: new Float32Array(2).fill(-1), max: new Float32Array(2).fill(1) }, actionLow: [-1], actionHigh: [1],
+      spec,
+      obsStats: { min: new Float32Array(2).fill(-1), max: new Float32Array(2).fill(1) },
+      actionLow: [-1],
+      actionHigh: [1],
       weights: createDiffusionNetwork(spec, Rng.fromSeed(2)).values,
     });
     const reach = async (k: number, chunk: number): Promise<VectorEnv> =>
       new SyncVectorEnv(Array.from({ length: k }, () => new ActionChunk(new TimeLimit(new Reach1D(), 10), chunk)));
-    const res = await steer({
-      env: 'Reach1D', algo: 'na', offline: path, steps: 40, learningStarts: 0, numEnvs: 2, utd: 1, distillSteps: 1, batchSize: 8,
-      actorHidden: [8], criticHidden: [8], evalEvery: 0, evalEpisodes: 2, checkpointEvery: 40, out: join(temp(), 'run'), quiet: true,
-    }, policy, reach);
+    const res = await steer(
+      {
+        env: 'Reach1D',
+        algo: 'na',
+        offline: path,
+        steps: 40,
+        learningStarts: 0,
+        numEnvs: 2,
+        utd: 1,
+        distillSteps: 1,
+        batchSize: 8,
+        actorHidden: [8],
+        criticHidden: [8],
+        evalEvery: 0,
+        evalEpisodes: 2,
+        checkpointEvery: 40,
+        out: join(temp(), 'run'),
+        quiet: true,
+      },
+      policy,
+      reach,
+    );
     // Every step starts a chunk (a chunk cut by the time limit is kept, truncated): 20 transitions.
     expect(res.offlineTransitions).toBe(20);
     const { buffer, extra } = readCheckpoint(latestCheckpoint(join(res.dir, TRAIN_STATE_DIR))!);
@@ -108,11 +164,36 @@ describe('DSRL-NA with offline data', () => {
 
     // normalizeObs: the same offline rows, their observations in the agent's normalized view.
     const stats = { min: Float32Array.from([-2, 0]), max: Float32Array.from([2, 1]) };
-    const normalizing = new DiffusionPolicy({ spec, obsStats: stats, actionLow: [-1], actionHigh: [1], weights: createDiffusionNetwork(spec, Rng.fromSeed(2)).values });
-    const again = await steer({
-      env: 'Reach1D', algo: 'na', offline: path, steps: 4, learningStarts: 0, numEnvs: 2, utd: 1, distillSteps: 1, batchSize: 8,
-      actorHidden: [8], criticHidden: [8], evalEvery: 0, evalEpisodes: 2, checkpointEvery: 4, normalizeObs: true, out: join(temp(), 'run'), quiet: true,
-    }, normalizing, reach);
+    const normalizing = new DiffusionPolicy({
+      spec,
+      obsStats: stats,
+      actionLow: [-1],
+      actionHigh: [1],
+      weights: createDiffusionNetwork(spec, Rng.fromSeed(2)).values,
+    });
+    const again = await steer(
+      {
+        env: 'Reach1D',
+        algo: 'na',
+        offline: path,
+        steps: 4,
+        learningStarts: 0,
+        numEnvs: 2,
+        utd: 1,
+        distillSteps: 1,
+        batchSize: 8,
+        actorHidden: [8],
+        criticHidden: [8],
+        evalEvery: 0,
+        evalEpisodes: 2,
+        checkpointEvery: 4,
+        normalizeObs: true,
+        out: join(temp(), 'run'),
+        quiet: true,
+      },
+      normalizing,
+      reach,
+    );
     const normState = readCheckpoint(latestCheckpoint(join(again.dir, TRAIN_STATE_DIR))!).buffer.toState();
     expect(normState.size).toBe(20 + 2);
     const normalize = (v: number, j: number) => 2 * ((v - stats.min[j]) / (stats.max[j] - stats.min[j] + 1e-6) - 0.5);
@@ -127,7 +208,10 @@ describe('DSRL-NA with offline data', () => {
   it('a dataset whose dims do not fit the policy is refused, naming the file and the key', async () => {
     const spec = { obsDim: 3, actDim: 2, chunk: 1, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
     const policy = new DiffusionPolicy({
-      spec, obsStats: { min: new Float32Array(3).fill(-1), max: new Float32Array(3).fill(1) }, actionLow: [-1, -1], actionHigh: [1, 1],
+      spec,
+      obsStats: { min: new Float32Array(3).fill(-1), max: new Float32Array(3).fill(1) },
+      actionLow: [-1, -1],
+      actionHigh: [1, 1],
       weights: createDiffusionNetwork(spec, Rng.fromSeed(2)).values,
     });
     const obs3 = async (k: number): Promise<VectorEnv> => {
@@ -136,8 +220,8 @@ describe('DSRL-NA with offline data', () => {
       Object.defineProperty(env, 'singleObservationSpace', { value: new Box(-1, 1, [3]) });
       return env;
     };
-    await expect(steer({ env: 'BimodalChoice', algo: 'na', offline: dataPath, offlineOnly: 10, out: join(temp(), 'run'), quiet: true }, policy, obs3)).rejects.toThrow(
-      /bimodal\.h5: key "observations" has dim 1 but the env expects 3/,
-    );
+    await expect(
+      steer({ env: 'BimodalChoice', algo: 'na', offline: dataPath, offlineOnly: 10, out: join(temp(), 'run'), quiet: true }, policy, obs3),
+    ).rejects.toThrow(/bimodal\.h5: key "observations" has dim 1 but the env expects 3/);
   });
 });

@@ -21,12 +21,16 @@ import { steer } from '../src/run/steer.ts';
 function tinyPolicy(obsDim: number, actDim: number, chunk: number, seed: number): DiffusionPolicy {
   const spec = { obsDim, actDim, chunk, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
   return new DiffusionPolicy({
-    spec, obsStats: { min: new Float32Array(obsDim).fill(-1), max: new Float32Array(obsDim).fill(1) },
-    actionLow: new Array(actDim).fill(-1), actionHigh: new Array(actDim).fill(1), weights: createDiffusionNetwork(spec, Rng.fromSeed(seed)).values,
+    spec,
+    obsStats: { min: new Float32Array(obsDim).fill(-1), max: new Float32Array(obsDim).fill(1) },
+    actionLow: new Array(actDim).fill(-1),
+    actionHigh: new Array(actDim).fill(1),
+    weights: createDiffusionNetwork(spec, Rng.fromSeed(seed)).values,
   });
 }
 
-const bimodal = async (n: number, chunk: number): Promise<VectorEnv> => new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));
+const bimodal = async (n: number, chunk: number): Promise<VectorEnv> =>
+  new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new BimodalChoice(), chunk)));
 const REACH_EPISODE = 15;
 const reach = async (n: number, chunk: number): Promise<VectorEnv> =>
   new SyncVectorEnv(Array.from({ length: n }, () => new ActionChunk(new TimeLimit(new Reach1D(), REACH_EPISODE), chunk)));
@@ -54,8 +58,21 @@ function expectSameRun(uninterrupted: string, resumed: string): void {
 }
 
 const common = {
-  env: 'BimodalChoice', steps: 360, seed: 3, numEnvs: 2, learningStarts: 60, utd: 2, distillSteps: 2, batchSize: 32,
-  actorHidden: [16], criticHidden: [16], evalEvery: 120, evalEpisodes: 4, logEvery: 30, checkpointEvery: 100, quiet: true,
+  env: 'BimodalChoice',
+  steps: 360,
+  seed: 3,
+  numEnvs: 2,
+  learningStarts: 60,
+  utd: 2,
+  distillSteps: 2,
+  batchSize: 32,
+  actorHidden: [16],
+  criticHidden: [16],
+  evalEvery: 120,
+  evalEpisodes: 4,
+  logEvery: 30,
+  checkpointEvery: 100,
+  quiet: true,
 };
 
 describe('steer: exact resume', () => {
@@ -112,14 +129,22 @@ describe('steer: exact resume', () => {
     const policy = tinyPolicy(1, 2, 1, 7);
     const run = tempRun();
     await steer({ ...common, steps: 40, learningStarts: 20, evalEvery: 0, checkpointEvery: 0, out: run }, policy, bimodal);
-    await expect(steer({ resume: true, quiet: true, out: run }, policy, bimodal)).rejects.toThrow(/no checkpoint in .*train-state \(a run is resumable when started with checkpointEvery/);
+    await expect(steer({ resume: true, quiet: true, out: run }, policy, bimodal)).rejects.toThrow(
+      /no checkpoint in .*train-state \(a run is resumable when started with checkpointEvery/,
+    );
     const withCheckpoint = tempRun();
     await steer({ ...common, steps: 40, learningStarts: 20, evalEvery: 0, checkpointEvery: 20, out: withCheckpoint }, policy, bimodal);
-    await expect(steer({ resume: true, quiet: true, out: withCheckpoint, utd: 5 }, policy, bimodal)).rejects.toThrow(/with utd = 5: the run was started with 2 \(config\.json\)/);
-    await expect(steer({ resume: true, quiet: true, out: withCheckpoint, algo: 'sac' }, policy, bimodal)).rejects.toThrow(/with algo = "sac": the run was started with "na"/);
+    await expect(steer({ resume: true, quiet: true, out: withCheckpoint, utd: 5 }, policy, bimodal)).rejects.toThrow(
+      /with utd = 5: the run was started with 2 \(config\.json\)/,
+    );
+    await expect(steer({ resume: true, quiet: true, out: withCheckpoint, algo: 'sac' }, policy, bimodal)).rejects.toThrow(
+      /with algo = "sac": the run was started with "na"/,
+    );
     const otherChunk = tinyPolicy(1, 2, 2, 7);
     const chunked = async (n: number) => bimodal(n, 2);
-    await expect(steer({ resume: true, quiet: true, out: withCheckpoint }, otherChunk, chunked)).rejects.toThrow(/saved with obs dim 1, action dim 2, 2 envs, but this run has obs dim 1, action dim 4/);
+    await expect(steer({ resume: true, quiet: true, out: withCheckpoint }, otherChunk, chunked)).rejects.toThrow(
+      /saved with obs dim 1, action dim 2, 2 envs, but this run has obs dim 1, action dim 4/,
+    );
     // A finished run continues with a raised budget.
     const longer = await steer({ resume: true, quiet: true, out: withCheckpoint, steps: 60 }, policy, bimodal);
     expect([longer.resumedFrom, longer.step]).toEqual([40, 60]);
@@ -127,7 +152,7 @@ describe('steer: exact resume', () => {
 });
 
 describe('steer: temperature target', () => {
-  it('is set on w / M (the reference\'s convention): on the noise w itself it is C ln M higher', () => {
+  it("is set on w / M (the reference's convention): on the noise w itself it is C ln M higher", () => {
     // A uniform law on [-M, M]^C has entropy C ln(2M); on [-1, 1]^C, C ln 2.
     const C = 12;
     const M = 1.5;
@@ -138,13 +163,19 @@ describe('steer: temperature target', () => {
   it('a run folder saved before targetEntropy and normalizeObs existed evaluates as it trained (raw observations)', async () => {
     const policy = tinyPolicy(1, 2, 1, 7);
     const run = tempRun();
-    const trained = await steer({ ...common, algo: 'na', steps: 120, learningStarts: 40, evalEvery: 60, normalizeObs: false, out: run }, policy, bimodal);
+    const trained = await steer(
+      { ...common, algo: 'na', steps: 120, learningStarts: 40, evalEvery: 60, normalizeObs: false, out: run },
+      policy,
+      bimodal,
+    );
     const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as Record<string, unknown>;
     delete config.targetEntropy;
     delete config.normalizeObs;
     writeFileSync(join(run, 'config.json'), JSON.stringify(config));
     // This policy declares observation statistics, so a missing normalizeObs must not read as today's default (on).
-    const res = await evaluateRun({ run, agent: 'last', episodes: common.evalEpisodes, seed: 10_000, parallel: 5 }, policy, async (_id, n, chunk) => bimodal(n, chunk ?? 1));
+    const res = await evaluateRun({ run, agent: 'last', episodes: common.evalEpisodes, seed: 10_000, parallel: 5 }, policy, async (_id, n, chunk) =>
+      bimodal(n, chunk ?? 1),
+    );
     expect(res.returns).toEqual(trained.evals.at(-1)!.returns);
   });
 });

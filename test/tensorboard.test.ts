@@ -137,7 +137,10 @@ describe('crc32c', () => {
 
 describe('tfevents encoding', () => {
   it('frames and encodes a scalar event that decodes back', () => {
-    const payload = encodeScalarsEvent(1700000000.25, 300, [['losses/qf_loss', 0.5], ['charts/episodic_return', -12.75]]);
+    const payload = encodeScalarsEvent(1700000000.25, 300, [
+      ['losses/qf_loss', 0.5],
+      ['charts/episodic_return', -12.75],
+    ]);
     const [rec] = readRecords(frameRecord(payload));
     const ev = decodeEvent(rec);
     expect(ev.wallTime).toBe(1700000000.25);
@@ -156,7 +159,12 @@ describe('tfevents encoding', () => {
   });
 
   it('keeps non-ASCII tags and non-finite values', () => {
-    const ev = decodeEvent(encodeScalarsEvent(0, 1, [['eval/ρ', NaN], ['x', Infinity]]));
+    const ev = decodeEvent(
+      encodeScalarsEvent(0, 1, [
+        ['eval/ρ', NaN],
+        ['x', Infinity],
+      ]),
+    );
     expect(ev.values[0].tag).toBe('eval/ρ');
     expect(ev.values[0].value).toBeNaN();
     expect(ev.values[1].value).toBe(Infinity);

@@ -24,7 +24,12 @@ describe('SyncVectorEnv', () => {
     expect(steps[2].infos[0]).toEqual({ resetCount: 2 });
     expect(toys[0].actionsTaken).toEqual([0.5, 0.5, 0.5]); // 3 real steps in 4 vector steps
     // sub-env 1 is truncated (not terminated) on step 3 and autoresets on step 4.
-    expect(steps.map((s) => [s.terminated[1], s.truncated[1]])).toEqual([[false, false], [false, false], [false, true], [false, false]]);
+    expect(steps.map((s) => [s.terminated[1], s.truncated[1]])).toEqual([
+      [false, false],
+      [false, false],
+      [false, true],
+      [false, false],
+    ]);
     expect(steps[3].rewards[1]).toBe(0);
     expect(toys[1].actionsTaken).toHaveLength(3);
   });
@@ -110,7 +115,11 @@ describe('WorkerVectorEnv', () => {
       await venv.reset({ seed: 0 });
       const rewards: number[][] = [];
       for (let t = 0; t < 3; t++) rewards.push(Array.from((await venv.step([0, 0])).rewards));
-      expect(rewards).toEqual([[1, 1], [2, 2], [0, 0]]);
+      expect(rewards).toEqual([
+        [1, 1],
+        [2, 2],
+        [0, 0],
+      ]);
       await expect(venv.step([0])).rejects.toThrow(/actions have 1 values, expected 2 x 1/);
     } finally {
       await venv.close();

@@ -10,7 +10,12 @@ import type { NoisePolicy } from '../src/policies/policy.ts';
 
 function countingPolicy(): NoisePolicy & { closed: number } {
   return {
-    obsDim: 1, actDim: 2, chunk: 1, actionLow: Float32Array.of(-1, -1), actionHigh: Float32Array.of(1, 1), closed: 0,
+    obsDim: 1,
+    actDim: 2,
+    chunk: 1,
+    actionLow: Float32Array.of(-1, -1),
+    actionHigh: Float32Array.of(1, 1),
+    closed: 0,
     act: (_obs, noise, batch) => noise.slice(0, batch * 2).map(Math.tanh),
     close() {
       this.closed++;
@@ -36,7 +41,9 @@ describe('VectorWrapper', () => {
 
   it('a policy that does not fit the env is refused by the one check, naming both sides', () => {
     const policy = { ...countingPolicy(), obsDim: 3 };
-    expect(() => new NoiseActionVectorEnv(inner(), policy, 1.5)).toThrow(/base policy does not fit the env: the policy takes observations of dim 3 .* the env has observations of dim 1/);
+    expect(() => new NoiseActionVectorEnv(inner(), policy, 1.5)).toThrow(
+      /base policy does not fit the env: the policy takes observations of dim 3 .* the env has observations of dim 1/,
+    );
     expect(() => new ResidualActionVectorEnv(inner(), policy, 0.2, Rng.fromSeed(1))).toThrow(/base policy does not fit the env/);
   });
 });

@@ -60,8 +60,13 @@ export function tdLoss(q: ArrayLike<number>, target: ArrayLike<number>, rows: nu
  * Writes dLoss/dQ_i into dq[i] and dLoss/dlog pi into dLogProb.
  */
 export function actorLoss(
-  q: Float32Array[], logProb: ArrayLike<number>, alpha: number, reduce: 'min' | 'mean', rows: number,
-  dq: Float32Array[], dLogProb: Float32Array,
+  q: Float32Array[],
+  logProb: ArrayLike<number>,
+  alpha: number,
+  reduce: 'min' | 'mean',
+  rows: number,
+  dq: Float32Array[],
+  dLogProb: Float32Array,
 ): LossResult {
   let loss = -ensembleReduceGrad(q, rows, reduce, -1 / rows, dq) / rows;
   let logProbMean = 0;

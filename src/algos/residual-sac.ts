@@ -66,9 +66,13 @@ export class ResidualActionVectorEnv extends VectorWrapper {
     // Clip to the env's bounds: that is what the task accepts, whatever bounds the policy was trained with.
     this.low = inner.singleActionSpace.low.slice();
     this.high = inner.singleActionSpace.high.slice();
-    if (!inner.singleActionSpace.isBounded()) throw new Error('residual SAC needs a bounded action space (its corrections are a fraction of the range)');
+    if (!inner.singleActionSpace.isBounded())
+      throw new Error('residual SAC needs a bounded action space (its corrections are a fraction of the range)');
     const bound = Float32Array.from(this.low, (l, j) => residualScale * (this.high[j] - l));
-    this.singleActionSpace = new Box(Float32Array.from(bound, (b) => -b), bound);
+    this.singleActionSpace = new Box(
+      Float32Array.from(bound, (b) => -b),
+      bound,
+    );
     const innerObs = inner.singleObservationSpace;
     const obsLow = new Float32Array(this.taskObsDim + chunkDim);
     const obsHigh = new Float32Array(this.taskObsDim + chunkDim);
@@ -122,7 +126,12 @@ export class ResidualActionVectorEnv extends VectorWrapper {
   }
 
   protected wrapperState(): Record<string, unknown> {
-    return { rng: this.rng.state(), obs: this.obs ? this.obs.slice() : null, baseActions: this.baseActions.slice(), lastActions: this.lastActions.slice() };
+    return {
+      rng: this.rng.state(),
+      obs: this.obs ? this.obs.slice() : null,
+      baseActions: this.baseActions.slice(),
+      lastActions: this.lastActions.slice(),
+    };
   }
 
   protected checkWrapperState(s: Record<string, unknown>): void {
@@ -156,7 +165,10 @@ export class ResidualActionVectorEnv extends VectorWrapper {
 export function residualSacConfig(env: ResidualActionVectorEnv, overrides: Partial<SacConfig> = {}): SacConfig {
   const space = env.singleActionSpace;
   return sacDefaults(env.singleObservationSpace.size, space.size, {
-    actionLow: Array.from(space.low), actionHigh: Array.from(space.high), criticLayerNorm: true, activation: 'tanh',
+    actionLow: Array.from(space.low),
+    actionHigh: Array.from(space.high),
+    criticLayerNorm: true,
+    activation: 'tanh',
     ...overrides,
   });
 }
@@ -170,11 +182,25 @@ export const residualSac: AlgoSpec = {
   build({ hp, policy, trainInner, evalInner, rng, maxRows }) {
     const trainEnv = trainInner ? new ResidualActionVectorEnv(trainInner, policy, hp.residualScale, rng.derive('residual-train-noise')) : null;
     const evalEnv = new ResidualActionVectorEnv(evalInner, policy, hp.residualScale, rng.derive('residual-eval-noise'));
-    const agent = new SAC(residualSacConfig(evalEnv, {
-      actorHidden: hp.actorHidden, actorLayerNorm: hp.actorLayerNorm, criticHidden: hp.criticHidden, actorLr: hp.lr, criticLr: hp.lr, alphaLr: hp.lr, gamma: hp.gamma,
-    }), rng.derive('agent'), maxRows);
+    const agent = new SAC(
+      residualSacConfig(evalEnv, {
+        actorHidden: hp.actorHidden,
+        actorLayerNorm: hp.actorLayerNorm,
+        criticHidden: hp.criticHidden,
+        actorLr: hp.lr,
+        criticLr: hp.lr,
+        alphaLr: hp.lr,
+        gamma: hp.gamma,
+      }),
+      rng.derive('agent'),
+      maxRows,
+    );
     return {
-      agent, trainEnv, evalEnv, obsDim: evalEnv.singleObservationSpace.size, fields: {},
+      agent,
+      trainEnv,
+      evalEnv,
+      obsDim: evalEnv.singleObservationSpace.size,
+      fields: {},
       // Warm-up is the base policy itself: no correction.
       warmupActions: (_rng, out) => out.fill(0),
       actorMetadata: { residual_scale: String(hp.residualScale) },

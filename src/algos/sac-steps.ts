@@ -16,7 +16,12 @@ import type { TanhGaussian } from './tanh-gaussian.ts';
  * onto targets[i]. One Adam step each. Returns the mean loss and mean value over members.
  */
 export function regressCritics(
-  critics: readonly Model[], opts: readonly Adam[], x: Float32Array, targets: Float32Array | readonly Float32Array[], B: number, dq: Float32Array,
+  critics: readonly Model[],
+  opts: readonly Adam[],
+  x: Float32Array,
+  targets: Float32Array | readonly Float32Array[],
+  B: number,
+  dq: Float32Array,
 ): { loss: number; qMean: number } {
   let loss = 0;
   let qMean = 0;

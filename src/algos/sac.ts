@@ -157,9 +157,19 @@ export class SAC {
     this.target = new Float32Array(B);
     this.dq = new Float32Array(B);
     this.actorStep = {
-      actor: this.actor, actorOpt: this.actorOpt, head: this.head, critics: this.critics, reduce: cfg.actorReduce,
-      logAlpha: this.logAlpha, alphaOpt: this.alphaOpt, targetEntropy: this.targetEntropy,
-      x: this.qIn, q: this.qValues, dq: this.critics.map(() => new Float32Array(B)), dAction: new Float32Array(B * actDim), dLogProb: new Float32Array(B),
+      actor: this.actor,
+      actorOpt: this.actorOpt,
+      head: this.head,
+      critics: this.critics,
+      reduce: cfg.actorReduce,
+      logAlpha: this.logAlpha,
+      alphaOpt: this.alphaOpt,
+      targetEntropy: this.targetEntropy,
+      x: this.qIn,
+      q: this.qValues,
+      dq: this.critics.map(() => new Float32Array(B)),
+      dAction: new Float32Array(B * actDim),
+      dLogProb: new Float32Array(B),
     };
   }
 
@@ -190,10 +200,19 @@ export class SAC {
     this.head.sample(this.actor.forward(batch.nextObs, B), B, this.noiseSource);
     const xNext = concatRows(batch.nextObs, obsDim, this.head.action, actDim, B, this.qIn);
     for (let i = 0; i < this.targets.length; i++) this.qValues[i].set(this.targets[i].forward(xNext, B).subarray(0, B));
-    const y = softBellmanTarget({
-      rewards: batch.rewards, terminated: batch.terminated, discount: batch.discount ?? this.cfg.gamma,
-      nextQ: this.qValues, nextLogProb: this.head.logProb, alpha: this.alpha, reduce: this.cfg.backup,
-    }, B, this.target);
+    const y = softBellmanTarget(
+      {
+        rewards: batch.rewards,
+        terminated: batch.terminated,
+        discount: batch.discount ?? this.cfg.gamma,
+        nextQ: this.qValues,
+        nextLogProb: this.head.logProb,
+        alpha: this.alpha,
+        reduce: this.cfg.backup,
+      },
+      B,
+      this.target,
+    );
     const x = concatRows(batch.obs, obsDim, batch.actions, actDim, B, this.qIn);
     const { loss, qMean } = regressCritics(this.critics, this.criticOpts, x, y, B, this.dq);
     return { 'losses/qf_loss': loss, 'losses/qf_values': qMean };
@@ -223,7 +242,8 @@ export class SAC {
       if (got !== want) throw new Error(`SAC checkpoint: ${what} has ${got} parameters, this agent has ${want}`);
     };
     check('actor', s.actor.length, this.actor.size);
-    if (s.critics.length !== this.critics.length) throw new Error(`SAC checkpoint has ${s.critics.length} critics, this agent has ${this.critics.length}`);
+    if (s.critics.length !== this.critics.length)
+      throw new Error(`SAC checkpoint has ${s.critics.length} critics, this agent has ${this.critics.length}`);
     s.critics.forEach((v, i) => check(`critic ${i}`, v.length, this.critics[i].size));
     this.actor.values.set(s.actor);
     s.critics.forEach((v, i) => this.critics[i].values.set(v));

@@ -95,4 +95,3 @@ export class TanhGaussian {
     return dOut;
   }
 }
-

@@ -1,25 +1,31 @@
 /** Argument parsers for commander that reject bad values with a message naming the flag. */
 import { InvalidArgumentError } from 'commander';
 
-export const intArg = (flag: string) => (value: string): number => {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${flag} must be an integer, got "${value}"`);
-  return n;
-};
+export const intArg =
+  (flag: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`${flag} must be an integer, got "${value}"`);
+    return n;
+  };
 
-export const numArg = (flag: string) => (value: string): number => {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a number, got "${value}"`);
-  return n;
-};
+export const numArg =
+  (flag: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} must be a number, got "${value}"`);
+    return n;
+  };
 
-export const listArg = (flag: string) => (value: string): number[] => {
-  const parts = value.split(',').map((v) => Number(v.trim()));
-  if (parts.length === 0 || parts.some((n) => !Number.isSafeInteger(n) || n <= 0)) {
-    throw new InvalidArgumentError(`${flag} must be comma-separated positive integers, got "${value}"`);
-  }
-  return parts;
-};
+export const listArg =
+  (flag: string) =>
+  (value: string): number[] => {
+    const parts = value.split(',').map((v) => Number(v.trim()));
+    if (parts.length === 0 || parts.some((n) => !Number.isSafeInteger(n) || n <= 0)) {
+      throw new InvalidArgumentError(`${flag} must be comma-separated positive integers, got "${value}"`);
+    }
+    return parts;
+  };
 
 /**
  * A `--policy <spec>` loaded for an env: the env's full expectation (dims, action bounds, env id), as

@@ -53,10 +53,20 @@ export async function runHopperDemo(
   console.log(`dsrl demo (NN backend: ${getBackend().name}): DSRL-NA steers the shipped Hopper-v5 diffusion policy (models/hopper)`);
   const modelDir = new URL('../../models/hopper', import.meta.url).pathname;
   const policy = loadDiffusionPolicy(modelDir, { expect: { obsDim: 11, actDim: 3 } });
-  const res = await steer({
-    env: 'Hopper-v5', algo: 'na', steps: options.steps ?? HOPPER_DEMO_STEPS, seed, evalEvery: HOPPER_DEMO_EVAL_EVERY, evalEpisodes: 10, normalizeObs,
-    out: options.out, quiet: options.quiet ?? false,
-  }, policy);
+  const res = await steer(
+    {
+      env: 'Hopper-v5',
+      algo: 'na',
+      steps: options.steps ?? HOPPER_DEMO_STEPS,
+      seed,
+      evalEvery: HOPPER_DEMO_EVAL_EVERY,
+      evalEpisodes: 10,
+      normalizeObs,
+      out: options.out,
+      quiet: options.quiet ?? false,
+    },
+    policy,
+  );
   for (const e of res.evals) console.log(`  after ${e.step} env steps: ${e.mean.toFixed(1)} ± ${e.std.toFixed(1)} (10 training-evaluation episodes)`);
   // The claim, on episodes training never saw: the best agent beside both base lines, same starts (seed 0).
   const fresh = { episodes, seed: 0, parallel: 5 };
@@ -68,11 +78,22 @@ export async function runHopperDemo(
   console.log(`on ${episodes} fresh episodes (seed 0):`);
   console.log(`  base policy, N(0, I) noise: return ${base.mean.toFixed(1)} ± ${base.std.toFixed(1)}`);
   console.log(`  base policy, zero noise:    return ${zero.mean.toFixed(1)} ± ${zero.std.toFixed(1)}`);
-  console.log(`  steered (best agent, from ${res.best?.step ?? 0} env steps): return ${steered.mean.toFixed(1)} ± ${steered.std.toFixed(1)}; ${(res.seconds / 60).toFixed(1)} min of training`);
-  console.log(`run folder: ${res.dir} (metrics.csv, TensorBoard events, curve.svg); longer runs: dsrl steer --env Hopper-v5 --policy models/hopper --steps 100000`);
+  console.log(
+    `  steered (best agent, from ${res.best?.step ?? 0} env steps): return ${steered.mean.toFixed(1)} ± ${steered.std.toFixed(1)}; ${(res.seconds / 60).toFixed(1)} min of training`,
+  );
+  console.log(
+    `run folder: ${res.dir} (metrics.csv, TensorBoard events, curve.svg); longer runs: dsrl steer --env Hopper-v5 --policy models/hopper --steps 100000`,
+  );
   return {
-    seed, normalizeObs, evals: res.evals.map((e) => ({ step: e.step, mean: e.mean })), bestStep: res.best?.step ?? null,
-    base, zero, steered, trainSeconds: res.seconds, dir: res.dir,
+    seed,
+    normalizeObs,
+    evals: res.evals.map((e) => ({ step: e.step, mean: e.mean })),
+    bestStep: res.best?.step ?? null,
+    base,
+    zero,
+    steered,
+    trainSeconds: res.seconds,
+    dir: res.dir,
   };
 }
 
@@ -90,12 +111,30 @@ export async function runToyDemo(): Promise<void> {
   console.log(`    trained in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   console.log('2/2 DSRL-NA: steer its noise on BimodalChoice (reward 1 only for the (+, +) mode)');
   const makeInner = async (k: number) => new SyncVectorEnv(Array.from({ length: k }, () => new ActionChunk(new BimodalChoice(), 1)));
-  const res = await steer({
-    env: 'BimodalChoice', algo: 'na', steps: 1500, numEnvs: 4, actionMagnitude: 2, utd: 2, distillSteps: 4, learningStarts: 200,
-    batchSize: 64, actorHidden: [64, 64], criticHidden: [64, 64], lr: 1e-3, evalEvery: 500, evalEpisodes: 200,
-  }, trainer.policy(), makeInner);
+  const res = await steer(
+    {
+      env: 'BimodalChoice',
+      algo: 'na',
+      steps: 1500,
+      numEnvs: 4,
+      actionMagnitude: 2,
+      utd: 2,
+      distillSteps: 4,
+      learningStarts: 200,
+      batchSize: 64,
+      actorHidden: [64, 64],
+      criticHidden: [64, 64],
+      lr: 1e-3,
+      evalEvery: 500,
+      evalEpisodes: 200,
+    },
+    trainer.policy(),
+    makeInner,
+  );
   const best = res.best;
   console.log(`base policy success rate: ${(100 * res.base.mean).toFixed(1)}%`);
-  console.log(`steered success rate:     ${best ? (100 * best.mean).toFixed(1) : 'n/a'}% (after ${best?.step ?? 0} env steps, ${res.seconds.toFixed(0)} s)`);
+  console.log(
+    `steered success rate:     ${best ? (100 * best.mean).toFixed(1) : 'n/a'}% (after ${best?.step ?? 0} env steps, ${res.seconds.toFixed(0)} s)`,
+  );
   console.log(`run folder: ${res.dir} (metrics.csv, TensorBoard events, curve.svg)`);
 }

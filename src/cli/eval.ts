@@ -26,14 +26,21 @@ export interface EvalOptions {
   precision: Precision;
 }
 
-export const EVAL_DEFAULTS = { episodes: 10, seed: 0, parallel: 8, record: false, raw: false, precision: 'fp32' } as const satisfies Partial<EvalOptions>;
+export const EVAL_DEFAULTS = {
+  episodes: 10,
+  seed: 0,
+  parallel: 8,
+  record: false,
+  raw: false,
+  precision: 'fp32',
+} as const satisfies Partial<EvalOptions>;
 
 export function registerEval(program: Command): void {
   const d = EVAL_DEFAULTS;
   program
     .command('eval')
     .description('evaluate a diffusion-policy checkpoint with noise drawn from N(0, I), or (--run) the agent a dsrl steer run trained')
-    .option('--policy <spec>', 'checkpoint folder (model.safetensors + manifest.json); with --run: the base policy, default the run\'s own')
+    .option('--policy <spec>', "checkpoint folder (model.safetensors + manifest.json); with --run: the base policy, default the run's own")
     .option('--run <dir>', 'a dsrl steer (or dsrl sac) run folder: evaluate its saved agent (steering its base policy)')
     .option('--agent <which>', 'with --run: best (best training evaluation) or last', 'best')
     .option('--env <id>', 'env id (default: the one in the manifest)')
@@ -42,7 +49,11 @@ export function registerEval(program: Command): void {
     .option('--parallel <n>', 'episodes run side by side (batched policy calls)', intArg('--parallel'), d.parallel)
     .option('--record', "append the result to the checkpoint's manifest.json", d.record)
     .option('--raw', 'use the raw weights instead of the EMA ones (checkpoint saved with --save-raw)', d.raw)
-    .addOption(new Option('--precision <p>', "the base policy's matrix products: bf16 on CPUs with AVX512-BF16 (fp32 elsewhere), or fp32").choices(['fp32', 'bf16']).default('fp32'))
+    .addOption(
+      new Option('--precision <p>', "the base policy's matrix products: bf16 on CPUs with AVX512-BF16 (fp32 elsewhere), or fp32")
+        .choices(['fp32', 'bf16'])
+        .default('fp32'),
+    )
     .option('--json', 'print the result as one JSON line')
     .action(async (o, cmd: Command) => {
       const quiet = { log: o.json ? () => {} : undefined };
@@ -55,7 +66,7 @@ export function registerEval(program: Command): void {
         if (o.json) console.log(JSON.stringify(res));
         return;
       }
-      if (o.policy === undefined) cmd.error("error: give --policy <checkpoint folder>, or --run <run folder>");
+      if (o.policy === undefined) cmd.error('error: give --policy <checkpoint folder>, or --run <run folder>');
       const res = await runEval(o, quiet);
       if (o.json) console.log(JSON.stringify(res));
     });
@@ -82,7 +93,8 @@ export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string
   const input = { run: opts.run, agent: opts.agent, episodes: opts.episodes, seed: opts.seed, parallel: opts.parallel };
   const started = performance.now();
   const { evaluateRun, isSacRun } = await import('../run/evaluate-run.ts');
-  if (isSacRun(opts.run) && opts.policy !== undefined) throw new Error(`${opts.run} is a SAC-from-scratch run: it has no base policy, so --policy does not apply`);
+  if (isSacRun(opts.run) && opts.policy !== undefined)
+    throw new Error(`${opts.run} is a SAC-from-scratch run: it has no base policy, so --policy does not apply`);
   const res = await evaluateRun(input, (envId, saved) => {
     const spec = opts.policy ?? saved;
     if (spec === undefined) throw new Error(`${opts.run}/config.json does not say which base policy the run used; pass --policy`);
@@ -90,7 +102,10 @@ export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string
   });
   const seconds = (performance.now() - started) / 1000;
   const lengthMean = res.lengths.reduce((a, b) => a + b, 0) / res.lengths.length;
-  const trained = res.trainedSteps === null ? '' : ` (saved at ${res.trainedSteps} env steps${res.trainedEval === null ? '' : `, training eval ${res.trainedEval.toFixed(1)}`})`;
+  const trained =
+    res.trainedSteps === null
+      ? ''
+      : ` (saved at ${res.trainedSteps} env steps${res.trainedEval === null ? '' : `, training eval ${res.trainedEval.toFixed(1)}`})`;
   log(
     `eval ${opts.run}: ${res.algo} ${opts.agent} agent${trained} on ${res.env}, ${res.returns.length} episodes (seed ${opts.seed}): ` +
       `${successText(res)}return ${res.mean.toFixed(1)} ± ${res.std.toFixed(1)} (min ${Math.min(...res.returns).toFixed(1)}, max ${Math.max(...res.returns).toFixed(1)}), ` +
@@ -107,7 +122,8 @@ export interface PolicyEvalResult extends EvalResult {
 }
 
 export async function runEval(
-  input: Partial<EvalOptions> & Pick<EvalOptions, 'policy'>, io: { log?: (line: string) => void } = {},
+  input: Partial<EvalOptions> & Pick<EvalOptions, 'policy'>,
+  io: { log?: (line: string) => void } = {},
 ): Promise<PolicyEvalResult> {
   const opts: EvalOptions = { ...EVAL_DEFAULTS, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) } as EvalOptions;
   const log = io.log ?? ((line: string) => console.log(line));
@@ -116,10 +132,12 @@ export async function runEval(
   const { readManifest, loadDiffusionPolicy, recordEvalResult } = await import('../policies/diffusion/checkpoint-io.ts');
   // A diffusion checkpoint folder names its env and can record the result; other policies (ONNX, ws://) need --env.
   const isCheckpoint = existsSync(opts.policy) && statSync(opts.policy).isDirectory() && existsSync(join(opts.policy, 'manifest.json'));
-  if (opts.record && opts.precision !== 'fp32') throw new Error('--record stores fp32 evaluations only (the checkpoint\'s own numbers); drop --precision or --record');
+  if (opts.record && opts.precision !== 'fp32')
+    throw new Error("--record stores fp32 evaluations only (the checkpoint's own numbers); drop --precision or --record");
   if (!isCheckpoint && (opts.record || opts.raw)) throw new Error(`${opts.policy}: --record and --raw apply to diffusion checkpoint folders only`);
   const envId = opts.env ?? (isCheckpoint ? readManifest(opts.policy).envId : undefined);
-  if (!envId) throw new Error(`${opts.policy}: ${isCheckpoint ? 'the manifest names no env' : 'only a diffusion checkpoint names its env'}; pass --env <id>`);
+  if (!envId)
+    throw new Error(`${opts.policy}: ${isCheckpoint ? 'the manifest names no env' : 'only a diffusion checkpoint names its env'}; pass --env <id>`);
   let policy: NoisePolicy;
   if (isCheckpoint) {
     const { makeEnv } = await import('../envs/registry.ts');
@@ -129,7 +147,8 @@ export async function runEval(
     probe.close();
     policy = loadDiffusionPolicy(opts.policy, { expect, useRaw: opts.raw });
     const mismatch = Array.from(low).some((v, j) => v !== policy.actionLow[j] || high[j] !== policy.actionHigh[j]);
-    if (mismatch) log(`eval: warning: the policy's action bounds [${policy.actionLow}]..[${policy.actionHigh}] differ from ${envId}'s [${low}]..[${high}]`);
+    if (mismatch)
+      log(`eval: warning: the policy's action bounds [${policy.actionLow}]..[${policy.actionHigh}] differ from ${envId}'s [${low}]..[${high}]`);
   } else {
     policy = await loadPolicyForEnv(opts.policy, envId);
   }
@@ -149,8 +168,13 @@ export async function runEval(
   const mean = returns.reduce((a, b) => a + b, 0) / returns.length;
   const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / returns.length);
   const result: EvalResult = {
-    envId, episodes: opts.episodes, seed: opts.seed,
-    returnMean: mean, returnStd: std, returnMin: Math.min(...returns), returnMax: Math.max(...returns),
+    envId,
+    episodes: opts.episodes,
+    seed: opts.seed,
+    returnMean: mean,
+    returnStd: std,
+    returnMin: Math.min(...returns),
+    returnMax: Math.max(...returns),
     lengthMean: lengths.reduce((a, b) => a + b, 0) / lengths.length,
     ...(stats.successRate !== undefined ? { successRate: stats.successRate } : {}),
     at: new Date().toISOString(),

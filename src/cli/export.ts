@@ -52,7 +52,8 @@ export async function runExport(options: Partial<ExportOptions> & Pick<ExportOpt
   const o = { ...EXPORT_DEFAULTS, ...options };
   if (!/\.onnx$/i.test(o.out)) throw new Error(`--out ${o.out}: the file name must end in .onnx`);
   const { policyKind } = await import('../policies/load.ts');
-  if (policyKind(o.policy) !== 'checkpoint') throw new Error(`--policy ${o.policy}: dsrl export reads a diffusion checkpoint folder (with manifest.json)`);
+  if (policyKind(o.policy) !== 'checkpoint')
+    throw new Error(`--policy ${o.policy}: dsrl export reads a diffusion checkpoint folder (with manifest.json)`);
   const { loadDiffusionCheckpoint } = await import('../policies/diffusion/checkpoint-io.ts');
   const { policy, manifest } = loadDiffusionCheckpoint(o.policy);
   const { exportDiffusionPolicyOnnx, manifestPathsFor, verifyOnnxExport } = await import('../policies/onnx.ts');
@@ -65,7 +66,9 @@ export async function runExport(options: Partial<ExportOptions> & Pick<ExportOpt
   if (o.verify) {
     maxDiff = await verifyOnnxExport(policy, o.out, { batch: o.verifyBatch, seed: 0 });
     if (!(maxDiff <= o.tolerance)) {
-      throw new Error(`${o.out}: onnxruntime differs from ${o.policy} by ${maxDiff} (> --tolerance ${o.tolerance}); the export is wrong, please report it`);
+      throw new Error(
+        `${o.out}: onnxruntime differs from ${o.policy} by ${maxDiff} (> --tolerance ${o.tolerance}); the export is wrong, please report it`,
+      );
     }
   }
   return { out: o.out, manifestPath: manifestPathsFor(o.out)[0], bytes: statSync(o.out).size, maxDiff };

@@ -45,8 +45,22 @@ export interface PretrainOptions {
 
 /** CLI defaults: DSRL's Gym settings (Ta 4, T 20, S 5), DPPO's time_dim 16 and EMA (0.995 every 10 steps). */
 export const PRETRAIN_DEFAULTS = {
-  chunk: 4, seed: 0, batchSize: 256, lr: 3e-4, width: 512, depth: 1, timeDim: 16, T: 20, ddimSteps: 5,
-  tail: 'skip', emaDecay: 0.995, emaEvery: 10, emaStart: 1000, saveRaw: false, saveEvery: 0, force: false,
+  chunk: 4,
+  seed: 0,
+  batchSize: 256,
+  lr: 3e-4,
+  width: 512,
+  depth: 1,
+  timeDim: 16,
+  T: 20,
+  ddimSteps: 5,
+  tail: 'skip',
+  emaDecay: 0.995,
+  emaEvery: 10,
+  emaStart: 1000,
+  saveRaw: false,
+  saveEvery: 0,
+  force: false,
 } as const satisfies Partial<PretrainOptions>;
 
 const boundsArg = (value: string): [number, number] => {
@@ -108,7 +122,8 @@ function datasetEnvId(dataset: D4rlDataset): string | undefined {
 }
 
 async function resolveActionBounds(
-  opts: Pick<PretrainOptions, 'env' | 'actionBounds' | 'dataset'>, dataset: D4rlDataset,
+  opts: Pick<PretrainOptions, 'env' | 'actionBounds' | 'dataset'>,
+  dataset: D4rlDataset,
 ): Promise<{ low: Float32Array; high: Float32Array; envId: string | null }> {
   const { makeEnv, registeredEnvIds } = await import('../envs/registry.ts');
   const fromMetadata = datasetEnvId(dataset);
@@ -128,7 +143,9 @@ async function resolveActionBounds(
     const obsDim = env.observationSpace.size;
     const actDim = env.actionSpace.size;
     if (obsDim !== dataset.obsDim || actDim !== dataset.actionDim) {
-      throw new Error(`${opts.dataset}: the dataset has obs dim ${dataset.obsDim} and action dim ${dataset.actionDim}, but ${envId} has ${obsDim} and ${actDim}`);
+      throw new Error(
+        `${opts.dataset}: the dataset has obs dim ${dataset.obsDim} and action dim ${dataset.actionDim}, but ${envId} has ${obsDim} and ${actDim}`,
+      );
     }
     return { low: env.actionSpace.low.slice(), high: env.actionSpace.high.slice(), envId };
   } finally {
@@ -142,22 +159,34 @@ export async function runPretrain(
 ): Promise<DiffusionManifest> {
   const opts = { ...PRETRAIN_DEFAULTS, ...stripUndefined(input) } as PretrainOptions;
   const log = io.log ?? ((line: string) => console.log(line));
-  const [{ readD4rl, datasetHash }, { buildChunkData, DiffusionTrainer, resolvePretrainConfig }, { checkDiffusionPolicySpec }, { saveDiffusionCheckpoint }, { ProgressBar }, { getBackend }] =
-    await Promise.all([
-      import('../data/hdf5.ts'),
-      import('../policies/diffusion/train.ts'),
-      import('../policies/diffusion/policy.ts'),
-      import('../policies/diffusion/checkpoint-io.ts'),
-      import('../run/progress.ts'),
-      import('../nn/backend.ts'),
-    ]);
+  const [
+    { readD4rl, datasetHash },
+    { buildChunkData, DiffusionTrainer, resolvePretrainConfig },
+    { checkDiffusionPolicySpec },
+    { saveDiffusionCheckpoint },
+    { ProgressBar },
+    { getBackend },
+  ] = await Promise.all([
+    import('../data/hdf5.ts'),
+    import('../policies/diffusion/train.ts'),
+    import('../policies/diffusion/policy.ts'),
+    import('../policies/diffusion/checkpoint-io.ts'),
+    import('../run/progress.ts'),
+    import('../nn/backend.ts'),
+  ]);
   if (existsSync(join(opts.out, 'manifest.json')) && !opts.force) {
     throw new Error(`${opts.out} already holds a checkpoint; pass --force to overwrite it`);
   }
   // Validate every training setting before the (possibly long) dataset read.
   const config = resolvePretrainConfig({
-    steps: opts.steps, batchSize: opts.batchSize, lr: opts.lr, seed: opts.seed, tail: opts.tail,
-    emaDecay: opts.emaDecay, emaEvery: opts.emaEvery, emaStart: opts.emaStart,
+    steps: opts.steps,
+    batchSize: opts.batchSize,
+    lr: opts.lr,
+    seed: opts.seed,
+    tail: opts.tail,
+    emaDecay: opts.emaDecay,
+    emaEvery: opts.emaEvery,
+    emaStart: opts.emaStart,
   });
   if (!(opts.saveEvery >= 0)) throw new Error(`--save-every must be >= 0, got ${opts.saveEvery}`);
   const shape = { chunk: opts.chunk, denoisingSteps: opts.T, ddimSteps: opts.ddimSteps, timeDim: opts.timeDim, width: opts.width, depth: opts.depth };
@@ -176,7 +205,12 @@ export async function runPretrain(
   if (data.clippedActions > 0) log(`pretrain: warning: ${data.clippedActions} action values lay outside the action bounds and were clipped`);
 
   const datasetInfo = {
-    path: opts.dataset, hash, steps: dataset.size, episodes: data.episodes, chunks: data.starts.length, tail: opts.tail,
+    path: opts.dataset,
+    hash,
+    steps: dataset.size,
+    episodes: data.episodes,
+    chunks: data.starts.length,
+    tail: opts.tail,
     clippedActions: data.clippedActions,
   };
   const started = performance.now();
@@ -187,8 +221,12 @@ export async function runPretrain(
       dataset: datasetInfo,
       raw: opts.saveRaw ? trainer.model : null,
       training: {
-        ...config, stepsDone: trainer.step, finished, finalLoss: Number.isFinite(recentLoss) ? recentLoss : null,
-        seconds: (performance.now() - started) / 1000, backend: getBackend().name,
+        ...config,
+        stepsDone: trainer.step,
+        finished,
+        finalLoss: Number.isFinite(recentLoss) ? recentLoss : null,
+        seconds: (performance.now() - started) / 1000,
+        backend: getBackend().name,
       },
     });
 
@@ -205,7 +243,9 @@ export async function runPretrain(
   }
   const seconds = (performance.now() - started) / 1000;
   bar.finish({ loss: recentLoss });
-  log(`pretrain: ${config.steps} steps in ${seconds.toFixed(1)} s (${(config.steps / seconds).toFixed(1)} steps/s), loss ${recentLoss.toPrecision(4)}`);
+  log(
+    `pretrain: ${config.steps} steps in ${seconds.toFixed(1)} s (${(config.steps / seconds).toFixed(1)} steps/s), loss ${recentLoss.toPrecision(4)}`,
+  );
   return save(true);
 }
 

@@ -45,7 +45,8 @@ export function registerServe(program: Command): void {
       const log = o.quiet ? () => {} : (line: string) => console.log(`[${new Date().toISOString()}] ${line}`);
       const { server, policy } = await runServe(o, { log });
       console.log(`serving ${o.policy} (obs ${policy.obsDim}, act ${policy.actDim}, chunk ${policy.chunk}) on ${server.url}; Ctrl-C to stop`);
-      if (!isLoopback(server.host)) console.log(`note: ${server.host} is not a loopback address: clients need the token, and the traffic is not encrypted (put it behind TLS)`);
+      if (!isLoopback(server.host))
+        console.log(`note: ${server.host} is not a loopback address: clients need the token, and the traffic is not encrypted (put it behind TLS)`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
@@ -59,12 +60,16 @@ export function registerServe(program: Command): void {
 
 /** Load the policy and start the server; the caller closes both. */
 export async function runServe(
-  options: Partial<ServeOptions> & Pick<ServeOptions, 'policy'>, hooks: { log?: (line: string) => void } = {},
+  options: Partial<ServeOptions> & Pick<ServeOptions, 'policy'>,
+  hooks: { log?: (line: string) => void } = {},
 ): Promise<{ server: PolicyServer; policy: NoisePolicy }> {
   const o = { ...SERVE_DEFAULTS, ...options };
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new Error(`--port must be an integer in [0, 65535], got ${o.port}`);
   if (!Number.isInteger(o.maxBatch) || o.maxBatch < 1) throw new Error(`--max-batch must be a positive integer, got ${o.maxBatch}`);
-  for (const [flag, v] of [['--max-connections', o.maxConnections], ['--max-queued', o.maxQueued]] as const) {
+  for (const [flag, v] of [
+    ['--max-connections', o.maxConnections],
+    ['--max-queued', o.maxQueued],
+  ] as const) {
     if (v !== undefined && (!Number.isSafeInteger(v) || v < 1)) throw new Error(`${flag} must be a positive integer, got ${v}`);
   }
   const token = o.token ?? (process.env.DSRL_TOKEN || undefined);
@@ -88,7 +93,11 @@ export async function runServe(
   const { servePolicy } = await import('../policies/remote.ts');
   try {
     const server = await servePolicy(policy, {
-      host: o.host, port: o.port, maxBatch: o.maxBatch, log: hooks.log, token,
+      host: o.host,
+      port: o.port,
+      maxBatch: o.maxBatch,
+      log: hooks.log,
+      token,
       ...(o.maxQueued !== undefined ? { maxQueuedPerConnection: o.maxQueued } : {}),
       ...(o.maxConnections !== undefined ? { limits: { maxConnections: o.maxConnections } } : {}),
       info: { policy: o.policy, ...(o.env ? { envId: o.env } : {}), producer: 'dsrl serve' },

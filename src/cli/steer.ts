@@ -5,9 +5,7 @@ import { addHiddenShorthand, addSchemaOptions, applyHiddenShorthand, typedOption
 import { steerSchema } from '../run/steer.ts';
 
 export function registerSteer(program: Command): void {
-  const cmd = program
-    .command('steer')
-    .description('steer a diffusion policy with RL in its latent-noise space (DSRL), or run a baseline on it');
+  const cmd = program.command('steer').description('steer a diffusion policy with RL in its latent-noise space (DSRL), or run a baseline on it');
   addSchemaOptions(cmd, steerSchema, ['stopAfter']);
   addHiddenShorthand(cmd);
   cmd.action(async (_o, command: Command) => {

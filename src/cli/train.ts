@@ -36,6 +36,8 @@ export function registerTrain(program: Command): void {
     .action(async (o) => {
       const { collect } = await import('../run/collect.ts');
       const res = await collect({ ...o, command: `dsrl ${process.argv.slice(2).join(' ')}` });
-      console.log(`wrote ${o.out}: ${res.dataset.size} transitions, ${res.returns.length} episodes, return ${res.mean.toFixed(1)} ± ${res.std.toFixed(1)}, sha256 ${res.hash.slice(0, 16)}`);
+      console.log(
+        `wrote ${o.out}: ${res.dataset.size} transitions, ${res.returns.length} episodes, return ${res.mean.toFixed(1)} ± ${res.std.toFixed(1)}, sha256 ${res.hash.slice(0, 16)}`,
+      );
     });
 }

@@ -48,15 +48,19 @@ export function checkEnv(env: Env, options: CheckEnvOptions = {}): CheckEnvRepor
   const second = runPass(env, seed, steps, fail);
   for (let t = 0; t < first.obs.length; t++) {
     const where = t === 0 ? 'the reset observation' : `step ${t}`;
-    if (!sameArray(first.obs[t], second.obs[t])) fail(`not deterministic under reset({seed: ${seed}}): ${where} differs between two runs with the same seed and actions`);
-    if (t > 0 && !Object.is(first.rewards[t - 1], second.rewards[t - 1])) fail(`not deterministic under reset({seed: ${seed}}): the reward at step ${t} differs between two runs`);
-    if (t > 0 && first.flags[t - 1] !== second.flags[t - 1]) fail(`not deterministic under reset({seed: ${seed}}): terminated/truncated at step ${t} differ between two runs`);
+    if (!sameArray(first.obs[t], second.obs[t]))
+      fail(`not deterministic under reset({seed: ${seed}}): ${where} differs between two runs with the same seed and actions`);
+    if (t > 0 && !Object.is(first.rewards[t - 1], second.rewards[t - 1]))
+      fail(`not deterministic under reset({seed: ${seed}}): the reward at step ${t} differs between two runs`);
+    if (t > 0 && first.flags[t - 1] !== second.flags[t - 1])
+      fail(`not deterministic under reset({seed: ${seed}}): terminated/truncated at step ${t} differ between two runs`);
   }
 
   const other = checkReset(env.reset({ seed: seed + 1 }), env, 'reset({seed}) with another seed', fail);
   if (sameArray(other.obs, first.obs[0])) warnings.push(`reset with seeds ${seed} and ${seed + 1} gave the same observation: is the seed used?`);
   const unseeded = checkReset(env.reset(), env, 'reset() without a seed', fail);
-  if (sameArray(unseeded.obs, other.obs)) warnings.push('reset() without a seed repeated the previous episode start: it should continue the generator');
+  if (sameArray(unseeded.obs, other.obs))
+    warnings.push('reset() without a seed repeated the previous episode start: it should continue the generator');
 
   return { env: name, stepsRun: steps, episodesEnded: first.episodesEnded, warnings };
 }
@@ -86,7 +90,8 @@ function runPass(env: Env, seed: number, steps: number, fail: (m: string) => nev
   for (let t = 1; t <= steps; t++) {
     const action = env.actionSpace.sample(actionRng);
     const result = checkStep(env.step(action), env, t, fail);
-    if (result.obs === previousObs || result.obs.buffer === previousObs.buffer) fail(`step ${t} returned the same observation array as before: return a fresh array`);
+    if (result.obs === previousObs || result.obs.buffer === previousObs.buffer)
+      fail(`step ${t} returned the same observation array as before: return a fresh array`);
     previousObs = result.obs;
     trace.obs.push(Float32Array.from(result.obs));
     trace.rewards.push(result.reward);

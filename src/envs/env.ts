@@ -76,22 +76,27 @@ export function envName(env: Env): string {
 
 /** `env.getState()`, or a clear error for an env that cannot be checkpointed. */
 export function getEnvState(env: Env): EnvState {
-  if (typeof env.getState !== 'function') throw new Error(`${envName(env)} (${env.constructor.name}) does not implement getState(), so it cannot be checkpointed`);
+  if (typeof env.getState !== 'function')
+    throw new Error(`${envName(env)} (${env.constructor.name}) does not implement getState(), so it cannot be checkpointed`);
   return env.getState();
 }
 
 /** `env.setState(state)`, or a clear error for an env that cannot be restored. */
 export function setEnvState(env: Env, state: EnvState): void {
-  if (typeof env.setState !== 'function') throw new Error(`${envName(env)} (${env.constructor.name}) does not implement setState(), so it cannot be restored from a checkpoint`);
+  if (typeof env.setState !== 'function')
+    throw new Error(`${envName(env)} (${env.constructor.name}) does not implement setState(), so it cannot be restored from a checkpoint`);
   env.setState(state);
 }
 
 /** Checks that `state` is an object tagged `type` (what the layer saved) and returns it; `label` names the env in errors. */
 export function expectStateType(state: unknown, type: string, label: string): Record<string, unknown> {
-  if (!state || typeof state !== 'object' || Array.isArray(state)) throw new Error(`${label}: setState expects a state object, got ${describeValue(state)}`);
+  if (!state || typeof state !== 'object' || Array.isArray(state))
+    throw new Error(`${label}: setState expects a state object, got ${describeValue(state)}`);
   const tagged = state as Record<string, unknown>;
   if (tagged.type !== type) {
-    throw new Error(`${label}: setState got a state saved by '${String(tagged.type)}' where '${type}' was expected (was the env built with other wrappers or another task?)`);
+    throw new Error(
+      `${label}: setState got a state saved by '${String(tagged.type)}' where '${type}' was expected (was the env built with other wrappers or another task?)`,
+    );
   }
   return tagged;
 }
@@ -99,8 +104,15 @@ export function expectStateType(state: unknown, type: string, label: string): Re
 /** Reads a finite number field of a saved state, with an error naming the field. */
 export function stateNumber(state: Record<string, unknown>, key: string, label: string, opts: { integer?: boolean; min?: number } = {}): number {
   const value = state[key];
-  const ok = typeof value === 'number' && Number.isFinite(value) && (!opts.integer || Number.isInteger(value)) && (opts.min === undefined || value >= opts.min);
-  if (!ok) throw new Error(`${label}: saved state field '${key}' must be ${opts.integer ? 'an integer' : 'a finite number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}, got ${describeValue(value)}`);
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (!opts.integer || Number.isInteger(value)) &&
+    (opts.min === undefined || value >= opts.min);
+  if (!ok)
+    throw new Error(
+      `${label}: saved state field '${key}' must be ${opts.integer ? 'an integer' : 'a finite number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}, got ${describeValue(value)}`,
+    );
   return value as number;
 }
 

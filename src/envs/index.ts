@@ -7,11 +7,27 @@ export { envName, getEnvState, setEnvState } from './env.ts';
 export { Box } from './spaces.ts';
 export { makeEnv, registerEnv, registeredEnvIds, type EnvFactory, type EnvRegistration, type MakeEnvOptions } from './registry.ts';
 export {
-  ActionChunk, ClipAction, NormalizeObservation, OrderEnforcing, RecordEpisodeStatistics, RescaleAction, TimeLimit, Wrapper,
-  episodeStatistics, type EpisodeStatistics, type ObservationStats,
+  ActionChunk,
+  ClipAction,
+  NormalizeObservation,
+  OrderEnforcing,
+  RecordEpisodeStatistics,
+  RescaleAction,
+  TimeLimit,
+  Wrapper,
+  episodeStatistics,
+  type EpisodeStatistics,
+  type ObservationStats,
 } from './wrappers.ts';
 export { checkEnv, EnvCheckError, type CheckEnvOptions, type CheckEnvReport } from './checker.ts';
 export {
-  SyncVectorEnv, batchSpace, checkVectorEnvState, vectorResetSeeds,
-  type VectorEnv, type VectorEnvState, type VectorResetOptions, type VectorResetResult, type VectorStepResult,
+  SyncVectorEnv,
+  batchSpace,
+  checkVectorEnvState,
+  vectorResetSeeds,
+  type VectorEnv,
+  type VectorEnvState,
+  type VectorResetOptions,
+  type VectorResetResult,
+  type VectorStepResult,
 } from './vector.ts';

@@ -73,6 +73,13 @@ registerEnv({
   rewardThreshold: 4800,
 });
 
+// Manipulation (issue 18): robosuite's Lift on our Panda-like arm; 300 steps as DSRL and DPPO run it (shared/reference/manipulation.md).
+registerEnv({
+  id: 'Lift-v0',
+  entryPoint: async (options) => (await import('./mujoco/lift.ts')).createLift(options),
+  maxEpisodeSteps: 300,
+});
+
 /** A vector env of `n` copies of a registered env, each wrapped in ActionChunk(chunk) (what a base policy's chunks run on). */
 export async function makeChunkedVectorEnv(id: string, n: number, chunk: number): Promise<SyncVectorEnv> {
   const envs: Env[] = [];

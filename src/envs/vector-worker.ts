@@ -16,8 +16,14 @@ import type { EnvState, Info } from './env.ts';
 import type { MakeEnvOptions } from './registry.ts';
 import { Box } from './spaces.ts';
 import {
-  batchSpace, checkVectorEnvState, vectorResetSeeds,
-  type VectorEnv, type VectorEnvState, type VectorResetOptions, type VectorResetResult, type VectorStepResult,
+  batchSpace,
+  checkVectorEnvState,
+  vectorResetSeeds,
+  type VectorEnv,
+  type VectorEnvState,
+  type VectorResetOptions,
+  type VectorResetResult,
+  type VectorStepResult,
 } from './vector.ts';
 
 interface SpaceMessage {
@@ -77,7 +83,9 @@ class WorkerHandle {
         pending.reject(err);
       } else pending.resolve(reply);
     });
-    this.worker.on('error', (err: Error) => this.fail(new Error(`${label}: worker for sub-envs ${start}..${start + count - 1} crashed: ${err.message}`)));
+    this.worker.on('error', (err: Error) =>
+      this.fail(new Error(`${label}: worker for sub-envs ${start}..${start + count - 1} crashed: ${err.message}`)),
+    );
     this.worker.on('exit', (code) => this.fail(new Error(`${label}: worker for sub-envs ${start}..${start + count - 1} exited (code ${code})`)));
   }
 

@@ -7,8 +7,18 @@
  * a stateful one (OrderEnforcing, TimeLimit, RecordEpisodeStatistics) returns `{type, ...its fields, env}`.
  */
 import {
-  envName, expectStateType, getEnvState, setEnvState, stateNumber,
-  type Env, type EnvSpec, type EnvState, type Info, type ResetOptions, type ResetResult, type StepResult,
+  envName,
+  expectStateType,
+  getEnvState,
+  setEnvState,
+  stateNumber,
+  type Env,
+  type EnvSpec,
+  type EnvState,
+  type Info,
+  type ResetOptions,
+  type ResetResult,
+  type StepResult,
 } from './env.ts';
 import { Box } from './spaces.ts';
 
@@ -309,7 +319,8 @@ export class NormalizeObservation extends Wrapper {
     this.invScale = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const s = stats.std[i] + epsilon;
-      if (!(s > 0) || !Number.isFinite(this.mean[i])) throw new Error(`NormalizeObservation: invalid stats at ${i}: mean=${stats.mean[i]} std=${stats.std[i]}`);
+      if (!(s > 0) || !Number.isFinite(this.mean[i]))
+        throw new Error(`NormalizeObservation: invalid stats at ${i}: mean=${stats.mean[i]} std=${stats.std[i]}`);
       this.invScale[i] = 1 / s;
     }
     this.clip = stats.clip ?? Infinity;
@@ -364,7 +375,8 @@ export class RescaleAction extends Wrapper {
     for (let i = 0; i < n; i++) {
       const lo = this.scaledSpace.low[i];
       const hi = this.scaledSpace.high[i];
-      if (!(hi > lo) || !Number.isFinite(lo) || !Number.isFinite(hi)) throw new Error(`RescaleAction: need finite minAction < maxAction, got ${lo}, ${hi} at ${i}`);
+      if (!(hi > lo) || !Number.isFinite(lo) || !Number.isFinite(hi))
+        throw new Error(`RescaleAction: need finite minAction < maxAction, got ${lo}, ${hi} at ${i}`);
       this.gradient[i] = (inner.high[i] - inner.low[i]) / (hi - lo);
       this.intercept[i] = inner.low[i] - this.gradient[i] * lo;
     }
@@ -377,7 +389,8 @@ export class RescaleAction extends Wrapper {
 
   override step(action: ArrayLike<number>): StepResult {
     const inner = this.env.actionSpace;
-    if (action.length !== this.scratch.length) throw new Error(`${envName(this)}: action has ${action.length} values, expected ${this.scratch.length}`);
+    if (action.length !== this.scratch.length)
+      throw new Error(`${envName(this)}: action has ${action.length} values, expected ${this.scratch.length}`);
     for (let i = 0; i < this.scratch.length; i++) {
       const v = this.intercept[i] + this.gradient[i] * action[i];
       this.scratch[i] = v > inner.high[i] ? inner.high[i] : v < inner.low[i] ? inner.low[i] : v;
@@ -403,7 +416,8 @@ export class ClipAction extends Wrapper {
 
   override step(action: ArrayLike<number>): StepResult {
     const { low, high } = this.env.actionSpace;
-    if (action.length !== this.scratch.length) throw new Error(`${envName(this)}: action has ${action.length} values, expected ${this.scratch.length}`);
+    if (action.length !== this.scratch.length)
+      throw new Error(`${envName(this)}: action has ${action.length} values, expected ${this.scratch.length}`);
     for (let i = 0; i < this.scratch.length; i++) {
       const v = action[i];
       this.scratch[i] = v > high[i] ? high[i] : v < low[i] ? low[i] : v;

@@ -17,31 +17,75 @@ export interface Backend {
   readonly name: 'native' | 'js';
   /** C = alpha * op(A) @ op(B) + beta * C; op(A) is M x K, op(B) is K x N, leading dimensions given. */
   gemm(
-    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    A: Float32Array, lda: number, B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: Float32Array,
+    lda: number,
+    B: Float32Array,
+    ldb: number,
+    beta: number,
+    C: Float32Array,
+    ldc: number,
   ): void;
   /** z += bias (z keeps the pre-activation); y = act(z). y may alias z only for identity. */
   biasAct(z: Float32Array, bias: Float32Array | null, rows: number, cols: number, act: number, y: Float32Array): void;
   /** dz = dy * act'(z, y); db += colsum(dz). dz may alias dy. */
   biasActBackward(
-    dy: Float32Array, z: Float32Array, y: Float32Array, rows: number, cols: number, act: number,
-    dz: Float32Array, db: Float32Array | null,
+    dy: Float32Array,
+    z: Float32Array,
+    y: Float32Array,
+    rows: number,
+    cols: number,
+    act: number,
+    dz: Float32Array,
+    db: Float32Array | null,
   ): void;
   /** z += bias; xhat = (z - mean) * rstd; y = act(gamma * xhat + beta). Saves xhat [rows*cols], rstd [rows]. */
   lnActForward(
-    z: Float32Array, bias: Float32Array | null, gamma: Float32Array, beta: Float32Array, rows: number, cols: number,
-    eps: number, act: number, xhat: Float32Array, rstd: Float32Array, y: Float32Array,
+    z: Float32Array,
+    bias: Float32Array | null,
+    gamma: Float32Array,
+    beta: Float32Array,
+    rows: number,
+    cols: number,
+    eps: number,
+    act: number,
+    xhat: Float32Array,
+    rstd: Float32Array,
+    y: Float32Array,
   ): void;
   /** Gradient through act and LayerNorm into dz; dgamma, dbeta, dbias accumulate. dz must not alias dy. */
   lnActBackward(
-    dy: Float32Array, xhat: Float32Array, rstd: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array,
-    rows: number, cols: number, act: number, dz: Float32Array,
-    dgamma: Float32Array | null, dbeta: Float32Array | null, dbias: Float32Array | null,
+    dy: Float32Array,
+    xhat: Float32Array,
+    rstd: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    y: Float32Array,
+    rows: number,
+    cols: number,
+    act: number,
+    dz: Float32Array,
+    dgamma: Float32Array | null,
+    dbeta: Float32Array | null,
+    dbias: Float32Array | null,
   ): void;
   /** One bias-corrected Adam step over a flat buffer (torch.optim.Adam's formula); decoupled decay if wd > 0. */
   adam(
-    p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array,
-    lr: number, beta1: number, beta2: number, eps: number, step: number, weightDecay: number,
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    step: number,
+    weightDecay: number,
   ): void;
   /** y = a * x + b * y. */
   axpby(y: Float32Array, x: Float32Array, a: number, b: number): void;

@@ -52,8 +52,19 @@ export class Bf16Backend implements Backend {
   }
 
   gemm(
-    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    A: Float32Array, lda: number, B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: Float32Array,
+    lda: number,
+    B: Float32Array,
+    ldb: number,
+    beta: number,
+    C: Float32Array,
+    ldc: number,
   ): void {
     if (!this.active || transA || !transB || K <= 0 || !this.isFrozen(B)) {
       this.base.gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -118,8 +129,19 @@ export class PackedWeightsBackend implements Backend {
   }
 
   gemm(
-    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
-    A: Float32Array, lda: number, B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: Float32Array,
+    lda: number,
+    B: Float32Array,
+    ldb: number,
+    beta: number,
+    C: Float32Array,
+    ldc: number,
   ): void {
     const k = this.kernels;
     // M <= 4: the built-in kernels read B in place (no packing to save), so nothing is packed for batch 1.

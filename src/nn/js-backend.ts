@@ -139,7 +139,15 @@ export const jsBackend: Backend = {
       for (let c = 0; c < cols; c++) {
         const i = o + c;
         const g =
-          act === IDENTITY ? dy[i] : act === RELU ? (z[i] > 0 ? dy[i] : 0) : act === TANH ? dy[i] * (1 - y[i] * y[i]) : dy[i] * actGrad(act, z[i], y[i]);
+          act === IDENTITY
+            ? dy[i]
+            : act === RELU
+              ? z[i] > 0
+                ? dy[i]
+                : 0
+              : act === TANH
+                ? dy[i] * (1 - y[i] * y[i])
+                : dy[i] * actGrad(act, z[i], y[i]);
         dz[i] = g;
         if (db) db[c] += g;
       }
@@ -200,7 +208,15 @@ export const jsBackend: Backend = {
       for (let c = 0; c < cols; c++) {
         const i = o + c;
         const du =
-          act === IDENTITY ? dy[i] : act === RELU ? (y[i] > 0 ? dy[i] : 0) : act === TANH ? dy[i] * (1 - y[i] * y[i]) : dy[i] * actGrad(act, xhat[i] * gamma[c] + beta[c], y[i]);
+          act === IDENTITY
+            ? dy[i]
+            : act === RELU
+              ? y[i] > 0
+                ? dy[i]
+                : 0
+              : act === TANH
+                ? dy[i] * (1 - y[i] * y[i])
+                : dy[i] * actGrad(act, xhat[i] * gamma[c] + beta[c], y[i]);
         if (dgamma) dgamma[c] += du * xhat[i];
         if (dbeta) dbeta[c] += du;
         const dxh = du * gamma[c];

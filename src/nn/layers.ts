@@ -63,8 +63,19 @@ export class Dense extends Layer {
     be.gemm(false, true, rows, outDim, inDim, 1, x, inDim, this.weight.value, inDim, 0, z, outDim);
     if (this.gamma && this.beta) {
       const y = this.y.get(rows * outDim);
-      be.lnActForward(z, this.bias.value, this.gamma.value, this.beta.value, rows, outDim, LN_EPS, this.act,
-        this.xhat.get(rows * outDim), this.rstd.get(rows), y);
+      be.lnActForward(
+        z,
+        this.bias.value,
+        this.gamma.value,
+        this.beta.value,
+        rows,
+        outDim,
+        LN_EPS,
+        this.act,
+        this.xhat.get(rows * outDim),
+        this.rstd.get(rows),
+        y,
+      );
       return y;
     }
     const y = this.act === 0 ? z : this.y.get(rows * outDim);
@@ -77,9 +88,21 @@ export class Dense extends Layer {
     const paramGrad = opts.paramGrad ?? true;
     const dz = this.dz.get(rows * outDim);
     if (this.gamma && this.beta) {
-      be.lnActBackward(dy, this.xhat.get(rows * outDim), this.rstd.get(rows), this.gamma.value, this.beta.value,
-        this.y.get(rows * outDim), rows, outDim, this.act, dz,
-        paramGrad ? this.gamma.grad : null, paramGrad ? this.beta.grad : null, paramGrad ? this.bias.grad : null);
+      be.lnActBackward(
+        dy,
+        this.xhat.get(rows * outDim),
+        this.rstd.get(rows),
+        this.gamma.value,
+        this.beta.value,
+        this.y.get(rows * outDim),
+        rows,
+        outDim,
+        this.act,
+        dz,
+        paramGrad ? this.gamma.grad : null,
+        paramGrad ? this.beta.grad : null,
+        paramGrad ? this.bias.grad : null,
+      );
     } else {
       const z = this.z.get(rows * outDim);
       const y = this.act === 0 ? z : this.y.get(rows * outDim);
@@ -127,8 +150,7 @@ export class LayerNorm extends Layer {
     const z = this.z.get(n);
     z.set(x.subarray(0, n)); // the kernel works in place on z; the caller's x stays intact
     const y = this.y.get(n);
-    this.be.lnActForward(z, null, this.gamma.value, this.beta.value, rows, this.inDim, this.eps, 0,
-      this.xhat.get(n), this.rstd.get(rows), y);
+    this.be.lnActForward(z, null, this.gamma.value, this.beta.value, rows, this.inDim, this.eps, 0, this.xhat.get(n), this.rstd.get(rows), y);
     return y;
   }
 
@@ -136,8 +158,21 @@ export class LayerNorm extends Layer {
     const n = rows * this.inDim;
     const paramGrad = opts.paramGrad ?? true;
     const dx = this.dx.get(n);
-    this.be.lnActBackward(dy, this.xhat.get(n), this.rstd.get(rows), this.gamma.value, this.beta.value, this.y.get(n),
-      rows, this.inDim, 0, dx, paramGrad ? this.gamma.grad : null, paramGrad ? this.beta.grad : null, null);
+    this.be.lnActBackward(
+      dy,
+      this.xhat.get(n),
+      this.rstd.get(rows),
+      this.gamma.value,
+      this.beta.value,
+      this.y.get(n),
+      rows,
+      this.inDim,
+      0,
+      dx,
+      paramGrad ? this.gamma.grad : null,
+      paramGrad ? this.beta.grad : null,
+      null,
+    );
     return opts.inputGrad === false ? null : dx;
   }
 }

@@ -25,8 +25,20 @@ interface NativeAddon {
   packGemmB(transB: boolean, B: Float32Array, ldb: number, N: number, K: number): Float32Array;
   /** gemm with op(B) from packGemmB: the built-in kernels skip packing it (same floats as gemm). */
   gemmPackedB(
-    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number,
-    B: Float32Array, ldb: number, Bp: Float32Array, beta: number, C: Float32Array, ldc: number,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: Float32Array,
+    lda: number,
+    B: Float32Array,
+    ldb: number,
+    Bp: Float32Array,
+    beta: number,
+    C: Float32Array,
+    ldc: number,
   ): void;
   /** Whether the build linked OpenBLAS (scripts/build-native.mjs found it at install time). */
   hasOpenblas: boolean;
@@ -36,8 +48,16 @@ interface NativeAddon {
   packBf16(W: Float32Array, N: number, K: number, ldw: number): Uint16Array;
   /** C = alpha A W^T + beta C with A rounded to bf16, W from packBf16, fp32 sums. */
   gemmBf16(
-    M: number, N: number, K: number, alpha: number, A: Float32Array, lda: number, Wp: Uint16Array,
-    beta: number, C: Float32Array, ldc: number,
+    M: number,
+    N: number,
+    K: number,
+    alpha: number,
+    A: Float32Array,
+    lda: number,
+    Wp: Uint16Array,
+    beta: number,
+    C: Float32Array,
+    ldc: number,
   ): void;
 }
 
@@ -47,8 +67,7 @@ export type GemmIsa = 'avx512' | 'avx2' | 'generic';
 let addon: NativeAddon | null = null;
 
 export function loadNativeBackend(): { backend: Backend | null; reason: string } {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown; versions?: { node?: string } } })
-    .process;
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown; versions?: { node?: string } } }).process;
   if (!proc?.versions?.node || typeof proc.getBuiltinModule !== 'function') {
     return { backend: null, reason: 'not running in Node' };
   }
@@ -71,7 +90,9 @@ export function loadNativeBackend(): { backend: Backend | null; reason: string }
       throw new Error(`DSRL_NATIVE_BLAS must be "builtin", "openblas" or "auto", got "${wanted}"`);
     }
     if (wanted === 'openblas' && !a.hasOpenblas) {
-      throw new Error('DSRL_NATIVE_BLAS=openblas but the native addon was built without OpenBLAS; install libopenblas-dev and run `npm run build:native`, or unset DSRL_NATIVE_BLAS');
+      throw new Error(
+        'DSRL_NATIVE_BLAS=openblas but the native addon was built without OpenBLAS; install libopenblas-dev and run `npm run build:native`, or unset DSRL_NATIVE_BLAS',
+      );
     }
     a.setGemm(wanted);
   }

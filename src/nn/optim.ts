@@ -46,8 +46,7 @@ export class Adam {
   /** Apply one update from the current gradients. */
   update(): void {
     this.step += 1;
-    getBackend().adam(this.target.values, this.target.grads, this.m, this.v, this.lr, this.beta1, this.beta2,
-      this.eps, this.step, this.weightDecay);
+    getBackend().adam(this.target.values, this.target.grads, this.m, this.v, this.lr, this.beta1, this.beta2, this.eps, this.step, this.weightDecay);
   }
 
   state(): AdamState {

@@ -61,7 +61,9 @@ export function resolveWsLimits(given: Partial<WsLimits> = {}, source = 'server 
     limits[key] = value;
   }
   if (limits.maxBytesInFlight < limits.maxPayloadBytes) {
-    throw new Error(`${source}: maxBytesInFlight (${limits.maxBytesInFlight}) must be at least maxPayloadBytes (${limits.maxPayloadBytes}), or no largest message could ever arrive`);
+    throw new Error(
+      `${source}: maxBytesInFlight (${limits.maxBytesInFlight}) must be at least maxPayloadBytes (${limits.maxPayloadBytes}), or no largest message could ever arrive`,
+    );
   }
   return limits;
 }
@@ -151,7 +153,9 @@ export async function listenWs(options: ListenWsOptions): Promise<LimitedWsServe
   const token = options.token;
   if (token !== undefined && token.length < 8) throw new Error(`${name}: the token must be at least 8 characters`);
   if (!isLoopback(host) && !token) {
-    throw new Error(`${name}: refusing to listen on ${host} without a token: the protocol is unauthenticated, so a server reachable from the network needs one (or bind 127.0.0.1)`);
+    throw new Error(
+      `${name}: refusing to listen on ${host} without a token: the protocol is unauthenticated, so a server reachable from the network needs one (or bind 127.0.0.1)`,
+    );
   }
 
   const closedBy: Record<string, number> = {};

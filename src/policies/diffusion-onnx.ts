@@ -102,12 +102,22 @@ export function diffusionPolicyOnnx(policy: DiffusionPolicy, options: ModelOptio
       continue;
     }
     const epsNew = g.op(
-      'Mul', [g.op('Sub', [x, g.op('Mul', [x0, g.scalar(sA, `${tag}.sqrt_a`)], {}, `${tag}.x0_scaled`)], {}, `${tag}.x_minus_x0`), g.scalar(1 / s1mA, `${tag}.inv_sqrt_1m_a`)],
-      {}, `${tag}.eps_new`,
+      'Mul',
+      [
+        g.op('Sub', [x, g.op('Mul', [x0, g.scalar(sA, `${tag}.sqrt_a`)], {}, `${tag}.x0_scaled`)], {}, `${tag}.x_minus_x0`),
+        g.scalar(1 / s1mA, `${tag}.inv_sqrt_1m_a`),
+      ],
+      {},
+      `${tag}.eps_new`,
     );
     x = g.op(
-      'Add', [g.op('Mul', [x0, g.scalar(sAPrev, `${tag}.sqrt_a_prev`)], {}, `${tag}.x0_prev`), g.op('Mul', [epsNew, g.scalar(s1mAPrev, `${tag}.sqrt_1m_a_prev`)], {}, `${tag}.eps_prev`)],
-      {}, `${tag}.x_next`,
+      'Add',
+      [
+        g.op('Mul', [x0, g.scalar(sAPrev, `${tag}.sqrt_a_prev`)], {}, `${tag}.x0_prev`),
+        g.op('Mul', [epsNew, g.scalar(s1mAPrev, `${tag}.sqrt_1m_a_prev`)], {}, `${tag}.eps_prev`),
+      ],
+      {},
+      `${tag}.x_next`,
     );
   }
   policyGraphOutput(g, x, spec, policy.actionLow, policy.actionHigh, { clip: true });
@@ -116,8 +126,11 @@ export function diffusionPolicyOnnx(policy: DiffusionPolicy, options: ModelOptio
     docString: `dsrl diffusion policy: obs [B, ${obsDim}], noise [B, ${chunk}, ${actDim}] -> actions [B, ${chunk}, ${actDim}] (env units); DDIM eta 0, ${steps} steps of T=${spec.denoisingSteps}, unrolled`,
     ...options,
     metadata: {
-      obsDim: String(obsDim), actDim: String(actDim), chunk: String(chunk),
-      denoisingSteps: String(spec.denoisingSteps), ddimSteps: String(spec.ddimSteps),
+      obsDim: String(obsDim),
+      actDim: String(actDim),
+      chunk: String(chunk),
+      denoisingSteps: String(spec.denoisingSteps),
+      ddimSteps: String(spec.ddimSteps),
       ...options.metadata,
     },
   });

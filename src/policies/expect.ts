@@ -66,7 +66,7 @@ export function checkPolicyMatches(policy: Dims, expect: PolicyExpectation | und
       if (Math.fround(low[j]) !== Math.fround(envLow[j]) || Math.fround(high[j]) !== Math.fround(envHigh[j])) {
         throw new Error(
           `${boundsSource}: the policy's actions on dimension ${j} span [${low[j]}, ${high[j]}] but ${env}'s action space is [${envLow[j]}, ${envHigh[j]}]; ` +
-            'the policy must be made for the env\'s action bounds',
+            "the policy must be made for the env's action bounds",
         );
       }
     }

@@ -7,7 +7,9 @@ import type { Box } from '../envs/spaces.ts';
 import type { NoisePolicy } from './policy.ts';
 
 export function checkPolicyFitsEnv(
-  policy: Pick<NoisePolicy, 'obsDim' | 'actDim' | 'chunk'>, env: { singleObservationSpace: Box; singleActionSpace: Box }, envId = 'the env',
+  policy: Pick<NoisePolicy, 'obsDim' | 'actDim' | 'chunk'>,
+  env: { singleObservationSpace: Box; singleActionSpace: Box },
+  envId = 'the env',
 ): void {
   const obsDim = env.singleObservationSpace.size;
   const chunkDim = env.singleActionSpace.size;

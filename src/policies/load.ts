@@ -35,7 +35,8 @@ export function policyKind(spec: string): PolicyKind {
   if (/^wss?:\/\//i.test(spec)) return 'remote';
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw new Error(`--policy ${spec}: unsupported URL scheme (remote policies use ws:// or wss://)`);
   if (/\.onnx$/i.test(spec)) return 'onnx';
-  if (!existsSync(spec)) throw new Error(`--policy ${spec}: no such file or folder (expected a .onnx file, a ws:// URL or a diffusion checkpoint folder)`);
+  if (!existsSync(spec))
+    throw new Error(`--policy ${spec}: no such file or folder (expected a .onnx file, a ws:// URL or a diffusion checkpoint folder)`);
   const isDir = statSync(spec).isDirectory();
   if (isDir && existsSync(join(spec, CHECKPOINT_MANIFEST))) return 'checkpoint';
   if (!isDir && basename(spec) === CHECKPOINT_MANIFEST) return 'checkpoint';
@@ -59,7 +60,10 @@ export async function loadPolicy(spec: string, options: LoadPolicyOptions = {}):
     }
     case 'checkpoint': {
       const io = await importCheckpointIo(spec);
-      const { policy, manifest } = io.loadDiffusionCheckpoint(spec, { expect: { obsDim: expect?.obsDim, actDim: expect?.actDim }, useRaw: options.useRaw });
+      const { policy, manifest } = io.loadDiffusionCheckpoint(spec, {
+        expect: { obsDim: expect?.obsDim, actDim: expect?.actDim },
+        useRaw: options.useRaw,
+      });
       checkPolicyMatches({ ...policy, obsDim: policy.obsDim, actDim: policy.actDim, chunk: policy.chunk, envId: manifest.envId }, expect, spec); // chunk, env id, bounds too
       return policy;
     }

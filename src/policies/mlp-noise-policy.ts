@@ -52,7 +52,14 @@ export class MlpNoisePolicy implements NoisePolicy {
     this.actionLow = Float32Array.from(spec.actionLow);
     this.actionHigh = Float32Array.from(spec.actionHigh);
     this.model = mlp(
-      { in: obsDim + chunk * actDim, hidden: spec.hidden, out: chunk * actDim, activation: spec.activation ?? 'mish', layerNorm: spec.layerNorm, outActivation: 'tanh' },
+      {
+        in: obsDim + chunk * actDim,
+        hidden: spec.hidden,
+        out: chunk * actDim,
+        activation: spec.activation ?? 'mish',
+        layerNorm: spec.layerNorm,
+        outActivation: 'tanh',
+      },
       rng,
     );
     this.half = new Float32Array(actDim);

@@ -48,7 +48,8 @@ export const onnxManifestSchema = z
       low.forEach((lo, j) => {
         const hi = high[j];
         if (hi === undefined) return;
-        if (strict ? !(hi > lo) : !(hi >= lo)) issue([highKey, j], strict ? `must exceed ${lowKey} (${hi} <= ${lo})` : `must be at least ${lowKey} (${hi} < ${lo})`);
+        if (strict ? !(hi > lo) : !(hi >= lo))
+          issue([highKey, j], strict ? `must exceed ${lowKey} (${hi} <= ${lo})` : `must be at least ${lowKey} (${hi} < ${lo})`);
       });
     };
     pair('actionLow', 'actionHigh', 'actDim', true);
@@ -82,7 +83,11 @@ export function parseOnnxManifest(text: string, source: string): OnnxPolicyManif
 /** The manifest dsrl writes beside an exported policy. */
 export function buildOnnxManifest(
   policy: {
-    obsDim: number; actDim: number; chunk: number; actionLow: ArrayLike<number>; actionHigh: ArrayLike<number>;
+    obsDim: number;
+    actDim: number;
+    chunk: number;
+    actionLow: ArrayLike<number>;
+    actionHigh: ArrayLike<number>;
     obsStats?: { min: ArrayLike<number>; max: ArrayLike<number> };
   },
   extras: { envId?: string | null; source?: Record<string, unknown>; producer?: string; createdAt?: string } = {},

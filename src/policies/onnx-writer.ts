@@ -155,7 +155,8 @@ export interface TensorInit {
 
 function encodeTensor(t: TensorInit): ProtoWriter {
   const size = t.dims.reduce((a, b) => a * b, 1);
-  if (size !== t.data.length) throw new Error(`onnx writer: tensor "${t.name}" has ${t.data.length} values but dims [${t.dims.join(', ')}] need ${size}`);
+  if (size !== t.data.length)
+    throw new Error(`onnx writer: tensor "${t.name}" has ${t.data.length} values but dims [${t.dims.join(', ')}] need ${size}`);
   const w = new ProtoWriter();
   for (const d of t.dims) w.int(1, d); // dims (repeated int64, unpacked is also valid)
   const isFloat = t.data instanceof Float32Array;
@@ -174,7 +175,8 @@ function encodeValueInfo(name: string, dims: readonly Dim[], elemType: number): 
   const shape = new ProtoWriter();
   for (const d of dims) {
     const dim = new ProtoWriter();
-    if (typeof d === 'number') dim.int(1, checkedInteger(d)); // dim_value
+    if (typeof d === 'number')
+      dim.int(1, checkedInteger(d)); // dim_value
     else dim.string(2, d); // dim_param: a symbolic dim such as the batch "B"
     shape.message(1, dim);
   }
@@ -337,7 +339,15 @@ export class GraphBuilder {
 // Layer helpers (shapes are [B, features] unless said otherwise)
 
 /** y = x W^T + b with W in torch layout [out, in]: Gemm with transB = 1 keeps the weight as stored. */
-export function onnxLinear(g: GraphBuilder, x: string, weight: Float32Array, bias: Float32Array | null, inDim: number, outDim: number, hint = 'linear'): string {
+export function onnxLinear(
+  g: GraphBuilder,
+  x: string,
+  weight: Float32Array,
+  bias: Float32Array | null,
+  inDim: number,
+  outDim: number,
+  hint = 'linear',
+): string {
   if (weight.length !== inDim * outDim) throw new Error(`onnxLinear: weight has ${weight.length} values, expected ${outDim} x ${inDim}`);
   const w = g.constant(weight, [outDim, inDim], `${hint}.weight`);
   const inputs = [x, w];
@@ -444,7 +454,12 @@ export function policyGraphInputs(g: GraphBuilder, dims: PolicyDims): { obs: str
  * it to [B, Ta, da] and declares it as the `actions` output.
  */
 export function policyGraphOutput(
-  g: GraphBuilder, x: string, dims: PolicyDims, actionLow: ArrayLike<number>, actionHigh: ArrayLike<number>, options: { clip?: boolean } = {},
+  g: GraphBuilder,
+  x: string,
+  dims: PolicyDims,
+  actionLow: ArrayLike<number>,
+  actionHigh: ArrayLike<number>,
+  options: { clip?: boolean } = {},
 ): void {
   const { actDim, chunk } = dims;
   let v = x;

@@ -85,20 +85,36 @@ interface Contract {
 
 /** Reads the obs/noise/actions signature off the graph and reconciles it with the manifest and the env. */
 function resolveContract(
-  path: string, session: ort.InferenceSession, manifest: OnnxPolicyManifest | null, manifestPath: string | null, expect: PolicyExpectation | undefined,
+  path: string,
+  session: ort.InferenceSession,
+  manifest: OnnxPolicyManifest | null,
+  manifestPath: string | null,
+  expect: PolicyExpectation | undefined,
 ): Contract {
-  const tensorMeta = (list: readonly ort.InferenceSession.ValueMetadata[], name: string, kind: 'input' | 'output', rank: number, layout: string): TensorMeta => {
+  const tensorMeta = (
+    list: readonly ort.InferenceSession.ValueMetadata[],
+    name: string,
+    kind: 'input' | 'output',
+    rank: number,
+    layout: string,
+  ): TensorMeta => {
     const names = list.map((m) => m.name);
     const meta = list.find((m) => m.name === name);
-    if (!meta) throw new Error(`${path}: the model has no ${kind} "${name}" (its ${kind}s: ${names.map((n) => `"${n}"`).join(', ') || 'none'}); the policy contract is obs [B, obs_dim], noise [B, Ta, da] -> actions [B, Ta, da]`);
+    if (!meta)
+      throw new Error(
+        `${path}: the model has no ${kind} "${name}" (its ${kind}s: ${names.map((n) => `"${n}"`).join(', ') || 'none'}); the policy contract is obs [B, obs_dim], noise [B, Ta, da] -> actions [B, Ta, da]`,
+      );
     if (!meta.isTensor) throw new Error(`${path}: ${kind} "${name}" is not a tensor`);
     if (meta.type !== 'float32') throw new Error(`${path}: ${kind} "${name}" has dtype ${meta.type}, expected float32`);
-    if (meta.shape.length !== rank) throw new Error(`${path}: ${kind} "${name}" has shape ${describeShape(meta.shape)}, expected rank ${rank} ${layout}`);
+    if (meta.shape.length !== rank)
+      throw new Error(`${path}: ${kind} "${name}" has shape ${describeShape(meta.shape)}, expected rank ${rank} ${layout}`);
     return { name, shape: meta.shape, type: meta.type };
   };
   const extraInputs = session.inputMetadata.map((m) => m.name).filter((n) => n !== POLICY_INPUT_OBS && n !== POLICY_INPUT_NOISE);
   if (extraInputs.length > 0) {
-    throw new Error(`${path}: unexpected model inputs ${extraInputs.map((n) => `"${n}"`).join(', ')}; the policy contract has exactly "obs" and "noise"`);
+    throw new Error(
+      `${path}: unexpected model inputs ${extraInputs.map((n) => `"${n}"`).join(', ')}; the policy contract has exactly "obs" and "noise"`,
+    );
   }
   const obs = tensorMeta(session.inputMetadata, POLICY_INPUT_OBS, 'input', 2, '[B, obs_dim]');
   const noise = tensorMeta(session.inputMetadata, POLICY_INPUT_NOISE, 'input', 3, '[B, Ta, da]');
@@ -111,7 +127,8 @@ function resolveContract(
     for (const [t, axis] of places) {
       const d = t.shape[axis];
       if (typeof d !== 'number' || d < 0) continue;
-      if (value !== null && d !== value) throw new Error(`${path}: ${t.name} has ${d} at axis ${axis} but ${from} (the graph disagrees with itself about ${what})`);
+      if (value !== null && d !== value)
+        throw new Error(`${path}: ${t.name} has ${d} at axis ${axis} but ${from} (the graph disagrees with itself about ${what})`);
       value = d;
       from = `${t.name} has ${d} at axis ${axis}`;
     }
@@ -132,15 +149,26 @@ function resolveContract(
     return value;
   };
   const obsDim = resolve('obsDim', [[obs, 1]]);
-  const chunk = resolve('chunk', [[noise, 1], [actions, 1]]);
-  const actDim = resolve('actDim', [[noise, 2], [actions, 2]]);
+  const chunk = resolve('chunk', [
+    [noise, 1],
+    [actions, 1],
+  ]);
+  const actDim = resolve('actDim', [
+    [noise, 2],
+    [actions, 2],
+  ]);
   checkPolicyMatches({ obsDim, actDim, chunk }, expect, path);
   if (manifest?.envId && expect?.envId && manifest.envId !== expect.envId) {
     throw new Error(`${path}: the policy was exported for ${manifest.envId} (${manifestPath}) but the env is ${expect.envId}`);
   }
   // Bounds the manifest states must be the env's (a model without them takes the env's, below).
   if (manifest?.actionLow && manifest.actionHigh && manifest.actionLow.length === actDim) {
-    checkPolicyMatches({ obsDim, actDim, chunk, actionLow: manifest.actionLow, actionHigh: manifest.actionHigh }, expect, path, `${path} (bounds from ${manifestPath})`);
+    checkPolicyMatches(
+      { obsDim, actDim, chunk, actionLow: manifest.actionLow, actionHigh: manifest.actionHigh },
+      expect,
+      path,
+      `${path} (bounds from ${manifestPath})`,
+    );
   }
 
   let fixedBatch: number | null = null;
@@ -160,13 +188,16 @@ function resolveContract(
   } else if (expect?.actionLow && expect.actionHigh) {
     [low, high, boundsSource] = [expect.actionLow, expect.actionHigh, `${path} (bounds from the env${expect.envId ? ` ${expect.envId}` : ''})`];
   } else {
-    throw new Error(`${path}: action bounds unknown: add actionLow/actionHigh to its manifest (${manifestPath ?? manifestPathsFor(path)[0]}) or load it for an env`);
+    throw new Error(
+      `${path}: action bounds unknown: add actionLow/actionHigh to its manifest (${manifestPath ?? manifestPathsFor(path)[0]}) or load it for an env`,
+    );
   }
   checkBounds(low, high, actDim, boundsSource);
   let obsStats: ObsStats | undefined;
   if (manifest?.obsMin && manifest.obsMax) {
     // The schema checked them against the manifest's obsDim; the graph or the env may be what set it.
-    if (manifest.obsMin.length !== obsDim) throw new Error(`${manifestPath}: obsMin has ${manifest.obsMin.length} values but the policy's obsDim is ${obsDim}`);
+    if (manifest.obsMin.length !== obsDim)
+      throw new Error(`${manifestPath}: obsMin has ${manifest.obsMin.length} values but the policy's obsDim is ${obsDim}`);
     obsStats = { min: Float32Array.from(manifest.obsMin), max: Float32Array.from(manifest.obsMax) };
   }
   return { obsDim, actDim, chunk, actionLow: Float32Array.from(low), actionHigh: Float32Array.from(high), obsStats, fixedBatch, manifest };
@@ -257,7 +288,10 @@ export class OnnxPolicy implements NoisePolicy {
       const noise = new Float32Array(rows * xDim);
       const out = new Float32Array(rows * xDim);
       b = {
-        rows, obs, noise, out,
+        rows,
+        obs,
+        noise,
+        out,
         feeds: {
           [POLICY_INPUT_OBS]: new ort.Tensor('float32', obs, [rows, this.obsDim]),
           [POLICY_INPUT_NOISE]: new ort.Tensor('float32', noise, [rows, this.chunk, this.actDim]),
@@ -316,8 +350,13 @@ export function exportDiffusionPolicyOnnx(policy: DiffusionPolicy, path: string,
   const manifest = buildOnnxManifest(policy, {
     envId: options.envId ?? null,
     source: {
-      kind: 'dsrl-diffusion-policy', denoisingSteps: s.denoisingSteps, ddimSteps: s.ddimSteps,
-      timeDim: s.timeDim, width: s.width, depth: s.depth, ...options.source,
+      kind: 'dsrl-diffusion-policy',
+      denoisingSteps: s.denoisingSteps,
+      ddimSteps: s.ddimSteps,
+      timeDim: s.timeDim,
+      width: s.width,
+      depth: s.depth,
+      ...options.source,
     },
   });
   saveOnnxPolicy(path, diffusionPolicyOnnx(policy, { metadata: options.envId ? { envId: options.envId } : {} }), manifest);
@@ -328,7 +367,11 @@ export function exportDiffusionPolicyOnnx(policy: DiffusionPolicy, path: string,
  * Load an exported file back through onnxruntime and compare it with the policy it came from on random
  * observations and noise (seeded); returns the largest absolute difference in env units.
  */
-export async function verifyOnnxExport(policy: NoisePolicy, path: string, options: { batch?: number; seed?: number; obsScale?: number } = {}): Promise<number> {
+export async function verifyOnnxExport(
+  policy: NoisePolicy,
+  path: string,
+  options: { batch?: number; seed?: number; obsScale?: number } = {},
+): Promise<number> {
   const batch = options.batch ?? 16;
   const rng = Rng.fromSeed(options.seed ?? 0);
   const obs = new Float32Array(batch * policy.obsDim);

@@ -57,9 +57,14 @@ function product(shape: readonly number[]): number {
 }
 
 /** Build one frame: the fixed header, the padded JSON header (with `bodies` added), then the float32 bodies. */
-export function encodeFrame(header: Record<string, unknown>, bodies: [name: string, shape: number[], data: Float32Array][] = [], version = PROTOCOL_VERSION): Uint8Array {
+export function encodeFrame(
+  header: Record<string, unknown>,
+  bodies: [name: string, shape: number[], data: Float32Array][] = [],
+  version = PROTOCOL_VERSION,
+): Uint8Array {
   for (const [name, shape, data] of bodies) {
-    if (data.length < product(shape)) throw new Error(`encodeFrame: body "${name}" has ${data.length} values, shape [${shape.join(', ')}] needs ${product(shape)}`);
+    if (data.length < product(shape))
+      throw new Error(`encodeFrame: body "${name}" has ${data.length} values, shape [${shape.join(', ')}] needs ${product(shape)}`);
   }
   const json = encoder.encode(JSON.stringify({ ...header, bodies: bodies.map(([name, shape]) => [name, shape]) }));
   const headerBytes = Math.ceil(json.length / 4) * 4;
@@ -75,7 +80,8 @@ export function encodeFrame(header: Record<string, unknown>, bodies: [name: stri
   let off = FIXED_HEADER_BYTES + headerBytes;
   for (const [, shape, data] of bodies) {
     const n = product(shape);
-    if (LITTLE_ENDIAN_HOST) out.set(new Uint8Array(data.buffer, data.byteOffset, 4 * n), off); // exact bits
+    if (LITTLE_ENDIAN_HOST)
+      out.set(new Uint8Array(data.buffer, data.byteOffset, 4 * n), off); // exact bits
     else for (let i = 0; i < n; i++) view.setFloat32(off + 4 * i, data[i], true);
     off += 4 * n;
   }
@@ -87,13 +93,16 @@ const bodiesSchema = z.array(z.tuple([z.string(), shapeSchema])).max(16);
 
 /** Parse a frame; throws ProtocolError naming what is wrong. Body data is copied out (aligned, owned). */
 export function decodeFrame(bytes: Uint8Array): DecodedFrame {
-  if (bytes.length < FIXED_HEADER_BYTES) throw new ProtocolError('bad-request', `message of ${bytes.length} bytes is shorter than the ${FIXED_HEADER_BYTES}-byte frame header`);
+  if (bytes.length < FIXED_HEADER_BYTES)
+    throw new ProtocolError('bad-request', `message of ${bytes.length} bytes is shorter than the ${FIXED_HEADER_BYTES}-byte frame header`);
   for (let i = 0; i < 4; i++) {
-    if (bytes[i] !== PROTOCOL_MAGIC.charCodeAt(i)) throw new ProtocolError('bad-request', `message does not start with "${PROTOCOL_MAGIC}" (not a dsrl remote-policy frame)`);
+    if (bytes[i] !== PROTOCOL_MAGIC.charCodeAt(i))
+      throw new ProtocolError('bad-request', `message does not start with "${PROTOCOL_MAGIC}" (not a dsrl remote-policy frame)`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint16(4, true);
-  if (version !== PROTOCOL_VERSION) throw new ProtocolError('unsupported-version', `protocol version ${version} is not supported (this side speaks ${PROTOCOL_VERSION})`);
+  if (version !== PROTOCOL_VERSION)
+    throw new ProtocolError('unsupported-version', `protocol version ${version} is not supported (this side speaks ${PROTOCOL_VERSION})`);
   const headerBytes = view.getUint32(8, true);
   if (headerBytes > MAX_HEADER_BYTES || FIXED_HEADER_BYTES + headerBytes > bytes.length) {
     throw new ProtocolError('bad-request', `header length ${headerBytes} does not fit in a message of ${bytes.length} bytes`);
@@ -108,7 +117,8 @@ export function decodeFrame(bytes: Uint8Array): DecodedFrame {
   const h = header as Record<string, unknown>;
   const id = typeof h.id === 'number' && Number.isSafeInteger(h.id) ? h.id : null;
   const listed = bodiesSchema.safeParse(h.bodies ?? []);
-  if (!listed.success) throw new ProtocolError('bad-request', 'header.bodies must be a list of [name, shape] pairs with non-negative integer dims', id);
+  if (!listed.success)
+    throw new ProtocolError('bad-request', 'header.bodies must be a list of [name, shape] pairs with non-negative integer dims', id);
   let off = FIXED_HEADER_BYTES + headerBytes;
   const need = listed.data.reduce((n, [, shape]) => n + 4 * product(shape), 0);
   if (off + need !== bytes.length) {
@@ -162,7 +172,13 @@ export function encodeHello(p: PolicyInfo): Uint8Array {
   return encodeFrame({ type: 'hello', ...p });
 }
 
-export function encodeActRequest(id: number, obs: Float32Array, noise: Float32Array, batch: number, dims: { obsDim: number; actDim: number; chunk: number }): Uint8Array {
+export function encodeActRequest(
+  id: number,
+  obs: Float32Array,
+  noise: Float32Array,
+  batch: number,
+  dims: { obsDim: number; actDim: number; chunk: number },
+): Uint8Array {
   return encodeFrame({ type: 'act', id }, [
     ['obs', [batch, dims.obsDim], obs],
     ['noise', [batch, dims.chunk, dims.actDim], noise],
@@ -188,13 +204,15 @@ export function decodeServerMessage(bytes: Uint8Array): ServerMessage {
   switch (header.type) {
     case 'hello': {
       const res = helloSchema.safeParse(header);
-      if (!res.success) throw new ProtocolError('bad-request', `invalid hello: ${res.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!res.success)
+        throw new ProtocolError('bad-request', `invalid hello: ${res.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       const { type: _type, ...hello } = res.data;
       return { type: 'hello', hello };
     }
     case 'actions': {
       const actions = bodies.get('actions');
-      if (typeof header.id !== 'number' || !actions) throw new ProtocolError('bad-request', 'an "actions" reply needs a numeric id and an "actions" body');
+      if (typeof header.id !== 'number' || !actions)
+        throw new ProtocolError('bad-request', 'an "actions" reply needs a numeric id and an "actions" body');
       return { type: 'actions', id: header.id, actions };
     }
     case 'error':
@@ -220,11 +238,21 @@ export interface ActRequest {
 export function decodeActRequest(bytes: Uint8Array, dims: { obsDim: number; actDim: number; chunk: number }, maxBatch: number): ActRequest {
   const { header, bodies } = decodeFrame(bytes);
   const id = header.id;
-  if (header.type !== 'act') throw new ProtocolError('bad-request', `expected a request of type "act", got ${JSON.stringify(header.type)}`, typeof id === 'number' ? id : null);
+  if (header.type !== 'act')
+    throw new ProtocolError(
+      'bad-request',
+      `expected a request of type "act", got ${JSON.stringify(header.type)}`,
+      typeof id === 'number' ? id : null,
+    );
   if (typeof id !== 'number' || !Number.isSafeInteger(id)) throw new ProtocolError('bad-request', 'an "act" request needs an integer id');
   const obs = bodies.get('obs');
   const noise = bodies.get('noise');
-  if (!obs || !noise) throw new ProtocolError('bad-request', `an "act" request needs bodies "obs" and "noise", got ${[...bodies.keys()].map((k) => `"${k}"`).join(', ') || 'none'}`, id);
+  if (!obs || !noise)
+    throw new ProtocolError(
+      'bad-request',
+      `an "act" request needs bodies "obs" and "noise", got ${[...bodies.keys()].map((k) => `"${k}"`).join(', ') || 'none'}`,
+      id,
+    );
   const batch = obs.shape[0];
   const fmt = (s: number[]) => `[${s.join(', ')}]`;
   if (obs.shape.length !== 2 || obs.shape[1] !== dims.obsDim || !(batch >= 1)) {
@@ -235,10 +263,17 @@ export function decodeActRequest(bytes: Uint8Array, dims: { obsDim: number; actD
   }
   if (batch > maxBatch) throw new ProtocolError('too-large', `batch ${batch} exceeds the server's limit of ${maxBatch}`, id);
   // A NaN or infinite input would come back as NaN actions: refuse it where the cause is visible.
-  for (const [name, body, width] of [['obs', obs, dims.obsDim], ['noise', noise, dims.chunk * dims.actDim]] as const) {
+  for (const [name, body, width] of [
+    ['obs', obs, dims.obsDim],
+    ['noise', noise, dims.chunk * dims.actDim],
+  ] as const) {
     const bad = body.data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
-      throw new ProtocolError('bad-request', `${name} row ${Math.floor(bad / width)}, column ${bad % width} is ${body.data[bad]}; inputs must be finite`, id);
+      throw new ProtocolError(
+        'bad-request',
+        `${name} row ${Math.floor(bad / width)}, column ${bad % width} is ${body.data[bad]}; inputs must be finite`,
+        id,
+      );
     }
   }
   return { id, batch, obs: obs.data, noise: noise.data };

@@ -16,8 +16,17 @@ import { checkBounds, checkPolicyMatches, type PolicyExpectation } from './expec
 import type { NoisePolicy } from './policy.ts';
 import { checkPolicyInputs } from './policy.ts';
 import {
-  decodeActRequest, decodeServerMessage, encodeActionsReply, encodeActRequest, encodeErrorReply, encodeHello, MAX_HEADER_BYTES, ProtocolError,
-  type ActRequest, type ErrorCode, type PolicyInfo,
+  decodeActRequest,
+  decodeServerMessage,
+  encodeActionsReply,
+  encodeActRequest,
+  encodeErrorReply,
+  encodeHello,
+  MAX_HEADER_BYTES,
+  ProtocolError,
+  type ActRequest,
+  type ErrorCode,
+  type PolicyInfo,
 } from './remote-protocol.ts';
 
 function toBytes(data: RawData): Uint8Array {
@@ -94,7 +103,11 @@ export async function servePolicy(policy: NoisePolicy, options: ServePolicyOptio
   const maxBatch = options.maxBatch ?? 4096;
   const maxQueued = options.maxQueuedPerConnection ?? 8;
   const maxQueuedBytes = options.maxQueuedBytes ?? 64 * 1024 * 1024;
-  for (const [name, v] of [['maxBatch', maxBatch], ['maxQueuedPerConnection', maxQueued], ['maxQueuedBytes', maxQueuedBytes]] as const) {
+  for (const [name, v] of [
+    ['maxBatch', maxBatch],
+    ['maxQueuedPerConnection', maxQueued],
+    ['maxQueuedBytes', maxQueuedBytes],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 1) throw new Error(`policy server: ${name} must be a positive integer, got ${v}`);
   }
   const log = options.log ?? (() => {});
@@ -191,7 +204,12 @@ export async function servePolicy(policy: NoisePolicy, options: ServePolicyOptio
       }
       const waiting = client.queue.length + (client.running ? 1 : 0);
       if (waiting >= maxQueued) {
-        refuse(client, request.id, 'busy', `this connection already has ${waiting} requests waiting (limit ${maxQueued}); send more after answers arrive`);
+        refuse(
+          client,
+          request.id,
+          'busy',
+          `this connection already has ${waiting} requests waiting (limit ${maxQueued}); send more after answers arrive`,
+        );
         return;
       }
       const bytes = 4 * (request.obs.length + request.noise.length);
@@ -261,7 +279,9 @@ class Connection {
     readonly hello: PolicyInfo,
   ) {
     socket.on('message', (data) => this.onMessage(toBytes(data)));
-    socket.on('close', (code, reason) => this.drop(new ConnectionLost(`connection closed (code ${code}${reason.length ? `, ${reason.toString()}` : ''})`)));
+    socket.on('close', (code, reason) =>
+      this.drop(new ConnectionLost(`connection closed (code ${code}${reason.length ? `, ${reason.toString()}` : ''})`)),
+    );
     socket.on('error', (err) => this.drop(new ConnectionLost(`connection error (${errorText(err)})`)));
   }
 
@@ -271,7 +291,9 @@ class Connection {
       let socket: WebSocket;
       try {
         socket = new WebSocket(url, {
-          handshakeTimeout: timeoutMs, maxPayload: 256 * 1024 * 1024, ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
+          handshakeTimeout: timeoutMs,
+          maxPayload: 256 * 1024 * 1024,
+          ...(token ? { headers: { authorization: `Bearer ${token}` } } : {}),
         });
       } catch (err) {
         reject(new Error(`invalid URL (${errorText(err)})`));
@@ -291,7 +313,7 @@ class Connection {
       socket.once('error', (err) => {
         // A refused upgrade (401 wrong token, 503 too many connections) is not worth retrying blindly.
         const status = /Unexpected server response: (\d+)/.exec(err.message)?.[1];
-        if (status === '401') fail(new Error('the server refused the token (HTTP 401); pass the server\'s token (DSRL_TOKEN)'));
+        if (status === '401') fail(new Error("the server refused the token (HTTP 401); pass the server's token (DSRL_TOKEN)"));
         else fail(new ConnectionLost(status === '503' ? 'the server is at its connection limit (HTTP 503)' : errorText(err)));
       });
       socket.once('close', (code) => fail(new ConnectionLost(`connection closed before the hello (code ${code})`)));
@@ -360,7 +382,9 @@ class Connection {
       const want = [p.batch, chunk, actDim];
       const got = msg.actions.shape;
       if (got.length !== 3 || got.some((d, i) => d !== want[i])) {
-        this.settle(msg.id, { error: new Error(`the server answered request ${msg.id} with actions of shape [${got.join(', ')}], expected [${want.join(', ')}]`) });
+        this.settle(msg.id, {
+          error: new Error(`the server answered request ${msg.id} with actions of shape [${got.join(', ')}], expected [${want.join(', ')}]`),
+        });
       } else {
         this.settle(msg.id, { actions: msg.actions.data });
       }
@@ -444,7 +468,9 @@ export class RemotePolicy implements NoisePolicy {
         const h = c.hello;
         if (h.obsDim !== this.obsDim || h.actDim !== this.actDim || h.chunk !== this.chunk) {
           c.close();
-          throw new Error(`the server came back with other dims (obs ${h.obsDim}, act ${h.actDim}, chunk ${h.chunk}; was ${this.obsDim}, ${this.actDim}, ${this.chunk})`);
+          throw new Error(
+            `the server came back with other dims (obs ${h.obsDim}, act ${h.actDim}, chunk ${h.chunk}; was ${this.obsDim}, ${this.actDim}, ${this.chunk})`,
+          );
         }
         this.connection = c;
         return c;
@@ -482,7 +508,12 @@ export class RemotePolicy implements NoisePolicy {
     while (this.inFlight >= limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
     this.inFlight++;
     try {
-      return await withRetries(this.url, this.options, async () => (await this.connected()).request(id, frame, batch, this.options.timeoutMs), `request ${id} failed`);
+      return await withRetries(
+        this.url,
+        this.options,
+        async () => (await this.connected()).request(id, frame, batch, this.options.timeoutMs),
+        `request ${id} failed`,
+      );
     } finally {
       this.inFlight--;
       this.waiting.shift()?.();

@@ -10,7 +10,16 @@ import { ReplayBuffer, type FieldDims } from '../data/replay-buffer.ts';
 import { decodeReplayState } from '../data/replay-io.ts';
 import type { EnvState } from '../envs/env.ts';
 import type { VectorEnv } from '../envs/vector.ts';
-import { CHECKPOINT_FORMAT, CHECKPOINT_VERSION, FILES, MANIFEST_FILE, manifestSchema, sha256, type CheckpointManifest, type StatefulAgent } from './checkpoint.ts';
+import {
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_VERSION,
+  FILES,
+  MANIFEST_FILE,
+  manifestSchema,
+  sha256,
+  type CheckpointManifest,
+  type StatefulAgent,
+} from './checkpoint.ts';
 import { checkLoopCheckpoint, type LoopCheckpoint } from './offpolicy.ts';
 import { decodeStateTree } from './state-tree.ts';
 
@@ -73,7 +82,8 @@ export function readCheckpoint(dir: string, expect: CheckpointExpectation = {}):
     const path = join(dir, name);
     if (!existsSync(path)) throw new Error(`${dir}: checkpoint is missing ${name} (listed in ${MANIFEST_FILE})`);
     const bytes = readFileSync(path);
-    if (bytes.length !== entry.bytes) throw new Error(`${path}: ${bytes.length} bytes, ${MANIFEST_FILE} says ${entry.bytes} (truncated or corrupted)`);
+    if (bytes.length !== entry.bytes)
+      throw new Error(`${path}: ${bytes.length} bytes, ${MANIFEST_FILE} says ${entry.bytes} (truncated or corrupted)`);
     if (sha256(bytes) !== entry.sha256) throw new Error(`${path}: corrupted (SHA-256 does not match ${MANIFEST_FILE})`);
     return bytes;
   };
@@ -98,7 +108,8 @@ export function readCheckpoint(dir: string, expect: CheckpointExpectation = {}):
   } catch (err) {
     throw new Error(`${join(dir, FILES.loop)}: ${(err as Error).message}`);
   }
-  if (loop.state.envSteps !== manifest.step) throw new Error(`${dir}: loop is at step ${loop.state.envSteps} but ${MANIFEST_FILE} says ${manifest.step}`);
+  if (loop.state.envSteps !== manifest.step)
+    throw new Error(`${dir}: loop is at step ${loop.state.envSteps} but ${MANIFEST_FILE} says ${manifest.step}`);
   const run = tree(FILES.run) as { rngs?: Record<string, RngState>; extra?: unknown };
   return { dir, manifest, agent, buffer, env, loop, rngs: run.rngs ?? {}, extra: run.extra };
 }
@@ -144,7 +155,8 @@ export async function restoreCheckpoint(dir: string, targets: RestoreTargets): P
     configSha256: targets.configSha256,
   });
   for (const name of Object.keys(targets.rngs ?? {})) {
-    if (!(name in loaded.rngs)) throw new Error(`${dir}: checkpoint has no generator "${name}" (it has: ${Object.keys(loaded.rngs).join(', ') || 'none'})`);
+    if (!(name in loaded.rngs))
+      throw new Error(`${dir}: checkpoint has no generator "${name}" (it has: ${Object.keys(loaded.rngs).join(', ') || 'none'})`);
   }
   try {
     targets.agent.load(loaded.agent);
@@ -183,4 +195,3 @@ function checkExpectation(dir: string, manifest: CheckpointManifest, expect: Che
     }
   }
 }
-

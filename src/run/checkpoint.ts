@@ -77,20 +77,31 @@ export interface TrainingStateParts {
 
 const fileEntrySchema = z.object({ bytes: z.number().int().nonnegative(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict();
 
-export const manifestSchema = z.object({
-  format: z.literal(CHECKPOINT_FORMAT),
-  version: z.number().int(),
-  kind: z.string(),
-  step: z.number().int().nonnegative(),
-  vectorSteps: z.number().int().nonnegative(),
-  updates: z.number().int().nonnegative(),
-  createdAt: z.string(),
-  dims: z.object({ obsDim: z.number().int().positive(), actDim: z.number().int().positive(), numEnvs: z.number().int().positive() }).strict(),
-  buffer: z.object({ size: z.number().int().nonnegative(), capacity: z.number().int().positive(), fields: z.record(z.string(), z.number().int().positive()) }).strict(),
-  rngs: z.array(z.string()),
-  configSha256: z.string().regex(/^[0-9a-f]{64}$/).nullable(),
-  files: z.record(z.string(), fileEntrySchema),
-}).strict();
+export const manifestSchema = z
+  .object({
+    format: z.literal(CHECKPOINT_FORMAT),
+    version: z.number().int(),
+    kind: z.string(),
+    step: z.number().int().nonnegative(),
+    vectorSteps: z.number().int().nonnegative(),
+    updates: z.number().int().nonnegative(),
+    createdAt: z.string(),
+    dims: z.object({ obsDim: z.number().int().positive(), actDim: z.number().int().positive(), numEnvs: z.number().int().positive() }).strict(),
+    buffer: z
+      .object({
+        size: z.number().int().nonnegative(),
+        capacity: z.number().int().positive(),
+        fields: z.record(z.string(), z.number().int().positive()),
+      })
+      .strict(),
+    rngs: z.array(z.string()),
+    configSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .nullable(),
+    files: z.record(z.string(), fileEntrySchema),
+  })
+  .strict();
 
 export type CheckpointManifest = z.infer<typeof manifestSchema>;
 
@@ -104,7 +115,8 @@ export async function saveCheckpoint(root: string, parts: TrainingStateParts, op
   const keep = options.keep ?? 2;
   if (!Number.isInteger(keep) || keep < 1) throw new Error(`saveCheckpoint: keep must be a positive integer, got ${keep}`);
   const { env, buffer } = parts;
-  if (typeof env.getState !== 'function') throw new Error('saveCheckpoint: the training env does not implement getState(), so the run cannot be checkpointed');
+  if (typeof env.getState !== 'function')
+    throw new Error('saveCheckpoint: the training env does not implement getState(), so the run cannot be checkpointed');
   // Capture everything first (the only await), then encode: the snapshot is of one moment.
   const envState = await env.getState();
   const loop = parts.loop.checkpoint();

@@ -74,15 +74,30 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   env.close();
   const mean = returns.reduce((a, b) => a + b, 0) / returns.length;
   const std = Math.sqrt(returns.reduce((a, b) => a + (b - mean) ** 2, 0) / returns.length);
-  const dataset = createD4rlDataset({
-    obsDim, actionDim: actDim,
-    observations: Float32Array.from(obsRows), actions: Float32Array.from(actRows), rewards: Float32Array.from(rewards),
-    nextObservations: Float32Array.from(nextRows), terminals: Uint8Array.from(terminals), timeouts: Uint8Array.from(timeouts),
-    metadata: {
-      env: opts.env, policy: opts.policy, noise: opts.noise, stochastic: opts.stochastic ? 1 : 0, seed: opts.seed, episodes: opts.episodes,
-      return_mean: mean, return_std: std, command: opts.command ?? '',
+  const dataset = createD4rlDataset(
+    {
+      obsDim,
+      actionDim: actDim,
+      observations: Float32Array.from(obsRows),
+      actions: Float32Array.from(actRows),
+      rewards: Float32Array.from(rewards),
+      nextObservations: Float32Array.from(nextRows),
+      terminals: Uint8Array.from(terminals),
+      timeouts: Uint8Array.from(timeouts),
+      metadata: {
+        env: opts.env,
+        policy: opts.policy,
+        noise: opts.noise,
+        stochastic: opts.stochastic ? 1 : 0,
+        seed: opts.seed,
+        episodes: opts.episodes,
+        return_mean: mean,
+        return_std: std,
+        command: opts.command ?? '',
+      },
     },
-  }, { source: opts.out });
+    { source: opts.out },
+  );
   await writeD4rl(opts.out, dataset);
   return { dataset, returns, mean, std, hash: datasetHash(dataset) };
 }

@@ -76,7 +76,11 @@ export function niceTicks(min: number, max: number, maxTicks = 6): { ticks: numb
 
 /** Tick label: SI suffix for big values (`250k`, `1.5M`), else just the decimals `step` needs. */
 export function formatTick(value: number, step: number): string {
-  for (const [unit, suffix] of [[1e9, 'G'], [1e6, 'M'], [1e3, 'k']] as const) {
+  for (const [unit, suffix] of [
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ] as const) {
     if (Math.abs(value) >= unit) {
       const text = (value / unit).toFixed(decimalsFor(step / unit));
       return (text.includes('.') ? text.replace(/\.?0+$/, '') : text) + suffix;
@@ -152,8 +156,7 @@ function finiteRuns<T extends readonly number[]>(points: readonly T[]): T[][] {
   return runs;
 }
 
-const byStep = <T extends readonly number[]>(points: readonly T[]): T[] =>
-  points.filter((p) => Number.isFinite(p[0])).sort((a, b) => a[0] - b[0]);
+const byStep = <T extends readonly number[]>(points: readonly T[]): T[] => points.filter((p) => Number.isFinite(p[0])).sort((a, b) => a[0] - b[0]);
 
 const num = (v: number): string => (Math.round(v * 100) / 100).toString();
 
@@ -169,10 +172,7 @@ export function curveSvg(options: CurveOptions): string {
   const hlines = (options.hlines ?? []).map((h) => ({ ...h, color: h.color ?? HLINE_COLOR }));
 
   const xs = series.flatMap((s) => [...s.points.map((p) => p[0]), ...s.band.map((b) => b[0])]);
-  const ys = [
-    ...series.flatMap((s) => [...s.points.map((p) => p[1]), ...s.band.flatMap((b) => [b[1], b[2]])]),
-    ...hlines.map((h) => h.value),
-  ];
+  const ys = [...series.flatMap((s) => [...s.points.map((p) => p[1]), ...s.band.flatMap((b) => [b[1], b[2]])]), ...hlines.map((h) => h.value)];
   const xExtent = finiteExtent(xs);
   const yExtent = finiteExtent(ys);
   const hasData = series.some((s) => s.points.some((p) => Number.isFinite(p[1])));
@@ -196,9 +196,7 @@ export function curveSvg(options: CurveOptions): string {
   const sy = (y: number) => margin.top + plotH - ((y - y0) / (y1 - y0)) * plotH;
 
   const out: string[] = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`,
-  );
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`);
   out.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="white"/>`);
   if (options.title) {
     out.push(
@@ -267,7 +265,9 @@ export function curveSvg(options: CurveOptions): string {
   let legendY = margin.top + 8;
   out.push('<g class="legend">');
   for (const s of series) {
-    out.push(`<line x1="${num(legendX)}" y1="${legendY}" x2="${num(legendX + 22)}" y2="${legendY}" stroke="${escapeXml(s.color)}" stroke-width="2"/>`);
+    out.push(
+      `<line x1="${num(legendX)}" y1="${legendY}" x2="${num(legendX + 22)}" y2="${legendY}" stroke="${escapeXml(s.color)}" stroke-width="2"/>`,
+    );
     out.push(`<text x="${num(legendX + 28)}" y="${legendY + 4}">${escapeXml(s.name)}</text>`);
     legendY += 18;
   }

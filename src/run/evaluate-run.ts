@@ -64,7 +64,11 @@ const defaultEnvs: RunEnvMaker = (envId, n, chunk) => (chunk === undefined ? Syn
  * Evaluates a run's saved agent on fresh episodes. `base`: the base policy of a steer run, or a loader
  * for the one its config names (a policy loaded here is closed here).
  */
-export async function evaluateRun(input: EvaluateRunInput, base: NoisePolicy | RunPolicyLoader, makeEnvs: RunEnvMaker = defaultEnvs): Promise<EvaluateRunResult> {
+export async function evaluateRun(
+  input: EvaluateRunInput,
+  base: NoisePolicy | RunPolicyLoader,
+  makeEnvs: RunEnvMaker = defaultEnvs,
+): Promise<EvaluateRunResult> {
   const { run } = input;
   const stored = readConfigFile(run);
   checkInput(input);
@@ -97,7 +101,15 @@ export async function evaluateRun(input: EvaluateRunInput, base: NoisePolicy | R
       loadModelTensors(parts.agent.actor, tensors, file);
       const res = await evaluate(deterministicActor(parts.agent), parts.evalEnv, input);
       const num = (v: string | undefined) => (v === undefined || !Number.isFinite(Number(v)) ? null : Number(v));
-      return { ...res, run, agent: input.agent, algo: cfg.algo, env: cfg.env, trainedSteps: num(metadata.step), trainedEval: num(metadata.eval_return) };
+      return {
+        ...res,
+        run,
+        agent: input.agent,
+        algo: cfg.algo,
+        env: cfg.env,
+        trainedSteps: num(metadata.step),
+        trainedEval: num(metadata.eval_return),
+      };
     } finally {
       await inner.close();
     }
@@ -108,7 +120,9 @@ export async function evaluateRun(input: EvaluateRunInput, base: NoisePolicy | R
 
 /** A base policy alone with w ~ N(0, I) (`dsrl eval --policy`; steer's base-policy line is this with seed 10000). */
 export async function evaluateBasePolicy(
-  policy: NoisePolicy, envId: string, opts: { episodes: number; seed: number; parallel: number },
+  policy: NoisePolicy,
+  envId: string,
+  opts: { episodes: number; seed: number; parallel: number },
 ): Promise<EpisodeStats> {
   if (!Number.isInteger(opts.parallel) || opts.parallel < 1) throw new Error(`parallel must be a positive integer, got ${opts.parallel}`);
   if (!Number.isInteger(opts.episodes) || opts.episodes < 1) throw new Error(`episodes must be a positive integer, got ${opts.episodes}`);

@@ -35,7 +35,9 @@ export interface EvalActor {
 }
 
 /** A trained agent's deterministic actor. */
-export function deterministicActor(agent: { act(obs: Float32Array, rows: number, deterministic: boolean): Float32Array | Promise<Float32Array> }): EvalActor {
+export function deterministicActor(agent: {
+  act(obs: Float32Array, rows: number, deterministic: boolean): Float32Array | Promise<Float32Array>;
+}): EvalActor {
   return { act: (obs, rows) => agent.act(obs, rows, true) };
 }
 

@@ -19,7 +19,11 @@ export function formatCount(n: number): string {
   const abs = Math.abs(n);
   if (abs < 999.5) return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(3)));
   const sign = n < 0 ? '-' : '';
-  for (const [unit, suffix] of [[1e3, 'k'], [1e6, 'M'], [1e9, 'G']] as const) {
+  for (const [unit, suffix] of [
+    [1e3, 'k'],
+    [1e6, 'M'],
+    [1e9, 'G'],
+  ] as const) {
     const x = abs / unit;
     const text = x < 99.95 ? x.toFixed(1) : x.toFixed(0);
     // Rounding may reach the next unit (999.96k); that is written as 1.0M instead.

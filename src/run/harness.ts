@@ -78,8 +78,7 @@ export interface Schedule {
 
 /** A fresh run folder to create (after the trainer is built, so a failed start leaves nothing), or one to resume. */
 export type RunFolder =
-  | { resume: false; name: string; env: string; seed: number; config: Record<string, unknown>; out?: string }
-  | { resume: true; dir: string };
+  { resume: false; name: string; env: string; seed: number; config: Record<string, unknown>; out?: string } | { resume: true; dir: string };
 
 export interface RunResult {
   dir: string;
@@ -101,16 +100,23 @@ interface RunExtra {
   offlineTransitions: number;
 }
 
-const configSha256 = (dir: string) => createHash('sha256').update(readFileSync(join(dir, CONFIG_FILE))).digest('hex');
+const configSha256 = (dir: string) =>
+  createHash('sha256')
+    .update(readFileSync(join(dir, CONFIG_FILE)))
+    .digest('hex');
 
 /** Refuses schedules that would train nothing, before anything is built. */
 export function checkSchedule(s: Schedule, what: string): void {
   if (s.offlineUpdates !== undefined || s.steps === 0) return;
   if (s.steps <= s.learningStarts) {
-    throw new Error(`${what}: steps (${s.steps}) <= learningStarts (${s.learningStarts}): the run would only collect warm-up data and never update; raise steps or lower learningStarts`);
+    throw new Error(
+      `${what}: steps (${s.steps}) <= learningStarts (${s.learningStarts}): the run would only collect warm-up data and never update; raise steps or lower learningStarts`,
+    );
   }
   if (!s.offlineData && s.batchSize > Math.min(s.steps, s.bufferSize ?? Infinity)) {
-    throw new Error(`${what}: batchSize (${s.batchSize}) exceeds the rows the run will ever hold (${Math.min(s.steps, s.bufferSize ?? Infinity)}), so it would never update; lower batchSize`);
+    throw new Error(
+      `${what}: batchSize (${s.batchSize}) exceeds the rows the run will ever hold (${Math.min(s.steps, s.bufferSize ?? Infinity)}), so it would never update; lower batchSize`,
+    );
   }
 }
 
@@ -130,19 +136,32 @@ function checkedCapacity(capacity: number, replay: Trainer['replay']): number {
   return capacity;
 }
 
-export async function runTraining(folder: RunFolder, seed: number, trainer: Trainer, schedule: Schedule, describe: Record<string, unknown>): Promise<RunResult> {
+export async function runTraining(
+  folder: RunFolder,
+  seed: number,
+  trainer: Trainer,
+  schedule: Schedule,
+  describe: Record<string, unknown>,
+): Promise<RunResult> {
   const t0 = performance.now();
   // Checked before the folder is made: a run that cannot hold its buffer leaves nothing behind.
-  const capacityFor = (offlineRows: number) => checkedCapacity(
-    offlineRows + Math.min(schedule.bufferSize ?? Infinity, schedule.steps + (trainer.trainEnv?.numEnvs ?? 0)), trainer.replay);
+  const capacityFor = (offlineRows: number) =>
+    checkedCapacity(offlineRows + Math.min(schedule.bufferSize ?? Infinity, schedule.steps + (trainer.trainEnv?.numEnvs ?? 0)), trainer.replay);
   if (trainer.agent) capacityFor(trainer.offline?.rows ?? 0);
-  const dir = folder.resume ? folder.dir : createRunDir({ algo: folder.name, env: folder.env, seed: folder.seed, config: folder.config, out: folder.out }).dir;
+  const dir = folder.resume
+    ? folder.dir
+    : createRunDir({ algo: folder.name, env: folder.env, seed: folder.seed, config: folder.config, out: folder.out }).dir;
   const root = Rng.fromSeed(seed);
   const offlineOnly = schedule.offlineUpdates !== undefined;
   const { agent } = trainer;
   const history = new EvalHistory({
-    dir, title: `${trainer.label} on ${String(describe.env)} (seed ${seed})`, label: trainer.label,
-    xAxis: offlineOnly ? 'gradient updates' : 'env steps', saveAgent: trainer.saveAgent, keepSnapshots: schedule.keepSnapshots ?? false, describe,
+    dir,
+    title: `${trainer.label} on ${String(describe.env)} (seed ${seed})`,
+    label: trainer.label,
+    xAxis: offlineOnly ? 'gradient updates' : 'env steps',
+    saveAgent: trainer.saveAgent,
+    keepSnapshots: schedule.keepSnapshots ?? false,
+    describe,
   });
   let buffer: ReplayBuffer | null = null;
   let resume: LoopCheckpoint | undefined;
@@ -152,10 +171,17 @@ export async function runTraining(folder: RunFolder, seed: number, trainer: Trai
   const stateRoot = join(dir, TRAIN_STATE_DIR);
   if (folder.resume) {
     const checkpointDir = latestCheckpoint(stateRoot);
-    if (!checkpointDir) throw new Error(`cannot resume ${dir}: no checkpoint in ${stateRoot} (a run is resumable when started with checkpointEvery / --checkpoint-every)`);
+    if (!checkpointDir)
+      throw new Error(
+        `cannot resume ${dir}: no checkpoint in ${stateRoot} (a run is resumable when started with checkpointEvery / --checkpoint-every)`,
+      );
     if (!agent || !trainer.trainEnv) throw new Error(`cannot resume ${dir}: this kind of run is not checkpointed`);
     const restored = await restoreCheckpoint(checkpointDir, {
-      kind: trainer.kind, agent, env: trainer.trainEnv, bufferFields: trainer.replay.fields, configSha256: configSha256(dir),
+      kind: trainer.kind,
+      agent,
+      env: trainer.trainEnv,
+      bufferFields: trainer.replay.fields,
+      configSha256: configSha256(dir),
     });
     const extra = restored.extra as RunExtra;
     history.restore(extra.history);
@@ -173,14 +199,24 @@ export async function runTraining(folder: RunFolder, seed: number, trainer: Trai
       if (trainer.offline) offlineTransitions = trainer.offline.load(buffer);
     }
     for (const ref of trainer.references ?? []) {
-      history.references.push({ name: ref.name, ...(await evaluate(ref.actor, ref.env, { episodes: schedule.evalEpisodes, seed: TRAINING_EVAL_SEED })) });
+      history.references.push({
+        name: ref.name,
+        ...(await evaluate(ref.actor, ref.env, { episodes: schedule.evalEpisodes, seed: TRAINING_EVAL_SEED })),
+      });
     }
   }
 
   const logger = new MetricsLogger(dir, resumedFrom === null ? {} : { resumeStep: resumedFrom });
   const result = (step: number, updates: number): RunResult => ({
-    dir, evals: history.evals, best: history.best, references: history.references, seconds: (performance.now() - t0) / 1000,
-    step, updates, resumedFrom, offlineTransitions,
+    dir,
+    evals: history.evals,
+    best: history.best,
+    references: history.references,
+    seconds: (performance.now() - t0) / 1000,
+    step,
+    updates,
+    resumedFrom,
+    offlineTransitions,
   });
   const refFields = Object.fromEntries((trainer.references ?? []).map((r, i) => [r.metric, Number(history.references[i].mean.toPrecision(4))]));
   try {
@@ -210,14 +246,18 @@ export async function runTraining(folder: RunFolder, seed: number, trainer: Trai
     const runEval = async (step: number): Promise<void> => {
       const res: EvalResult = { step, ...(await evaluate(actor, trainer.evalEnv, { episodes: schedule.evalEpisodes, seed: TRAINING_EVAL_SEED })) };
       logger.log(step, {
-        'charts/eval_return_mean': res.mean, 'charts/eval_return_std': res.std, 'charts/eval_length_mean': meanLength(res),
+        'charts/eval_return_mean': res.mean,
+        'charts/eval_return_std': res.std,
+        'charts/eval_length_mean': meanLength(res),
         ...(res.successRate !== undefined ? { 'charts/success_rate': res.successRate } : {}),
       });
       history.record(res, step, { offlineTransitions });
     };
     const total = offlineOnly ? schedule.offlineUpdates! : schedule.steps;
     const bar = new ProgressBar({
-      total, initial: resumedFrom ?? 0, label: `${trainer.kind}${offlineOnly ? ' offline' : ''} ${String(describe.env)}`,
+      total,
+      initial: resumedFrom ?? 0,
+      label: `${trainer.kind}${offlineOnly ? ' offline' : ''} ${String(describe.env)}`,
       ...(schedule.quiet ? { stream: { write: () => true } } : {}),
     });
     const progress = (step: number, fields: Record<string, string | number> = {}) => {
@@ -227,18 +267,34 @@ export async function runTraining(folder: RunFolder, seed: number, trainer: Trai
     try {
       if (offlineOnly) {
         const updates = await trainOffline(agent, buffer, {
-          updates: total, batchSize: schedule.batchSize, logEvery: schedule.logEvery, evalEvery: schedule.evalEvery,
-          log: (step, values) => logger.log(step, values), evaluate: runEval, progress: (u) => progress(u),
+          updates: total,
+          batchSize: schedule.batchSize,
+          logEvery: schedule.logEvery,
+          evalEvery: schedule.evalEvery,
+          log: (step, values) => logger.log(step, values),
+          evaluate: runEval,
+          progress: (u) => progress(u),
         });
         return result(0, updates);
       }
       const trainEnv = trainer.trainEnv!;
       const live = buffer;
       const loop = await createOffPolicyLoop({
-        agent, env: trainEnv, buffer: live, rng: root.derive('collect'), seed, resume,
+        agent,
+        env: trainEnv,
+        buffer: live,
+        rng: root.derive('collect'),
+        seed,
+        resume,
         config: {
-          totalSteps: total, learningStarts: schedule.learningStarts, updatesPerStep: schedule.utd, batchSize: schedule.batchSize,
-          evalEvery: schedule.evalEvery, logEvery: schedule.logEvery, checkpointEvery: schedule.checkpointEvery, stopAfter: schedule.stopAfter,
+          totalSteps: total,
+          learningStarts: schedule.learningStarts,
+          updatesPerStep: schedule.utd,
+          batchSize: schedule.batchSize,
+          evalEvery: schedule.evalEvery,
+          logEvery: schedule.logEvery,
+          checkpointEvery: schedule.checkpointEvery,
+          stopAfter: schedule.stopAfter,
         },
         callbacks: {
           warmupActions: trainer.warmupActions,

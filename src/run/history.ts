@@ -73,23 +73,48 @@ export class EvalHistory {
   /** summary.json and curve.svg for the history as it stands. */
   write(step: number, extra: Record<string, unknown> = {}): void {
     const brief = (e: EvalResult) => ({
-      step: e.step, mean: e.mean, std: e.std, episodes: e.returns.length, ...(e.successRate !== undefined ? { successRate: e.successRate } : {}),
+      step: e.step,
+      mean: e.mean,
+      std: e.std,
+      episodes: e.returns.length,
+      ...(e.successRate !== undefined ? { successRate: e.successRate } : {}),
     });
     const { dir, title, label, xAxis } = this.opts;
-    const refs = Object.fromEntries(this.references.map((r) => [
-      r.name, { mean: r.mean, std: r.std, episodes: r.returns.length, ...(r.successRate !== undefined ? { successRate: r.successRate } : {}) },
-    ]));
-    writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify({
-      ...this.opts.describe, ...extra, xAxis, step, references: refs,
-      evals: this.evals.map(brief), best: this.best ? brief(this.best) : null,
-    }, null, 2)}\n`);
+    const refs = Object.fromEntries(
+      this.references.map((r) => [
+        r.name,
+        { mean: r.mean, std: r.std, episodes: r.returns.length, ...(r.successRate !== undefined ? { successRate: r.successRate } : {}) },
+      ]),
+    );
+    writeFileAtomic(
+      join(dir, 'summary.json'),
+      `${JSON.stringify(
+        {
+          ...this.opts.describe,
+          ...extra,
+          xAxis,
+          step,
+          references: refs,
+          evals: this.evals.map(brief),
+          best: this.best ? brief(this.best) : null,
+        },
+        null,
+        2,
+      )}\n`,
+    );
     // Tasks with a success signal are judged by it: their curve is the success rate.
     const bySuccess = [...this.evals, ...this.references].some((e) => e.successRate !== undefined);
-    const y = (e: EpisodeStats) => (bySuccess ? e.successRate ?? 0 : e.mean);
-    writeFileAtomic(join(dir, 'curve.svg'), curveSvg({
-      title, xLabel: xAxis, yLabel: bySuccess ? 'success rate' : 'eval return',
-      series: this.evals.length > 0 && this.opts.saveAgent ? [{ name: label, points: this.evals.map((e) => [e.step, y(e)] as [number, number]) }] : [],
-      hlines: this.references.map((r) => ({ name: r.name, value: y(r) })),
-    }));
+    const y = (e: EpisodeStats) => (bySuccess ? (e.successRate ?? 0) : e.mean);
+    writeFileAtomic(
+      join(dir, 'curve.svg'),
+      curveSvg({
+        title,
+        xLabel: xAxis,
+        yLabel: bySuccess ? 'success rate' : 'eval return',
+        series:
+          this.evals.length > 0 && this.opts.saveAgent ? [{ name: label, points: this.evals.map((e) => [e.step, y(e)] as [number, number]) }] : [],
+        hlines: this.references.map((r) => ({ name: r.name, value: y(r) })),
+      }),
+    );
   }
 }

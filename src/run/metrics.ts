@@ -16,15 +16,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../node/fs.ts';
 import { BufferedFile } from './buffered-file.ts';
-import {
-  RESERVED_METRIC_NAMES,
-  csvCell,
-  csvNumber,
-  jsonlLine,
-  parseCsvLine,
-  parseMetricsJsonl,
-  type MetricsRow,
-} from './metrics-format.ts';
+import { RESERVED_METRIC_NAMES, csvCell, csvNumber, jsonlLine, parseCsvLine, parseMetricsJsonl, type MetricsRow } from './metrics-format.ts';
 import { TensorBoardWriter } from './tensorboard.ts';
 
 export const METRICS_JSONL = 'metrics.jsonl';

@@ -161,10 +161,16 @@ export async function createOffPolicyLoop(args: {
   } else {
     const { obs } = await env.reset({ seed: args.seed });
     state = {
-      envSteps: 0, vectorSteps: 0, updates: 0, episodes: 0,
+      envSteps: 0,
+      vectorSteps: 0,
+      updates: 0,
+      episodes: 0,
       nextEvalAt: config.evalEvery > 0 ? config.evalEvery : config.totalSteps,
-      runningReturn: new Array(n).fill(0), runningLength: new Array(n).fill(0),
-      obs, ended: new Array(n).fill(false), rng: rng.state(),
+      runningReturn: new Array(n).fill(0),
+      runningLength: new Array(n).fill(0),
+      obs,
+      ended: new Array(n).fill(false),
+      rng: rng.state(),
     };
   }
   const warm = new Float32Array(n * actDim);
@@ -216,7 +222,16 @@ export async function createOffPolicyLoop(args: {
           state.ended[i] = true;
         }
       }
-      buffer.addBatch({ obs: state.obs, actions: actionsCopy, rewards, nextObs: r.obs, terminated: term, truncated: trunc, valid, fields: callbacks.transitionFields?.() });
+      buffer.addBatch({
+        obs: state.obs,
+        actions: actionsCopy,
+        rewards,
+        nextObs: r.obs,
+        terminated: term,
+        truncated: trunc,
+        valid,
+        fields: callbacks.transitionFields?.(),
+      });
       state.obs = r.obs;
       state.vectorSteps++;
       if (!warmup && buffer.size >= config.batchSize) {
@@ -271,8 +286,15 @@ export async function createOffPolicyLoop(args: {
 
 function copyLoopState(s: LoopState): LoopState {
   return {
-    envSteps: s.envSteps, vectorSteps: s.vectorSteps, updates: s.updates, nextEvalAt: s.nextEvalAt, episodes: s.episodes,
-    runningReturn: [...s.runningReturn], runningLength: [...s.runningLength], obs: s.obs.slice(), ended: [...s.ended],
+    envSteps: s.envSteps,
+    vectorSteps: s.vectorSteps,
+    updates: s.updates,
+    nextEvalAt: s.nextEvalAt,
+    episodes: s.episodes,
+    runningReturn: [...s.runningReturn],
+    runningLength: [...s.runningLength],
+    obs: s.obs.slice(),
+    ended: [...s.ended],
     rng: { s: [...s.rng.s], spare: s.rng.spare },
   };
 }

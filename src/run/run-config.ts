@@ -10,10 +10,19 @@ import { CONFIG_FILE } from './run-dir.ts';
 
 /** Options every training run has for checkpoints and resume (spread into each trainer's schema). */
 export const runControlShape = {
-  checkpointEvery: z.number().int().nonnegative().default(0)
+  checkpointEvery: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(0)
     .describe('save the whole training state (train-state/) every n env steps and at the end, so --resume can continue the run exactly; 0: never'),
   resume: z.boolean().default(false).describe('continue the run folder --out from its latest checkpoint, with the config it was started with'),
-  stopAfter: z.number().int().positive().optional().describe('stop once this many env steps are done, as a killed process would (no checkpoint at the stop); for tests of resume'),
+  stopAfter: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('stop once this many env steps are done, as a killed process would (no checkpoint at the stop); for tests of resume'),
   out: z.string().optional().describe('run folder (default runs/<algo>-<env>-s<seed>-<time>)'),
   quiet: z.boolean().default(false).describe('no progress bar'),
 };
@@ -72,15 +81,22 @@ export function renameOptions(stored: Record<string, unknown>, renames: Record<s
  * `notCarried` are overridable options that are accepted but not copied into the config (e.g. a policy path).
  */
 export function resumedConfig<T>(
-  input: Record<string, unknown>, stored: unknown, dir: string, overridable: ReadonlySet<string>,
-  parse: (raw: unknown, what: string) => T, what: string, notCarried: readonly string[] = [],
+  input: Record<string, unknown>,
+  stored: unknown,
+  dir: string,
+  overridable: ReadonlySet<string>,
+  parse: (raw: unknown, what: string) => T,
+  what: string,
+  notCarried: readonly string[] = [],
 ): T {
   const saved = parse(stored, `${dir}/${CONFIG_FILE}`) as Record<string, unknown>;
   for (const [key, value] of Object.entries(input)) {
     if (value === undefined || overridable.has(key)) continue;
     const was = saved[key];
     if (JSON.stringify(value) !== JSON.stringify(was)) {
-      throw new Error(`cannot resume ${dir} with ${key} = ${JSON.stringify(value)}: the run was started with ${JSON.stringify(was)} (${CONFIG_FILE}); only ${[...overridable].join(', ')} may change`);
+      throw new Error(
+        `cannot resume ${dir} with ${key} = ${JSON.stringify(value)}: the run was started with ${JSON.stringify(was)} (${CONFIG_FILE}); only ${[...overridable].join(', ')} may change`,
+      );
     }
   }
   const overrides = Object.fromEntries(

@@ -62,7 +62,8 @@ export function runDirName(algo: string, env: string, seed: number, date: Date):
  */
 export function checkRunFolderPath(dir: string): void {
   const full = resolve(dir);
-  if (/^\/(proc|sys|dev)(\/|$)/.test(full)) throw new Error(`--out ${dir}: a run folder cannot live in ${full.split('/')[1] ? `/${full.split('/')[1]}` : full}; choose a folder on a disk`);
+  if (/^\/(proc|sys|dev)(\/|$)/.test(full))
+    throw new Error(`--out ${dir}: a run folder cannot live in ${full.split('/')[1] ? `/${full.split('/')[1]}` : full}; choose a folder on a disk`);
   for (let p = full; ; p = dirname(p)) {
     if (existsSync(p)) {
       if (!statSync(p).isDirectory()) throw new Error(`--out ${dir}: ${p} is a file, not a folder; choose another --out`);

@@ -14,36 +14,40 @@ import { loadModelTensors, modelTensors, type TensorEntry } from '../nn/safetens
 
 export const SAC_CHECKPOINT_VERSION = 1;
 
-const manifestSchema = z.object({
-  format: z.literal('dsrl-sac-agent'),
-  version: z.literal(SAC_CHECKPOINT_VERSION),
-  env: z.string(),
-  step: z.number().int().nonnegative(),
-  evalReturn: z.number().nullable(),
-  config: z.object({
-    obsDim: z.number().int().positive(),
-    actDim: z.number().int().positive(),
-    actionLow: z.array(z.number()),
-    actionHigh: z.array(z.number()),
-    actorHidden: z.array(z.number().int().positive()),
-    criticHidden: z.array(z.number().int().positive()),
-    activation: z.enum(['identity', 'relu', 'tanh', 'mish', 'silu']),
-    criticLayerNorm: z.boolean(),
-    actorLayerNorm: z.boolean(),
-    numCritics: z.number().int().positive(),
-    actorLr: z.number(),
-    criticLr: z.number(),
-    alphaLr: z.number(),
-    gamma: z.number(),
-    tau: z.number(),
-    initAlpha: z.number(),
-    targetEntropy: z.union([z.literal('auto'), z.number()]),
-    backup: z.enum(['min', 'mean']),
-    actorReduce: z.enum(['min', 'mean']),
-    logStdMin: z.number(),
-    logStdMax: z.number(),
-  }).strict(),
-}).strict();
+const manifestSchema = z
+  .object({
+    format: z.literal('dsrl-sac-agent'),
+    version: z.literal(SAC_CHECKPOINT_VERSION),
+    env: z.string(),
+    step: z.number().int().nonnegative(),
+    evalReturn: z.number().nullable(),
+    config: z
+      .object({
+        obsDim: z.number().int().positive(),
+        actDim: z.number().int().positive(),
+        actionLow: z.array(z.number()),
+        actionHigh: z.array(z.number()),
+        actorHidden: z.array(z.number().int().positive()),
+        criticHidden: z.array(z.number().int().positive()),
+        activation: z.enum(['identity', 'relu', 'tanh', 'mish', 'silu']),
+        criticLayerNorm: z.boolean(),
+        actorLayerNorm: z.boolean(),
+        numCritics: z.number().int().positive(),
+        actorLr: z.number(),
+        criticLr: z.number(),
+        alphaLr: z.number(),
+        gamma: z.number(),
+        tau: z.number(),
+        initAlpha: z.number(),
+        targetEntropy: z.union([z.literal('auto'), z.number()]),
+        backup: z.enum(['min', 'mean']),
+        actorReduce: z.enum(['min', 'mean']),
+        logStdMin: z.number(),
+        logStdMax: z.number(),
+      })
+      .strict(),
+  })
+  .strict();
 
 export type SacManifest = z.infer<typeof manifestSchema>;
 
@@ -54,7 +58,11 @@ export function saveSacCheckpoint(dir: string, sac: SAC, meta: { env: string; st
   tensors.log_alpha = { shape: [1], data: sac.logAlpha.values };
   saveSafetensors(join(dir, 'agent.safetensors'), tensors);
   const manifest: SacManifest = {
-    format: 'dsrl-sac-agent', version: SAC_CHECKPOINT_VERSION, env: meta.env, step: meta.step, evalReturn: meta.evalReturn,
+    format: 'dsrl-sac-agent',
+    version: SAC_CHECKPOINT_VERSION,
+    env: meta.env,
+    step: meta.step,
+    evalReturn: meta.evalReturn,
     config: sac.cfg as SacManifest['config'],
   };
   writeFileAtomic(join(dir, 'agent.json'), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -21,8 +21,14 @@ type TypedArray = Float64Array | Float32Array | Int32Array | Uint32Array | Int16
 type TypedArrayConstructor = { new (buffer: ArrayBuffer): TypedArray; readonly BYTES_PER_ELEMENT: number; readonly name: string };
 
 const DTYPES: ReadonlyArray<[string, TypedArrayConstructor]> = [
-  ['F64', Float64Array], ['F32', Float32Array], ['I32', Int32Array], ['U32', Uint32Array],
-  ['I16', Int16Array], ['U16', Uint16Array], ['I8', Int8Array], ['U8', Uint8Array],
+  ['F64', Float64Array],
+  ['F32', Float32Array],
+  ['I32', Int32Array],
+  ['U32', Uint32Array],
+  ['I16', Int16Array],
+  ['U16', Uint16Array],
+  ['I8', Int8Array],
+  ['U8', Uint8Array],
 ];
 
 function dtypeOf(value: unknown): string | null {
@@ -139,7 +145,8 @@ export function decodeStateTree(bytes: Uint8Array, source = 'state tree'): unkno
     if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(length) || end - begin !== length * ctor.BYTES_PER_ELEMENT) {
       return fail(`tensor "${name}" has inconsistent shape [${String(entry.shape)}] and data_offsets [${begin}, ${end}]`);
     }
-    if (begin < 0 || end > data.length) return fail(`tensor "${name}" ends at byte ${end} but the data section has ${data.length} bytes (truncated?)`);
+    if (begin < 0 || end > data.length)
+      return fail(`tensor "${name}" ends at byte ${end} but the data section has ${data.length} bytes (truncated?)`);
     // Copy into a fresh, aligned buffer: the file's bytes may sit at any offset.
     const raw = new Uint8Array(end - begin);
     raw.set(data.subarray(begin, end));

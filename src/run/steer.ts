@@ -31,38 +31,78 @@ import { checkRunFolderPath } from './run-dir.ts';
 import { parseConfig, readConfigFile, renameOptions, RESUME_OVERRIDABLE, resumedConfig, runControlShape, storedConfig } from './run-config.ts';
 
 /** Defaults: the DSRL reference's Gym settings (shared/reference/dsrl.md) unless noted. */
-export const steerSchema = z.object({
-  env: z.string().describe('env id, e.g. Hopper-v5'),
-  algo: z.enum(STEER_ALGO_NAMES as [string, ...string[]]).default('na')
-    .describe('na (DSRL-NA), sac (DSRL-SAC), residual (residual SAC on the base chunks) or base (evaluate the base policy alone)'),
-  steps: z.number().int().positive().max(1e9).optional().describe('env steps to train for, chunk steps counted (required unless algo base or offlineOnly; on resume it may raise the total)'),
-  policy: z.string().optional().describe('base policy: a diffusion checkpoint folder, a model.onnx, or ws://host:port (on resume: default the run\'s own)'),
-  seed: z.number().int().nonnegative().default(1).describe('random seed'),
-  numEnvs: z.number().int().positive().max(256).default(4).describe('parallel training envs'),
-  actionMagnitude: z.number().positive().default(1.5).describe('noise bound M (reference: Hopper 1.5, Walker2d 2.5, HalfCheetah 1.5)'),
-  targetEntropy: z.number().default(0)
-    .describe('DSRL temperature target: entropy of the noise policy on w / M in [-1, 1] (the reference\'s convention; the agents get target + C ln M on w)'),
-  residualScale: z.number().positive().default(DEFAULT_RESIDUAL_SCALE).describe('residual SAC: correction bound as a fraction of each action dimension\'s range'),
-  utd: z.number().int().positive().default(20).describe('gradient updates per vector step (reference: 20)'),
-  distillSteps: z.number().int().nonnegative().default(10).describe('DSRL-NA: Q_W distillation steps after every utd updates'),
-  learningStarts: z.number().int().nonnegative().default(4000).describe('env steps of the base policy with N(0, I) noise before learning'),
-  batchSize: z.number().int().positive().default(256).describe('batch size'),
-  actorHidden: z.array(z.number().int().positive()).default([128, 128, 128]).describe('actor widths, comma-separated'),
-  criticHidden: z.array(z.number().int().positive()).default([128, 128, 128]).describe('critic widths, comma-separated (the reference uses 2048 on Walker2d and manipulation)'),
-  actorLayerNorm: z.boolean().default(false).describe('LayerNorm in the actor too, as in the DSRL reference configs (the critics always have it)'),
-  normalizeObs: z.boolean().optional()
-    .describe('DSRL: the agent sees observations normalized with the base policy\'s statistics, as in the reference (default: on when the policy declares them)'),
-  basePrecision: z.enum(['fp32', 'bf16']).default('fp32')
-    .describe("the base policy's matrix products: bf16 (bf16 weights and activations, fp32 sums) on CPUs with AVX512-BF16, fp32 elsewhere; fp32: full precision"),
-  lr: z.number().positive().default(3e-4).describe('learning rate (actor, critics, temperature)'),
-  gamma: z.number().min(0).max(1).default(0.99).describe('discount per chunk'),
-  evalEvery: z.number().int().nonnegative().default(5000).describe('evaluate every n env steps (updates with offlineOnly); 0: only at the end'),
-  evalEpisodes: z.number().int().positive().default(10).describe('episodes per evaluation'),
-  logEvery: z.number().int().positive().default(1000).describe('log training metrics every n env steps'),
-  offline: z.string().optional().describe('DSRL-NA: D4RL-layout dataset loaded into the replay buffer before training (chunked with the policy\'s Ta)'),
-  offlineOnly: z.number().int().positive().optional().describe('DSRL-NA: train this many updates on the offline data alone, no env steps, then evaluate'),
-  ...runControlShape,
-}).strict();
+export const steerSchema = z
+  .object({
+    env: z.string().describe('env id, e.g. Hopper-v5'),
+    algo: z
+      .enum(STEER_ALGO_NAMES as [string, ...string[]])
+      .default('na')
+      .describe('na (DSRL-NA), sac (DSRL-SAC), residual (residual SAC on the base chunks) or base (evaluate the base policy alone)'),
+    steps: z
+      .number()
+      .int()
+      .positive()
+      .max(1e9)
+      .optional()
+      .describe('env steps to train for, chunk steps counted (required unless algo base or offlineOnly; on resume it may raise the total)'),
+    policy: z
+      .string()
+      .optional()
+      .describe("base policy: a diffusion checkpoint folder, a model.onnx, or ws://host:port (on resume: default the run's own)"),
+    seed: z.number().int().nonnegative().default(1).describe('random seed'),
+    numEnvs: z.number().int().positive().max(256).default(4).describe('parallel training envs'),
+    actionMagnitude: z.number().positive().default(1.5).describe('noise bound M (reference: Hopper 1.5, Walker2d 2.5, HalfCheetah 1.5)'),
+    targetEntropy: z
+      .number()
+      .default(0)
+      .describe(
+        "DSRL temperature target: entropy of the noise policy on w / M in [-1, 1] (the reference's convention; the agents get target + C ln M on w)",
+      ),
+    residualScale: z
+      .number()
+      .positive()
+      .default(DEFAULT_RESIDUAL_SCALE)
+      .describe("residual SAC: correction bound as a fraction of each action dimension's range"),
+    utd: z.number().int().positive().default(20).describe('gradient updates per vector step (reference: 20)'),
+    distillSteps: z.number().int().nonnegative().default(10).describe('DSRL-NA: Q_W distillation steps after every utd updates'),
+    learningStarts: z.number().int().nonnegative().default(4000).describe('env steps of the base policy with N(0, I) noise before learning'),
+    batchSize: z.number().int().positive().default(256).describe('batch size'),
+    actorHidden: z.array(z.number().int().positive()).default([128, 128, 128]).describe('actor widths, comma-separated'),
+    criticHidden: z
+      .array(z.number().int().positive())
+      .default([128, 128, 128])
+      .describe('critic widths, comma-separated (the reference uses 2048 on Walker2d and manipulation)'),
+    actorLayerNorm: z.boolean().default(false).describe('LayerNorm in the actor too, as in the DSRL reference configs (the critics always have it)'),
+    normalizeObs: z
+      .boolean()
+      .optional()
+      .describe(
+        "DSRL: the agent sees observations normalized with the base policy's statistics, as in the reference (default: on when the policy declares them)",
+      ),
+    basePrecision: z
+      .enum(['fp32', 'bf16'])
+      .default('fp32')
+      .describe(
+        "the base policy's matrix products: bf16 (bf16 weights and activations, fp32 sums) on CPUs with AVX512-BF16, fp32 elsewhere; fp32: full precision",
+      ),
+    lr: z.number().positive().default(3e-4).describe('learning rate (actor, critics, temperature)'),
+    gamma: z.number().min(0).max(1).default(0.99).describe('discount per chunk'),
+    evalEvery: z.number().int().nonnegative().default(5000).describe('evaluate every n env steps (updates with offlineOnly); 0: only at the end'),
+    evalEpisodes: z.number().int().positive().default(10).describe('episodes per evaluation'),
+    logEvery: z.number().int().positive().default(1000).describe('log training metrics every n env steps'),
+    offline: z
+      .string()
+      .optional()
+      .describe("DSRL-NA: D4RL-layout dataset loaded into the replay buffer before training (chunked with the policy's Ta)"),
+    offlineOnly: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('DSRL-NA: train this many updates on the offline data alone, no env steps, then evaluate'),
+    ...runControlShape,
+  })
+  .strict();
 
 export type SteerConfig = z.infer<typeof steerSchema>;
 
@@ -84,23 +124,34 @@ export function parseSteerConfig(input: unknown, what = 'steer config'): SteerCo
   };
   if (cfg.offlineOnly !== undefined) {
     if (cfg.offline === undefined) fail('offlineOnly needs offline data (option "offline": a D4RL-layout .h5 file)');
-    if (cfg.checkpointEvery > 0 || cfg.resume || cfg.stopAfter !== undefined) fail('offlineOnly runs are not checkpointed: checkpointEvery, resume and stopAfter do not apply');
+    if (cfg.checkpointEvery > 0 || cfg.resume || cfg.stopAfter !== undefined)
+      fail('offlineOnly runs are not checkpointed: checkpointEvery, resume and stopAfter do not apply');
     if (cfg.steps !== undefined) fail('offlineOnly runs take no env steps: give either steps (online) or offlineOnly (updates), not both');
   } else if (spec.build && cfg.steps === undefined) {
     fail(`steps is required for algo "${cfg.algo}" (env steps to train for)`);
   }
   if (cfg.normalizeObs && !spec.normalizeObs) fail(`normalizeObs is for the DSRL agents (algo "na" or "sac"), not algo "${cfg.algo}"`);
   if (cfg.offline !== undefined && spec.offline !== true) fail(`offline data cannot be used with algo "${cfg.algo}": ${spec.offline}`);
-  if (!spec.build && (cfg.checkpointEvery > 0 || cfg.resume)) fail(`algo "${cfg.algo}" is a single evaluation: there is nothing to checkpoint or resume`);
+  if (!spec.build && (cfg.checkpointEvery > 0 || cfg.resume))
+    fail(`algo "${cfg.algo}" is a single evaluation: there is nothing to checkpoint or resume`);
   checkSchedule(scheduleOf(cfg), what);
   return cfg;
 }
 
 function scheduleOf(cfg: SteerConfig): Schedule {
   return {
-    steps: cfg.offlineOnly !== undefined ? 0 : cfg.steps ?? 0, learningStarts: cfg.learningStarts, utd: cfg.utd, batchSize: cfg.batchSize,
-    evalEvery: cfg.evalEvery, evalEpisodes: cfg.evalEpisodes, logEvery: cfg.logEvery, checkpointEvery: cfg.checkpointEvery,
-    stopAfter: cfg.stopAfter, offlineUpdates: cfg.offlineOnly, offlineData: cfg.offline !== undefined, quiet: cfg.quiet,
+    steps: cfg.offlineOnly !== undefined ? 0 : (cfg.steps ?? 0),
+    learningStarts: cfg.learningStarts,
+    utd: cfg.utd,
+    batchSize: cfg.batchSize,
+    evalEvery: cfg.evalEvery,
+    evalEpisodes: cfg.evalEpisodes,
+    logEvery: cfg.logEvery,
+    checkpointEvery: cfg.checkpointEvery,
+    stopAfter: cfg.stopAfter,
+    offlineUpdates: cfg.offlineOnly,
+    offlineData: cfg.offline !== undefined,
+    quiet: cfg.quiet,
   };
 }
 
@@ -123,7 +174,13 @@ export function steerHyper(cfg: SteerConfig, policy: NoisePolicy): SteerHyper {
 }
 
 /** The parts an algorithm builds on a base policy; `trainInner` null when only evaluating. */
-export function buildSteerParts(cfg: SteerConfig, policy: NoisePolicy, trainInner: VectorEnv | null, evalInner: VectorEnv, seed: number): SteerParts | null {
+export function buildSteerParts(
+  cfg: SteerConfig,
+  policy: NoisePolicy,
+  trainInner: VectorEnv | null,
+  evalInner: VectorEnv,
+  seed: number,
+): SteerParts | null {
   const build = STEER_ALGOS[cfg.algo as keyof typeof STEER_ALGOS].build;
   checkPolicyFitsEnv(policy, evalInner, cfg.env);
   if (trainInner) checkPolicyFitsEnv(policy, trainInner, cfg.env);
@@ -132,14 +189,20 @@ export function buildSteerParts(cfg: SteerConfig, policy: NoisePolicy, trainInne
 }
 
 /** Runs `steer` on a base policy. The caller owns the policy (and closes it); `makeInner` builds chunked task envs. */
-export async function steer(input: SteerInput, policy: NoisePolicy, makeInner?: (n: number, chunk: number) => Promise<VectorEnv>): Promise<SteerResult> {
+export async function steer(
+  input: SteerInput,
+  policy: NoisePolicy,
+  makeInner?: (n: number, chunk: number) => Promise<VectorEnv>,
+): Promise<SteerResult> {
   let cfg: SteerConfig;
   if (input.resume) {
     const out = input.out;
     if (out === undefined) throw new Error('steer: resuming needs the run folder (option "out")');
     const stored = legacySteerConfig(readConfigFile(out), policy);
     // The policy may be given again from another path; it is provenance, not an option of the run.
-    cfg = resumedConfig(input as Record<string, unknown>, stored, out, new Set([...RESUME_OVERRIDABLE, 'policy']), parseSteerConfig, 'steer config', ['policy']);
+    cfg = resumedConfig(input as Record<string, unknown>, stored, out, new Set([...RESUME_OVERRIDABLE, 'policy']), parseSteerConfig, 'steer config', [
+      'policy',
+    ]);
   } else {
     const parsed = parseSteerConfig(input);
     cfg = { ...parsed, normalizeObs: steerHyper(parsed, policy).normalizeObs };
@@ -157,14 +220,33 @@ export async function steer(input: SteerInput, policy: NoisePolicy, makeInner?: 
     const offline = cfg.offline !== undefined && !cfg.resume ? await readOffline(cfg.offline, policy, cfg.normalizeObs === true) : undefined;
     const chunkDim = policy.chunk * policy.actDim;
     const trainer: Trainer = {
-      kind: spec.kind, label: spec.label, agent: parts?.agent ?? null, trainEnv: parts?.trainEnv ?? null, evalEnv: parts?.evalEnv ?? evalInner,
+      kind: spec.kind,
+      label: spec.label,
+      agent: parts?.agent ?? null,
+      trainEnv: parts?.trainEnv ?? null,
+      evalEnv: parts?.evalEnv ?? evalInner,
       replay: { obsDim: parts?.obsDim ?? policy.obsDim, actionDim: chunkDim, fields: parts?.fields ?? {} },
-      warmupActions: parts?.warmupActions ?? (() => {}), transitionFields: parts?.transitionFields,
-      saveAgent: parts ? (folder, res) => saveSafetensors(`${folder}/actor.safetensors`, modelTensors(parts.agent.actor), {
-        algo: spec.kind, env: cfg.env, step: String(res.step), eval_return: String(res.mean), ...parts.actorMetadata,
-      }) : undefined,
+      warmupActions: parts?.warmupActions ?? (() => {}),
+      transitionFields: parts?.transitionFields,
+      saveAgent: parts
+        ? (folder, res) =>
+            saveSafetensors(`${folder}/actor.safetensors`, modelTensors(parts.agent.actor), {
+              algo: spec.kind,
+              env: cfg.env,
+              step: String(res.step),
+              eval_return: String(res.mean),
+              ...parts.actorMetadata,
+            })
+        : undefined,
       // The base policy alone, with N(0, I) noise: the line everything else has to beat.
-      references: [{ name: 'base policy', metric: 'base', actor: gaussianNoiseActor(chunkDim), env: new NoiseActionVectorEnv(evalInner, policy, cfg.actionMagnitude) }],
+      references: [
+        {
+          name: 'base policy',
+          metric: 'base',
+          actor: gaussianNoiseActor(chunkDim),
+          env: new NoiseActionVectorEnv(evalInner, policy, cfg.actionMagnitude),
+        },
+      ],
       offline,
     };
     const stored = storedConfig(cfg);
@@ -172,9 +254,16 @@ export async function steer(input: SteerInput, policy: NoisePolicy, makeInner?: 
     const { offline: offlinePath, policy: policyPath } = cfg;
     if (offlinePath !== undefined) stored.offline = resolve(offlinePath);
     if (policyPath !== undefined && !/^[a-z][a-z0-9+.-]*:\/\//i.test(policyPath)) stored.policy = resolve(policyPath);
-    const folder = cfg.resume ? { resume: true as const, dir: cfg.out! } : { resume: false as const, name: spec.kind, env: cfg.env, seed: cfg.seed, config: stored, out: cfg.out };
+    const folder = cfg.resume
+      ? { resume: true as const, dir: cfg.out! }
+      : { resume: false as const, name: spec.kind, env: cfg.env, seed: cfg.seed, config: stored, out: cfg.out };
     const res = await runTraining(folder, cfg.seed, trainer, scheduleOf(cfg), {
-      algo: cfg.algo, env: cfg.env, seed: cfg.seed, steps: cfg.steps ?? null, offlineOnly: cfg.offlineOnly ?? null, basePrecision,
+      algo: cfg.algo,
+      env: cfg.env,
+      seed: cfg.seed,
+      steps: cfg.steps ?? null,
+      offlineOnly: cfg.offlineOnly ?? null,
+      basePrecision,
     });
     return { ...res, algo: cfg.algo, base: res.references[0] };
   } finally {

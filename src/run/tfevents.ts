@@ -159,11 +159,7 @@ export function encodeSessionStartEvent(wallTimeSeconds: number, step: number): 
 }
 
 /** Event with one Summary holding a simple_value per tag (stored as float32, as TensorBoard does). */
-export function encodeScalarsEvent(
-  wallTimeSeconds: number,
-  step: number,
-  values: Iterable<readonly [tag: string, value: number]>,
-): Uint8Array {
+export function encodeScalarsEvent(wallTimeSeconds: number, step: number, values: Iterable<readonly [tag: string, value: number]>): Uint8Array {
   const summary = new ProtoWriter();
   for (const [tag, value] of values) {
     const v = new ProtoWriter();

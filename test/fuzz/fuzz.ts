@@ -15,7 +15,12 @@ export interface Outcome {
 }
 
 /** Run `cases` inputs through `load`; every failure must be one clear line that includes `name(i)`. */
-export async function fuzz(cases: number, name: (i: number) => string, load: (i: number) => unknown | Promise<unknown>, clear: (err: unknown) => void = () => {}): Promise<Outcome> {
+export async function fuzz(
+  cases: number,
+  name: (i: number) => string,
+  load: (i: number) => unknown | Promise<unknown>,
+  clear: (err: unknown) => void = () => {},
+): Promise<Outcome> {
   const out = { loaded: 0, refused: 0 };
   const rss0 = process.memoryUsage().rss;
   for (let i = 0; i < cases; i++) {
@@ -93,4 +98,3 @@ export function mutateJson(base: unknown, rng: Rng): unknown {
   }
   return copy;
 }
-

@@ -36,8 +36,10 @@ describe('fuzz: safetensors', () => {
       out.set(json, 8);
       return out;
     };
-    const r = await fuzz(400, () => 'fuzz.safetensors', (i) =>
-      decodeSafetensors(i % 2 === 0 ? mutateBytes(base, rng) : withHeader(mutateJson(header, rng)), 'fuzz.safetensors'),
+    const r = await fuzz(
+      400,
+      () => 'fuzz.safetensors',
+      (i) => decodeSafetensors(i % 2 === 0 ? mutateBytes(base, rng) : withHeader(mutateJson(header, rng)), 'fuzz.safetensors'),
     );
     expect(r.refused).toBeGreaterThan(200);
   });
@@ -47,27 +49,58 @@ describe('fuzz: diffusion checkpoint manifest', () => {
   it('loadDiffusionPolicy: 150 edited manifests load or give one clear line naming the file, before allocating', async () => {
     const spec: DiffusionPolicySpec = { obsDim: 3, actDim: 2, chunk: 2, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
     const weights = createDiffusionNetwork(spec, Rng.fromSeed(1)).values;
-    const policy = new DiffusionPolicy({ spec, obsStats: { min: new Float32Array(3).fill(-1), max: new Float32Array(3).fill(1) }, actionLow: [-1, -1], actionHigh: [1, 1], weights });
+    const policy = new DiffusionPolicy({
+      spec,
+      obsStats: { min: new Float32Array(3).fill(-1), max: new Float32Array(3).fill(1) },
+      actionLow: [-1, -1],
+      actionHigh: [1, 1],
+      weights,
+    });
     const ckpt = join(dir, 'ckpt');
     saveDiffusionCheckpoint(ckpt, policy, { envId: 'Toy-v0' });
     const manifestPath = join(ckpt, 'manifest.json');
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
     const rng = Rng.fromSeed('fuzz-diffusion-manifest');
-    const r = await fuzz(150, () => ckpt, (i) => {
-      const text = i % 5 === 0 ? new TextDecoder().decode(mutateBytes(new TextEncoder().encode(JSON.stringify(manifest)), rng)) : JSON.stringify(mutateJson(manifest, rng));
-      writeFileSync(manifestPath, text);
-      return loadDiffusionPolicy(ckpt);
-    });
+    const r = await fuzz(
+      150,
+      () => ckpt,
+      (i) => {
+        const text =
+          i % 5 === 0
+            ? new TextDecoder().decode(mutateBytes(new TextEncoder().encode(JSON.stringify(manifest)), rng))
+            : JSON.stringify(mutateJson(manifest, rng));
+        writeFileSync(manifestPath, text);
+        return loadDiffusionPolicy(ckpt);
+      },
+    );
     expect(r.refused).toBeGreaterThan(100);
   });
 });
 
 describe('fuzz: ONNX manifest', () => {
   it('parseOnnxManifest: 400 edited manifests parse or give one clear line naming the file', async () => {
-    const manifest = buildOnnxManifest({ obsDim: 11, actDim: 3, chunk: 4, actionLow: [-1, -1, -1], actionHigh: [1, 1, 1], obsStats: { min: new Array(11).fill(-1), max: new Array(11).fill(1) } }, { envId: 'Hopper-v5' });
+    const manifest = buildOnnxManifest(
+      {
+        obsDim: 11,
+        actDim: 3,
+        chunk: 4,
+        actionLow: [-1, -1, -1],
+        actionHigh: [1, 1, 1],
+        obsStats: { min: new Array(11).fill(-1), max: new Array(11).fill(1) },
+      },
+      { envId: 'Hopper-v5' },
+    );
     const rng = Rng.fromSeed('fuzz-onnx-manifest');
-    const r = await fuzz(400, () => 'fuzz.json', (i) =>
-      parseOnnxManifest(i % 4 === 0 ? new TextDecoder().decode(mutateBytes(new TextEncoder().encode(JSON.stringify(manifest)), rng)) : JSON.stringify(mutateJson(manifest, rng)), 'fuzz.json'),
+    const r = await fuzz(
+      400,
+      () => 'fuzz.json',
+      (i) =>
+        parseOnnxManifest(
+          i % 4 === 0
+            ? new TextDecoder().decode(mutateBytes(new TextEncoder().encode(JSON.stringify(manifest)), rng))
+            : JSON.stringify(mutateJson(manifest, rng)),
+          'fuzz.json',
+        ),
     );
     expect(r.refused).toBeGreaterThan(100);
   });
@@ -79,8 +112,15 @@ describe('fuzz: D4RL HDF5', () => {
     const rng0 = Rng.fromSeed(3);
     const fill = (k: number) => Float32Array.from({ length: k }, () => rng0.normal());
     const ds = createD4rlDataset({
-      obsDim: 3, actionDim: 2, observations: fill(n * 3), actions: fill(n * 2), rewards: fill(n), nextObservations: fill(n * 3),
-      terminals: new Uint8Array(n), timeouts: Uint8Array.from({ length: n }, (_, i) => (i === n - 1 ? 1 : 0)), metadata: { env: 'Toy-v0' },
+      obsDim: 3,
+      actionDim: 2,
+      observations: fill(n * 3),
+      actions: fill(n * 2),
+      rewards: fill(n),
+      nextObservations: fill(n * 3),
+      terminals: new Uint8Array(n),
+      timeouts: Uint8Array.from({ length: n }, (_, i) => (i === n - 1 ? 1 : 0)),
+      metadata: { env: 'Toy-v0' },
     });
     const good = join(dir, 'good.h5');
     await writeD4rl(good, ds);
@@ -102,7 +142,8 @@ describe('fuzz: remote-protocol frames', () => {
     const dims = { obsDim: 11, actDim: 3, chunk: 4 };
     const act = encodeActRequest(7, new Float32Array(22).fill(0.25), new Float32Array(24).fill(-0.5), 2, dims);
     const hello = encodeHello({ ...dims, actionLow: [-1, -1, -1], actionHigh: [1, 1, 1], maxBatch: 64, maxQueued: 8 });
-    const headerOf = (frame: Uint8Array) => JSON.parse(new TextDecoder().decode(frame.subarray(12, 12 + new DataView(frame.buffer).getUint32(8, true))));
+    const headerOf = (frame: Uint8Array) =>
+      JSON.parse(new TextDecoder().decode(frame.subarray(12, 12 + new DataView(frame.buffer).getUint32(8, true))));
     const rebuild = (frame: Uint8Array, header: unknown) => {
       const json = new TextEncoder().encode(JSON.stringify(header));
       const h = Math.ceil(json.length / 4) * 4;
@@ -116,11 +157,16 @@ describe('fuzz: remote-protocol frames', () => {
     };
     const rng = Rng.fromSeed('fuzz-frames');
     // Frames have no file name: the message must still be one line; ProtocolError carries the code.
-    const r = await fuzz(2000, () => '', (i) => {
-      const base = i % 2 === 0 ? act : hello;
-      const frame = i % 3 === 0 ? rebuild(base, mutateJson(headerOf(base), rng)) : mutateBytes(base, rng);
-      return i % 2 === 0 ? decodeActRequest(frame, dims, 64) : decodeServerMessage(frame);
-    }, (err) => expect(err).toBeInstanceOf(ProtocolError));
+    const r = await fuzz(
+      2000,
+      () => '',
+      (i) => {
+        const base = i % 2 === 0 ? act : hello;
+        const frame = i % 3 === 0 ? rebuild(base, mutateJson(headerOf(base), rng)) : mutateBytes(base, rng);
+        return i % 2 === 0 ? decodeActRequest(frame, dims, 64) : decodeServerMessage(frame);
+      },
+      (err) => expect(err).toBeInstanceOf(ProtocolError),
+    );
     expect(r.refused).toBeGreaterThan(1000);
   });
 });

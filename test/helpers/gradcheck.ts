@@ -21,8 +21,17 @@ function loss(model: Model, x: Float32Array, rows: number, r: Float32Array): num
 }
 
 export function gradCheck(
-  model: Model, x: Float32Array, rows: number,
-  opts: { eps?: number; rtol?: number; atol?: number; samplesPerParam?: number; seed?: number; analyticGrads?: (g: Float32Array, dx: Float32Array) => void } = {},
+  model: Model,
+  x: Float32Array,
+  rows: number,
+  opts: {
+    eps?: number;
+    rtol?: number;
+    atol?: number;
+    samplesPerParam?: number;
+    seed?: number;
+    analyticGrads?: (g: Float32Array, dx: Float32Array) => void;
+  } = {},
 ): GradCheckResult {
   const eps = opts.eps ?? 1e-2;
   const rtol = opts.rtol ?? 3e-2;

@@ -53,10 +53,24 @@ export interface DsrlNaConfig {
 /** Reference DSRL-NA hyperparameters for Gym tasks (shared/reference/dsrl.md), critic width per task. */
 export function dsrlNaDefaults(obsDim: number, chunkDim: number, overrides: Partial<DsrlNaConfig> = {}): DsrlNaConfig {
   return {
-    obsDim, chunkDim, actionMagnitude: 1.5,
-    actorHidden: [128, 128, 128], criticHidden: [128, 128, 128], activation: 'tanh', criticLayerNorm: true, actorLayerNorm: false,
-    numCritics: 2, lr: 3e-4, gamma: 0.99, tau: 0.005, initAlpha: 1.0, targetEntropy: 0,
-    distillSteps: 10, utd: 20, logStdMin: -5, logStdMax: 2,
+    obsDim,
+    chunkDim,
+    actionMagnitude: 1.5,
+    actorHidden: [128, 128, 128],
+    criticHidden: [128, 128, 128],
+    activation: 'tanh',
+    criticLayerNorm: true,
+    actorLayerNorm: false,
+    numCritics: 2,
+    lr: 3e-4,
+    gamma: 0.99,
+    tau: 0.005,
+    initAlpha: 1.0,
+    targetEntropy: 0,
+    distillSteps: 10,
+    utd: 20,
+    logStdMin: -5,
+    logStdMax: 2,
     ...overrides,
   };
 }
@@ -101,7 +115,9 @@ export class DsrlNA {
   ) {
     const { obsDim, chunkDim: C, actionMagnitude: M } = cfg;
     if (basePolicy.obsDim !== obsDim || basePolicy.chunk * basePolicy.actDim !== C) {
-      throw new Error(`DSRL-NA: base policy is obs ${basePolicy.obsDim} -> ${basePolicy.chunk} x ${basePolicy.actDim}, config says obs ${obsDim} -> ${C}`);
+      throw new Error(
+        `DSRL-NA: base policy is obs ${basePolicy.obsDim} -> ${basePolicy.chunk} x ${basePolicy.actDim}, config says obs ${obsDim} -> ${C}`,
+      );
     }
     if (!(M > 0)) throw new Error(`DSRL-NA: actionMagnitude must be > 0, got ${M}`);
     this.noiseSource = rng;
@@ -132,9 +148,19 @@ export class DsrlNA {
     this.dq = new Float32Array(B);
     // The actor climbs Q_W (noise space), not Q_A.
     this.actorStep = {
-      actor: this.actor, actorOpt: this.actorOpt, head: this.head, critics: this.qw, reduce: 'min',
-      logAlpha: this.logAlpha, alphaOpt: this.alphaOpt, targetEntropy: cfg.targetEntropy,
-      x: this.x, q: this.q, dq: this.qa.map(() => new Float32Array(B)), dAction: new Float32Array(B * C), dLogProb: new Float32Array(B),
+      actor: this.actor,
+      actorOpt: this.actorOpt,
+      head: this.head,
+      critics: this.qw,
+      reduce: 'min',
+      logAlpha: this.logAlpha,
+      alphaOpt: this.alphaOpt,
+      targetEntropy: cfg.targetEntropy,
+      x: this.x,
+      q: this.q,
+      dq: this.qa.map(() => new Float32Array(B)),
+      dAction: new Float32Array(B * C),
+      dLogProb: new Float32Array(B),
     };
   }
 
@@ -169,9 +195,19 @@ export class DsrlNA {
     const nextActions = await this.basePolicy.act(batch.nextObs, this.head.action.subarray(0, B * C), B);
     const xNext = concatRows(batch.nextObs, obsDim, nextActions, C, B, this.x);
     for (let i = 0; i < this.qaTargets.length; i++) this.q[i].set(this.qaTargets[i].forward(xNext, B).subarray(0, B));
-    const y = softBellmanTarget({
-      rewards: batch.rewards, terminated: batch.terminated, discount: gamma, nextQ: this.q, nextLogProb: this.head.logProb, alpha: this.alpha, reduce: 'min',
-    }, B, this.y);
+    const y = softBellmanTarget(
+      {
+        rewards: batch.rewards,
+        terminated: batch.terminated,
+        discount: gamma,
+        nextQ: this.q,
+        nextLogProb: this.head.logProb,
+        alpha: this.alpha,
+        reduce: 'min',
+      },
+      B,
+      this.y,
+    );
     const x = concatRows(batch.obs, obsDim, real, C, B, this.x);
     const { loss, qMean } = regressCritics(this.qa, this.qaOpts, x, y, B, this.dq);
     return { 'losses/qa_loss': loss, 'losses/qa_values': qMean };
@@ -210,7 +246,9 @@ export class DsrlNA {
     const { obsDim, chunkDim: C } = this.cfg;
     if (!this.distillScratch || this.distillScratch.targets[0].length < rows) {
       this.distillScratch = {
-        obs: new Float32Array(rows * obsDim), noise: new Float32Array(rows * C), x: new Float32Array(rows * (obsDim + C)),
+        obs: new Float32Array(rows * obsDim),
+        noise: new Float32Array(rows * C),
+        x: new Float32Array(rows * (obsDim + C)),
         targets: this.qa.map(() => new Float32Array(rows)),
       };
     }
@@ -260,14 +298,34 @@ export const dsrlNa: AlgoSpec = {
     const { normalizer, agentPolicy } = agentView(policy, hp.normalizeObs);
     const trainEnv = trainInner ? new NoiseActionVectorEnv(trainInner, policy, M, normalizer) : null;
     const evalEnv = new NoiseActionVectorEnv(evalInner, policy, M, normalizer);
-    const agent = new DsrlNA(dsrlNaDefaults(policy.obsDim, chunkDim, {
-      actionMagnitude: M, actorHidden: hp.actorHidden, criticHidden: hp.criticHidden, lr: hp.lr, gamma: hp.gamma, utd: hp.utd,
-      distillSteps: hp.distillSteps, targetEntropy: noiseTargetEntropy(hp.targetEntropy, chunkDim, M), actorLayerNorm: hp.actorLayerNorm,
-    }), agentPolicy, rng.derive('agent'), maxRows);
+    const agent = new DsrlNA(
+      dsrlNaDefaults(policy.obsDim, chunkDim, {
+        actionMagnitude: M,
+        actorHidden: hp.actorHidden,
+        criticHidden: hp.criticHidden,
+        lr: hp.lr,
+        gamma: hp.gamma,
+        utd: hp.utd,
+        distillSteps: hp.distillSteps,
+        targetEntropy: noiseTargetEntropy(hp.targetEntropy, chunkDim, M),
+        actorLayerNorm: hp.actorLayerNorm,
+      }),
+      agentPolicy,
+      rng.derive('agent'),
+      maxRows,
+    );
     return {
-      agent, trainEnv, evalEnv, obsDim: policy.obsDim, fields: { realActions: chunkDim }, warmupActions: gaussianNoiseWarmup(M),
+      agent,
+      trainEnv,
+      evalEnv,
+      obsDim: policy.obsDim,
+      fields: { realActions: chunkDim },
+      warmupActions: gaussianNoiseWarmup(M),
       transitionFields: trainEnv ? () => ({ realActions: trainEnv.lastActions }) : undefined,
-      actorMetadata: { action_magnitude: String(M), ...(normalizer ? { observations: "normalized with the base policy's observation statistics" } : {}) },
+      actorMetadata: {
+        action_magnitude: String(M),
+        ...(normalizer ? { observations: "normalized with the base policy's observation statistics" } : {}),
+      },
     };
   },
 };

@@ -11,7 +11,8 @@ import { agentView, NoiseActionVectorEnv } from './noise-action-env.ts';
 export const dsrlSac: AlgoSpec = {
   label: 'DSRL-SAC',
   kind: 'dsrl-sac',
-  offline: 'DSRL-SAC learns Q(s, w) on the noise it chose itself, and offline data has real actions, not noise; use algo "na" (DSRL-NA learns Q on real actions)',
+  offline:
+    'DSRL-SAC learns Q(s, w) on the noise it chose itself, and offline data has real actions, not noise; use algo "na" (DSRL-NA learns Q on real actions)',
   normalizeObs: true,
   build({ hp, policy, trainInner, evalInner, rng, maxRows }) {
     const M = hp.actionMagnitude;
@@ -21,14 +22,35 @@ export const dsrlSac: AlgoSpec = {
     const trainEnv = trainInner ? new NoiseActionVectorEnv(trainInner, policy, M, normalizer) : null;
     const evalEnv = new NoiseActionVectorEnv(evalInner, policy, M, normalizer);
     // ... plus a plain SAC whose actions are noise.
-    const agent = new SAC(sacDefaults(policy.obsDim, chunkDim, {
-      actionLow: new Array(chunkDim).fill(-M), actionHigh: new Array(chunkDim).fill(M),
-      actorHidden: hp.actorHidden, criticHidden: hp.criticHidden, criticLayerNorm: true, actorLayerNorm: hp.actorLayerNorm, activation: 'tanh',
-      targetEntropy: noiseTargetEntropy(hp.targetEntropy, chunkDim, M), actorLr: hp.lr, criticLr: hp.lr, alphaLr: hp.lr, gamma: hp.gamma,
-    }), rng.derive('agent'), maxRows);
+    const agent = new SAC(
+      sacDefaults(policy.obsDim, chunkDim, {
+        actionLow: new Array(chunkDim).fill(-M),
+        actionHigh: new Array(chunkDim).fill(M),
+        actorHidden: hp.actorHidden,
+        criticHidden: hp.criticHidden,
+        criticLayerNorm: true,
+        actorLayerNorm: hp.actorLayerNorm,
+        activation: 'tanh',
+        targetEntropy: noiseTargetEntropy(hp.targetEntropy, chunkDim, M),
+        actorLr: hp.lr,
+        criticLr: hp.lr,
+        alphaLr: hp.lr,
+        gamma: hp.gamma,
+      }),
+      rng.derive('agent'),
+      maxRows,
+    );
     return {
-      agent, trainEnv, evalEnv, obsDim: policy.obsDim, fields: {}, warmupActions: gaussianNoiseWarmup(M),
-      actorMetadata: { action_magnitude: String(M), ...(normalizer ? { observations: "normalized with the base policy's observation statistics" } : {}) },
+      agent,
+      trainEnv,
+      evalEnv,
+      obsDim: policy.obsDim,
+      fields: {},
+      warmupActions: gaussianNoiseWarmup(M),
+      actorMetadata: {
+        action_magnitude: String(M),
+        ...(normalizer ? { observations: "normalized with the base policy's observation statistics" } : {}),
+      },
     };
   },
 };

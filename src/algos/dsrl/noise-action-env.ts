@@ -62,7 +62,8 @@ export class NoiseActionVectorEnv extends VectorWrapper {
   async step(noise: ArrayLike<number>): Promise<VectorStepResult> {
     if (!this.obs) throw new Error('NoiseActionVectorEnv: call reset() before step()');
     const w = noise instanceof Float32Array ? noise : Float32Array.from(noise);
-    if (w.length !== this.actionSpace.size) throw new Error(`noise has ${w.length} values, expected ${this.numEnvs} x ${this.singleActionSpace.size}`);
+    if (w.length !== this.actionSpace.size)
+      throw new Error(`noise has ${w.length} values, expected ${this.numEnvs} x ${this.singleActionSpace.size}`);
     const actions = await this.policy.act(this.obs, w, this.numEnvs);
     this.lastActions.set(actions.subarray(0, this.lastActions.length));
     const r = await this.inner.step(this.lastActions);
@@ -88,7 +89,9 @@ export class NoiseActionVectorEnv extends VectorWrapper {
       throw new Error(`${STATE_TYPE}: saved obs must be null or a Float32Array of ${obsSize} values`);
     }
     if (!(s.lastActions instanceof Float32Array && s.lastActions.length === this.lastActions.length)) {
-      throw new Error(`${STATE_TYPE}: saved lastActions must be a Float32Array of ${this.lastActions.length} values (chunk ${this.policy.chunk} x ${this.policy.actDim} x ${this.numEnvs} envs)`);
+      throw new Error(
+        `${STATE_TYPE}: saved lastActions must be a Float32Array of ${this.lastActions.length} values (chunk ${this.policy.chunk} x ${this.policy.actDim} x ${this.numEnvs} envs)`,
+      );
     }
   }
 
@@ -106,7 +109,11 @@ export function onNormalizedObs(policy: NoisePolicy, normalizer: ObsNormalizer):
   checkNormalizerFits(normalizer, policy);
   let raw = new Float32Array(0);
   return {
-    obsDim: policy.obsDim, actDim: policy.actDim, chunk: policy.chunk, actionLow: policy.actionLow, actionHigh: policy.actionHigh,
+    obsDim: policy.obsDim,
+    actDim: policy.actDim,
+    chunk: policy.chunk,
+    actionLow: policy.actionLow,
+    actionHigh: policy.actionHigh,
     act(obs: Float32Array, noise: Float32Array, batch: number) {
       checkPolicyInputs(policy, obs, noise, batch);
       if (raw.length < batch * policy.obsDim) raw = new Float32Array(batch * policy.obsDim);
@@ -139,7 +146,7 @@ export function agentView(policy: NoisePolicy, normalize: boolean): { normalizer
   if (!normalize) return { normalizer: null, agentPolicy: policy };
   if (!policy.obsStats) {
     throw new Error(
-      'normalizeObs needs the base policy\'s observation statistics, and this policy declares none ' +
+      "normalizeObs needs the base policy's observation statistics, and this policy declares none " +
         '(diffusion checkpoints carry them; an ONNX policy does when its manifest has obsMin/obsMax; remote policies do not); pass --no-normalize-obs',
     );
   }

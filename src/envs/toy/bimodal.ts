@@ -55,7 +55,13 @@ export function bimodalDemonstrations(n: number, rng: Rng): D4rlDataset {
   const actions = new Float32Array(2 * n);
   for (let i = 0; i < n; i++) actions.fill(rng.uniform() < 0.5 ? 0.6 : -0.6, 2 * i, 2 * i + 2);
   return createD4rlDataset({
-    obsDim: 1, actionDim: 2, observations: obs, actions, rewards: new Float32Array(n), nextObservations: obs,
-    terminals: new Uint8Array(n).fill(1), timeouts: new Uint8Array(n),
+    obsDim: 1,
+    actionDim: 2,
+    observations: obs,
+    actions,
+    rewards: new Float32Array(n),
+    nextObservations: obs,
+    terminals: new Uint8Array(n).fill(1),
+    timeouts: new Uint8Array(n),
   });
 }

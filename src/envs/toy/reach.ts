@@ -60,4 +60,3 @@ export class Reach1D implements Env {
     return new Float32Array([this.x, this.goal]);
   }
 }
-

@@ -11,8 +11,19 @@ import type { Model } from '../../nn/module.ts';
 import { decodeSafetensors, encodeSafetensors, modelTensors, type TensorEntry } from '../../nn/safetensors.ts';
 import { writeFileAtomic } from '../../node/fs.ts';
 import {
-  buildManifest, EMA_PREFIX, MANIFEST_FILE, MANIFEST_FORMAT, parseManifest, policyFromTensors, RAW_PREFIX, validateManifest, WEIGHTS_FILE,
-  type DiffusionManifest, type EvalResult, type ManifestExtras, type PolicyExpectation,
+  buildManifest,
+  EMA_PREFIX,
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  parseManifest,
+  policyFromTensors,
+  RAW_PREFIX,
+  validateManifest,
+  WEIGHTS_FILE,
+  type DiffusionManifest,
+  type EvalResult,
+  type ManifestExtras,
+  type PolicyExpectation,
 } from './manifest.ts';
 import type { DiffusionPolicy } from './policy.ts';
 
@@ -24,7 +35,8 @@ export interface SaveCheckpointOptions extends Omit<ManifestExtras, 'raw' | 'sha
 /** Write `dir/model.safetensors` and `dir/manifest.json`; returns the manifest written. */
 export function saveDiffusionCheckpoint(dir: string, policy: DiffusionPolicy, options: SaveCheckpointOptions = {}): DiffusionManifest {
   const { raw, ...extras } = options;
-  if (raw && raw.size !== policy.network.size) throw new Error(`saveDiffusionCheckpoint: raw network has ${raw.size} parameters, the policy ${policy.network.size}`);
+  if (raw && raw.size !== policy.network.size)
+    throw new Error(`saveDiffusionCheckpoint: raw network has ${raw.size} parameters, the policy ${policy.network.size}`);
   const tensors: Record<string, TensorEntry> = { ...modelTensors(policy.network, EMA_PREFIX), ...(raw ? modelTensors(raw, RAW_PREFIX) : {}) };
   const numbers = JSON.stringify(manifestNumbers(buildManifest(policy, { ...extras, raw: Boolean(raw) })));
   const bytes = encodeSafetensors(tensors, { format: MANIFEST_FORMAT, manifest: MANIFEST_FILE, [NUMBERS_KEY]: numbers });
@@ -46,9 +58,17 @@ export const NUMBERS_KEY = 'dsrl.manifest-numbers';
 /** Every manifest value that changes what the policy computes (provenance, eval results and dates excluded). */
 export function manifestNumbers(m: DiffusionManifest): Record<string, unknown> {
   return {
-    obsDim: m.obsDim, actDim: m.actDim, chunk: m.chunk, denoisingSteps: m.denoisingSteps, ddimSteps: m.ddimSteps,
-    architecture: m.architecture, schedule: m.schedule, sampler: m.sampler, normalization: m.normalization,
-    actionLow: m.actionLow, actionHigh: m.actionHigh,
+    obsDim: m.obsDim,
+    actDim: m.actDim,
+    chunk: m.chunk,
+    denoisingSteps: m.denoisingSteps,
+    ddimSteps: m.ddimSteps,
+    architecture: m.architecture,
+    schedule: m.schedule,
+    sampler: m.sampler,
+    normalization: m.normalization,
+    actionLow: m.actionLow,
+    actionHigh: m.actionHigh,
     weights: { emaPrefix: m.weights.emaPrefix, rawPrefix: m.weights.rawPrefix, parameters: m.weights.parameters },
   };
 }
@@ -74,7 +94,10 @@ function checkNumbers(m: DiffusionManifest, saved: string | undefined, manifestP
     return Object.is(a, b) ? null : `${path} is ${JSON.stringify(a)} but the weights were saved with ${JSON.stringify(b)}`;
   };
   const d = diff(got, want, '');
-  if (d) throw new Error(`${manifestPath} was edited after saving: ${d} (recorded in ${weightsPath}, which its SHA-256 covers); restore the value or re-save the checkpoint`);
+  if (d)
+    throw new Error(
+      `${manifestPath} was edited after saving: ${d} (recorded in ${weightsPath}, which its SHA-256 covers); restore the value or re-save the checkpoint`,
+    );
 }
 
 /** The checkpoint folder for a path that names either the folder or its manifest.json. */
@@ -97,7 +120,10 @@ export interface LoadPolicyOptions {
   useRaw?: boolean;
 }
 
-export function loadDiffusionCheckpoint(dirOrManifest: string, options: LoadPolicyOptions = {}): { policy: DiffusionPolicy; manifest: DiffusionManifest } {
+export function loadDiffusionCheckpoint(
+  dirOrManifest: string,
+  options: LoadPolicyOptions = {},
+): { policy: DiffusionPolicy; manifest: DiffusionManifest } {
   const dir = checkpointDir(dirOrManifest);
   const manifest = readManifest(dir);
   const manifestPath = join(dir, MANIFEST_FILE);
@@ -111,12 +137,19 @@ export function loadDiffusionCheckpoint(dirOrManifest: string, options: LoadPoli
   if (manifest.weights.sha256 !== null) {
     const actual = createHash('sha256').update(bytes).digest('hex');
     if (actual !== manifest.weights.sha256) {
-      throw new Error(`${weightsPath} does not match ${manifestPath}: its SHA-256 is ${actual.slice(0, 12)}..., the manifest records ${manifest.weights.sha256.slice(0, 12)}... (weights from another checkpoint, or a damaged file)`);
+      throw new Error(
+        `${weightsPath} does not match ${manifestPath}: its SHA-256 is ${actual.slice(0, 12)}..., the manifest records ${manifest.weights.sha256.slice(0, 12)}... (weights from another checkpoint, or a damaged file)`,
+      );
     }
   }
   const { tensors, metadata } = decodeSafetensors(bytes, weightsPath);
   checkNumbers(manifest, metadata[NUMBERS_KEY], manifestPath, weightsPath);
-  const policy = policyFromTensors(manifest, tensors, { expect: options.expect, useRaw: options.useRaw, manifestSource: manifestPath, weightsSource: weightsPath });
+  const policy = policyFromTensors(manifest, tensors, {
+    expect: options.expect,
+    useRaw: options.useRaw,
+    manifestSource: manifestPath,
+    weightsSource: weightsPath,
+  });
   return { policy, manifest };
 }
 

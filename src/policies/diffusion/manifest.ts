@@ -118,7 +118,10 @@ export const manifestSchema = z
       rawPrefix: z.literal(RAW_PREFIX).nullable(),
       parameters: upTo(MANIFEST_LIMITS.parameters),
       /** SHA-256 of model.safetensors, so a manifest is never paired with other weights of the same shapes. */
-      sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be a 64-digit hex SHA-256').nullable(),
+      sha256: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/, 'must be a 64-digit hex SHA-256')
+        .nullable(),
     }),
     envId: z.string().nullable(),
     dataset: datasetInfoSchema.nullable(),
@@ -153,7 +156,11 @@ export const manifestSchema = z
       return;
     }
     if (m.chunk * m.actDim > MANIFEST_LIMITS.xDim) {
-      ctx.addIssue({ code: 'custom', path: ['chunk'], message: `chunk x actDim is ${m.chunk * m.actDim}, above the limit of ${MANIFEST_LIMITS.xDim}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['chunk'],
+        message: `chunk x actDim is ${m.chunk * m.actDim}, above the limit of ${MANIFEST_LIMITS.xDim}`,
+      });
       return;
     }
     // The architecture's size, by arithmetic, against the count recorded with the weights: a width or
@@ -161,7 +168,8 @@ export const manifestSchema = z
     const count = diffusionMlpParameterCount(networkSpecOf(m));
     if (count !== m.weights.parameters) {
       ctx.addIssue({
-        code: 'custom', path: ['weights', 'parameters'],
+        code: 'custom',
+        path: ['weights', 'parameters'],
         message: `is ${m.weights.parameters} but the architecture described (timeDim ${m.architecture.timeDim}, width ${m.architecture.width}, depth ${m.architecture.depth}) has ${count}`,
       });
     }
@@ -206,8 +214,14 @@ export function parseManifest(text: string, source = MANIFEST_FILE): DiffusionMa
 
 export function specFromManifest(m: DiffusionManifest): DiffusionPolicySpec {
   return {
-    obsDim: m.obsDim, actDim: m.actDim, chunk: m.chunk, denoisingSteps: m.denoisingSteps, ddimSteps: m.ddimSteps,
-    timeDim: m.architecture.timeDim, width: m.architecture.width, depth: m.architecture.depth,
+    obsDim: m.obsDim,
+    actDim: m.actDim,
+    chunk: m.chunk,
+    denoisingSteps: m.denoisingSteps,
+    ddimSteps: m.ddimSteps,
+    timeDim: m.architecture.timeDim,
+    width: m.architecture.width,
+    depth: m.architecture.depth,
   };
 }
 
@@ -238,7 +252,13 @@ export function buildManifest(policy: DiffusionPolicy, extras: ManifestExtras = 
     normalization: { obsMin: Array.from(policy.obsStats.min), obsMax: Array.from(policy.obsStats.max), obsRangeEps: OBS_RANGE_EPS },
     actionLow: Array.from(policy.actionLow),
     actionHigh: Array.from(policy.actionHigh),
-    weights: { file: WEIGHTS_FILE, emaPrefix: EMA_PREFIX, rawPrefix: extras.raw ? RAW_PREFIX : null, parameters: policy.network.size, sha256: extras.sha256 ?? null },
+    weights: {
+      file: WEIGHTS_FILE,
+      emaPrefix: EMA_PREFIX,
+      rawPrefix: extras.raw ? RAW_PREFIX : null,
+      parameters: policy.network.size,
+      sha256: extras.sha256 ?? null,
+    },
     envId: extras.envId ?? null,
     dataset: extras.dataset ?? null,
     training: extras.training ?? null,
@@ -272,7 +292,11 @@ export function checkExpectation(m: DiffusionManifest, expect: PolicyExpectation
 }
 
 /** Build the policy a manifest describes from decoded safetensors tensors; names and shapes must match exactly. */
-export function policyFromTensors(m: DiffusionManifest, tensors: Record<string, TensorEntry>, options: PolicyFromTensorsOptions = {}): DiffusionPolicy {
+export function policyFromTensors(
+  m: DiffusionManifest,
+  tensors: Record<string, TensorEntry>,
+  options: PolicyFromTensorsOptions = {},
+): DiffusionPolicy {
   const manifestSource = options.manifestSource ?? MANIFEST_FILE;
   const weightsSource = options.weightsSource ?? WEIGHTS_FILE;
   checkExpectation(m, options.expect, manifestSource);
@@ -284,12 +308,16 @@ export function policyFromTensors(m: DiffusionManifest, tensors: Record<string, 
   for (const p of [m.weights.emaPrefix, ...(m.weights.rawPrefix ? [m.weights.rawPrefix] : [])]) {
     const held = Object.entries(tensors).reduce((n, [name, t]) => (name.startsWith(p) ? n + t.data.length : n), 0);
     if (held !== count) {
-      throw new Error(`${weightsSource} does not match ${manifestSource}: its "${p}" tensors hold ${held} values, the architecture the manifest describes has ${count} parameters`);
+      throw new Error(
+        `${weightsSource} does not match ${manifestSource}: its "${p}" tensors hold ${held} values, the architecture the manifest describes has ${count} parameters`,
+      );
     }
   }
   const network = createDiffusionNetwork(spec, Rng.fromSeed(0));
   if (network.size !== m.weights.parameters) {
-    throw new Error(`${manifestSource}: weights.parameters is ${m.weights.parameters} but the architecture it describes has ${network.size} parameters`);
+    throw new Error(
+      `${manifestSource}: weights.parameters is ${m.weights.parameters} but the architecture it describes has ${network.size} parameters`,
+    );
   }
   loadInto(network, tensors, prefix, m, manifestSource, weightsSource);
   // Every tensor in the file must belong to a declared group: a stray one means the pair does not match.
@@ -309,7 +337,14 @@ export function policyFromTensors(m: DiffusionManifest, tensors: Record<string, 
   });
 }
 
-function loadInto(network: Model, tensors: Record<string, TensorEntry>, prefix: string, m: DiffusionManifest, manifestSource: string, weightsSource: string): void {
+function loadInto(
+  network: Model,
+  tensors: Record<string, TensorEntry>,
+  prefix: string,
+  m: DiffusionManifest,
+  manifestSource: string,
+  weightsSource: string,
+): void {
   try {
     loadModelTensors(network, tensors, weightsSource, prefix);
   } catch (err) {

@@ -93,7 +93,10 @@ export class TimeEmbedding extends Layer {
   }
 
   override children(): [string, Layer][] {
-    return [['1', this.l1], ['3', this.l2]];
+    return [
+      ['1', this.l1],
+      ['3', this.l2],
+    ];
   }
 
   forward(t: Float32Array, rows: number): Float32Array {
@@ -106,7 +109,8 @@ export class TimeEmbedding extends Layer {
   backward(dy: Float32Array, rows: number, opts: BackwardOptions = {}): Float32Array | null {
     const wantInput = opts.inputGrad !== false;
     const g = this.l1.backward(this.l2.backward(dy, rows, { paramGrad: opts.paramGrad, inputGrad: true })!, rows, {
-      paramGrad: opts.paramGrad, inputGrad: wantInput,
+      paramGrad: opts.paramGrad,
+      inputGrad: wantInput,
     });
     if (!wantInput) return null;
     // d/dt [sin(t f), cos(t f)] = [f cos(t f), -f sin(t f)]
@@ -149,7 +153,10 @@ export class PreActResidualBlock extends Layer {
   }
 
   override children(): [string, Layer][] {
-    return [['l1', this.l1], ['l2', this.l2]];
+    return [
+      ['l1', this.l1],
+      ['l2', this.l2],
+    ];
   }
 
   forward(x: Float32Array, rows: number): Float32Array {
@@ -177,7 +184,12 @@ export class PreActResidualBlock extends Layer {
 
 /** DPPO ResidualMLP: Linear(in, width), residual blocks, Linear(width, out) (identity output); a Sequential with DPPO's names. */
 export class ResidualMlp extends Sequential {
-  constructor(inDim: number, readonly width: number, readonly depth: number, outDim: number) {
+  constructor(
+    inDim: number,
+    readonly width: number,
+    readonly depth: number,
+    outDim: number,
+  ) {
     super(new Linear(inDim, width), ...Array.from({ length: depth }, () => new PreActResidualBlock(width)), new Linear(width, outDim));
   }
 
@@ -211,7 +223,10 @@ export class DiffusionMlp extends Layer {
   }
 
   override children(): [string, Layer][] {
-    return [['time_embedding', this.timeEmbedding], ['mlp_mean', this.body]];
+    return [
+      ['time_embedding', this.timeEmbedding],
+      ['mlp_mean', this.body],
+    ];
   }
 
   forward(x: Float32Array, rows: number): Float32Array {

@@ -122,7 +122,9 @@ export class DiffusionPolicy implements NoisePolicy {
     this.actionLow = Float32Array.from(init.actionLow);
     this.actionHigh = Float32Array.from(init.actionHigh);
     if (init.obsStats.min.length !== spec.obsDim || init.obsStats.max.length !== spec.obsDim) {
-      throw new Error(`diffusion policy: observation stats have ${init.obsStats.min.length}/${init.obsStats.max.length} values, expected obsDim ${spec.obsDim}`);
+      throw new Error(
+        `diffusion policy: observation stats have ${init.obsStats.min.length}/${init.obsStats.max.length} values, expected obsDim ${spec.obsDim}`,
+      );
     }
     this.obsStats = { min: Float32Array.from(init.obsStats.min), max: Float32Array.from(init.obsStats.max) };
     this.normalizer = new ObsNormalizer(this.obsStats);
@@ -326,8 +328,13 @@ interface FastWeights {
  * x <- sqrt(a_prev) x0 + sqrt(1 - a_prev) eps.
  */
 export function ddimUpdate(
-  x: Float32Array, eps: Float32Array, n: number,
-  sqrtA: number, sqrtOneMinusA: number, sqrtAPrev: number, sqrtOneMinusAPrev: number,
+  x: Float32Array,
+  eps: Float32Array,
+  n: number,
+  sqrtA: number,
+  sqrtOneMinusA: number,
+  sqrtAPrev: number,
+  sqrtOneMinusAPrev: number,
 ): void {
   const invSqrtA = 1 / sqrtA;
   const invSqrtOneMinusA = 1 / sqrtOneMinusA;

@@ -81,9 +81,18 @@ export function buildChunkData(dataset: D4rlDataset, options: ChunkDataOptions):
   }
   if (starts.length === 0) throw new Error(`no training chunks: every episode is shorter than the chunk length ${chunk} (use tail "pad")`);
   return {
-    obsDim, actDim, chunk, obs, actions,
-    starts: Int32Array.from(starts), lastStep: Int32Array.from(lastStep),
-    obsStats, actionLow, actionHigh, clippedActions, episodes: episodes.length,
+    obsDim,
+    actDim,
+    chunk,
+    obs,
+    actions,
+    starts: Int32Array.from(starts),
+    lastStep: Int32Array.from(lastStep),
+    obsStats,
+    actionLow,
+    actionHigh,
+    clippedActions,
+    episodes: episodes.length,
   };
 }
 
@@ -153,7 +162,9 @@ export class DiffusionTrainer {
   constructor(spec: DiffusionPolicySpec, data: ChunkData, config: PretrainConfigInput) {
     checkDiffusionPolicySpec(spec);
     if (spec.obsDim !== data.obsDim || spec.actDim !== data.actDim || spec.chunk !== data.chunk) {
-      throw new Error(`trainer: spec (obs ${spec.obsDim}, act ${spec.actDim}, chunk ${spec.chunk}) does not match the data (obs ${data.obsDim}, act ${data.actDim}, chunk ${data.chunk})`);
+      throw new Error(
+        `trainer: spec (obs ${spec.obsDim}, act ${spec.actDim}, chunk ${spec.chunk}) does not match the data (obs ${data.obsDim}, act ${data.actDim}, chunk ${data.chunk})`,
+      );
     }
     this.spec = { ...spec };
     this.config = resolvePretrainConfig(config);
