@@ -193,6 +193,7 @@ export async function runPretrain(
   checkDiffusionPolicySpec({ ...shape, obsDim: 1, actDim: 1 }); // the dims come from the dataset
 
   const dataset = await readD4rl(opts.dataset);
+  if (dataset.size === 0) throw new Error(`${opts.dataset}: the dataset has no steps (0 rows): nothing to clone`);
   const bounds = await resolveActionBounds(opts, dataset);
   const spec = { ...shape, obsDim: dataset.obsDim, actDim: dataset.actionDim };
   const data = buildChunkData(dataset, { chunk: opts.chunk, tail: opts.tail, actionLow: bounds.low, actionHigh: bounds.high });
