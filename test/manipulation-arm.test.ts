@@ -130,10 +130,11 @@ describe('OSC-like pose controller', () => {
     const commanded = delta.map((v) => v * MAX_POS_DELTA * 4);
     // The hand covers part of the commanded 10 cm (the goal is re-based on the current pose each step, as in
     // robosuite, and the servos lag), along the commanded line.
-    expect(cosine(moved, commanded)).toBeGreaterThan(0.995);
+    // Measured: cosine >= 0.996 (x, y: 0.9997), 67-71% of the distance, orientation drift <= 0.046 rad.
+    expect(cosine(moved, commanded)).toBeGreaterThan(0.99);
     expect(norm(moved) / norm(commanded)).toBeGreaterThan(0.5);
     expect(norm(moved) / norm(commanded)).toBeLessThan(1.05);
-    expect(norm(rotationError(env.controller.eefMat(), m0))).toBeLessThan(0.05);
+    expect(norm(rotationError(env.controller.eefMat(), m0))).toBeLessThan(0.1);
   });
 
   it.each([
@@ -147,11 +148,13 @@ describe('OSC-like pose controller', () => {
     for (let k = 0; k < 4; k++) env.step(hold);
     const turned = rotationError(env.controller.eefMat(), m0);
     const commanded = delta.map((v) => v * MAX_ROT_DELTA * 2);
-    expect(cosine(turned, commanded)).toBeGreaterThan(0.98);
-    // Measured 25-35%: the servos and wrist torque limits bound the turn rate well below 0.5 rad per step.
+    expect(cosine(turned, commanded)).toBeGreaterThan(0.99);
+    // Measured: cosine >= 0.999; 29% of the commanded yaw, 49% of the pitch (the servos and the wrist torque
+    // limits bound the turn rate well below 0.5 rad per step); the fingertip centre drifts 1.7 mm (yaw) to
+    // 13.5 mm (pitch: turning about the fingertips swings the whole wrist, and the arm lags).
     expect(norm(turned) / norm(commanded)).toBeGreaterThan(0.15);
     expect(norm(turned) / norm(commanded)).toBeLessThan(1.05);
-    expect(norm(sub(env.controller.eefPos(), p0))).toBeLessThan(0.015);
+    expect(norm(sub(env.controller.eefPos(), p0))).toBeLessThan(0.025);
   });
 
   it('keeps joints inside their limits and the hand inside the workspace under random actions', async () => {
@@ -176,6 +179,34 @@ describe('OSC-like pose controller', () => {
     expect(worstMargin).toBeGreaterThan(0);
     expect(lowestZ).toBeGreaterThan(TABLE_TOP_Z);
     expect(closestToBase).toBeGreaterThan(WORKSPACE.minRadius - 0.05);
+  });
+
+  it('keeps the hand out of the upper arm and base under random actions (they collide)', async () => {
+    const env = await lift();
+    const mj = await loadMujoco();
+    const { model, data } = env as unknown as { model: Parameters<typeof mj.mj_geomDistance>[0]; data: Parameters<typeof mj.mj_geomDistance>[1] };
+    const geom = (name: string): number => mj.mj_name2id(model, mj.mjtObj.mjOBJ_GEOM.value, name);
+    const hand = ['hand_geom', 'left_finger_link', 'right_finger_link', 'left_pad', 'right_pad'].map(geom);
+    const upper = ['link0_geom', 'link1_geom', 'link2_geom', 'link3_geom', 'link4_geom'].map(geom);
+    const fromto = new mj.DoubleBuffer(6);
+    let closest = Infinity;
+    try {
+      for (let episode = 0; episode < 3; episode++) {
+        const rng = Rng.fromSeed(20 + episode);
+        env.reset({ seed: episode });
+        let action: number[] = [];
+        for (let t = 0; t < 200; t++) {
+          if (t % 5 === 0) action = Array.from({ length: 7 }, () => rng.uniformRange(-1, 1));
+          env.step(action);
+          for (const h of hand) for (const u of upper) closest = Math.min(closest, mj.mj_geomDistance(model, data, h, u, 1, fromto));
+        }
+      }
+    } finally {
+      fromto.delete();
+    }
+    // Contacts are soft, so a hand driven into a link sinks a few mm (measured -5.4 mm over 5 such episodes);
+    // without hand-arm collisions it went 3.3 cm deep.
+    expect(closest).toBeGreaterThan(-0.01);
   });
 
   it('clamps joint targets inside the limits when a command drives a joint into one', async () => {

@@ -145,16 +145,26 @@ export interface PandaSceneOptions {
   cube?: boolean;
 }
 
-/** Contact groups: world and objects collide with everything; arm links collide with world/objects but not with each other. */
+/**
+ * Contact groups (bits of contype/conaffinity; two geoms touch when either's contype meets the other's
+ * conaffinity):
+ * - world and objects (1/1, also the finger pads): touch everything below;
+ * - upper arm, links 0-4 (2/5): touch the world and the hand, not each other;
+ * - wrist, links 5-7 (8/1): touch the world only: they sit against the hand and each other by construction;
+ * - hand and finger links (4/3): touch the world and the upper arm. This is the self-collision care the
+ *   workspace limit alone did not give: under random actions the hand went 3.3 cm into link 2.
+ */
 const WORLD_CONTACT = 'contype="1" conaffinity="1"';
-const ARM_CONTACT = 'contype="2" conaffinity="1"';
+const UPPER_ARM_CONTACT = 'contype="2" conaffinity="5"';
+const WRIST_CONTACT = 'contype="8" conaffinity="1"';
+const HAND_CONTACT = 'contype="4" conaffinity="3"';
 
 function armChain(): string {
   const lines: string[] = [];
   let indent = '    ';
   lines.push(`${indent}<body name="link0" pos="${vec(ARM_BASE_POS)}">`);
   indent += '  ';
-  lines.push(`${indent}<geom name="link0_geom" type="capsule" fromto="0 0 0.03 0 0 0.12" size="0.07" mass="3" ${ARM_CONTACT}/>`);
+  lines.push(`${indent}<geom name="link0_geom" type="capsule" fromto="0 0 0.03 0 0 0.12" size="0.07" mass="3" ${UPPER_ARM_CONTACT}/>`);
   for (let i = 0; i < 7; i++) {
     const { pos, quat } = dhBodyPose(PANDA_DH[i]);
     const [lo, hi] = PANDA_JOINT_LIMITS[i];
@@ -162,7 +172,7 @@ function armChain(): string {
     lines.push(`${indent}<body name="link${i + 1}" pos="${vec(pos)}" quat="${vec(quat)}" gravcomp="1">`);
     indent += '  ';
     lines.push(`${indent}<joint name="joint${i + 1}" type="hinge" axis="0 0 1" range="${f(lo)} ${f(hi)}" armature="${ARM_ARMATURE[i]}" damping="${ARM_DAMPING}"/>`);
-    lines.push(`${indent}<geom name="link${i + 1}_geom" type="capsule" fromto="${vec(cap.slice(0, 6))}" size="${cap[6]}" mass="${LINK_MASSES[i]}" ${ARM_CONTACT}/>`);
+    lines.push(`${indent}<geom name="link${i + 1}_geom" type="capsule" fromto="${vec(cap.slice(0, 6))}" size="${cap[6]}" mass="${LINK_MASSES[i]}" ${i < 4 ? UPPER_ARM_CONTACT : WRIST_CONTACT}/>`);
   }
   lines.push(handBody(indent));
   for (let i = 0; i < 8; i++) {
@@ -185,14 +195,14 @@ function handBody(indent: string): string {
     return [
       `${i2}<body name="${side}_finger" pos="0 0 ${f(FINGER_MOUNT_Z)}" gravcomp="1">`,
       `${i3}<joint name="finger_joint_${side}" type="slide" axis="0 1 0" range="${range}" armature="0.01" damping="2"/>`,
-      `${i3}<geom name="${side}_finger_link" type="box" size="0.01 0.006 0.016" pos="0 ${f(sign * 0.012)} 0.016" mass="${FINGER_MASS}" ${ARM_CONTACT}/>`,
+      `${i3}<geom name="${side}_finger_link" type="box" size="0.01 0.006 0.016" pos="0 ${f(sign * 0.012)} 0.016" mass="${FINGER_MASS}" ${HAND_CONTACT}/>`,
       `${i3}<geom name="${side}_pad" type="box" size="${vec(PAD_HALF)}" pos="0 ${f(sign * PAD_HALF[1])} ${f(padZ)}" mass="0.005" ${WORLD_CONTACT} condim="4" friction="${PAD_FRICTION}" solref="${CONTACT_SOLREF}" solimp="${CONTACT_SOLIMP}"/>`,
       `${i2}</body>`,
     ].join('\n');
   };
   return [
     `${indent}<body name="hand" pos="0 0 ${f(PANDA_FLANGE_D)}" quat="${vec([Math.cos(HAND_YAW / 2), 0, 0, Math.sin(HAND_YAW / 2)])}" gravcomp="1">`,
-    `${i2}<geom name="hand_geom" type="box" size="0.03 0.1 0.028" pos="0 0 0.03" mass="${HAND_MASS}" ${ARM_CONTACT}/>`,
+    `${i2}<geom name="hand_geom" type="box" size="0.03 0.1 0.028" pos="0 0 0.03" mass="${HAND_MASS}" ${HAND_CONTACT}/>`,
     `${i2}<site name="grip_site" pos="0 0 ${f(HAND_TCP_OFFSET)}" size="0.005"/>`,
     finger('left', 1),
     finger('right', -1),
