@@ -20,10 +20,23 @@ async function lift(options: ConstructorParameters<typeof LiftEnv>[1] = {}): Pro
 // Franka's published modified-DH table and limits, typed in again here (manipulation.md) so that a typo in the
 // model's constants or in how the MJCF is built from them shows up as a disagreement.
 const DH = [
-  [0, 0.333, 0], [0, 0, -Math.PI / 2], [0, 0.316, Math.PI / 2], [0.0825, 0, Math.PI / 2],
-  [-0.0825, 0.384, -Math.PI / 2], [0, 0, Math.PI / 2], [0.088, 0, Math.PI / 2],
+  [0, 0.333, 0],
+  [0, 0, -Math.PI / 2],
+  [0, 0.316, Math.PI / 2],
+  [0.0825, 0, Math.PI / 2],
+  [-0.0825, 0.384, -Math.PI / 2],
+  [0, 0, Math.PI / 2],
+  [0.088, 0, Math.PI / 2],
 ] as const;
-const LIMITS = [[-2.8973, 2.8973], [-1.7628, 1.7628], [-2.8973, 2.8973], [-3.0718, -0.0698], [-2.8973, 2.8973], [-0.0175, 3.7525], [-2.8973, 2.8973]];
+const LIMITS = [
+  [-2.8973, 2.8973],
+  [-1.7628, 1.7628],
+  [-2.8973, 2.8973],
+  [-3.0718, -0.0698],
+  [-2.8973, 2.8973],
+  [-0.0175, 3.7525],
+  [-2.8973, 2.8973],
+];
 
 type Mat4 = number[];
 const mul4 = (a: Mat4, b: Mat4): Mat4 => {
@@ -107,7 +120,8 @@ describe('grasp stability', () => {
       const slip = offsetAtLiftStart ? norm(sub([obs[16], obs[17], obs[18]], offsetAtLiftStart)) : Infinity;
       worstSlip = Math.max(worstSlip, slip);
       // The cube rests at 0.02; lifted 30 cm it is at 0.32. It must also not have slid in the fingers.
-      if (!(height > 0.31 && slip < 0.01)) failures.push(`trial ${trial}: height ${height.toFixed(3)}, slip ${slip.toFixed(4)}, phase ${expert.phase}`);
+      if (!(height > 0.31 && slip < 0.01))
+        failures.push(`trial ${trial}: height ${height.toFixed(3)}, slip ${slip.toFixed(4)}, phase ${expert.phase}`);
     }
     expect(failures).toEqual([]);
     expect(worstSlip).toBeLessThan(0.01);
@@ -118,7 +132,12 @@ describe('OSC-like pose controller', () => {
   const hold = [0, 0, 0, 0, 0, 0, -1];
 
   it.each([
-    ['+x', [0.5, 0, 0]], ['-x', [-0.5, 0, 0]], ['+y', [0, 0.5, 0]], ['-y', [0, -0.5, 0]], ['+z', [0, 0, 0.5]], ['-z', [0, 0, -0.5]],
+    ['+x', [0.5, 0, 0]],
+    ['-x', [-0.5, 0, 0]],
+    ['+y', [0, 0.5, 0]],
+    ['-y', [0, -0.5, 0]],
+    ['+z', [0, 0, 0.5]],
+    ['-z', [0, 0, -0.5]],
   ] as const)('a %s position delta moves the hand that way', async (_name, delta) => {
     const env = await lift({ jointNoise: 0 });
     env.reset({ seed: 3 });
@@ -138,7 +157,10 @@ describe('OSC-like pose controller', () => {
   });
 
   it.each([
-    ['+yaw (z)', [0, 0, 1]], ['-yaw (z)', [0, 0, -1]], ['+pitch (y)', [0, 0.5, 0]], ['-pitch (y)', [0, -0.5, 0]],
+    ['+yaw (z)', [0, 0, 1]],
+    ['-yaw (z)', [0, 0, -1]],
+    ['+pitch (y)', [0, 0.5, 0]],
+    ['-pitch (y)', [0, -0.5, 0]],
   ] as const)('a %s rotation delta turns the hand about that world axis', async (_name, delta) => {
     const env = await lift({ jointNoise: 0 });
     env.reset({ seed: 3 });

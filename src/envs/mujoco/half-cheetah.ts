@@ -20,7 +20,14 @@ export interface HalfCheetahOptions {
   excludeCurrentPositionsFromObservation?: boolean;
 }
 
-const HALF_CHEETAH_OPTION_KEYS = ['xml', 'frameSkip', 'forwardRewardWeight', 'ctrlCostWeight', 'resetNoiseScale', 'excludeCurrentPositionsFromObservation'] as const;
+const HALF_CHEETAH_OPTION_KEYS = [
+  'xml',
+  'frameSkip',
+  'forwardRewardWeight',
+  'ctrlCostWeight',
+  'resetNoiseScale',
+  'excludeCurrentPositionsFromObservation',
+] as const;
 
 export class HalfCheetahEnv extends MujocoEnv {
   readonly observationSpace: Box;

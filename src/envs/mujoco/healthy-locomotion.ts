@@ -29,8 +29,16 @@ export interface HealthyLocomotionOptions {
 }
 
 export const HEALTHY_LOCOMOTION_OPTION_KEYS = [
-  'xml', 'frameSkip', 'forwardRewardWeight', 'ctrlCostWeight', 'healthyReward', 'terminateWhenUnhealthy',
-  'healthyZRange', 'healthyAngleRange', 'resetNoiseScale', 'excludeCurrentPositionsFromObservation',
+  'xml',
+  'frameSkip',
+  'forwardRewardWeight',
+  'ctrlCostWeight',
+  'healthyReward',
+  'terminateWhenUnhealthy',
+  'healthyZRange',
+  'healthyAngleRange',
+  'resetNoiseScale',
+  'excludeCurrentPositionsFromObservation',
 ] as const;
 
 export interface HealthyLocomotionConfig {

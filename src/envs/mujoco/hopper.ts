@@ -20,18 +20,22 @@ export class HopperEnv extends HealthyLocomotionEnv {
   constructor(mj: MujocoModule, options: HopperOptions = {}) {
     checkOptionKeys('Hopper-v5', options, HOPPER_OPTION_KEYS);
     // Defaults: Gymnasium v5 hopper_v5.py __init__.
-    super(mj, {
-      xml: options.xml ?? HOPPER_XML,
-      frameSkip: options.frameSkip ?? 4,
-      forwardRewardWeight: options.forwardRewardWeight ?? 1.0,
-      ctrlCostWeight: options.ctrlCostWeight ?? 1e-3,
-      healthyReward: options.healthyReward ?? 1.0,
-      terminateWhenUnhealthy: options.terminateWhenUnhealthy ?? true,
-      healthyZRange: options.healthyZRange ?? [0.7, Infinity],
-      healthyAngleRange: options.healthyAngleRange ?? [-0.2, 0.2],
-      resetNoiseScale: options.resetNoiseScale ?? 5e-3,
-      excludeCurrentPositionsFromObservation: options.excludeCurrentPositionsFromObservation ?? true,
-    }, 'Hopper-v5');
+    super(
+      mj,
+      {
+        xml: options.xml ?? HOPPER_XML,
+        frameSkip: options.frameSkip ?? 4,
+        forwardRewardWeight: options.forwardRewardWeight ?? 1.0,
+        ctrlCostWeight: options.ctrlCostWeight ?? 1e-3,
+        healthyReward: options.healthyReward ?? 1.0,
+        terminateWhenUnhealthy: options.terminateWhenUnhealthy ?? true,
+        healthyZRange: options.healthyZRange ?? [0.7, Infinity],
+        healthyAngleRange: options.healthyAngleRange ?? [-0.2, 0.2],
+        resetNoiseScale: options.resetNoiseScale ?? 5e-3,
+        excludeCurrentPositionsFromObservation: options.excludeCurrentPositionsFromObservation ?? true,
+      },
+      'Hopper-v5',
+    );
     this.healthyStateRange = options.healthyStateRange ?? [-100, 100];
   }
 

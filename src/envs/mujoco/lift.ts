@@ -24,9 +24,7 @@ import type { Info, StepResult } from '../env.ts';
 import { Box } from '../spaces.ts';
 import { loadMujoco, type MujocoModule } from './loader.ts';
 import { checkOptionKeys, MujocoEnv } from './mujoco-env.ts';
-import {
-  CONTROL_SUBSTEPS, CUBE_HALF, FINGER_RANGE, PANDA_LIFT_XML, PANDA_REST_QPOS, TABLE_TOP_Z,
-} from './models/panda.ts';
+import { CONTROL_SUBSTEPS, CUBE_HALF, FINGER_RANGE, PANDA_LIFT_XML, PANDA_REST_QPOS, TABLE_TOP_Z } from './models/panda.ts';
 import { PandaOscController } from './panda-controller.ts';
 import { mat2quat } from './rotations.ts';
 
@@ -170,17 +168,29 @@ export class LiftEnv extends MujocoEnv {
     this.ensureViews();
     const obs = new Float32Array(19);
     const p = this.controller.eefPos();
-    obs[0] = p[0]; obs[1] = p[1]; obs[2] = p[2];
+    obs[0] = p[0];
+    obs[1] = p[1];
+    obs[2] = p[2];
     const q = new Float64Array(4);
     mat2quat(this.data.site_xmat as Float64Array, 9 * this.controller.siteId, q);
-    obs[3] = q[1]; obs[4] = q[2]; obs[5] = q[3]; obs[6] = q[0];
+    obs[3] = q[1];
+    obs[4] = q[2];
+    obs[5] = q[3];
+    obs[6] = q[0];
     const qpos = this.qpos;
     obs[7] = qpos[FINGER_QPOS];
     obs[8] = qpos[FINGER_QPOS + 1];
-    obs[9] = qpos[CUBE_QPOS]; obs[10] = qpos[CUBE_QPOS + 1]; obs[11] = qpos[CUBE_QPOS + 2];
+    obs[9] = qpos[CUBE_QPOS];
+    obs[10] = qpos[CUBE_QPOS + 1];
+    obs[11] = qpos[CUBE_QPOS + 2];
     // MuJoCo's free-joint quaternion is w x y z; robosuite reports x y z w.
-    obs[12] = qpos[CUBE_QPOS + 4]; obs[13] = qpos[CUBE_QPOS + 5]; obs[14] = qpos[CUBE_QPOS + 6]; obs[15] = qpos[CUBE_QPOS + 3];
-    obs[16] = p[0] - qpos[CUBE_QPOS]; obs[17] = p[1] - qpos[CUBE_QPOS + 1]; obs[18] = p[2] - qpos[CUBE_QPOS + 2];
+    obs[12] = qpos[CUBE_QPOS + 4];
+    obs[13] = qpos[CUBE_QPOS + 5];
+    obs[14] = qpos[CUBE_QPOS + 6];
+    obs[15] = qpos[CUBE_QPOS + 3];
+    obs[16] = p[0] - qpos[CUBE_QPOS];
+    obs[17] = p[1] - qpos[CUBE_QPOS + 1];
+    obs[18] = p[2] - qpos[CUBE_QPOS + 2];
     return obs;
   }
 

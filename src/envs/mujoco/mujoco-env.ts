@@ -15,8 +15,16 @@
  */
 import { Rng } from '../../core/rng.ts';
 import {
-  expectStateType, restoreRng, stateNumber,
-  type Env, type EnvSpec, type EnvState, type Info, type ResetOptions, type ResetResult, type StepResult,
+  expectStateType,
+  restoreRng,
+  stateNumber,
+  type Env,
+  type EnvSpec,
+  type EnvState,
+  type Info,
+  type ResetOptions,
+  type ResetResult,
+  type StepResult,
 } from '../env.ts';
 import { Box } from '../spaces.ts';
 import type { MujocoModule } from './loader.ts';
@@ -214,7 +222,9 @@ export abstract class MujocoEnv implements Env {
     if (!isNumbers) throw new Error(`${label}: saved state field 'integration' must be a Float64Array`);
     const values = integration as ArrayLike<number>;
     if (values.length !== size) {
-      throw new Error(`${label}: saved integration state has ${values.length} values, this model's has ${size} (a different model or MuJoCo version?)`);
+      throw new Error(
+        `${label}: saved integration state has ${values.length} values, this model's has ${size} (a different model or MuJoCo version?)`,
+      );
     }
     const stepsSinceReset = stateNumber(s, 'stepsSinceReset', label, { integer: true, min: 0 });
     const rng = restoreRng(s.rng, label);

@@ -26,9 +26,7 @@
  * which mj_getState's integration state includes. So env getState()/setState() need nothing extra.
  */
 import type { MujocoModule } from './loader.ts';
-import {
-  ARM_BASE_POS, FINGER_RANGE, PANDA_JOINT_LIMITS, PANDA_REST_QPOS, TABLE_TOP_Z,
-} from './models/panda.ts';
+import { ARM_BASE_POS, FINGER_RANGE, PANDA_JOINT_LIMITS, PANDA_REST_QPOS, TABLE_TOP_Z } from './models/panda.ts';
 import { axisAngle2mat, matMul, rotationError } from './rotations.ts';
 
 type MjModel = InstanceType<MujocoModule['MjModel']>;
@@ -143,15 +141,25 @@ export class PandaOscController {
     const r = Math.hypot(dx, dy);
     if (r < WORKSPACE.minRadius) {
       // Push radially outward; straight ahead (+x) if the goal is on the base axis.
-      if (r < 1e-9) { dx = 1; dy = 0; } else { dx /= r; dy /= r; }
+      if (r < 1e-9) {
+        dx = 1;
+        dy = 0;
+      } else {
+        dx /= r;
+        dy /= r;
+      }
       p[0] = ARM_BASE_POS[0] + dx * WORKSPACE.minRadius;
       p[1] = ARM_BASE_POS[1] + dy * WORKSPACE.minRadius;
     }
-    const sx = p[0] - SHOULDER[0], sy = p[1] - SHOULDER[1], sz = p[2] - SHOULDER[2];
+    const sx = p[0] - SHOULDER[0],
+      sy = p[1] - SHOULDER[1],
+      sz = p[2] - SHOULDER[2];
     const d = Math.hypot(sx, sy, sz);
     if (d > WORKSPACE.maxShoulderDistance) {
       const k = WORKSPACE.maxShoulderDistance / d;
-      p[0] = SHOULDER[0] + sx * k; p[1] = SHOULDER[1] + sy * k; p[2] = SHOULDER[2] + sz * k;
+      p[0] = SHOULDER[0] + sx * k;
+      p[1] = SHOULDER[1] + sy * k;
+      p[2] = SHOULDER[2] + sz * k;
     }
   }
 
@@ -169,7 +177,7 @@ export class PandaOscController {
     this.goalPos = goal;
     this.goalMat = matMul(axisAngle2mat(a[3] * MAX_ROT_DELTA, a[4] * MAX_ROT_DELTA, a[5] * MAX_ROT_DELTA), this.eefMat());
     const ctrl = this.data.ctrl as Float64Array;
-    ctrl[ARM_DOF] = FINGER_RANGE * (1 - a[6]) / 2;
+    ctrl[ARM_DOF] = (FINGER_RANGE * (1 - a[6])) / 2;
     this.track();
   }
 

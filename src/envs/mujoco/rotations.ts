@@ -5,36 +5,66 @@
 
 /** Quaternion (w, x, y, z) of a row-major rotation matrix, written to out[offset..offset+4]; w >= 0. Shepperd's method. */
 export function mat2quat(m: ArrayLike<number>, mOffset: number, out: Float64Array | Float32Array | number[], outOffset = 0): void {
-  const m00 = m[mOffset], m01 = m[mOffset + 1], m02 = m[mOffset + 2];
-  const m10 = m[mOffset + 3], m11 = m[mOffset + 4], m12 = m[mOffset + 5];
-  const m20 = m[mOffset + 6], m21 = m[mOffset + 7], m22 = m[mOffset + 8];
+  const m00 = m[mOffset],
+    m01 = m[mOffset + 1],
+    m02 = m[mOffset + 2];
+  const m10 = m[mOffset + 3],
+    m11 = m[mOffset + 4],
+    m12 = m[mOffset + 5];
+  const m20 = m[mOffset + 6],
+    m21 = m[mOffset + 7],
+    m22 = m[mOffset + 8];
   const trace = m00 + m11 + m22;
   let w: number, x: number, y: number, z: number;
   if (trace > 0) {
     const s = 2 * Math.sqrt(trace + 1);
-    w = 0.25 * s; x = (m21 - m12) / s; y = (m02 - m20) / s; z = (m10 - m01) / s;
+    w = 0.25 * s;
+    x = (m21 - m12) / s;
+    y = (m02 - m20) / s;
+    z = (m10 - m01) / s;
   } else if (m00 > m11 && m00 > m22) {
     const s = 2 * Math.sqrt(1 + m00 - m11 - m22);
-    w = (m21 - m12) / s; x = 0.25 * s; y = (m01 + m10) / s; z = (m02 + m20) / s;
+    w = (m21 - m12) / s;
+    x = 0.25 * s;
+    y = (m01 + m10) / s;
+    z = (m02 + m20) / s;
   } else if (m11 > m22) {
     const s = 2 * Math.sqrt(1 + m11 - m00 - m22);
-    w = (m02 - m20) / s; x = (m01 + m10) / s; y = 0.25 * s; z = (m12 + m21) / s;
+    w = (m02 - m20) / s;
+    x = (m01 + m10) / s;
+    y = 0.25 * s;
+    z = (m12 + m21) / s;
   } else {
     const s = 2 * Math.sqrt(1 + m22 - m00 - m11);
-    w = (m10 - m01) / s; x = (m02 + m20) / s; y = (m12 + m21) / s; z = 0.25 * s;
+    w = (m10 - m01) / s;
+    x = (m02 + m20) / s;
+    y = (m12 + m21) / s;
+    z = 0.25 * s;
   }
   const sign = w < 0 ? -1 : 1;
   const n = sign / Math.hypot(w, x, y, z);
-  out[outOffset] = w * n; out[outOffset + 1] = x * n; out[outOffset + 2] = y * n; out[outOffset + 3] = z * n;
+  out[outOffset] = w * n;
+  out[outOffset + 1] = x * n;
+  out[outOffset + 2] = y * n;
+  out[outOffset + 3] = z * n;
 }
 
 /** Row-major rotation matrix of a unit quaternion (w, x, y, z). */
 export function quat2mat(q: ArrayLike<number>, qOffset = 0): Float64Array {
-  const w = q[qOffset], x = q[qOffset + 1], y = q[qOffset + 2], z = q[qOffset + 3];
+  const w = q[qOffset],
+    x = q[qOffset + 1],
+    y = q[qOffset + 2],
+    z = q[qOffset + 3];
   return Float64Array.of(
-    1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-    2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-    2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
+    1 - 2 * (y * y + z * z),
+    2 * (x * y - w * z),
+    2 * (x * z + w * y),
+    2 * (x * y + w * z),
+    1 - 2 * (x * x + z * z),
+    2 * (y * z - w * x),
+    2 * (x * z - w * y),
+    2 * (y * z + w * x),
+    1 - 2 * (x * x + y * y),
   );
 }
 

@@ -14,18 +14,22 @@ export class Walker2dEnv extends HealthyLocomotionEnv {
   constructor(mj: MujocoModule, options: Walker2dOptions = {}) {
     checkOptionKeys('Walker2d-v5', options, HEALTHY_LOCOMOTION_OPTION_KEYS);
     // Defaults: Gymnasium v5 walker2d_v5.py __init__.
-    super(mj, {
-      xml: options.xml ?? WALKER2D_XML,
-      frameSkip: options.frameSkip ?? 4,
-      forwardRewardWeight: options.forwardRewardWeight ?? 1.0,
-      ctrlCostWeight: options.ctrlCostWeight ?? 1e-3,
-      healthyReward: options.healthyReward ?? 1.0,
-      terminateWhenUnhealthy: options.terminateWhenUnhealthy ?? true,
-      healthyZRange: options.healthyZRange ?? [0.8, 2.0],
-      healthyAngleRange: options.healthyAngleRange ?? [-1, 1],
-      resetNoiseScale: options.resetNoiseScale ?? 5e-3,
-      excludeCurrentPositionsFromObservation: options.excludeCurrentPositionsFromObservation ?? true,
-    }, 'Walker2d-v5');
+    super(
+      mj,
+      {
+        xml: options.xml ?? WALKER2D_XML,
+        frameSkip: options.frameSkip ?? 4,
+        forwardRewardWeight: options.forwardRewardWeight ?? 1.0,
+        ctrlCostWeight: options.ctrlCostWeight ?? 1e-3,
+        healthyReward: options.healthyReward ?? 1.0,
+        terminateWhenUnhealthy: options.terminateWhenUnhealthy ?? true,
+        healthyZRange: options.healthyZRange ?? [0.8, 2.0],
+        healthyAngleRange: options.healthyAngleRange ?? [-1, 1],
+        resetNoiseScale: options.resetNoiseScale ?? 5e-3,
+        excludeCurrentPositionsFromObservation: options.excludeCurrentPositionsFromObservation ?? true,
+      },
+      'Walker2d-v5',
+    );
   }
 
   /** walker2d_v5.py is_healthy: rootz and rooty strictly inside their ranges; no state-range check in v5. */
