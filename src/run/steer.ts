@@ -28,7 +28,7 @@ import type { NoisePolicy, Precision } from '../policies/policy.ts';
 import { gaussianNoiseActor, type EpisodeStats } from './evaluate.ts';
 import { checkSchedule, runTraining, type RunResult, type Schedule, type Trainer } from './harness.ts';
 import { checkRunFolderPath } from './run-dir.ts';
-import { parseConfig, readConfigFile, renameOptions, RESUME_OVERRIDABLE, resumedConfig, runControlShape, storedConfig } from './run-config.ts';
+import { parseConfig, readConfigFile, RESUME_OVERRIDABLE, resumedConfig, runControlShape, storedConfig } from './run-config.ts';
 
 /** Defaults: the DSRL reference's Gym settings (shared/reference/dsrl.md) unless noted. */
 export const steerSchema = z
@@ -160,7 +160,7 @@ function scheduleOf(cfg: SteerConfig): Schedule {
  * saved before `normalizeObs` existed showed the agent raw observations.
  */
 export function legacySteerConfig(stored: Record<string, unknown>, policy: Pick<NoisePolicy, 'chunk' | 'actDim'>): Record<string, unknown> {
-  const config = renameOptions(stored, {});
+  const config = { ...stored };
   const M = config.actionMagnitude;
   if (!('targetEntropy' in config) && typeof M === 'number' && M > 0) config.targetEntropy = -policy.chunk * policy.actDim * Math.log(M);
   if (!('normalizeObs' in config)) config.normalizeObs = false;
