@@ -1,5 +1,6 @@
 /**
- * `dsrl pretrain`: behavior-clone a diffusion policy from a D4RL-layout HDF5 dataset and save it as a
+ * `dsrl pretrain`: behavior-clone a diffusion policy from an HDF5 dataset in D4RL or robomimic layout (told apart
+ * by the file's groups; a robomimic file is flattened as src/data/robomimic.ts describes) and save it as a
  * checkpoint folder (model.safetensors + manifest.json) that `dsrl eval` and DSRL steering load.
  */
 import { existsSync } from 'node:fs';
@@ -41,6 +42,8 @@ export interface PretrainOptions {
   saveEvery: number;
   /** Overwrite an existing checkpoint in `out`. */
   force: boolean;
+  /** robomimic layout: train on the demos of mask/<filterKey> only (e.g. train, better). */
+  filterKey?: string;
 }
 
 /** CLI defaults: DSRL's Gym settings (Ta 4, T 20, S 5), DPPO's time_dim 16 and EMA (0.995 every 10 steps). */
@@ -80,8 +83,9 @@ export function registerPretrain(program: Command): void {
   const d = PRETRAIN_DEFAULTS;
   program
     .command('pretrain')
-    .description('behavior-clone a diffusion policy (DDPM, DDIM sampling) from a D4RL-layout HDF5 dataset')
-    .requiredOption('--dataset <file.h5>', 'D4RL-layout dataset')
+    .description('behavior-clone a diffusion policy (DDPM, DDIM sampling) from an HDF5 dataset in D4RL or robomimic layout')
+    .requiredOption('--dataset <file.h5>', 'dataset in D4RL or robomimic layout (told apart by its groups)')
+    .option('--filter-key <name>', 'robomimic layout: only the demos of mask/<name> (e.g. train)')
     .requiredOption('--out <dir>', 'checkpoint folder to write (model.safetensors + manifest.json)')
     .requiredOption('--steps <n>', 'gradient steps', intArg('--steps'))
     .option('--chunk <n>', 'actions per chunk (Ta)', intArg('--chunk'), d.chunk)
@@ -160,7 +164,7 @@ export async function runPretrain(
   const opts = { ...PRETRAIN_DEFAULTS, ...stripUndefined(input) } as PretrainOptions;
   const log = io.log ?? ((line: string) => console.log(line));
   const [
-    { readD4rl, datasetHash },
+    { readDataset, datasetHash },
     { buildChunkData, DiffusionTrainer, resolvePretrainConfig },
     { checkDiffusionPolicySpec },
     { saveDiffusionCheckpoint },
@@ -192,7 +196,7 @@ export async function runPretrain(
   const shape = { chunk: opts.chunk, denoisingSteps: opts.T, ddimSteps: opts.ddimSteps, timeDim: opts.timeDim, width: opts.width, depth: opts.depth };
   checkDiffusionPolicySpec({ ...shape, obsDim: 1, actDim: 1 }); // the dims come from the dataset
 
-  const dataset = await readD4rl(opts.dataset);
+  const dataset = await readDataset(opts.dataset, { filterKey: opts.filterKey });
   if (dataset.size === 0) throw new Error(`${opts.dataset}: the dataset has no steps (0 rows): nothing to clone`);
   const bounds = await resolveActionBounds(opts, dataset);
   const spec = { ...shape, obsDim: dataset.obsDim, actDim: dataset.actionDim };
