@@ -1,13 +1,14 @@
 /**
  * What the repo ships must load and work: the medium datasets through the D4RL reader (their
- * returns as stated in their metadata and data/README.md), and the base policies through the
- * checkpoint loader, evaluated in their env with the same protocol as `dsrl eval`.
+ * returns as stated in their metadata and data/README.md), the manipulation demos through the
+ * robomimic reader (their counts as stated in their env_args and data/README.md), and the base
+ * policies through the checkpoint loader, evaluated in their env with the same protocol as `dsrl eval`.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { episodeReturnStats, splitEpisodes } from '../src/data/d4rl.ts';
-import { readD4rl } from '../src/data/hdf5.ts';
+import { readD4rl, readDataset, readRobomimic } from '../src/data/hdf5.ts';
 import { makeEnv } from '../src/envs/registry.ts';
 import { evaluateBasePolicy } from '../src/run/evaluate-run.ts';
 import { loadDiffusionCheckpoint } from '../src/policies/diffusion/checkpoint-io.ts';
@@ -33,6 +34,46 @@ describe('shipped medium datasets', () => {
     expect(stats.count).toBe(Number(ds.metadata.episodes));
     expect(stats.mean).toBeCloseTo(Number(ds.metadata.return_mean), 1);
   });
+});
+
+/** robomimic-layout demos, and what data/README.md states for each: demos, successful ones, mean length (steps). */
+const ROBOMIMIC_SHIPPED: Record<string, { env: string; demos: number; successful: number; meanLength: number }> = {
+  'lift-mh.hdf5': { env: 'Lift-v0', demos: 50, successful: 45, meanLength: 109.0 },
+};
+
+describe('shipped manipulation demos (robomimic layout)', () => {
+  it('are the ones data/README.md lists', () => {
+    expect(
+      readdirSync(join(root, 'data'))
+        .filter((f) => f.endsWith('.hdf5'))
+        .sort(),
+    ).toEqual(Object.keys(ROBOMIMIC_SHIPPED).sort());
+  });
+
+  it.each(Object.keys(ROBOMIMIC_SHIPPED))(
+    '%s loads with the counts its metadata and data/README.md state, and flattens for its env',
+    async (file) => {
+      const want = ROBOMIMIC_SHIPPED[file];
+      const path = join(root, 'data', file);
+      const ds = await readRobomimic(path);
+      expect(ds.envArgs.env_id).toBe(want.env);
+      expect(ds.demos.length).toBe(want.demos);
+      const successful = ds.demos.filter((d) => d.attrs.success === 1);
+      expect(successful.length).toBe(want.successful);
+      expect(ds.masks.successful.length).toBe(want.successful);
+      // Successful demos end on their success step; the failure share is what the recipe asked for.
+      for (const d of ds.demos) expect(d.dones[d.length - 1]).toBe(d.attrs.success);
+      expect(Math.round(Number(ds.envArgs.failure_share) * want.demos)).toBe(want.demos - want.successful);
+      const steps = ds.demos.reduce((s, d) => s + d.length, 0);
+      expect((steps / ds.demos.length).toFixed(1)).toBe(want.meanLength.toFixed(1));
+      const flat = await readDataset(path);
+      const env = await makeEnv(want.env);
+      expect(flat.obsDim).toBe(env.observationSpace.size);
+      expect(flat.actionDim).toBe(env.actionSpace.size);
+      env.close();
+      expect(flat.size).toBe(steps);
+    },
+  );
 });
 
 describe('shipped base policies', () => {

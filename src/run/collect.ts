@@ -1,11 +1,13 @@
 /**
  * `dsrl collect`: roll out a trained agent (its mean action, optionally with Gaussian action noise, or samples
  * of its stochastic policy) and write the episodes as a D4RL-layout HDF5 dataset, with the command and its
- * results in the file's metadata.
+ * results in the file's metadata. With `--scripted <task>`, a scripted multi-human demonstrator's episodes in robomimic's
+ * layout instead (collectScripted).
  */
 import { Rng } from '../core/rng.ts';
 import { createD4rlDataset, type D4rlDataset } from '../data/d4rl.ts';
-import { datasetHash, writeD4rl } from '../data/hdf5.ts';
+import { datasetHash, writeD4rl, writeRobomimic } from '../data/hdf5.ts';
+import { ENV_OBS_KEYS, robomimicEnvArgs, type RobomimicDataset, type RobomimicDemo } from '../data/robomimic.ts';
 import { makeEnv } from '../envs/registry.ts';
 import { loadSacCheckpoint } from './sac-checkpoint.ts';
 
@@ -100,4 +102,159 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
   );
   await writeD4rl(opts.out, dataset);
   return { dataset, returns, mean, std, hash: datasetHash(dataset) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scripted demonstrations (`dsrl collect --scripted lift`): robomimic layout
+
+/** Tasks with a multi-human demonstrator, and the env each runs in. */
+export const SCRIPTED_TASKS = { lift: 'Lift-v0' } as const;
+export type ScriptedTask = keyof typeof SCRIPTED_TASKS;
+
+export interface ScriptedCollectOptions {
+  scripted: string;
+  /** Demos to write. */
+  episodes: number;
+  seed: number;
+  out: string;
+  /**
+   * Share of the written demos that are failures (episodes that hit the time limit), 0 by default: robomimic's
+   * MH datasets hold successful demos only. Failed episodes beyond this share are dropped, as are successes
+   * beyond the rest.
+   */
+  failureShare?: number;
+  /** Share of demos in mask/valid (the rest in mask/train), drawn with the seed. Default 0.1, as robomimic's split. */
+  validShare?: number;
+  command?: string;
+}
+
+export interface ScriptedCollectResult {
+  dataset: RobomimicDataset;
+  /** Episodes run (kept or dropped). */
+  attempts: number;
+  successes: number;
+  failures: number;
+  meanLength: number;
+}
+
+/**
+ * Run the multi-human demonstrator and write robomimic layout: demo k is attempt a's episode, reset with seed
+ * `seed * 100003 + a` (collect's convention), operator `a mod 6`, its random draws from the stream derived
+ * from the seed and `a`. Per demo the attributes `operator` and `success`; masks train/valid, the operators'
+ * skills (better/okay/worse, as robomimic's MH) and successful/failed.
+ */
+export async function collectScripted(opts: ScriptedCollectOptions): Promise<ScriptedCollectResult> {
+  if (!(opts.scripted in SCRIPTED_TASKS))
+    throw new Error(`--scripted must be one of ${Object.keys(SCRIPTED_TASKS).join(', ')}, got "${opts.scripted}"`);
+  if (!Number.isSafeInteger(opts.episodes) || opts.episodes < 1) throw new Error(`--episodes must be >= 1, got ${opts.episodes}`);
+  const failureShare = opts.failureShare ?? 0;
+  if (!(failureShare >= 0 && failureShare <= 1)) throw new Error(`--failure-share must be in [0, 1], got ${failureShare}`);
+  const validShare = opts.validShare ?? 0.1;
+  if (!(validShare >= 0 && validShare < 1)) throw new Error(`--valid-share must be in [0, 1), got ${validShare}`);
+  const envId = SCRIPTED_TASKS[opts.scripted as ScriptedTask];
+  const { LiftMultiHuman, LIFT_OPERATORS } = await import('../envs/mujoco/scripted/lift-mh.ts');
+  const keys = ENV_OBS_KEYS[envId];
+  const env = await makeEnv(envId);
+  // The simulator's own state (MuJoCo's integration state) for data/demo_N/states, not the wrappers'.
+  const sim = env.unwrapped;
+  const simState = (): Float64Array => Float64Array.from(sim.getState!().integration as Float64Array);
+  const wantFailures = Math.round(failureShare * opts.episodes);
+  const wantSuccesses = opts.episodes - wantFailures;
+  const master = Rng.fromSeed(opts.seed);
+  const demos: RobomimicDemo[] = [];
+  const skills: Record<string, string[]> = { better: [], okay: [], worse: [] };
+  let successes = 0;
+  let failures = 0;
+  let attempts = 0;
+  // Failures are rarer than successes; give up rather than loop forever when the operators cannot fail enough.
+  const maxAttempts = 50 * opts.episodes;
+  try {
+    while (successes < wantSuccesses || failures < wantFailures) {
+      if (attempts >= maxAttempts) {
+        throw new Error(
+          `${opts.out}: ${attempts} episodes gave ${successes} successes and ${failures} failures, short of ${wantSuccesses} and ${wantFailures}`,
+        );
+      }
+      const attempt = attempts++;
+      const operator = LIFT_OPERATORS[attempt % LIFT_OPERATORS.length];
+      const demonstrator = new LiftMultiHuman(operator);
+      let { obs } = env.reset({ seed: opts.seed * 100_003 + attempt });
+      demonstrator.reset(obs, master.derive(`demo ${attempt}`));
+      const steps: { obs: Float32Array; next: Float32Array; action: Float32Array; reward: number; done: boolean; state: Float64Array }[] = [];
+      let success = false;
+      for (;;) {
+        const state = simState();
+        const action = demonstrator.act(obs);
+        const r = env.step(action);
+        steps.push({ obs: Float32Array.from(obs), next: Float32Array.from(r.obs), action, reward: r.reward, done: r.terminated, state });
+        obs = r.obs;
+        if (r.info.success === true) success = true;
+        if (r.terminated || r.truncated) break;
+      }
+      if (success ? successes >= wantSuccesses : failures >= wantFailures) continue;
+      if (success) successes++;
+      else failures++;
+      const T = steps.length;
+      const name = `demo_${demos.length}`;
+      const stateDim = steps[0].state.length;
+      const demo: RobomimicDemo = {
+        name,
+        length: T,
+        obs: {},
+        nextObs: {},
+        actions: new Float32Array(T * 7),
+        rewards: Float32Array.from(steps, (s) => s.reward),
+        dones: Uint8Array.from(steps, (s) => (s.done ? 1 : 0)),
+        states: new Float64Array(T * stateDim),
+        attrs: { operator: operator.id, skill: operator.skill, success: success ? 1 : 0, seed: opts.seed * 100_003 + attempt },
+      };
+      let offset = 0;
+      for (const k of keys) {
+        const o = new Float32Array(T * k.dim);
+        const n = new Float32Array(T * k.dim);
+        steps.forEach((s, t) => {
+          o.set(s.obs.subarray(offset, offset + k.dim), t * k.dim);
+          n.set(s.next.subarray(offset, offset + k.dim), t * k.dim);
+        });
+        demo.obs[k.name] = o;
+        demo.nextObs[k.name] = n;
+        offset += k.dim;
+      }
+      steps.forEach((s, t) => {
+        demo.actions.set(s.action, t * 7);
+        demo.states.set(s.state, t * stateDim);
+      });
+      demos.push(demo);
+      skills[operator.skill].push(name);
+    }
+  } finally {
+    env.close();
+  }
+  const names = demos.map((d) => d.name);
+  const order = master.derive('valid split').permutation(names.length);
+  const validCount = Math.round(validShare * names.length);
+  const valid = new Set(Array.from(order.subarray(0, validCount), (i) => names[i]));
+  const dataset: RobomimicDataset = {
+    envArgs: robomimicEnvArgs(envId, keys, {
+      generator: `dsrl collect --scripted ${opts.scripted}`,
+      seed: opts.seed,
+      failure_share: failureShare,
+      attempts,
+      command: opts.command ?? '',
+    }),
+    obsKeys: keys.map((k) => ({ ...k })),
+    actionDim: 7,
+    stateDim: demos[0].states.length / demos[0].length,
+    demos,
+    masks: {
+      train: names.filter((n) => !valid.has(n)),
+      valid: names.filter((n) => valid.has(n)),
+      ...skills,
+      successful: demos.filter((d) => d.attrs.success === 1).map((d) => d.name),
+      failed: demos.filter((d) => d.attrs.success === 0).map((d) => d.name),
+    },
+  };
+  await writeRobomimic(opts.out, dataset);
+  const meanLength = demos.reduce((s, d) => s + d.length, 0) / demos.length;
+  return { dataset, attempts, successes, failures, meanLength };
 }
