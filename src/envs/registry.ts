@@ -79,6 +79,17 @@ registerEnv({
   entryPoint: async (options) => (await import('./mujoco/lift.ts')).createLift(options),
   maxEpisodeSteps: 300,
 });
+// robosuite's PickPlaceCan (300 steps) and NutAssemblySquare (400 steps), the horizons DSRL runs them with (manipulation.md).
+registerEnv({
+  id: 'PickPlaceCan-v0',
+  entryPoint: async (options) => (await import('./mujoco/pick-place-can.ts')).createPickPlaceCan(options),
+  maxEpisodeSteps: 300,
+});
+registerEnv({
+  id: 'NutAssemblySquare-v0',
+  entryPoint: async (options) => (await import('./mujoco/nut-assembly-square.ts')).createNutAssemblySquare(options),
+  maxEpisodeSteps: 400,
+});
 
 /** A vector env of `n` copies of a registered env, each wrapped in ActionChunk(chunk) (what a base policy's chunks run on). */
 export async function makeChunkedVectorEnv(id: string, n: number, chunk: number): Promise<SyncVectorEnv> {

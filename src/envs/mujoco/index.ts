@@ -1,4 +1,4 @@
-/** MuJoCo tasks: Gymnasium v5 locomotion and the manipulation tasks (Lift-v0). Usually reached through makeEnv('Hopper-v5'); direct access for tests and tools. */
+/** MuJoCo tasks: Gymnasium v5 locomotion and the manipulation tasks (Lift-v0, PickPlaceCan-v0, NutAssemblySquare-v0). Usually reached through makeEnv('Hopper-v5'); direct access for tests and tools. */
 export { loadMujoco, type MujocoModule } from './loader.ts';
 export { MujocoEnv } from './mujoco-env.ts';
 export { HopperEnv, createHopper, type HopperOptions } from './hopper.ts';
@@ -11,3 +11,10 @@ export { LiftEnv, createLift, LIFT_SUCCESS_HEIGHT, type LiftOptions, type LiftRe
 export { PandaOscController, MAX_POS_DELTA, MAX_ROT_DELTA, WORKSPACE } from './panda-controller.ts';
 export { LiftExpert, type LiftExpertOptions, type LiftExpertPhase } from './scripted/lift.ts';
 export { PANDA_LIFT_XML, pandaSceneXml, type PandaSceneOptions } from './models/panda.ts';
+export { ManipulationEnv, type ManipulationOptions, type ManipulationReward } from './manipulation-env.ts';
+export { PickPlaceCanEnv, createPickPlaceCan, type PickPlaceCanOptions } from './pick-place-can.ts';
+export { NutAssemblySquareEnv, createNutAssemblySquare, type NutAssemblySquareOptions } from './nut-assembly-square.ts';
+export { PickPlaceCanExpert, type PickPlaceCanExpertPhase } from './scripted/pick-place-can.ts';
+export { NutAssemblySquareExpert, type NutAssemblySquareExpertPhase } from './scripted/nut-assembly-square.ts';
+export { PICK_PLACE_CAN_XML } from './models/pick-place.ts';
+export { NUT_ASSEMBLY_SQUARE_XML } from './models/nut-assembly.ts';

@@ -20,13 +20,17 @@
  * Registered with a 300-step TimeLimit (DSRL's horizon).
  */
 import type { Rng } from '../../core/rng.ts';
-import type { Info, StepResult } from '../env.ts';
 import { Box } from '../spaces.ts';
 import { loadMujoco, type MujocoModule } from './loader.ts';
-import { checkOptionKeys, MujocoEnv } from './mujoco-env.ts';
-import { CONTROL_SUBSTEPS, CUBE_HALF, FINGER_RANGE, PANDA_LIFT_XML, PANDA_REST_QPOS, TABLE_TOP_Z } from './models/panda.ts';
-import { PandaOscController } from './panda-controller.ts';
-import { mat2quat } from './rotations.ts';
+import {
+  MANIPULATION_OPTION_KEYS,
+  ManipulationEnv,
+  OBJECT_QPOS,
+  placeFreeObject,
+  type ManipulationOptions,
+  type ManipulationReward,
+} from './manipulation-env.ts';
+import { CUBE_HALF, PANDA_LIFT_XML, TABLE_TOP_Z } from './models/panda.ts';
 
 /** robosuite Lift: success when the cube's centre is this far above the table top (manipulation.md). */
 export const LIFT_SUCCESS_HEIGHT = 0.04;
@@ -34,98 +38,43 @@ export const LIFT_SUCCESS_HEIGHT = 0.04;
 const DENSE_SUCCESS = 2.25;
 const DENSE_GRASP = 0.25;
 
-export type LiftReward = 'sparse' | 'dense';
+export type LiftReward = ManipulationReward;
 
-export interface LiftOptions {
-  /** 'sparse' (default): -1 per step, 0 on success. 'dense': shaped, in [-1, 0]. */
-  reward?: LiftReward;
+export interface LiftOptions extends ManipulationOptions {
   /** Half-width (m) of the square the cube is placed in around the table centre. Default 0.03 (issue 18). */
   placementRange?: number;
   /** Draw the cube's yaw uniformly in [0, 2 pi) (default true); false places it axis-aligned. */
   randomYaw?: boolean;
-  /** Std (rad) of the Gaussian noise on each arm joint at reset. Default 0.02: a small spread of start poses. */
-  jointNoise?: number;
-  /** End the episode on the success step (default true, as the DSRL reference). */
-  terminateOnSuccess?: boolean;
 }
 
-const LIFT_OPTION_KEYS = ['reward', 'placementRange', 'randomYaw', 'jointNoise', 'terminateOnSuccess'] as const;
+const LIFT_OPTION_KEYS = [...MANIPULATION_OPTION_KEYS, 'placementRange', 'randomYaw'] as const;
 
-/** qpos layout of the Lift scene: 7 arm joints, 2 finger joints, the cube's free joint (3 position + 4 quaternion). */
-const FINGER_QPOS = 7;
-const CUBE_QPOS = 9;
+/** qpos of the cube's free joint (3 position + 4 quaternion), after the arm and fingers. */
+const CUBE_QPOS = OBJECT_QPOS;
 
-export class LiftEnv extends MujocoEnv {
-  override readonly actionSpace: Box = new Box(-1, 1, [7]);
+export class LiftEnv extends ManipulationEnv {
   readonly observationSpace: Box = new Box(-Infinity, Infinity, [19]);
-  readonly reward: LiftReward;
   readonly placementRange: number;
   readonly randomYaw: boolean;
-  readonly jointNoise: number;
-  readonly terminateOnSuccess: boolean;
-  readonly controller: PandaOscController;
   private readonly cubeGeom: number;
-  private readonly leftPadGeom: number;
-  private readonly rightPadGeom: number;
-  private isClosed = false;
 
   constructor(mj: MujocoModule, options: LiftOptions = {}) {
-    checkOptionKeys('Lift-v0', options, LIFT_OPTION_KEYS);
-    const reward = options.reward ?? 'sparse';
-    if (reward !== 'sparse' && reward !== 'dense') throw new Error(`Lift-v0: reward must be 'sparse' or 'dense', got ${String(reward)}`);
     const placementRange = options.placementRange ?? 0.03;
     if (!(placementRange >= 0 && placementRange <= 0.2)) throw new Error(`Lift-v0: placementRange must be in [0, 0.2] m, got ${placementRange}`);
-    const jointNoise = options.jointNoise ?? 0.02;
-    if (!(jointNoise >= 0 && jointNoise <= 0.2)) throw new Error(`Lift-v0: jointNoise must be in [0, 0.2] rad, got ${jointNoise}`);
-    super(mj, PANDA_LIFT_XML, CONTROL_SUBSTEPS, 'Lift-v0');
-    this.reward = reward;
+    super(mj, PANDA_LIFT_XML, 'Lift-v0', options, LIFT_OPTION_KEYS);
     this.placementRange = placementRange;
     this.randomYaw = options.randomYaw ?? true;
-    this.jointNoise = jointNoise;
-    this.terminateOnSuccess = options.terminateOnSuccess ?? true;
-    const geom = (name: string): number => mj.mj_name2id(this.model, mj.mjtObj.mjOBJ_GEOM.value, name);
-    this.cubeGeom = geom('cube');
-    this.leftPadGeom = geom('left_pad');
-    this.rightPadGeom = geom('right_pad');
-    PandaOscController.tuneServos(mj, this.model, this.data);
-    this.controller = new PandaOscController(mj, this.model, this.data);
+    this.cubeGeom = this.geomId('cube');
   }
 
   protected resetModel(rng: Rng, qpos: Float64Array, qvel: Float64Array): void {
-    const ctrl = this.data.ctrl as Float64Array;
-    for (let i = 0; i < 7; i++) {
-      qpos[i] = PANDA_REST_QPOS[i] + this.jointNoise * rng.normal();
-      ctrl[i] = qpos[i]; // the servos hold the start pose
-    }
-    qpos[FINGER_QPOS] = FINGER_RANGE;
-    qpos[FINGER_QPOS + 1] = -FINGER_RANGE;
-    ctrl[7] = FINGER_RANGE;
+    this.resetArm(rng, qpos);
     const r = this.placementRange;
-    qpos[CUBE_QPOS] = rng.uniformRange(-r, r);
-    qpos[CUBE_QPOS + 1] = rng.uniformRange(-r, r);
-    qpos[CUBE_QPOS + 2] = TABLE_TOP_Z + CUBE_HALF;
+    const x = rng.uniformRange(-r, r);
+    const y = rng.uniformRange(-r, r);
     const yaw = this.randomYaw ? rng.uniformRange(0, 2 * Math.PI) : 0;
-    qpos[CUBE_QPOS + 3] = Math.cos(yaw / 2);
-    qpos[CUBE_QPOS + 4] = 0;
-    qpos[CUBE_QPOS + 5] = 0;
-    qpos[CUBE_QPOS + 6] = Math.sin(yaw / 2);
+    placeFreeObject(qpos, CUBE_QPOS, x, y, TABLE_TOP_Z + CUBE_HALF, yaw);
     qvel.fill(0);
-  }
-
-  override step(action: ArrayLike<number>): StepResult {
-    if (this.isClosed) throw new Error('Lift-v0: step() called after close()');
-    if (action.length !== 7) throw new Error(`Lift-v0: action has ${action.length} values, expected 7`);
-    for (let i = 0; i < 7; i++) {
-      if (!Number.isFinite(action[i])) throw new Error(`Lift-v0: action[${i}] is ${action[i]} at step ${this.stepsSinceReset + 1} after reset`);
-    }
-    this.ensureViews();
-    // The controller ends with mj_forward: mj_step leaves kinematics and contacts of the state *before* its
-    // last integration, and recomputing them makes observations, the next control step and the dense reward
-    // functions of the current state (a state restored by setState(), which runs mj_forward, continues
-    // bit-identically).
-    this.controller.step(action, this.frameSkip);
-    this.stepsSinceReset++;
-    return this.stepResult(action, 0);
   }
 
   /** Cube centre height above the table top (m). */
@@ -140,46 +89,14 @@ export class LiftEnv extends MujocoEnv {
 
   /** Both finger pads touch the cube (robosuite's grasp check, on pads). */
   isGrasping(): boolean {
-    let left = false;
-    let right = false;
-    const contacts = this.data.contact;
-    const n = this.data.ncon;
-    for (let i = 0; i < n && !(left && right); i++) {
-      const c = contacts.get(i);
-      if (!c) continue;
-      const g1 = c.geom1;
-      const g2 = c.geom2;
-      c.delete();
-      if (g1 !== this.cubeGeom && g2 !== this.cubeGeom) continue;
-      const other = g1 === this.cubeGeom ? g2 : g1;
-      if (other === this.leftPadGeom) left = true;
-      else if (other === this.rightPadGeom) right = true;
-    }
-    contacts.delete();
-    return left && right;
-  }
-
-  private eefToCubeDistance(): number {
-    const p = this.controller.eefPos();
-    return Math.hypot(p[0] - this.qpos[CUBE_QPOS], p[1] - this.qpos[CUBE_QPOS + 1], p[2] - this.qpos[CUBE_QPOS + 2]);
+    return this.padsTouch([this.cubeGeom]);
   }
 
   protected observation(): Float32Array {
     this.ensureViews();
     const obs = new Float32Array(19);
-    const p = this.controller.eefPos();
-    obs[0] = p[0];
-    obs[1] = p[1];
-    obs[2] = p[2];
-    const q = new Float64Array(4);
-    mat2quat(this.data.site_xmat as Float64Array, 9 * this.controller.siteId, q);
-    obs[3] = q[1];
-    obs[4] = q[2];
-    obs[5] = q[3];
-    obs[6] = q[0];
+    this.robotObservation(obs);
     const qpos = this.qpos;
-    obs[7] = qpos[FINGER_QPOS];
-    obs[8] = qpos[FINGER_QPOS + 1];
     obs[9] = qpos[CUBE_QPOS];
     obs[10] = qpos[CUBE_QPOS + 1];
     obs[11] = qpos[CUBE_QPOS + 2];
@@ -188,36 +105,21 @@ export class LiftEnv extends MujocoEnv {
     obs[13] = qpos[CUBE_QPOS + 5];
     obs[14] = qpos[CUBE_QPOS + 6];
     obs[15] = qpos[CUBE_QPOS + 3];
+    const p = this.controller.eefPos();
     obs[16] = p[0] - qpos[CUBE_QPOS];
     obs[17] = p[1] - qpos[CUBE_QPOS + 1];
     obs[18] = p[2] - qpos[CUBE_QPOS + 2];
     return obs;
   }
 
-  protected resetInfo(): Info {
-    return { success: this.isSuccess() };
-  }
-
-  protected stepResult(_action: ArrayLike<number>, _xBefore: number): StepResult {
-    const success = this.isSuccess();
-    let reward: number;
-    if (this.reward === 'sparse') reward = success ? 0 : -1;
-    else {
-      let shaped = DENSE_SUCCESS;
-      if (!success) {
-        shaped = 1 - Math.tanh(10 * this.eefToCubeDistance());
-        if (this.isGrasping()) shaped += DENSE_GRASP;
-      }
-      reward = shaped / DENSE_SUCCESS - 1;
+  /** robosuite's shaped Lift reward divided by its success value 2.25. */
+  protected shapedReward(success: boolean): number {
+    let shaped = DENSE_SUCCESS;
+    if (!success) {
+      shaped = 1 - Math.tanh(10 * this.eefDistanceTo(CUBE_QPOS));
+      if (this.isGrasping()) shaped += DENSE_GRASP;
     }
-    return { obs: this.observation(), reward, terminated: success && this.terminateOnSuccess, truncated: false, info: { success } };
-  }
-
-  override close(): void {
-    if (this.isClosed) return;
-    this.isClosed = true;
-    this.controller.delete();
-    super.close();
+    return shaped / DENSE_SUCCESS;
   }
 }
 

@@ -126,11 +126,13 @@ const LINK_CAPSULES: readonly (readonly number[])[] = [
   [0, 0, -0.02, 0, 0, 0.08, 0.045],
 ];
 
-const f = (x: number): string => {
+/** A number as MJCF text: 12 significant digits, no -0 or tiny residues. */
+export const f = (x: number): string => {
   const r = Math.abs(x) < 1e-12 ? 0 : x;
   return Number(r.toPrecision(12)).toString();
 };
-const vec = (xs: readonly number[]): string => xs.map(f).join(' ');
+/** Numbers as a space-separated MJCF vector. */
+export const vec = (xs: readonly number[]): string => xs.map(f).join(' ');
 
 /** Body position and quaternion (w x y z) of DH frame i in frame i-1 at q_i = 0. */
 export function dhBodyPose(row: DhRow): { pos: number[]; quat: number[] } {
@@ -143,6 +145,15 @@ export function dhBodyPose(row: DhRow): { pos: number[]; quat: number[] } {
 export interface PandaSceneOptions {
   /** Add Lift's cube on a free joint (body "cube", geom "cube"). Default true. */
   cube?: boolean;
+  /** MJCF added to the worldbody after the arm (a task's fixtures and objects; free objects after the cube). */
+  extraBodies?: string;
+  /** The model's name. Default "panda_lift". */
+  name?: string;
+  /**
+   * MuJoCo's multiccd flag: several contact points per convex-convex pair. Needed for a cylinder standing on a
+   * box (one point, the default, lets it rock); box-box pairs have their own multi-point collider anyway.
+   */
+  multiccd?: boolean;
 }
 
 /**
@@ -154,7 +165,11 @@ export interface PandaSceneOptions {
  * - hand and finger links (4/3): touch the world and the upper arm. This is the self-collision care the
  *   workspace limit alone did not give: under random actions the hand went 3.3 cm into link 2.
  */
-const WORLD_CONTACT = 'contype="1" conaffinity="1"';
+export const WORLD_CONTACT = 'contype="1" conaffinity="1"';
+/** Visual-only geoms (markers): no contacts. */
+export const NO_CONTACT = 'contype="0" conaffinity="0"';
+/** Contact attributes of a graspable object: the pads' tuned friction and softness (see PAD_FRICTION). */
+export const OBJECT_CONTACT = `${WORLD_CONTACT} condim="4" friction="${PAD_FRICTION}" solref="${CONTACT_SOLREF}" solimp="${CONTACT_SOLIMP}"`;
 const UPPER_ARM_CONTACT = 'contype="2" conaffinity="5"';
 const WRIST_CONTACT = 'contype="8" conaffinity="1"';
 const HAND_CONTACT = 'contype="4" conaffinity="3"';
@@ -227,15 +242,16 @@ function actuators(): string {
  */
 export function pandaSceneXml(options: PandaSceneOptions = {}): string {
   const withCube = options.cube ?? true;
+  const extra = options.extraBodies ? `\n${options.extraBodies}` : '';
   const cube = withCube
     ? `    <body name="cube" pos="0 0 ${f(TABLE_TOP_Z + CUBE_HALF)}">
       <freejoint name="cube_joint"/>
-      <geom name="cube" type="box" size="${CUBE_HALF} ${CUBE_HALF} ${CUBE_HALF}" density="${CUBE_DENSITY}" ${WORLD_CONTACT} condim="4" friction="${PAD_FRICTION}" solref="${CONTACT_SOLREF}" solimp="${CONTACT_SOLIMP}" rgba="0.8 0.1 0.1 1"/>
+      <geom name="cube" type="box" size="${CUBE_HALF} ${CUBE_HALF} ${CUBE_HALF}" density="${CUBE_DENSITY}" ${OBJECT_CONTACT} rgba="0.8 0.1 0.1 1"/>
     </body>`
     : '';
-  return `<mujoco model="panda_lift">
+  return `<mujoco model="${options.name ?? 'panda_lift'}">
   <compiler angle="radian" autolimits="true"/>
-  <option timestep="${SIM_TIMESTEP}" integrator="implicitfast" cone="elliptic"/>
+  <option timestep="${SIM_TIMESTEP}" integrator="implicitfast" cone="elliptic"${options.multiccd ? '>\n    <flag multiccd="enable"/>\n  </option>' : '/>'}
   <size memory="4M"/>
   <worldbody>
     <light pos="0 0 3" dir="0 0 -1" directional="true"/>
@@ -243,7 +259,7 @@ export function pandaSceneXml(options: PandaSceneOptions = {}): string {
     <geom name="table" type="box" pos="0 0 ${f(TABLE_TOP_Z / 2)}" size="${TABLE_HALF[0]} ${TABLE_HALF[1]} ${f(TABLE_TOP_Z / 2)}" ${WORLD_CONTACT} rgba="0.6 0.5 0.4 1"/>
     <geom name="pedestal" type="cylinder" pos="${f(ARM_BASE_POS[0])} 0 ${f(ARM_BASE_POS[2] / 2)}" size="0.1 ${f(ARM_BASE_POS[2] / 2)}" contype="0" conaffinity="0" rgba="0.3 0.3 0.3 1"/>
 ${armChain()}
-${cube}
+${cube}${extra}
   </worldbody>
   <tendon>
     <fixed name="grip">
