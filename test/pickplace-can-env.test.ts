@@ -149,16 +149,21 @@ describe('PickPlaceCan-v0', () => {
   });
 
   it('the scripted expert succeeds from seeded starts', async () => {
-    // 20 episodes in CI (100 measured for docs/envs.md); the bar is 95%.
+    // 20 episodes in CI; DSRL_EXPERT_EPISODES=100 runs the 100 of docs/envs.md. The bar is 95%.
+    const episodes = Number(process.env.DSRL_EXPERT_EPISODES ?? 20);
     const env = track(await makeEnv('PickPlaceCan-v0'));
     let successes = 0;
     let longest = 0;
-    for (let seed = 100; seed < 120; seed++) {
+    let total = 0;
+    for (let seed = 100; seed < 100 + episodes; seed++) {
       const steps = runExpert(env, seed, new PickPlaceCanExpert());
       if (steps[steps.length - 1].info.success) successes++;
       longest = Math.max(longest, steps.length);
+      total += steps.length;
     }
-    expect(successes).toBeGreaterThanOrEqual(19);
+    if (process.env.DSRL_TEST_VERBOSE)
+      console.log(`PickPlaceCanExpert: ${successes}/${episodes} successes, mean length ${(total / episodes).toFixed(1)}, longest ${longest}`);
+    expect(successes).toBeGreaterThanOrEqual(Math.ceil(0.95 * episodes));
     expect(longest).toBeLessThan(150);
   });
 });
