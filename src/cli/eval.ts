@@ -24,6 +24,8 @@ export interface EvalOptions {
   raw: boolean;
   /** The base policy's matrix products (bf16 where the CPU has the units). */
   precision: Precision;
+  /** Record the first episode for the viewer into this file (.safetensors). */
+  recordEpisodes?: string;
 }
 
 export const EVAL_DEFAULTS = {
@@ -54,9 +56,17 @@ export function registerEval(program: Command): void {
         .choices(['fp32', 'bf16'])
         .default('fp32'),
     )
+    .option('--record-episodes <file>', 'also record the first episode (body poses, rewards) into this .safetensors file, for dsrl view')
     .option('--json', 'print the result as one JSON line')
     .action(async (o, cmd: Command) => {
       const quiet = { log: o.json ? () => {} : undefined };
+      if (o.recordEpisodes !== undefined) {
+        const { existsSync, statSync } = await import('node:fs');
+        if (!String(o.recordEpisodes).endsWith('.safetensors'))
+          cmd.error(`error: --record-episodes ${o.recordEpisodes}: the file name must end in .safetensors`);
+        if (existsSync(o.recordEpisodes) && statSync(o.recordEpisodes).isDirectory())
+          cmd.error(`error: --record-episodes ${o.recordEpisodes} is a folder; give a file`);
+      }
       if (o.run !== undefined) {
         for (const flag of ['env', 'record', 'raw'] as const) {
           if (cmd.getOptionValueSource(flag) === 'cli') cmd.error(`error: --${flag} does not apply with --run (the run's config.json says the env)`);
@@ -85,12 +95,20 @@ export interface RunEvalOptions {
   episodes: number;
   seed: number;
   parallel: number;
+  recordEpisodes?: string;
 }
 
 /** `dsrl eval --run`: a run's saved agent (a steer run's, on its base policy, or a `dsrl sac` run's), on fresh episodes. */
 export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string) => void } = {}) {
   const log = io.log ?? ((line: string) => console.log(line));
-  const input = { run: opts.run, agent: opts.agent, episodes: opts.episodes, seed: opts.seed, parallel: opts.parallel };
+  const input = {
+    run: opts.run,
+    agent: opts.agent,
+    episodes: opts.episodes,
+    seed: opts.seed,
+    parallel: opts.parallel,
+    recordEpisodes: opts.recordEpisodes,
+  };
   const started = performance.now();
   const { evaluateRun, isSacRun } = await import('../run/evaluate-run.ts');
   if (isSacRun(opts.run) && opts.policy !== undefined)

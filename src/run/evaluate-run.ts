@@ -13,7 +13,8 @@ import { SyncVectorEnv, type VectorEnv } from '../envs/vector.ts';
 import { readSafetensors } from '../node/safetensors-io.ts';
 import { loadModelTensors } from '../nn/safetensors.ts';
 import type { NoisePolicy } from '../policies/policy.ts';
-import { deterministicActor, evaluate, gaussianNoiseActor, type EpisodeStats } from './evaluate.ts';
+import { evaluateRecording } from './episode-record.ts';
+import { deterministicActor, evaluate, gaussianNoiseActor, type EpisodeStats, type EvalActor } from './evaluate.ts';
 import { readConfigFile } from './run-config.ts';
 import { loadSacCheckpoint } from './sac-checkpoint.ts';
 import { buildSteerParts, legacySteerConfig, parseSteerConfig, steerHyper } from './steer.ts';
@@ -29,6 +30,8 @@ export interface EvaluateRunInput {
   seed: number;
   /** Episodes run side by side (the result does not depend on it). */
   parallel: number;
+  /** Also record the first episode into this file for the viewer (episode-record.ts). */
+  recordEpisodes?: string;
 }
 
 export interface EvaluateRunResult extends EpisodeStats {
@@ -60,6 +63,17 @@ export type RunEnvMaker = (envId: string, n: number, chunk?: number) => Promise<
 
 const defaultEnvs: RunEnvMaker = (envId, n, chunk) => (chunk === undefined ? SyncVectorEnv.create(envId, n) : makeChunkedVectorEnv(envId, n, chunk));
 
+/** evaluate(), recording the first episode into `file` when one is given (an env that cannot be recorded is an error). */
+function evaluateMaybeRecording(
+  actor: EvalActor,
+  env: VectorEnv,
+  opts: { episodes: number; seed: number },
+  file: string | undefined,
+  meta: { env: string; label: string; trainedSteps: number | null },
+): Promise<EpisodeStats> {
+  return file === undefined ? evaluate(actor, env, opts) : evaluateRecording(actor, env, opts, file, meta, true);
+}
+
 /**
  * Evaluates a run's saved agent on fresh episodes. `base`: the base policy of a steer run, or a loader
  * for the one its config names (a policy loaded here is closed here).
@@ -80,7 +94,8 @@ export async function evaluateRun(
     const env = await makeEnvs(cfg.env, n);
     try {
       const { sac, manifest } = loadSacCheckpoint(dir, { obsDim: env.singleObservationSpace.size, actDim: env.singleActionSpace.size });
-      const res = await evaluate(deterministicActor(sac), env, input);
+      const meta = { env: cfg.env, label: 'SAC', trainedSteps: manifest.step };
+      const res = await evaluateMaybeRecording(deterministicActor(sac), env, input, input.recordEpisodes, meta);
       return { ...res, run, agent: input.agent, algo: 'scratch', env: cfg.env, trainedSteps: manifest.step, trainedEval: manifest.evalReturn };
     } finally {
       await env.close();
@@ -99,8 +114,9 @@ export async function evaluateRun(
       const parts = buildSteerParts({ ...cfg, normalizeObs: steerHyper(cfg, policy).normalizeObs }, policy, null, inner, input.seed)!;
       const { tensors, metadata } = readSafetensors(file);
       loadModelTensors(parts.agent.actor, tensors, file);
-      const res = await evaluate(deterministicActor(parts.agent), parts.evalEnv, input);
       const num = (v: string | undefined) => (v === undefined || !Number.isFinite(Number(v)) ? null : Number(v));
+      const meta = { env: cfg.env, label: spec.label, trainedSteps: num(metadata.step) };
+      const res = await evaluateMaybeRecording(deterministicActor(parts.agent), parts.evalEnv, input, input.recordEpisodes, meta);
       return {
         ...res,
         run,
@@ -122,14 +138,16 @@ export async function evaluateRun(
 export async function evaluateBasePolicy(
   policy: NoisePolicy,
   envId: string,
-  opts: { episodes: number; seed: number; parallel: number },
+  opts: { episodes: number; seed: number; parallel: number; recordEpisodes?: string },
 ): Promise<EpisodeStats> {
   if (!Number.isInteger(opts.parallel) || opts.parallel < 1) throw new Error(`parallel must be a positive integer, got ${opts.parallel}`);
   if (!Number.isInteger(opts.episodes) || opts.episodes < 1) throw new Error(`episodes must be a positive integer, got ${opts.episodes}`);
   const inner = await makeChunkedVectorEnv(envId, Math.min(opts.parallel, opts.episodes), policy.chunk);
   try {
     // M only bounds the declared noise space; N(0, I) draws are passed through unclipped, as in steer's base line.
-    return await evaluate(gaussianNoiseActor(policy.chunk * policy.actDim), new NoiseActionVectorEnv(inner, policy, 1), opts);
+    const actor = gaussianNoiseActor(policy.chunk * policy.actDim);
+    const meta = { env: envId, label: 'base policy', trainedSteps: null };
+    return await evaluateMaybeRecording(actor, new NoiseActionVectorEnv(inner, policy, 1), opts, opts.recordEpisodes, meta);
   } finally {
     await inner.close();
   }

@@ -58,6 +58,18 @@ export function zeroNoiseActor(noiseDim: number): EvalActor {
   return { act: (_obs, rows) => new Float32Array(rows * noiseDim) };
 }
 
+/**
+ * Watches one episode of an evaluation as it runs (episode-record.ts records it for the viewer): `start` right
+ * after the reset that begins it and `step` after each of its steps, each while the vector env's sub-env
+ * `subEnv` still holds that state. It only reads: the evaluation's numbers are the same with or without it.
+ */
+export interface EpisodeObserver {
+  /** The episode (0-based) to watch. */
+  readonly episode: number;
+  start(subEnv: number): void;
+  step(subEnv: number, reward: number, info: Record<string, unknown>, done: boolean): void;
+}
+
 export function episodeResetSeed(seed: number, episode: number): number {
   return seed * 100_003 + episode;
 }
@@ -68,10 +80,17 @@ function stepsOf(info: Record<string, unknown>): number {
 }
 
 /** Runs `episodes` full episodes of `actor` on `env` under the protocol above. */
-export async function evaluate(actor: EvalActor, env: VectorEnv, opts: { episodes: number; seed: number }): Promise<EpisodeStats> {
-  const { episodes, seed } = opts;
+export async function evaluate(
+  actor: EvalActor,
+  env: VectorEnv,
+  opts: { episodes: number; seed: number; record?: EpisodeObserver },
+): Promise<EpisodeStats> {
+  const { episodes, seed, record } = opts;
   if (!Number.isSafeInteger(episodes) || episodes < 1) throw new Error(`evaluation: episodes must be a positive integer, got ${episodes}`);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`evaluation: seed must be a non-negative integer, got ${seed}`);
+  if (record && !(Number.isSafeInteger(record.episode) && record.episode >= 0 && record.episode < episodes)) {
+    throw new Error(`evaluation: the episode to record (${record.episode}) is not one of the ${episodes} episodes`);
+  }
   const n = env.numEnvs;
   const returns = new Array<number>(episodes).fill(0);
   const lengths = new Array<number>(episodes).fill(0);
@@ -84,6 +103,8 @@ export async function evaluate(actor: EvalActor, env: VectorEnv, opts: { episode
     const rngs = episodeOf.map((k) => root.derive(`eval-noise-${k}`));
     const running = episodeOf.map((k) => k < episodes);
     let { obs } = await env.reset({ seed: episodeOf.map((k) => episodeResetSeed(seed, k)) });
+    const watched = record && record.episode >= first && record.episode < first + n ? record.episode - first : -1;
+    if (watched >= 0) record!.start(watched);
     while (running.some(Boolean)) {
       const actions = await actor.act(obs, n, rngs);
       const r = await env.step(actions);
@@ -99,6 +120,7 @@ export async function evaluate(actor: EvalActor, env: VectorEnv, opts: { episode
           if (success) successes[k] = true;
         }
         if (r.terminated[i] || r.truncated[i]) running[i] = false;
+        if (i === watched) record!.step(i, r.rewards[i], r.infos[i], !running[i]);
       }
     }
   }

@@ -16,7 +16,8 @@ import { Rng } from '../core/rng.ts';
 import { ReplayBuffer } from '../data/replay-buffer.ts';
 import { latestCheckpoint, saveCheckpoint, TRAIN_STATE_DIR } from './checkpoint.ts';
 import { restoreCheckpoint } from './checkpoint-restore.ts';
-import { deterministicActor, evaluate, meanLength, TRAINING_EVAL_SEED, type EvalResult } from './evaluate.ts';
+import { evaluateRecording, runEpisodeFile } from './episode-record.ts';
+import { deterministicActor, meanLength, TRAINING_EVAL_SEED, type EvalResult } from './evaluate.ts';
 import { EvalHistory, type HistoryState } from './history.ts';
 import { MetricsLogger } from './metrics.ts';
 import { trainOffline } from './offline.ts';
@@ -54,6 +55,8 @@ export async function runTraining(
     ? folder.dir
     : createRunDir({ algo: folder.name, env: folder.env, seed: folder.seed, config: folder.config, out: folder.out }).dir;
   const root = Rng.fromSeed(seed);
+  const evalOpts = { episodes: schedule.evalEpisodes, seed: TRAINING_EVAL_SEED };
+  const recordAs = { env: String(describe.env), label: trainer.label };
   const offlineOnly = schedule.offlineUpdates !== undefined;
   const { agent } = trainer;
   const history = new EvalHistory({
@@ -103,7 +106,12 @@ export async function runTraining(
     for (const ref of trainer.references ?? []) {
       history.references.push({
         name: ref.name,
-        ...(await evaluate(ref.actor, ref.env, { episodes: schedule.evalEpisodes, seed: TRAINING_EVAL_SEED })),
+        // Each reference's first episode is kept for the viewer (dsrl view), beside the agent's.
+        ...(await evaluateRecording(ref.actor, ref.env, evalOpts, runEpisodeFile(dir, ref.metric), {
+          ...recordAs,
+          label: ref.name,
+          trainedSteps: 0,
+        })),
       });
     }
   }
@@ -146,7 +154,9 @@ export async function runTraining(
     }
     const actor = trainer.evalActor ?? deterministicActor(agent);
     const runEval = async (step: number): Promise<void> => {
-      const res: EvalResult = { step, ...(await evaluate(actor, trainer.evalEnv, { episodes: schedule.evalEpisodes, seed: TRAINING_EVAL_SEED })) };
+      // The newest evaluation's first episode, overwritten each time: what the viewer replays.
+      const stats = await evaluateRecording(actor, trainer.evalEnv, evalOpts, runEpisodeFile(dir, 'agent'), { ...recordAs, trainedSteps: step });
+      const res: EvalResult = { step, ...stats };
       logger.log(step, {
         'charts/eval_return_mean': res.mean,
         'charts/eval_return_std': res.std,

@@ -236,12 +236,79 @@ export abstract class MujocoEnv implements Env {
     this.stepsSinceReset = stepsSinceReset;
   }
 
+  /** Bodies of the model, the world (body 0) included. */
+  get nbody(): number {
+    return this.model.nbody;
+  }
+
+  /**
+   * World position (x, y, z) and orientation quaternion (w, x, y, z) of every body as of the last reset or
+   * step, [nbody * 7] (MuJoCo's xpos / xquat), for recording episodes to replay. Read-only.
+   */
+  bodyPoses(out: Float32Array = new Float32Array(this.model.nbody * 7)): Float32Array {
+    this.assertOpen('bodyPoses');
+    const n = this.model.nbody;
+    if (out.length !== n * 7) throw new Error(`${this.envLabel}: bodyPoses needs an array of ${n * 7} values, got ${out.length}`);
+    // Views are taken per call: they are cheap next to a step and die when wasm memory grows.
+    const xpos = this.data.xpos as Float64Array;
+    const xquat = this.data.xquat as Float64Array;
+    for (let b = 0; b < n; b++) {
+      for (let j = 0; j < 3; j++) out[b * 7 + j] = xpos[b * 3 + j];
+      for (let j = 0; j < 4; j++) out[b * 7 + 3 + j] = xquat[b * 4 + j];
+    }
+    return out;
+  }
+
+  /** The model's geoms in their bodies' frames (static: only the bodies move), for drawing the scene. */
+  geoms(): SceneGeom[] {
+    this.assertOpen('geoms');
+    const m = this.model;
+    const type = m.geom_type as Int32Array;
+    const body = m.geom_bodyid as Int32Array;
+    const size = m.geom_size as Float64Array;
+    const pos = m.geom_pos as Float64Array;
+    const quat = m.geom_quat as Float64Array;
+    const rgba = m.geom_rgba as Float32Array;
+    const matid = m.geom_matid as Int32Array;
+    const matRgba = m.mat_rgba as Float32Array;
+    const round = (v: number) => Number(v.toPrecision(6));
+    const out: SceneGeom[] = [];
+    for (let g = 0; g < m.ngeom; g++) {
+      let color = Array.from(rgba.subarray(g * 4, g * 4 + 4), round);
+      // MuJoCo draws a geom with a material in the material's colour unless the geom set its own rgba.
+      const isDefault = color[0] === 0.5 && color[1] === 0.5 && color[2] === 0.5 && color[3] === 1;
+      if (matid[g] >= 0 && isDefault) color = Array.from(matRgba.subarray(matid[g] * 4, matid[g] * 4 + 4), round);
+      out.push({
+        body: body[g],
+        type: GEOM_TYPES[type[g]] ?? 'unknown',
+        size: Array.from(size.subarray(g * 3, g * 3 + 3), round),
+        pos: Array.from(pos.subarray(g * 3, g * 3 + 3), round),
+        quat: Array.from(quat.subarray(g * 4, g * 4 + 4), round),
+        rgba: color,
+      });
+    }
+    return out;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.data.delete();
     this.model.delete();
   }
+}
+
+/** mjtGeom, by value. */
+const GEOM_TYPES = ['plane', 'hfield', 'sphere', 'capsule', 'ellipsoid', 'cylinder', 'box', 'mesh', 'sdf'] as const;
+
+/** One MuJoCo geom as a viewer draws it: MuJoCo's own size convention, pose relative to its body (quaternion w, x, y, z). */
+export interface SceneGeom {
+  body: number;
+  type: (typeof GEOM_TYPES)[number] | 'unknown';
+  size: number[];
+  pos: number[];
+  quat: number[];
+  rgba: number[];
 }
 
 /** Σ a², in float64 on the raw (unclipped) action, as Gymnasium's control_cost. */
