@@ -7,6 +7,7 @@ import { registerPretrain } from './pretrain.ts';
 import { registerServe } from './serve.ts';
 import { registerSteer } from './steer.ts';
 import { registerTrain } from './train.ts';
+import { registerView } from './view.ts';
 
 const program = new Command();
 program.name('dsrl').description('Steer a diffusion policy with RL in its latent-noise space (DSRL).').version('0.1.0');
@@ -28,6 +29,7 @@ registerPretrain(program);
 registerEval(program);
 registerServe(program);
 registerExport(program);
+registerView(program);
 
 try {
   await program.parseAsync(process.argv);

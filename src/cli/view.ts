@@ -1,0 +1,77 @@
+/**
+ * `dsrl view <run folder>...`: replays the runs' recorded evaluation episodes (base policy and steered
+ * agent side by side) and draws their evaluation curves in a browser page served by src/web/server.ts.
+ */
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isLoopback } from '../node/ws-limits.ts';
+import type { ViewerServer } from '../web/server.ts';
+import { intArg } from './args.ts';
+
+/** web/ of this package: the page's sources and, once built, web/dist. */
+const WEB_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+export const WEB_DIST = `${WEB_ROOT}dist`;
+
+export interface ViewOptions {
+  host: string;
+  port: number;
+  token?: string;
+  maxConnections?: number;
+}
+
+/** Builds web/dist with Vite when it is missing (a source checkout has Vite as a dev dependency). */
+export async function ensureBuiltPage(log: (line: string) => void = console.log): Promise<string> {
+  if (existsSync(`${WEB_DIST}/index.html`)) return WEB_DIST;
+  let vite: typeof import('vite');
+  try {
+    vite = await import('vite');
+  } catch {
+    throw new Error(`the viewer page is not built (${WEB_DIST}) and Vite is not installed to build it: run npm ci && npm run build:web`);
+  }
+  log('dsrl view: building the page (npm run build:web) once…');
+  await vite.build({ configFile: `${WEB_ROOT}vite.config.ts`, logLevel: 'warn' });
+  if (!existsSync(`${WEB_DIST}/index.html`)) throw new Error(`building the viewer page left no ${WEB_DIST}/index.html; run npm run build:web`);
+  return WEB_DIST;
+}
+
+export async function runView(runs: string[], o: ViewOptions, log: (line: string) => void = console.log): Promise<ViewerServer> {
+  const token = o.token ?? (process.env.DSRL_TOKEN || undefined);
+  const { checkRunFolder, startViewer } = await import('../web/server.ts');
+  // Bad folders and flags fail before anything is built or bound.
+  if (runs.length === 0) throw new Error('give at least one run folder');
+  runs.forEach(checkRunFolder);
+  if (!isLoopback(o.host) && !token)
+    throw new Error(`--host ${o.host}: not a loopback address, so the viewer needs --token <secret> (or DSRL_TOKEN)`);
+  const distDir = await ensureBuiltPage(log);
+  return startViewer({
+    runs,
+    distDir,
+    host: o.host,
+    port: o.port,
+    token,
+    log,
+    ...(o.maxConnections !== undefined ? { limits: { maxConnections: o.maxConnections } } : {}),
+  });
+}
+
+export function registerView(program: Command): void {
+  program
+    .command('view')
+    .description("replay run folders' recorded evaluation episodes (base policy and steered agent side by side) and curves in the browser")
+    .argument('<runs...>', 'run folders (what dsrl steer or dsrl sac made)')
+    .option('--host <addr>', 'interface to bind (loopback by default)', '127.0.0.1')
+    .option('--port <n>', 'port (0: any free port)', intArg('--port'), 8766)
+    .option('--token <secret>', 'token the page must send (default: $DSRL_TOKEN); needed to bind a non-loopback address')
+    .option('--max-connections <n>', 'connections at once (default 64)', intArg('--max-connections'))
+    .action(async (runs: string[], o: ViewOptions) => {
+      const server = await runView(runs, o);
+      console.log(`dsrl view: ${runs.length} run${runs.length === 1 ? '' : 's'} at ${server.url} ; Ctrl-C to stop`);
+      if (!isLoopback(server.host)) console.log(`note: ${server.host} is not a loopback address: the traffic is not encrypted`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await server.close();
+    });
+}
