@@ -84,7 +84,21 @@ describe('shipped base policies', () => {
     // The recorded evaluation again (same episodes, seeds and `dsrl eval`'s default batching of 8).
     // On this machine the mean comes back to the digit; the bound leaves room for another CPU's
     // float rounding (which the dynamics amplify) while failing for weights that load wrongly.
-    const { mean } = await evaluateBasePolicy(policy, envId, { episodes: recorded.episodes, seed: recorded.seed, parallel: 8 });
+    const { mean, successRate } = await evaluateBasePolicy(policy, envId, { episodes: recorded.episodes, seed: recorded.seed, parallel: 8 });
     expect(Math.abs(mean - recorded.returnMean)).toBeLessThan(0.15 * Math.abs(recorded.returnMean) + recorded.returnStd);
+    // Manipulation: the success rate too, to within 4 of its 20 episodes (a contact can tip one episode on another CPU).
+    if (recorded.successRate !== undefined) expect(Math.abs(successRate! - recorded.successRate)).toBeLessThanOrEqual(0.2 + 1e-9);
+  });
+
+  it('the manipulation policies succeed 20-60% of the time over 100 seeded episodes, as their manifests record', () => {
+    for (const name of models) {
+      const { manifest } = loadDiffusionCheckpoint(join(root, 'models', name));
+      const hundred = manifest.eval!.find((e) => e.episodes === 100 && e.successRate !== undefined);
+      if (manifest.envId && /^(Lift|PickPlaceCan|NutAssemblySquare)-/.test(manifest.envId)) {
+        expect(hundred, `models/${name}: a 100-episode evaluation`).toBeDefined();
+        expect(hundred!.successRate).toBeGreaterThanOrEqual(0.2);
+        expect(hundred!.successRate).toBeLessThanOrEqual(0.6);
+      }
+    }
   });
 });
