@@ -3,7 +3,7 @@
  * side (one WebGL canvas, two viewports), played at simulated speed, and the run's evaluations against
  * env steps with the base policy's line (uPlot). Data comes from the viewer server's /api (src/web/server.ts).
  *
- * `window.dsrlViewer` exposes what is shown (frames, chart data, where bodies are drawn) for scripts and
+ * `window.dsrlViewer` exposes what is shown (frames, chart data, where geoms are drawn) for scripts and
  * the browser test.
  */
 import * as THREE from 'three';
@@ -12,6 +12,7 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { decodeEpisode, type RecordedEpisode } from '../../src/run/episode-format.ts';
 import { EpisodeView } from './scene.ts';
+import type { ViewerState } from './viewer-state.ts';
 
 interface RunInfo {
   id: number;
@@ -32,20 +33,6 @@ interface Metrics {
   references: (Omit<Point, 'step'> & { name: string })[];
 }
 
-interface ViewerState {
-  ready: boolean;
-  error: string | null;
-  run: number;
-  panes: { name: string; frame: number; frames: number }[];
-  chart: { x: number[]; series: Record<string, (number | null)[]>; yLabel: string } | null;
-  bodyScreen(pane: number): { x: number; y: number }[];
-}
-declare global {
-  interface Window {
-    dsrlViewer: ViewerState;
-  }
-}
-
 const token = new URLSearchParams(location.search).get('token');
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $<HTMLSpanElement>('status');
@@ -60,7 +47,7 @@ async function get(path: string): Promise<Response> {
   return res;
 }
 
-const state: ViewerState = { ready: false, error: null, run: 0, panes: [], chart: null, bodyScreen: () => [] };
+const state: ViewerState = { ready: false, error: null, run: 0, panes: [], chart: null, geomScreen: () => [] };
 window.dsrlViewer = state;
 
 // preserveDrawingBuffer: the pixels stay readable after a frame (screenshots, the browser test).
@@ -163,11 +150,11 @@ async function loadRun(run: RunInfo): Promise<void> {
   views.forEach((v) => v.dispose());
   views = episodes.map((ep) => new EpisodeView(ep));
   state.panes = views.map((v, i) => ({ name: names[i], frame: 0, frames: v.frames }));
-  state.bodyScreen = (pane) => {
+  state.geomScreen = (pane) => {
     const view = views[pane];
     if (!view) return [];
     const offset = views.length === 1 ? 0 : pane * (PANE + 1);
-    return view.bodyScreen(views.length === 1 ? WIDTH : PANE - 1, HEIGHT).map((p) => ({ x: p.x + offset, y: p.y }));
+    return view.geomScreen(views.length === 1 ? WIDTH : PANE - 1, HEIGHT).map((p) => ({ x: p.x + offset, y: p.y }));
   };
   [0, 1].forEach((i) => {
     $(`label-${i}`).textContent = episodes[i] ? labelOf(episodes[i]) : '';

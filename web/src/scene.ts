@@ -71,6 +71,8 @@ export class EpisodeView {
   /** Simulated seconds at each frame. */
   private readonly times: number[];
   private readonly bodies: THREE.Group[] = [];
+  /** The geoms of moving bodies (not the world's). */
+  private readonly moving: THREE.Object3D[] = [];
   private readonly center: THREE.Vector3;
   private readonly distance: number;
   private readonly rootX0: number;
@@ -92,7 +94,9 @@ export class EpisodeView {
     }
     for (const g of episode.geoms) {
       const mesh = geomMesh(g);
-      if (mesh && this.bodies[g.body]) this.bodies[g.body].add(mesh);
+      if (!mesh || !this.bodies[g.body]) continue;
+      this.bodies[g.body].add(mesh);
+      if (g.body > 0) this.moving.push(mesh);
     }
     // Frame the bodies of the first frame (the world, body 0, holds the floor): their centre, at a distance
     // that fits their spread; the camera then follows the root body along x (locomotion moves that way).
@@ -143,12 +147,12 @@ export class EpisodeView {
     this.camera.lookAt(target);
   }
 
-  /** Where each body's origin is drawn, in pixels of a viewport of the given size (for checks and overlays). */
-  bodyScreen(width: number, height: number): { x: number; y: number }[] {
+  /** Where the centre of each geom of a moving body is drawn, in pixels of a viewport of the given size. */
+  geomScreen(width: number, height: number): { x: number; y: number }[] {
     this.scene.updateMatrixWorld();
     this.camera.updateMatrixWorld();
-    return this.bodies.map((body) => {
-      const v = body.getWorldPosition(new THREE.Vector3()).project(this.camera);
+    return this.moving.map((geom) => {
+      const v = geom.getWorldPosition(new THREE.Vector3()).project(this.camera);
       return { x: ((v.x + 1) / 2) * width, y: ((1 - v.y) / 2) * height };
     });
   }
