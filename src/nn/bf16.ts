@@ -16,19 +16,27 @@ export function bf16Available(): boolean {
   return nativeBf16() !== null;
 }
 
-export class Bf16Backend implements Backend {
+/**
+ * A backend that wraps another for a frozen weight buffer: every kernel but gemm is the wrapped one's, and
+ * the products on the frozen weights go to `frozenGemm` with a pack made once per weight (kept until
+ * `invalidate()`). Subclasses say how to pack and multiply.
+ */
+abstract class FrozenWeightsBackend<Pack> implements Backend {
   readonly name: Backend['name'];
-  /** True when products on the frozen weights run in bf16; false: everything is the wrapped backend's fp32. */
-  readonly active: boolean;
-  private readonly packed = new Map<string, Uint16Array>();
-  private readonly kernels = nativeBf16();
+  readonly biasAct: Backend['biasAct'];
+  readonly biasActBackward: Backend['biasActBackward'];
+  readonly lnActForward: Backend['lnActForward'];
+  readonly lnActBackward: Backend['lnActBackward'];
+  readonly adam: Backend['adam'];
+  readonly axpby: Backend['axpby'];
+  readonly sumSquares: Backend['sumSquares'];
+  private readonly packs = new Map<string, Pack>();
 
   constructor(
-    private readonly base: Backend,
+    readonly base: Backend,
     private readonly frozen: Float32Array,
   ) {
     this.name = base.name;
-    this.active = this.kernels !== null && base.name === 'native';
     this.biasAct = base.biasAct.bind(base);
     this.biasActBackward = base.biasActBackward.bind(base);
     this.lnActForward = base.lnActForward.bind(base);
@@ -38,17 +46,37 @@ export class Bf16Backend implements Backend {
     this.sumSquares = base.sumSquares.bind(base);
   }
 
-  readonly biasAct: Backend['biasAct'];
-  readonly biasActBackward: Backend['biasActBackward'];
-  readonly lnActForward: Backend['lnActForward'];
-  readonly lnActBackward: Backend['lnActBackward'];
-  readonly adam: Backend['adam'];
-  readonly axpby: Backend['axpby'];
-  readonly sumSquares: Backend['sumSquares'];
-
   /** Drop the packed weights (call after the frozen buffer's values change). */
   invalidate(): void {
-    this.packed.clear();
+    this.packs.clear();
+  }
+
+  /** B is a view inside the frozen buffer (a weight), not an activation. */
+  protected isFrozen(B: Float32Array): boolean {
+    return isInside(B, this.frozen);
+  }
+
+  /** The pack stored under `key`, made by `make` the first time. */
+  protected pack(key: string, make: () => Pack): Pack {
+    let p = this.packs.get(key);
+    if (!p) {
+      p = make();
+      this.packs.set(key, p);
+    }
+    return p;
+  }
+
+  abstract gemm(...args: Parameters<Backend['gemm']>): void;
+}
+
+export class Bf16Backend extends FrozenWeightsBackend<Uint16Array> {
+  /** True when products on the frozen weights run in bf16; false: everything is the wrapped backend's fp32. */
+  readonly active: boolean;
+  private readonly kernels = nativeBf16();
+
+  constructor(base: Backend, frozen: Float32Array) {
+    super(base, frozen);
+    this.active = this.kernels !== null && base.name === 'native';
   }
 
   gemm(
@@ -66,23 +94,13 @@ export class Bf16Backend implements Backend {
     C: Float32Array,
     ldc: number,
   ): void {
-    if (!this.active || transA || !transB || K <= 0 || !this.isFrozen(B)) {
+    const k = this.kernels;
+    if (!this.active || !k || transA || !transB || K <= 0 || !this.isFrozen(B)) {
       this.base.gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
       return;
     }
-    const key = `${B.byteOffset}:${N}:${K}:${ldb}`;
-    let Wp = this.packed.get(key);
-    if (!Wp) {
-      Wp = this.kernels!.packBf16(B, N, K, ldb);
-      this.packed.set(key, Wp);
-    }
-    this.kernels!.gemmBf16(M, N, K, alpha, A, lda, Wp, beta, C, ldc);
-  }
-
-  /** B is a view inside the frozen buffer (a weight), not an activation. */
-  private isFrozen(B: Float32Array): boolean {
-    const f = this.frozen;
-    return B.buffer === f.buffer && B.byteOffset >= f.byteOffset && B.byteOffset + B.byteLength <= f.byteOffset + f.byteLength;
+    const Wp = this.pack(`${B.byteOffset}:${N}:${K}:${ldb}`, () => k.packBf16(B, N, K, ldb));
+    k.gemmBf16(M, N, K, alpha, A, lda, Wp, beta, C, ldc);
   }
 }
 
@@ -93,39 +111,14 @@ export class Bf16Backend implements Backend {
  * when OpenBLAS is the gemm in use, or without the addon, it is the wrapped backend as is. Packs are keyed by
  * the kernels' instruction set, so switching ISA repacks. Call `invalidate()` after the frozen weights change.
  */
-export class PackedWeightsBackend implements Backend {
-  readonly name: Backend['name'];
+export class PackedWeightsBackend extends FrozenWeightsBackend<Float32Array> {
   /** Whether packs can be used at all (native backend with the addon loaded). */
   readonly active: boolean;
-  private readonly packed = new Map<string, Float32Array>();
   private readonly kernels = nativePackedGemm();
 
-  constructor(
-    readonly base: Backend,
-    private readonly frozen: Float32Array,
-  ) {
-    this.name = base.name;
+  constructor(base: Backend, frozen: Float32Array) {
+    super(base, frozen);
     this.active = this.kernels !== null && base.name === 'native';
-    this.biasAct = base.biasAct.bind(base);
-    this.biasActBackward = base.biasActBackward.bind(base);
-    this.lnActForward = base.lnActForward.bind(base);
-    this.lnActBackward = base.lnActBackward.bind(base);
-    this.adam = base.adam.bind(base);
-    this.axpby = base.axpby.bind(base);
-    this.sumSquares = base.sumSquares.bind(base);
-  }
-
-  readonly biasAct: Backend['biasAct'];
-  readonly biasActBackward: Backend['biasActBackward'];
-  readonly lnActForward: Backend['lnActForward'];
-  readonly lnActBackward: Backend['lnActBackward'];
-  readonly adam: Backend['adam'];
-  readonly axpby: Backend['axpby'];
-  readonly sumSquares: Backend['sumSquares'];
-
-  /** Drop the packed weights (call after the frozen buffer's values change). */
-  invalidate(): void {
-    this.packed.clear();
   }
 
   gemm(
@@ -145,21 +138,15 @@ export class PackedWeightsBackend implements Backend {
   ): void {
     const k = this.kernels;
     // M <= 4: the built-in kernels read B in place (no packing to save), so nothing is packed for batch 1.
-    if (!this.active || !k || M <= 4 || N <= 0 || K <= 0 || !isInside(B, this.frozen) || k.setGemm() !== 'builtin') {
+    if (!this.active || !k || M <= 4 || N <= 0 || K <= 0 || !this.isFrozen(B) || k.setGemm() !== 'builtin') {
       this.base.gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
       return;
     }
-    const key = `${k.gemmIsa()}:${B.byteOffset}:${transB}:${N}:${K}:${ldb}`;
-    let Bp = this.packed.get(key);
-    if (!Bp) {
-      Bp = k.packGemmB(transB, B, ldb, N, K);
-      this.packed.set(key, Bp);
-    }
+    const Bp = this.pack(`${k.gemmIsa()}:${B.byteOffset}:${transB}:${N}:${K}:${ldb}`, () => k.packGemmB(transB, B, ldb, N, K));
     k.gemmPackedB(transA, transB, M, N, K, alpha, A, lda, B, ldb, Bp, beta, C, ldc);
   }
 }
 
-/** B is a view inside the frozen buffer (a weight), not an activation. */
 function isInside(B: Float32Array, f: Float32Array): boolean {
   return B.buffer === f.buffer && B.byteOffset >= f.byteOffset && B.byteOffset + B.byteLength <= f.byteOffset + f.byteLength;
 }
