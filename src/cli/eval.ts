@@ -45,7 +45,7 @@ export function registerEval(program: Command): void {
     .option('--policy <spec>', "checkpoint folder (model.safetensors + manifest.json); with --run: the base policy, default the run's own")
     .option('--run <dir>', 'a dsrl steer (or dsrl sac) run folder: evaluate its saved agent (steering its base policy)')
     .option('--agent <which>', 'with --run: best (best training evaluation) or last', 'best')
-    .option('--env <id>', 'env id (default: the one in the manifest)')
+    .option('--env <id>', 'env id, or ws://host:port for a remote env (docs/remote-env.md) (default: the one in the manifest)')
     .option('--episodes <n>', 'episodes to run', intArg('--episodes'), d.episodes)
     .option('--seed <n>', 'seed for env resets and policy noise', intArg('--seed'), d.seed)
     .option('--parallel <n>', 'episodes run side by side (batched policy calls)', intArg('--parallel'), d.parallel)

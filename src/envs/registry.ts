@@ -5,7 +5,7 @@
  * asynchronously (once per thread, then cached).
  */
 import type { Env, EnvSpec } from './env.ts';
-import { SyncVectorEnv } from './vector.ts';
+import { SyncVectorEnv, type VectorEnv } from './vector.ts';
 import { ActionChunk, OrderEnforcing, TimeLimit } from './wrappers.ts';
 
 export type EnvFactory = (options: Record<string, unknown>) => Env | Promise<Env>;
@@ -91,8 +91,24 @@ registerEnv({
   maxEpisodeSteps: 400,
 });
 
-/** A vector env of `n` copies of a registered env, each wrapped in ActionChunk(chunk) (what a base policy's chunks run on). */
-export async function makeChunkedVectorEnv(id: string, n: number, chunk: number): Promise<SyncVectorEnv> {
+/** Builds the vector env for a `ws://` / `wss://` env id (a remote env, docs/remote-env.md). */
+export type UrlEnvMaker = (url: string, n: number, chunk: number) => Promise<VectorEnv>;
+let urlEnvMaker: UrlEnvMaker | null = null;
+
+/** Installed by the Node transport (src/node/remote-env-link.ts) on import, so the core stays browser-safe. */
+export function setUrlEnvMaker(maker: UrlEnvMaker): void {
+  urlEnvMaker = maker;
+}
+
+/**
+ * A vector env of `n` copies of a registered env, each wrapped in ActionChunk(chunk) (what a base policy's
+ * chunks run on); for a `ws://host:port` id, n connections to that remote env (each already takes chunks).
+ */
+export async function makeChunkedVectorEnv(id: string, n: number, chunk: number): Promise<VectorEnv> {
+  if (/^wss?:\/\//i.test(id)) {
+    if (!urlEnvMaker) throw new Error(`env ${id}: remote envs need the Node transport (import src/node/remote-env-link.ts)`);
+    return urlEnvMaker(id, n, chunk);
+  }
   const envs: Env[] = [];
   for (let i = 0; i < n; i++) envs.push(new ActionChunk(await makeEnv(id), chunk));
   return new SyncVectorEnv(envs);

@@ -20,6 +20,7 @@ import { Rng } from '../core/rng.ts';
 import { loadIntoReplayBuffer } from '../data/d4rl.ts';
 import { readD4rl } from '../data/hdf5.ts';
 import { makeChunkedVectorEnv } from '../envs/registry.ts';
+import '../node/remote-env-link.ts'; // installs the transport for ws:// env ids (remote envs)
 import type { VectorEnv } from '../envs/vector.ts';
 import { saveSafetensors } from '../node/safetensors-io.ts';
 import { modelTensors } from '../nn/safetensors.ts';
@@ -33,7 +34,7 @@ import { parseConfig, readConfigFile, RESUME_OVERRIDABLE, resumedConfig, runCont
 /** Defaults: the DSRL reference's Gym settings (shared/reference/dsrl.md) unless noted. */
 export const steerSchema = z
   .object({
-    env: z.string().describe('env id, e.g. Hopper-v5'),
+    env: z.string().describe('env id, e.g. Hopper-v5, or ws://host:port: a remote env (a robot; docs/remote-env.md)'),
     algo: z
       .enum(STEER_ALGO_NAMES as [string, ...string[]])
       .default('na')
