@@ -280,6 +280,22 @@ describe.skipIf(problem !== null && !required)('remote env through the Python ad
     }
   });
 
+  it('an env error on the robot side comes back as one line, and the adapter stops and keeps serving', async () => {
+    const adapter = await startAdapter(await freePort(), ['--rate', '0'], 'make_failing');
+    const env = await RemoteEnv.connect(adapter.url, opts());
+    try {
+      await env.reset({ seed: 1 });
+      await expect(env.step(new Float32Array(CHUNK))).rejects.toThrow(
+        /the robot side answered step with an error \(env-error\): RuntimeError\('motor fault'\)$/,
+      );
+      await adapter.waitFor(/^stop: env error RuntimeError\('motor fault'\)/);
+      expect((await env.reset({ seed: 2 })).obs.length).toBe(2);
+    } finally {
+      env.close();
+      await adapter.kill();
+    }
+  });
+
   it("watchdog: dsrl's sends stop when the learner stalls; the adapter's own stops it when dsrl is silent; latency measured", async () => {
     const adapter = await startAdapter(await freePort(), ['--rate', '0', '--watchdog', '0.6']);
     try {

@@ -94,16 +94,24 @@ class Session:
                 if kind == "stop":  # read while a chunk runs: the chunk loop sees it before its next action
                     self.halt(f"stop from dsrl ({msg.get('reason', '')})")
                 elif kind == "reset":
-                    obs, info = env.reset(seed=msg.get("seed"))
+                    try:
+                        obs, info = env.reset(seed=msg.get("seed"))
+                    except Exception as e:  # the env's own failure: tell dsrl, keep serving
+                        await self.send({"type": "error", "id": msg.get("id"), "code": "env-error", "message": repr(e)})
+                        continue
                     self.obs, self.episode_running = obs, True
                     await self.send({"type": "reset", "id": msg["id"], "obs": [float(x) for x in np.ravel(obs)], "info": dict(info)})
                 elif kind == "step":
                     async def run(m=msg):
                         self.busy = True
                         try:
-                            await self.send(await self.run_chunk(m))
+                            reply = await self.run_chunk(m)
+                        except Exception as e:
+                            self.halt(f"env error {e!r}")
+                            reply = {"type": "error", "id": m.get("id"), "code": "env-error", "message": repr(e)}
                         finally:
                             self.busy = False
+                        await self.send(reply)
                     step_task = asyncio.ensure_future(run())
                 else:
                     await self.send({"type": "error", "id": msg.get("id"), "code": "bad-request", "message": f"unknown type {kind!r}"})
