@@ -338,7 +338,7 @@ describe.skipIf(problem !== null && !required)('remote env through the Python ad
     let adapter = await startAdapter(port, ['--rate', '0']);
     const logs: string[] = [];
     // Every train vector step, as the loop sees it, to recompute the loop's counters.
-    const record: { valid: boolean; steps: number; ended: boolean; linkLost: boolean }[] = [];
+    const record: { valid: boolean; stored: boolean; steps: number; ended: boolean; linkLost: boolean }[] = [];
     let trainStepsSent = 0;
     let killed = false;
     let restarted: Promise<void> | null = null;
@@ -361,7 +361,9 @@ describe.skipIf(problem !== null && !required)('remote env through the Python ad
         const r = await step(actions);
         for (let i = 0; i < n; i++) {
           record.push({
+            // The loop stores a row for every step but the autoreset one and a chunk lost with the link.
             valid: !ended[i],
+            stored: !ended[i] && r.infos[i].link_lost !== true,
             steps: (r.infos[i].steps as number) || 1,
             ended: r.terminated[i] || r.truncated[i],
             linkLost: r.infos[i].link_lost === true,
@@ -398,10 +400,8 @@ describe.skipIf(problem !== null && !required)('remote env through the Python ad
     let updates = 0;
     for (const s of record) {
       const warmup = envSteps < cfg.learningStarts;
-      if (s.valid) {
-        envSteps += s.steps;
-        rows++;
-      }
+      if (s.valid) envSteps += s.steps;
+      if (s.stored) rows++;
       if (!warmup && rows >= cfg.batchSize) updates += cfg.utd;
     }
     console.log(

@@ -202,7 +202,8 @@ export async function createOffPolicyLoop(args: {
       const actionsCopy = actions.slice(); // the agent may reuse its output buffer
       const r = await env.step(actionsCopy);
       for (let i = 0; i < n; i++) {
-        valid[i] = state.ended[i] ? 0 : 1;
+        // A chunk a remote env lost with its link (info.link_lost) never ran: its row is not a transition.
+        valid[i] = state.ended[i] || r.infos[i].link_lost === true ? 0 : 1;
         term[i] = r.terminated[i] ? 1 : 0;
         trunc[i] = r.truncated[i] ? 1 : 0;
         rewards[i] = r.rewards[i];
