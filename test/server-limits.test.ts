@@ -175,8 +175,11 @@ describe('policy server memory under stalled partial frames', () => {
     }
     const lastClose = Math.max(...(await Promise.race([Promise.all(closedAt), sleep(0).then(() => [Infinity])])));
     // The server tears the sockets down asynchronously; their buffers are collectable after that.
+    // The buffers themselves (arrayBuffers) are what must be returned; RSS follows as the allocator gives pages
+    // back, which on a loaded machine takes a while: +64 MiB is well below the +596 MiB of a server without limits.
     let after = await server.stats();
-    for (const until = Date.now() + 3000; after.rss - start >= 40 * MiB && Date.now() < until; after = await server.stats()) await sleep(100);
+    const back = (a: typeof after) => a.rss - start < 64 * MiB && (a as unknown as { arrayBuffers: number }).arrayBuffers < 16 * MiB;
+    for (const until = Date.now() + 5000; !back(after) && Date.now() < until; after = await server.stats()) await sleep(100);
     console.log(
       `partial frames: RSS start ${(start / MiB).toFixed(0)} MiB, peak +${((peak - start) / MiB).toFixed(0)} MiB, ` +
         `after +${((after.rss - start) / MiB).toFixed(0)} MiB (array buffers ${((after as unknown as { arrayBuffers: number }).arrayBuffers / MiB).toFixed(0)} MiB); all closed ${lastClose - t0} ms after the first byte; closed by ${JSON.stringify(after.stats?.closedBy)}`,
@@ -184,7 +187,8 @@ describe('policy server memory under stalled partial frames', () => {
     expect(allClosed).toBe(true);
     expect(lastClose - t0).toBeLessThan(partialFrameTimeoutMs + 2000);
     expect(peak - start).toBeLessThan(100 * MiB);
-    expect(after.rss - start).toBeLessThan(40 * MiB);
+    expect((after as unknown as { arrayBuffers: number }).arrayBuffers).toBeLessThan(16 * MiB);
+    expect(after.rss - start).toBeLessThan(64 * MiB);
     expect(after.stats?.bytesInFlight).toBe(0);
   }, 20_000);
 
