@@ -74,7 +74,8 @@ export function episodeResetSeed(seed: number, episode: number): number {
   return seed * 100_003 + episode;
 }
 
-function stepsOf(info: Record<string, unknown>): number {
+/** Env steps one vector step ran in a sub-env: a chunk reports `info.steps`, a plain step counts 1. */
+export function stepsOf(info: Record<string, unknown>): number {
   const s = info.steps;
   return typeof s === 'number' && s > 0 ? s : 1;
 }

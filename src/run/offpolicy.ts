@@ -17,6 +17,7 @@
 import type { Rng, RngState } from '../core/rng.ts';
 import type { ReplayBuffer, SampledBatch } from '../data/replay-buffer.ts';
 import type { VectorEnv } from '../envs/vector.ts';
+import { stepsOf } from './evaluate.ts';
 
 export type Info = Record<string, number>;
 
@@ -120,11 +121,6 @@ export function checkLoopCheckpoint(cp: LoopCheckpoint, numEnvs: number, obsDim:
   if (!m.sums || typeof m.sums !== 'object' || !Number.isSafeInteger(m.count) || !Number.isSafeInteger(m.lastLogAt)) {
     fail('metrics need sums, an integer count and an integer lastLogAt');
   }
-}
-
-function stepsOf(info: Record<string, unknown>): number {
-  const s = info.steps;
-  return typeof s === 'number' && s > 0 ? s : 1;
 }
 
 export interface OffPolicyLoop {
