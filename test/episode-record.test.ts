@@ -31,7 +31,7 @@ describe('episode recording', () => {
       try {
         const plain = await evaluate(gaussianNoiseActor(chunkDim), env, opts);
         const recorder = new EpisodeRecorder(mujocoSubEnvs(env)!, { env: 'Hopper-v5', label: 'base policy', seed: 7, trainedSteps: null });
-        const watched = await evaluate(gaussianNoiseActor(chunkDim), env, { ...opts, record: recorder });
+        const watched = await evaluate(gaussianNoiseActor(chunkDim), env, { ...opts, observer: recorder });
         expect(watched).toEqual(plain);
         const ep = recorder.result();
         expect(ep.return).toBe(plain.returns[0]);

@@ -111,7 +111,7 @@ export async function evaluateRecording(
     return evaluate(actor, env, opts);
   }
   const recorder = new EpisodeRecorder(envs, { ...meta, seed: opts.seed });
-  const stats = await evaluate(actor, env, { ...opts, record: recorder });
+  const stats = await evaluate(actor, env, { ...opts, observer: recorder });
   writeFileAtomic(file, encodeEpisode(recorder.result()));
   return stats;
 }

@@ -71,9 +71,7 @@ function evaluateMaybeRecording(
   file: string | undefined,
   meta: { env: string; label: string; trainedSteps: number | null },
 ): Promise<EpisodeStats> {
-  // Only the protocol's own options: callers' objects carry other fields (e.g. the CLI's boolean `record`).
-  const protocol = { episodes: opts.episodes, seed: opts.seed };
-  return file === undefined ? evaluate(actor, env, protocol) : evaluateRecording(actor, env, protocol, file, meta, true);
+  return file === undefined ? evaluate(actor, env, opts) : evaluateRecording(actor, env, opts, file, meta, true);
 }
 
 /**

@@ -84,9 +84,9 @@ export function stepsOf(info: Record<string, unknown>): number {
 export async function evaluate(
   actor: EvalActor,
   env: VectorEnv,
-  opts: { episodes: number; seed: number; record?: EpisodeObserver },
+  opts: { episodes: number; seed: number; observer?: EpisodeObserver },
 ): Promise<EpisodeStats> {
-  const { episodes, seed, record } = opts;
+  const { episodes, seed, observer: record } = opts;
   if (!Number.isSafeInteger(episodes) || episodes < 1) throw new Error(`evaluation: episodes must be a positive integer, got ${episodes}`);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`evaluation: seed must be a non-negative integer, got ${seed}`);
   if (record && !(Number.isSafeInteger(record.episode) && record.episode >= 0 && record.episode < episodes)) {
