@@ -20,6 +20,7 @@ const KEYS = ENV_OBS_KEYS['Lift-v0'];
 describe('robomimic layout', () => {
   it('writes and reads back every array, attribute, env_args and mask exactly', async () => {
     const ds = toyRobomimic(12); // demo_10 and demo_11 must sort after demo_2
+    ds.masks.failed = []; // an empty mask (no failed demos) reads back empty
     const path = join(dir, 'round.hdf5');
     await writeRobomimic(path, ds);
     const back = await readRobomimic(path);

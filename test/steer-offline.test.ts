@@ -16,6 +16,8 @@ import { latestCheckpoint, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
 import { readCheckpoint } from '../src/run/checkpoint-restore.ts';
 import { readMetrics } from '../src/run/metrics.ts';
 import { steer } from '../src/run/steer.ts';
+import { collectScripted } from '../src/run/collect.ts';
+import { loadDiffusionPolicy } from '../src/policies/diffusion/checkpoint-io.ts';
 
 const temp = () => mkdtempSync(join(tmpdir(), 'dsrl-steer-offline-'));
 const bimodal = async (n: number, chunk: number): Promise<VectorEnv> =>
@@ -223,5 +225,35 @@ describe('DSRL-NA with offline data', () => {
     await expect(
       steer({ env: 'BimodalChoice', algo: 'na', offline: dataPath, offlineOnly: 10, out: join(temp(), 'run'), quiet: true }, policy, obs3),
     ).rejects.toThrow(/bimodal\.h5: key "observations" has dim 1 but the env expects 3/);
+  });
+});
+
+describe('DSRL-NA with demonstrations in robomimic layout', () => {
+  it('a scripted Lift dataset fills the buffer with one chunked transition per demo step', async () => {
+    const dir = temp();
+    const data = join(dir, 'lift.hdf5');
+    const demos = await collectScripted({ scripted: 'lift', episodes: 2, seed: 0, out: data, validShare: 0 });
+    const steps = demos.dataset.demos.reduce((s, d) => s + d.length, 0);
+    const policy = loadDiffusionPolicy('models/lift');
+    // A chunk starts at every demo step; those cut by the success terminal are kept padded (loadIntoReplayBuffer).
+    const res = await steer(
+      {
+        env: 'Lift-v0',
+        algo: 'na',
+        offline: data,
+        offlineOnly: 2,
+        numEnvs: 1,
+        utd: 1,
+        distillSteps: 1,
+        batchSize: 8,
+        actorHidden: [8],
+        criticHidden: [8],
+        evalEpisodes: 1,
+        out: join(dir, 'run'),
+        quiet: true,
+      },
+      policy,
+    );
+    expect([res.updates, res.offlineTransitions]).toEqual([2, steps]);
   });
 });

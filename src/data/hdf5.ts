@@ -331,6 +331,8 @@ export async function readRobomimic(path: string): Promise<RobomimicDataset> {
         masks[name] = guarded(path, key, () => {
           const entity = mask.get(name);
           if (!isDataset(entity)) throw new Error(`${path}: key "${key}" is not a dataset`);
+          // An empty mask holds no names, so its dtype says nothing (writeRobomimic gives it '<B'; h5py may give another).
+          if (entity.shape?.length === 1 && entity.shape[0] === 0) return [];
           const value = entity.value;
           // h5py writes demo names as fixed-length bytes; h5wasm returns them as strings.
           const list = typeof value === 'string' ? [value] : Array.isArray(value) ? value : null;

@@ -4,8 +4,8 @@
  * harness. This file holds the options (their schema is the one source of names, defaults and help text;
  * the CLI's flags come from it) and builds the harness's Trainer from the table's entry.
  *
- * Offline data (algorithms that learn from real actions, i.e. DSRL-NA): `offline` loads a D4RL-layout
- * HDF5 file into the replay buffer before online training, chunked with the policy's Ta (`realActions` =
+ * Offline data (algorithms that learn from real actions, i.e. DSRL-NA): `offline` loads an HDF5 dataset
+ * (D4RL layout, or robomimic's demonstrations flattened as src/data/robomimic.ts does) into the replay buffer before online training, chunked with the policy's Ta (`realActions` =
  * the Ta executed actions, reward = their sum). The noise column of those rows holds 0, the mean of
  * N(0, I): DSRL-NA never reads it. `offlineOnly: N` runs N updates on the data with no env interaction.
  */
@@ -18,7 +18,7 @@ import { agentView } from '../algos/dsrl/noise-action-env.ts';
 import { NoiseActionVectorEnv } from '../algos/dsrl/noise-action-env.ts';
 import { Rng } from '../core/rng.ts';
 import { loadIntoReplayBuffer } from '../data/d4rl.ts';
-import { readD4rl } from '../data/hdf5.ts';
+import { readDataset } from '../data/hdf5.ts';
 import { makeChunkedVectorEnv } from '../envs/registry.ts';
 import '../node/remote-env-link.ts'; // installs the transport for ws:// env ids (remote envs)
 import type { VectorEnv } from '../envs/vector.ts';
@@ -94,7 +94,7 @@ export const steerSchema = z
     offline: z
       .string()
       .optional()
-      .describe("DSRL-NA: D4RL-layout dataset loaded into the replay buffer before training (chunked with the policy's Ta)"),
+      .describe("DSRL-NA: HDF5 dataset (D4RL or robomimic layout) loaded into the replay buffer before training (chunked with the policy's Ta)"),
     offlineOnly: z
       .number()
       .int()
@@ -124,7 +124,7 @@ export function parseSteerConfig(input: unknown, what = 'steer config'): SteerCo
     throw new Error(`${what}: ${why}`);
   };
   if (cfg.offlineOnly !== undefined) {
-    if (cfg.offline === undefined) fail('offlineOnly needs offline data (option "offline": a D4RL-layout .h5 file)');
+    if (cfg.offline === undefined) fail('offlineOnly needs offline data (option "offline": an HDF5 dataset in D4RL or robomimic layout)');
     if (cfg.checkpointEvery > 0 || cfg.resume || cfg.stopAfter !== undefined)
       fail('offlineOnly runs are not checkpointed: checkpointEvery, resume and stopAfter do not apply');
     if (cfg.steps !== undefined) fail('offlineOnly runs take no env steps: give either steps (online) or offlineOnly (updates), not both');
@@ -275,7 +275,7 @@ export async function steer(
 
 /** Reads an offline dataset for the buffer (normalized when the agent sees normalized observations). */
 async function readOffline(path: string, policy: NoisePolicy, normalize: boolean): Promise<NonNullable<Trainer['offline']>> {
-  const dataset = await readD4rl(path, { expect: { obsDim: policy.obsDim, actionDim: policy.actDim } });
+  const dataset = await readDataset(path, { expect: { obsDim: policy.obsDim, actionDim: policy.actDim } });
   const { normalizer } = agentView(policy, normalize);
   if (normalizer) {
     normalizer.apply(dataset.observations, dataset.size, dataset.observations);
