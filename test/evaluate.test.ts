@@ -54,6 +54,10 @@ describe('one evaluation protocol', () => {
     expect(zero.lengths.every((l) => l > 0 && l <= 1000)).toBe(true);
     await expect(evaluate(zeroNoiseActor(noiseDim), env, { episodes: 0, seed: 5 })).rejects.toThrow(/episodes must be a positive integer, got 0/);
     await env.close();
+    // `dsrl eval --noise zero` is that same baseline (2 episodes side by side: the same batches, the same floats).
+    const cli = await runEval({ policy: hopperDir, episodes: 2, seed: 5, noise: 'zero' }, { log: () => {} });
+    expect(cli.returns).toEqual(zero.returns);
+    await expect(runEval({ policy: hopperDir, episodes: 2, noise: 'zero', record: true })).rejects.toThrow(/drop --noise or --record/);
   });
 
   it('envs whose info carries success report the success rate: evaluations, metrics, summary and curve', async () => {

@@ -100,4 +100,18 @@ describe('SAC end to end', () => {
     };
     expect(await run()).toEqual(await run());
   });
+
+  it("reward 'dense' gives a manipulation task its shaped reward (SAC from scratch's baseline); other envs refuse it by name", async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'dsrl-sac-')), 'run');
+    const common = { steps: 8, learningStarts: 4, batchSize: 4, actorHidden: [8], criticHidden: [8], evalEpisodes: 1, quiet: true };
+    const dense = await trainSac({ env: 'Lift-v0', reward: 'dense', out, ...common });
+    // The sparse reward is -1 per step (an integer return); the shaped one is fractional, in [-1, 0] per step.
+    const ret = dense.evals.at(-1)!.mean;
+    expect(Number.isInteger(ret)).toBe(false);
+    expect(ret).toBeGreaterThanOrEqual(-300);
+    expect(ret).toBeLessThan(0);
+    await expect(trainSac({ env: 'Hopper-v5', reward: 'dense', out: join(out, 'h'), ...common })).rejects.toThrow(
+      /Hopper-v5: unknown option 'reward'/,
+    );
+  });
 });

@@ -7,6 +7,7 @@
 import { Option, type Command } from 'commander';
 import type { NoisePolicy, Precision } from '../policies/policy.ts';
 import type { EvalResult } from '../policies/diffusion/manifest.ts';
+import type { BaseNoise } from '../run/evaluate-run.ts';
 import { intArg, loadPolicyForEnv } from './args.ts';
 
 export interface EvalOptions {
@@ -26,6 +27,8 @@ export interface EvalOptions {
   precision: Precision;
   /** Record the first episode for the viewer into this file (.safetensors). */
   recordEpisodes?: string;
+  /** The base policy's initial noise: draws from N(0, I) (how it was trained), or all zeros (its most likely chunk). */
+  noise: BaseNoise;
 }
 
 export const EVAL_DEFAULTS = {
@@ -35,6 +38,7 @@ export const EVAL_DEFAULTS = {
   record: false,
   raw: false,
   precision: 'fp32',
+  noise: 'normal',
 } as const satisfies Partial<EvalOptions>;
 
 export function registerEval(program: Command): void {
@@ -56,6 +60,11 @@ export function registerEval(program: Command): void {
         .choices(['fp32', 'bf16'])
         .default('fp32'),
     )
+    .addOption(
+      new Option('--noise <kind>', "the base policy's initial noise: normal (N(0, I), as it was trained) or zero (its most likely chunk)")
+        .choices(['normal', 'zero'])
+        .default('normal'),
+    )
     .option('--record-episodes <file>', 'also record the first episode (body poses, rewards) into this .safetensors file, for dsrl view')
     .option('--json', 'print the result as one JSON line')
     .action(async (o, cmd: Command) => {
@@ -68,7 +77,7 @@ export function registerEval(program: Command): void {
           cmd.error(`error: --record-episodes ${o.recordEpisodes} is a folder; give a file`);
       }
       if (o.run !== undefined) {
-        for (const flag of ['env', 'record', 'raw'] as const) {
+        for (const flag of ['env', 'record', 'raw', 'noise'] as const) {
           if (cmd.getOptionValueSource(flag) === 'cli') cmd.error(`error: --${flag} does not apply with --run (the run's config.json says the env)`);
         }
         if (o.agent !== 'best' && o.agent !== 'last') cmd.error(`error: --agent must be best or last, got "${o.agent}"`);
@@ -152,6 +161,8 @@ export async function runEval(
   const isCheckpoint = existsSync(opts.policy) && statSync(opts.policy).isDirectory() && existsSync(join(opts.policy, 'manifest.json'));
   if (opts.record && opts.precision !== 'fp32')
     throw new Error("--record stores fp32 evaluations only (the checkpoint's own numbers); drop --precision or --record");
+  if (opts.record && opts.noise !== 'normal')
+    throw new Error("--record stores evaluations with N(0, I) noise only (the checkpoint's own numbers); drop --noise or --record");
   if (!isCheckpoint && (opts.record || opts.raw)) throw new Error(`${opts.policy}: --record and --raw apply to diffusion checkpoint folders only`);
   const envId = opts.env ?? (isCheckpoint ? readManifest(opts.policy).envId : undefined);
   if (!envId)
@@ -198,7 +209,7 @@ export async function runEval(
     at: new Date().toISOString(),
   };
   log(
-    `eval ${envId}: ${opts.episodes} episodes, ${successText(stats)}return ${mean.toFixed(1)} ± ${std.toFixed(1)} (min ${result.returnMin.toFixed(1)}, max ${result.returnMax.toFixed(1)}), ` +
+    `eval ${envId}${opts.noise === 'zero' ? ' (zero noise)' : ''}: ${opts.episodes} episodes, ${successText(stats)}return ${mean.toFixed(1)} ± ${std.toFixed(1)} (min ${result.returnMin.toFixed(1)}, max ${result.returnMax.toFixed(1)}), ` +
       `length ${result.lengthMean.toFixed(1)}; ${seconds.toFixed(1)} s (${(envSteps / seconds).toFixed(0)} env steps/s)`,
   );
   if (opts.record) {

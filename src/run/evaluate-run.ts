@@ -14,7 +14,10 @@ import { readSafetensors } from '../node/safetensors-io.ts';
 import { loadModelTensors } from '../nn/safetensors.ts';
 import type { NoisePolicy } from '../policies/policy.ts';
 import { evaluateRecording } from './episode-record.ts';
-import { deterministicActor, evaluate, gaussianNoiseActor, type EpisodeStats, type EvalActor } from './evaluate.ts';
+import { deterministicActor, evaluate, gaussianNoiseActor, zeroNoiseActor, type EpisodeStats, type EvalActor } from './evaluate.ts';
+
+/** The initial noise a base policy is evaluated with: N(0, I) draws (how it was trained) or all zeros. */
+export type BaseNoise = 'normal' | 'zero';
 import { readConfigFile } from './run-config.ts';
 import { loadSacCheckpoint } from './sac-checkpoint.ts';
 import { buildSteerParts, legacySteerConfig, parseSteerConfig, steerHyper } from './steer.ts';
@@ -138,15 +141,17 @@ export async function evaluateRun(
 export async function evaluateBasePolicy(
   policy: NoisePolicy,
   envId: string,
-  opts: { episodes: number; seed: number; parallel: number; recordEpisodes?: string },
+  opts: { episodes: number; seed: number; parallel: number; recordEpisodes?: string; noise?: BaseNoise },
 ): Promise<EpisodeStats> {
   if (!Number.isInteger(opts.parallel) || opts.parallel < 1) throw new Error(`parallel must be a positive integer, got ${opts.parallel}`);
   if (!Number.isInteger(opts.episodes) || opts.episodes < 1) throw new Error(`episodes must be a positive integer, got ${opts.episodes}`);
   const inner = await makeChunkedVectorEnv(envId, Math.min(opts.parallel, opts.episodes), policy.chunk);
   try {
     // M only bounds the declared noise space; N(0, I) draws are passed through unclipped, as in steer's base line.
-    const actor = gaussianNoiseActor(policy.chunk * policy.actDim);
-    const meta = { env: envId, label: 'base policy', trainedSteps: null };
+    const noiseDim = policy.chunk * policy.actDim;
+    const zero = opts.noise === 'zero';
+    const actor = zero ? zeroNoiseActor(noiseDim) : gaussianNoiseActor(noiseDim);
+    const meta = { env: envId, label: zero ? 'base policy, zero noise' : 'base policy', trainedSteps: null };
     return await evaluateMaybeRecording(actor, new NoiseActionVectorEnv(inner, policy, 1), opts, opts.recordEpisodes, meta);
   } finally {
     await inner.close();

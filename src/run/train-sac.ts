@@ -16,6 +16,10 @@ import { saveSacCheckpoint } from './sac-checkpoint.ts';
 export const sacRunSchema = z
   .object({
     env: z.string().describe('env id, e.g. Hopper-v5'),
+    reward: z
+      .enum(['sparse', 'dense'])
+      .optional()
+      .describe("manipulation tasks' reward: sparse (-1 per step, 0 on success; the default) or dense (shaped; SAC from scratch needs it to start)"),
     steps: z.number().int().positive().max(1e9).describe('env steps to train for (on resume it may raise the total)'),
     seed: z.number().int().nonnegative().default(1).describe('random seed'),
     numEnvs: z.number().int().positive().max(256).default(1).describe('parallel training envs'),
@@ -69,7 +73,7 @@ export async function trainSac(input: SacRunInput, makeVectorEnv?: (n: number) =
       )
     : parseSacConfig(input);
   if (!cfg.resume && cfg.out !== undefined) checkRunFolderPath(cfg.out);
-  const make = makeVectorEnv ?? ((n: number) => SyncVectorEnv.create(cfg.env, n));
+  const make = makeVectorEnv ?? ((n: number) => SyncVectorEnv.create(cfg.env, n, cfg.reward === undefined ? {} : { reward: cfg.reward }));
   const env = await make(cfg.numEnvs);
   const evalEnv = await make(Math.min(cfg.evalEpisodes, 5));
   try {
