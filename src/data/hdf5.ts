@@ -1,5 +1,7 @@
 /**
- * Node adapter: D4RL datasets in HDF5 files (via h5wasm), and the dataset content hash.
+ * Node adapter: datasets in HDF5 files (via h5wasm; plumbing in h5-file.ts) in D4RL's layout and in
+ * robomimic's (src/data/robomimic.ts has that layout, its checks and its flattening), and the dataset
+ * content hash.
  *
  * Reading accepts what h5py writes: any float or int dtype, bool (h5py's int8 FALSE/TRUE enum),
  * big-endian data, [N, 1] columns, extra keys (ignored). Metadata is read from a `metadata` group:
@@ -10,77 +12,16 @@
  * attributes of the `metadata` group.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, mkdirSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import {
   D4RL_KEYS, d4rlFromRawArrays, datasetHashInput, validateD4rlDataset,
   type D4rlDataset, type D4rlExpectation, type D4rlMetadata, type RawArray,
 } from './d4rl.ts';
+import {
+  childGroup, closeQuietly, guarded, isDataset, isGroup, messageOf, metadataValue, openHdf5,
+  readAttrs, readKeyGroup, readNumericArray, writeHdf5Atomically, type H5Dataset, type H5Group,
+} from './h5-file.ts';
 import { robomimicFromRaw, robomimicToD4rl, validateRobomimic, type RawDemo, type RobomimicDataset } from './robomimic.ts';
-
-type H5Group = InstanceType<typeof h5wasm.Group>;
-type H5Dataset = InstanceType<typeof h5wasm.Dataset>;
-
-const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** HDF5 files start with a signature at offset 0, 512, 1024, ... (after an optional user block). */
-function hasHdf5Signature(path: string): boolean {
-  const size = statSync(path).size;
-  const fd = openSync(path, 'r');
-  try {
-    const probe = Buffer.alloc(8);
-    for (let offset = 0; offset + 8 <= size; offset = offset === 0 ? 512 : offset * 2) {
-      if (readSync(fd, probe, 0, 8, offset) === 8 && probe.equals(HDF5_SIGNATURE)) return true;
-    }
-    return false;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * One line for an error from h5wasm. With the throwing error handler on (see h5ready), a failed HDF5
- * call throws its whole error stack ("HDF5-DIAG: ... #000 ... #006 ...", ~40 lines) instead of printing
- * it; the innermost frame is the cause ("truncated file: eof = 100000, ..., stored_eof = 1970464").
- */
-function messageOf(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  if (!text.includes('HDF5-DIAG')) return text.split('\n')[0];
-  const frames = text.split('\n').filter((l) => /^\s*#\d+:/.test(l));
-  const last = frames[frames.length - 1];
-  return last ? last.replace(/^.*? in [\w:]+\(\): /, '').trim() : 'HDF5 error';
-}
-
-let throwingHandler = false;
-/** h5wasm, ready, with HDF5's error stack turned into exceptions rather than printed to stderr. */
-async function h5ready(): Promise<void> {
-  const module = (await h5wasm.ready) as unknown as { activate_throwing_error_handler?: () => void };
-  if (!throwingHandler) {
-    module.activate_throwing_error_handler?.();
-    throwingHandler = true;
-  }
-}
-
-function isGroup(entity: unknown): entity is H5Group {
-  return entity instanceof h5wasm.Group;
-}
-
-function isDataset(entity: unknown): entity is H5Dataset {
-  return entity instanceof h5wasm.Dataset;
-}
-
-/** A scalar or one-element metadata value as string | number; anything else as JSON text. */
-function metadataValue(value: unknown): string | number {
-  if (typeof value === 'string' || typeof value === 'number') return value;
-  if (typeof value === 'bigint') return Number(value);
-  if (typeof value === 'boolean') return value ? 1 : 0;
-  if (ArrayBuffer.isView(value) && (value as unknown as ArrayLike<unknown>).length === 1) return metadataValue((value as unknown as ArrayLike<unknown>)[0]);
-  if (Array.isArray(value) && value.length === 1) return metadataValue(value[0]);
-  // Short arrays become JSON text so every metadata value stays a string or a number.
-  const plain = ArrayBuffer.isView(value) ? Array.from(value as unknown as ArrayLike<number | bigint>, (v) => (typeof v === 'bigint' ? Number(v) : v)) : value;
-  return JSON.stringify(plain);
-}
 
 const MAX_METADATA_VALUES = 16;
 
@@ -100,15 +41,7 @@ function readMetadata(group: H5Group, prefix: string, out: D4rlMetadata): void {
  * the env's is refused. Errors name the file and the key.
  */
 export async function readD4rl(path: string, options: { expect?: D4rlExpectation } = {}): Promise<D4rlDataset> {
-  if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  if (!hasHdf5Signature(path)) throw new Error(`${path}: not an HDF5 file (no HDF5 signature)`);
-  await h5ready();
-  let file: InstanceType<typeof h5wasm.File>;
-  try {
-    file = new h5wasm.File(resolve(path), 'r');
-  } catch (err) {
-    throw new Error(`${path}: cannot open as HDF5 (truncated or corrupt?): ${messageOf(err)}`);
-  }
+  const file = await openHdf5(path);
   try {
     let keys: string[];
     try {
@@ -146,11 +79,7 @@ export async function readD4rl(path: string, options: { expect?: D4rlExpectation
     }
     return d4rlFromRawArrays(raw, { source: path, expect: options.expect, metadata });
   } finally {
-    try {
-      file.close();
-    } catch {
-      // a damaged file may fail to close too; the error that matters is already on its way
-    }
+    closeQuietly(file);
   }
 }
 
@@ -160,40 +89,21 @@ export async function readD4rl(path: string, options: { expect?: D4rlExpectation
  */
 export async function writeD4rl(path: string, dataset: D4rlDataset): Promise<void> {
   validateD4rlDataset(dataset, { source: path });
-  await h5ready();
-  const target = resolve(path);
-  mkdirSync(dirname(target), { recursive: true });
-  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now()}.tmp`);
   const n = dataset.size;
-  try {
-    const file = new h5wasm.File(tmp, 'w');
-    try {
-      file.create_dataset({ name: 'observations', data: dataset.observations, shape: [n, dataset.obsDim], dtype: '<f4' });
-      file.create_dataset({ name: 'actions', data: dataset.actions, shape: [n, dataset.actionDim], dtype: '<f4' });
-      file.create_dataset({ name: 'rewards', data: dataset.rewards, shape: [n], dtype: '<f4' });
-      file.create_dataset({ name: 'next_observations', data: dataset.nextObservations, shape: [n, dataset.obsDim], dtype: '<f4' });
-      file.create_dataset({ name: 'terminals', data: dataset.terminals, shape: [n], dtype: '<B' });
-      file.create_dataset({ name: 'timeouts', data: dataset.timeouts, shape: [n], dtype: '<B' });
-      const group = file.create_group('metadata');
-      for (const [name, value] of Object.entries(dataset.metadata)) {
-        if (name.length === 0) throw new Error(`${path}: metadata names must not be empty`);
-        if (typeof value === 'number') group.create_attribute(name, value, null, '<d');
-        else group.create_attribute(name, value);
-      }
-    } finally {
-      file.close();
+  await writeHdf5Atomically(path, (file) => {
+    file.create_dataset({ name: 'observations', data: dataset.observations, shape: [n, dataset.obsDim], dtype: '<f4' });
+    file.create_dataset({ name: 'actions', data: dataset.actions, shape: [n, dataset.actionDim], dtype: '<f4' });
+    file.create_dataset({ name: 'rewards', data: dataset.rewards, shape: [n], dtype: '<f4' });
+    file.create_dataset({ name: 'next_observations', data: dataset.nextObservations, shape: [n, dataset.obsDim], dtype: '<f4' });
+    file.create_dataset({ name: 'terminals', data: dataset.terminals, shape: [n], dtype: '<B' });
+    file.create_dataset({ name: 'timeouts', data: dataset.timeouts, shape: [n], dtype: '<B' });
+    const group = file.create_group('metadata');
+    for (const [name, value] of Object.entries(dataset.metadata)) {
+      if (name.length === 0) throw new Error(`${path}: metadata names must not be empty`);
+      if (typeof value === 'number') group.create_attribute(name, value, null, '<d');
+      else group.create_attribute(name, value);
     }
-    const fd = openSync(tmp, 'r+');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, target);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  });
 }
 
 /** SHA-256 (hex) over the dataset's arrays in canonical form (see datasetHashInput); metadata is not hashed. */
@@ -209,61 +119,6 @@ export function datasetHash(dataset: D4rlDataset): string {
 /** The per-demo datasets read besides obs/ and next_obs/. */
 const ROBOMIMIC_ARRAYS = ['actions', 'rewards', 'dones', 'states'] as const;
 
-/** Open an HDF5 file for reading with the one-line errors of readD4rl. */
-async function openHdf5(path: string): Promise<InstanceType<typeof h5wasm.File>> {
-  if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  if (!hasHdf5Signature(path)) throw new Error(`${path}: not an HDF5 file (no HDF5 signature)`);
-  await h5ready();
-  try {
-    return new h5wasm.File(resolve(path), 'r');
-  } catch (err) {
-    throw new Error(`${path}: cannot open as HDF5 (truncated or corrupt?): ${messageOf(err)}`);
-  }
-}
-
-/** Run `read` on an open file; any h5wasm failure becomes one line naming the file and `key`. */
-function guarded<T>(path: string, key: string, read: () => T): T {
-  try {
-    return read();
-  } catch (err) {
-    if (err instanceof Error && err.message.startsWith(`${path}: `)) throw err;
-    throw new Error(`${path}: cannot read key "${key}" (truncated or corrupt?): ${messageOf(err)}`);
-  }
-}
-
-function readNumericArray(path: string, group: H5Group, name: string, key: string): RawArray {
-  return guarded(path, key, () => {
-    const entity = group.get(name);
-    if (!isDataset(entity)) throw new Error(`${path}: key "${key}" is not a dataset`);
-    const data = entity.value;
-    if (!(ArrayBuffer.isView(data) && !(data instanceof DataView))) {
-      throw new Error(`${path}: key "${key}" has dtype ${JSON.stringify(entity.dtype)}, expected a numeric or bool array`);
-    }
-    return { data: data as RawArray['data'], shape: entity.shape ?? [] };
-  });
-}
-
-function readAttrs(path: string, group: H5Group, key: string): Record<string, string | number> {
-  return guarded(path, key, () => {
-    const out: Record<string, string | number> = {};
-    for (const [name, attr] of Object.entries(group.attrs)) out[name] = metadataValue(attr.value);
-    return out;
-  });
-}
-
-function childGroup(path: string, parent: H5Group, name: string, key: string): H5Group {
-  const entity = guarded(path, key, () => parent.get(name));
-  if (!isGroup(entity)) throw new Error(`${path}: key "${key}" is not a group`);
-  return entity;
-}
-
-function readKeyGroup(path: string, parent: H5Group, name: string, key: string): Record<string, RawArray> {
-  const group = childGroup(path, parent, name, key);
-  const out: Record<string, RawArray> = {};
-  for (const k of guarded(path, key, () => group.keys())) out[k] = readNumericArray(path, group, k, `${key}/${k}`);
-  return out;
-}
-
 /** Which layout an HDF5 file is in: 'robomimic' (a `data` group, no `observations`) or 'd4rl'. */
 export async function detectHdf5Layout(path: string): Promise<'robomimic' | 'd4rl'> {
   const file = await openHdf5(path);
@@ -274,14 +129,6 @@ export async function detectHdf5Layout(path: string): Promise<'robomimic' | 'd4r
     return 'd4rl'; // its reader names the missing keys
   } finally {
     closeQuietly(file);
-  }
-}
-
-function closeQuietly(file: InstanceType<typeof h5wasm.File>): void {
-  try {
-    file.close();
-  } catch {
-    // a damaged file may fail to close too; the error that matters is already on its way
   }
 }
 
@@ -355,60 +202,41 @@ const GZIP_MIN_BYTES = 16384;
  */
 export async function writeRobomimic(path: string, ds: RobomimicDataset): Promise<void> {
   validateRobomimic(ds, path);
-  await h5ready();
-  const target = resolve(path);
-  mkdirSync(dirname(target), { recursive: true });
-  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.${Date.now()}.tmp`);
   // gzip only large arrays (the states): a chunked dataset's index costs more than gzip saves on a small one
   // (measured on 60 Lift demos: everything gzipped 5.5 MB, nothing 9.0 MB, states alone 4.0 MB).
   const put = (group: H5Group, name: string, data: Float32Array | Float64Array | Uint8Array, shape: number[], dtype: string) =>
     group.create_dataset({ name, data, shape, dtype, ...(data.byteLength >= GZIP_MIN_BYTES ? { chunks: shape, compression: 'gzip' as const, compression_opts: 9 } : {}) });
-  try {
-    const file = new h5wasm.File(tmp, 'w');
-    try {
-      const data = file.create_group('data');
-      data.create_attribute('env_args', JSON.stringify(ds.envArgs));
-      data.create_attribute('total', ds.demos.reduce((s, d) => s + d.length, 0), null, '<i');
-      for (const d of ds.demos) {
-        const T = d.length;
-        const g = data.create_group(d.name);
-        g.create_attribute('num_samples', T, null, '<i');
-        for (const [name, value] of Object.entries(d.attrs)) {
-          if (typeof value === 'string') g.create_attribute(name, value);
-          else g.create_attribute(name, value, null, Number.isInteger(value) && Math.abs(value) < 2 ** 31 ? '<i' : '<d');
-        }
-        put(g, 'actions', d.actions, [T, ds.actionDim], '<f4');
-        put(g, 'rewards', d.rewards, [T], '<f4');
-        put(g, 'dones', d.dones, [T], '<B');
-        put(g, 'states', d.states, [T, ds.stateDim], '<d');
-        const obs = g.create_group('obs');
-        const next = g.create_group('next_obs');
-        for (const k of ds.obsKeys) {
-          put(obs, k.name, d.obs[k.name], [T, k.dim], '<f4');
-          put(next, k.name, d.nextObs[k.name], [T, k.dim], '<f4');
-        }
+  await writeHdf5Atomically(path, (file) => {
+    const data = file.create_group('data');
+    data.create_attribute('env_args', JSON.stringify(ds.envArgs));
+    data.create_attribute('total', ds.demos.reduce((s, d) => s + d.length, 0), null, '<i');
+    for (const d of ds.demos) {
+      const T = d.length;
+      const g = data.create_group(d.name);
+      g.create_attribute('num_samples', T, null, '<i');
+      for (const [name, value] of Object.entries(d.attrs)) {
+        if (typeof value === 'string') g.create_attribute(name, value);
+        else g.create_attribute(name, value, null, Number.isInteger(value) && Math.abs(value) < 2 ** 31 ? '<i' : '<d');
       }
-      const mask = file.create_group('mask');
-      for (const [name, list] of Object.entries(ds.masks)) {
-        // Fixed-length ASCII strings, as h5py writes numpy bytes (robomimic reads them with .decode()).
-        const width = Math.max(1, ...list.map((s) => s.length));
-        if (list.length > 0) mask.create_dataset({ name, data: list, shape: [list.length], dtype: `A${width}` });
-        else mask.create_dataset({ name, data: new Uint8Array(0), shape: [0], dtype: '<B' });
+      put(g, 'actions', d.actions, [T, ds.actionDim], '<f4');
+      put(g, 'rewards', d.rewards, [T], '<f4');
+      put(g, 'dones', d.dones, [T], '<B');
+      put(g, 'states', d.states, [T, ds.stateDim], '<d');
+      const obs = g.create_group('obs');
+      const next = g.create_group('next_obs');
+      for (const k of ds.obsKeys) {
+        put(obs, k.name, d.obs[k.name], [T, k.dim], '<f4');
+        put(next, k.name, d.nextObs[k.name], [T, k.dim], '<f4');
       }
-    } finally {
-      file.close();
     }
-    const fd = openSync(tmp, 'r+');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+    const mask = file.create_group('mask');
+    for (const [name, list] of Object.entries(ds.masks)) {
+      // Fixed-length ASCII strings, as h5py writes numpy bytes (robomimic reads them with .decode()).
+      const width = Math.max(1, ...list.map((s) => s.length));
+      if (list.length > 0) mask.create_dataset({ name, data: list, shape: [list.length], dtype: `A${width}` });
+      else mask.create_dataset({ name, data: new Uint8Array(0), shape: [0], dtype: '<B' });
     }
-    renameSync(tmp, target);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  });
 }
 
 /**
