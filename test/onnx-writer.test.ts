@@ -8,7 +8,8 @@ import { Rng } from '../src/core/rng.ts';
 import { ACTIVATIONS } from '../src/nn/backend.ts';
 import { mlp, residualMlpLayers } from '../src/nn/mlp.ts';
 import { Model } from '../src/nn/module.ts';
-import { GraphBuilder, modelToOnnx, onnxActivation, ProtoWriter } from '../src/policies/onnx-writer.ts';
+import { GraphBuilder, modelToOnnx, onnxActivation } from '../src/policies/onnx-writer.ts';
+import { ProtoWriter } from '../src/policies/protobuf-writer.ts';
 
 async function runOnnx(bytes: Uint8Array, feeds: Record<string, { data: Float32Array; dims: number[] }>): Promise<Record<string, Float32Array>> {
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], intraOpNumThreads: 1 });
