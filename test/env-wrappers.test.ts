@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { makeEnv } from '../src/envs/registry.ts';
-import {
-  ActionChunk,
-  ClipAction,
-  episodeStatistics,
-  NormalizeObservation,
-  RecordEpisodeStatistics,
-  RescaleAction,
-  TimeLimit,
-} from '../src/envs/wrappers.ts';
+import { ActionChunk, episodeStatistics, RecordEpisodeStatistics, TimeLimit } from '../src/envs/wrappers.ts';
+import { ClipAction, NormalizeObservation, RescaleAction } from '../src/envs/transform-wrappers.ts';
 import { Box } from '../src/envs/spaces.ts';
 import { ToyEnv } from './helpers/envs.ts';
 

@@ -6,19 +6,8 @@ export type { Env, EnvSpec, EnvState, Info, ResetOptions, ResetResult, StepResul
 export { envName, getEnvState, setEnvState } from './env.ts';
 export { Box } from './spaces.ts';
 export { makeEnv, registerEnv, registeredEnvIds, type EnvFactory, type EnvRegistration, type MakeEnvOptions } from './registry.ts';
-export {
-  ActionChunk,
-  ClipAction,
-  NormalizeObservation,
-  OrderEnforcing,
-  RecordEpisodeStatistics,
-  RescaleAction,
-  TimeLimit,
-  Wrapper,
-  episodeStatistics,
-  type EpisodeStatistics,
-  type ObservationStats,
-} from './wrappers.ts';
+export { ActionChunk, OrderEnforcing, RecordEpisodeStatistics, TimeLimit, Wrapper, episodeStatistics, type EpisodeStatistics } from './wrappers.ts';
+export { ClipAction, NormalizeObservation, RescaleAction, type ObservationStats } from './transform-wrappers.ts';
 export { checkEnv, EnvCheckError, type CheckEnvOptions, type CheckEnvReport } from './checker.ts';
 export {
   SyncVectorEnv,
