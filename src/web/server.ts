@@ -5,6 +5,8 @@
  *   GET /api/runs                       [{id, name, env, algo, label, episodes: [names]}]
  *   GET /api/runs/<i>/metrics           the run's evaluations and reference lines (from summary.json)
  *   GET /api/runs/<i>/episodes/<name>   <run>/episodes/<name>.safetensors (episode-format.ts)
+ *   GET /api/runs/<i>/events            Server-Sent Events: the run folder's version whenever it changes
+ *                                       (run-watch.ts), so the page follows a run that is training
  *
  * No part of a URL is ever joined into a path: static files are looked up in a map made at start, runs
  * by their index on the command line, episodes by name among the regular files (no symlinks, opened with
@@ -15,22 +17,22 @@
  * `maxConnections`; a socket idle (nothing sent or read, a silent or vanished browser included) for
  * `handshakeTimeoutMs` is closed, and so is a request whose headers do not arrive in that time; response
  * bodies read from disk are bounded per file (`maxPayloadBytes` for episodes, MAX_JSON_BYTES) and in total in flight
- * (`maxBytesInFlight`, over it: 503). Loopback by default; another address needs a token for /api (the
+ * (`maxBytesInFlight`, over it: 503); an event stream holds at most two small events for its browser and is
+ * closed when the browser stops reading (run-watch.ts). Loopback by default; another address needs a token for /api (the
  * page forwards `?token=` from its own URL), and on loopback a Host header naming another host is refused
  * (DNS rebinding). Node only.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { constants, existsSync, readdirSync, readFileSync, realpathSync, statSync, type Dirent } from 'node:fs';
-import { open, readdir } from 'node:fs/promises';
+import { constants, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { basename, extname, join } from 'node:path';
 import { isLoopback, resolveWsLimits, type WsLimits } from '../node/ws-limits.ts';
+import { metricsOf } from './run-metrics.ts';
+import { episodeNames, EPISODES_DIR, EventStream, RunWatcher } from './run-watch.ts';
 
 export const MAX_JSON_BYTES = 16 * 1024 * 1024;
-/** What an episode name may be: a file name stem, nothing that could mean a path. */
-const EPISODE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const EPISODES_DIR = 'episodes';
 
 /** maxPayloadBytes bounds one episode file (default 64 MiB); maxBytesInFlight, all file bytes being read and sent. */
 export type ViewerLimits = Pick<WsLimits, 'maxConnections' | 'maxPayloadBytes' | 'maxBytesInFlight' | 'handshakeTimeoutMs'>;
@@ -46,6 +48,8 @@ export interface ViewerOptions {
   /** Needed for /api when host is not loopback. */
   token?: string;
   limits?: Partial<ViewerLimits>;
+  /** How often a watched run folder is checked for changes (ms, default 500). */
+  pollMs?: number;
   log?: (line: string) => void;
 }
 
@@ -154,39 +158,6 @@ async function readJson(path: string, reserve: (n: number) => () => void): Promi
   }
 }
 
-async function episodeNames(run: string): Promise<string[]> {
-  let entries: Dirent[];
-  try {
-    entries = await readdir(join(run, EPISODES_DIR), { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries
-    .filter((e) => e.isFile() && e.name.endsWith('.safetensors') && EPISODE_NAME.test(e.name.slice(0, -'.safetensors'.length)))
-    .map((e) => e.name.slice(0, -'.safetensors'.length))
-    .sort()
-    .slice(0, 100);
-}
-
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-
-/** The chart's data from summary.json: evaluations and reference lines, numbers only. */
-function metricsOf(summary: Record<string, unknown> | null) {
-  const point = (e: unknown) => {
-    const o = (e ?? {}) as Record<string, unknown>;
-    return { step: num(o.step), mean: num(o.mean), std: num(o.std), ...(num(o.successRate) !== null ? { successRate: num(o.successRate) } : {}) };
-  };
-  const evals = Array.isArray(summary?.evals) ? summary.evals.slice(0, 100_000).map(point) : [];
-  const refs = summary?.references && typeof summary.references === 'object' ? (summary.references as Record<string, unknown>) : {};
-  return {
-    xAxis: typeof summary?.xAxis === 'string' ? summary.xAxis : 'env steps',
-    evals: evals.filter((e) => e.step !== null && e.mean !== null),
-    references: Object.entries(refs)
-      .slice(0, 16)
-      .map(([name, r]) => ({ name, ...point(r) })),
-  };
-}
-
 export async function startViewer(options: ViewerOptions): Promise<ViewerServer> {
   const host = options.host ?? '127.0.0.1';
   const port = options.port ?? 0;
@@ -199,6 +170,11 @@ export async function startViewer(options: ViewerOptions): Promise<ViewerServer>
   const limits = resolveWsLimits(options.limits, 'viewer');
   const runs = options.runs.map(checkRunFolder);
   const dist = loadDist(options.distDir);
+  const pollMs = options.pollMs ?? 500;
+  if (!Number.isInteger(pollMs) || pollMs < 10 || pollMs > 60_000) throw new Error(`pollMs must be an integer in [10, 60000], got ${pollMs}`);
+  const watchers = runs.map((dir) => new RunWatcher(dir, pollMs));
+  // Heartbeats well inside the idle timeout, which would otherwise close a quiet stream.
+  const heartbeatMs = Math.max(20, Math.min(15_000, Math.floor(limits.handshakeTimeoutMs / 3)));
 
   let inFlight = 0;
   const reserve = (n: number) => {
@@ -269,6 +245,15 @@ export async function startViewer(options: ViewerOptions): Promise<ViewerServer>
               : new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)).get('token');
           if (!tokenMatches(given, token)) throw new HttpError(401, 'missing or wrong token');
         }
+        const events = /^\/api\/runs\/(\d{1,4})\/events$/.exec(path);
+        if (events) {
+          const watcher = watchers[Number(events[1])];
+          if (!watcher) throw new HttpError(404, 'not found');
+          if (req.method === 'HEAD') return send(200, '', 'text/event-stream; charset=utf-8');
+          const stream: EventStream = new EventStream(res, heartbeatMs, () => watcher.remove(stream));
+          watcher.add(stream);
+          return;
+        }
         const { body, type } = await api(path);
         send(200, body, type);
         return;
@@ -315,6 +300,7 @@ export async function startViewer(options: ViewerOptions): Promise<ViewerServer>
     url: `http://${shown}:${actual}/${token ? `?token=${encodeURIComponent(token)}` : ''}`,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const w of watchers) w.close();
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
