@@ -1,6 +1,7 @@
 /**
  * `dsrl view <run folder>...`: replays the runs' recorded evaluation episodes (base policy and steered
- * agent side by side) and draws their evaluation curves in a browser page served by src/web/server.ts.
+ * agent side by side) and draws their evaluation curves in a browser page served by src/web/server.ts,
+ * following runs that are still training (src/web/run-watch.ts).
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -58,7 +59,9 @@ export async function runView(runs: string[], o: ViewOptions, log: (line: string
 export function registerView(program: Command): void {
   program
     .command('view')
-    .description("replay run folders' recorded evaluation episodes (base policy and steered agent side by side) and curves in the browser")
+    .description(
+      'watch run folders in the browser: recorded evaluation episodes (base policy and steered agent side by side) and curves, live while a run trains',
+    )
     .argument('<runs...>', 'run folders (what dsrl steer or dsrl sac made)')
     .option('--host <addr>', 'interface to bind (loopback by default)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', intArg('--port'), 8766)

@@ -1,63 +1,68 @@
 /**
  * The viewer page: for the chosen run, the base policy's recorded episode and the steered agent's side by
  * side (one WebGL canvas, two viewports), played at simulated speed, and the run's evaluations against
- * env steps with the base policy's line (uPlot). Data comes from the viewer server's /api (src/web/server.ts).
+ * env steps with the base policy's line (chart.ts). Served by `dsrl view` it follows its runs live: each
+ * new evaluation adds its point and replaces the steered pane's episode (sources.ts, src/web/run-watch.ts).
+ * Served by any static file server it shows the demos bundled at build time and run files the user picks.
  *
- * `window.dsrlViewer` exposes what is shown (frames, chart data, where geoms are drawn) for scripts and
- * the browser test.
+ * `window.dsrlViewer` exposes what is shown (frames, chart data, live updates, where geoms are drawn) for
+ * scripts and the browser tests.
  */
 import * as THREE from 'three';
-import uPlot from 'uplot';
-import 'uplot/dist/uPlot.min.css';
 import './style.css';
-import { decodeEpisode, type RecordedEpisode } from '../../src/run/episode-format.ts';
+import type { RecordedEpisode } from '../../src/run/episode-format.ts';
+import { EvalChart } from './chart.ts';
+import { pickedFromDrop, pickedFromInput } from './picked-files.ts';
 import { EpisodeView } from './scene.ts';
+import { ServerSource, StaticSource, type RunSource, type RunVersion } from './sources.ts';
 import type { ViewerState } from './viewer-state.ts';
-
-interface RunInfo {
-  id: number;
-  name: string;
-  env: string | null;
-  algo: string | null;
-  episodes: string[];
-}
-interface Point {
-  step: number;
-  mean: number;
-  std: number | null;
-  successRate?: number;
-}
-interface Metrics {
-  xAxis: string;
-  evals: Point[];
-  references: (Omit<Point, 'step'> & { name: string })[];
-}
 
 const token = new URLSearchParams(location.search).get('token');
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $<HTMLSpanElement>('status');
+const select = $<HTMLSelectElement>('run');
 const canvas = $<HTMLCanvasElement>('scene');
 const WIDTH = canvas.width;
 const HEIGHT = canvas.height;
 const PANE = WIDTH / 2;
 
-async function get(path: string): Promise<Response> {
-  const res = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
-  if (!res.ok) throw new Error(`${path}: ${res.status} ${(await res.text()).trim()}`);
-  return res;
-}
-
-const state: ViewerState = { ready: false, error: null, run: 0, panes: [], chart: null, geomScreen: () => [] };
+const state: ViewerState = {
+  mode: null,
+  ready: false,
+  error: null,
+  run: 0,
+  panes: [],
+  chart: null,
+  live: { connected: false, updates: 0, evalCounts: [], appliedAt: [] },
+  geomScreen: () => [],
+};
 window.dsrlViewer = state;
 
-// preserveDrawingBuffer: the pixels stay readable after a frame (screenshots, the browser test).
+// preserveDrawingBuffer: the pixels stay readable after a frame (screenshots, the browser tests).
 const renderer = new THREE.WebGLRenderer({ canvas, antialias: false, preserveDrawingBuffer: true });
 renderer.setPixelRatio(1);
 renderer.setSize(WIDTH, HEIGHT, false);
 renderer.setScissorTest(true);
+const chart = new EvalChart($('chart'), WIDTH);
 
-let views: EpisodeView[] = [];
-let chart: uPlot | null = null;
+interface Pane {
+  name: string;
+  /** The episode file's version (RunVersion); a new one replaces the pane. */
+  version: string;
+  view: EpisodeView;
+  /** simTime when the pane's episode started playing: a new episode plays from its start. */
+  t0: number;
+}
+
+let source: RunSource;
+let panes: Pane[] = [];
+let stopWatch: (() => void) | null = null;
+/** Bumped when another run is chosen: updates still on their way for the old one are dropped. */
+let generation = 0;
+let shownMetrics: string | null | undefined;
+let evalCount = 0;
+let pending: RunVersion | null = null;
+let applying = false;
 let playing = true;
 let simTime = 0;
 let last = performance.now();
@@ -74,20 +79,24 @@ function draw(now: number): void {
   const dt = Math.min(0.1, (now - last) / 1000);
   last = now;
   if (playing) simTime += dt;
-  views.forEach((view, i) => {
+  panes.forEach(({ view, t0 }, i) => {
     // Each episode loops on its own, with a short rest at its end.
-    view.showTime(simTime % (view.duration + 0.5));
+    view.showTime(Math.max(0, simTime - t0) % (view.duration + 0.5));
     state.panes[i].frame = view.frame;
     // A 2-pixel gap between the panes.
-    const x = views.length === 1 ? 0 : i * (PANE + 1);
-    const w = views.length === 1 ? WIDTH : PANE - 1;
+    const x = panes.length === 1 ? 0 : i * (PANE + 1);
+    const w = panes.length === 1 ? WIDTH : PANE - 1;
     view.camera.aspect = w / HEIGHT;
     view.camera.updateProjectionMatrix();
     renderer.setViewport(x, 0, w, HEIGHT);
     renderer.setScissor(x, 0, w, HEIGHT);
     renderer.render(view.scene, view.camera);
   });
-  if (views.length === 2) {
+  if (panes.length === 0) {
+    renderer.setScissor(0, 0, WIDTH, HEIGHT);
+    renderer.setClearColor(0xf0f0f0);
+    renderer.clear();
+  } else if (panes.length === 2) {
     renderer.setScissor(PANE - 1, 0, 2, HEIGHT);
     renderer.setClearColor(0xffffff);
     renderer.clear();
@@ -95,92 +104,153 @@ function draw(now: number): void {
   requestAnimationFrame(draw);
 }
 
-function drawChart(metrics: Metrics): void {
-  const bySuccess = [...metrics.evals, ...metrics.references].some((e) => e.successRate !== undefined);
-  const y = (e: Omit<Point, 'step'>) => (bySuccess ? (e.successRate ?? 0) : e.mean);
-  const xs = metrics.evals.map((e) => e.step);
-  // Reference lines span the evaluated range (from 0, where they were measured).
-  const x = [...new Set([0, ...xs])].sort((a, b) => a - b);
-  const series: Record<string, (number | null)[]> = {
-    steered: x.map((s) => {
-      const e = metrics.evals.find((p) => p.step === s);
-      return e ? y(e) : null;
-    }),
-  };
-  for (const ref of metrics.references) series[ref.name] = x.map(() => y(ref));
-  const yLabel = bySuccess ? 'success rate' : 'eval return';
-  state.chart = { x, series, yLabel };
-  chart?.destroy();
-  const colors = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd'];
-  chart = new uPlot(
-    {
-      width: WIDTH,
-      height: 260,
-      scales: { x: { time: false } },
-      axes: [{ label: metrics.xAxis }, { label: yLabel }],
-      series: [
-        {},
-        ...Object.keys(series).map((name, i) => ({
-          label: name,
-          stroke: colors[i % colors.length],
-          width: 2,
-          dash: i === 0 ? undefined : [6, 4],
-          points: { show: i === 0, size: 7 },
-          spanGaps: true,
-        })),
-      ],
-    },
-    [x, ...Object.values(series)] as uPlot.AlignedData,
-    $('chart'),
-  );
+/** The base policy on the left, the steered agent on the right (whichever of them the run has), else the first two. */
+function paneNames(names: string[]): string[] {
+  const known = ['base', 'agent'].filter((n) => names.includes(n));
+  return known.length > 0 ? known : [...names].sort().slice(0, 2);
 }
 
-async function loadRun(run: RunInfo): Promise<void> {
-  state.ready = false;
-  state.run = run.id;
-  status.textContent = `${run.name}: loading…`;
-  const metrics = (await (await get(`/api/runs/${run.id}/metrics`)).json()) as Metrics;
-  drawChart(metrics);
-  // The base policy on the left, the steered agent on the right (whichever of them the run has).
-  const names = ['base', 'agent'].filter((n) => run.episodes.includes(n));
-  if (names.length === 0 && run.episodes.length > 0) names.push(run.episodes[0]);
-  const episodes = await Promise.all(
-    names.map(async (n) => decodeEpisode(new Uint8Array(await (await get(`/api/runs/${run.id}/episodes/${n}`)).arrayBuffer()), n)),
-  );
-  views.forEach((v) => v.dispose());
-  views = episodes.map((ep) => new EpisodeView(ep));
-  state.panes = views.map((v, i) => ({ name: names[i], frame: 0, frames: v.frames }));
-  state.geomScreen = (pane) => {
-    const view = views[pane];
+function showPanes(next: Pane[]): void {
+  for (const p of panes) if (!next.includes(p)) p.view.dispose();
+  panes = next;
+  state.panes = panes.map((p) => ({ name: p.name, frame: p.view.frame, frames: p.view.frames, trainedSteps: p.view.episode.trainedSteps }));
+  state.geomScreen = (i) => {
+    const view = panes[i]?.view;
     if (!view) return [];
-    const offset = views.length === 1 ? 0 : pane * (PANE + 1);
-    return view.geomScreen(views.length === 1 ? WIDTH : PANE - 1, HEIGHT).map((p) => ({ x: p.x + offset, y: p.y }));
+    const offset = panes.length === 1 ? 0 : i * (PANE + 1);
+    return view.geomScreen(panes.length === 1 ? WIDTH : PANE - 1, HEIGHT).map((p) => ({ x: p.x + offset, y: p.y }));
   };
   [0, 1].forEach((i) => {
-    $(`label-${i}`).textContent = episodes[i] ? labelOf(episodes[i]) : '';
-    $(`label-${i}`).style.left = `${(views.length === 1 ? 0 : i * PANE) + 6}px`;
+    $(`label-${i}`).textContent = panes[i] ? labelOf(panes[i].view.episode) : '';
+    $(`label-${i}`).style.left = `${(panes.length === 1 ? 0 : i * PANE) + 6}px`;
   });
-  simTime = 0;
-  const env = run.env ?? episodes[0]?.env ?? '';
-  status.textContent = `${run.name} (${[run.algo, env].filter(Boolean).join(' on ')}): ${metrics.evals.length} evaluations${
-    episodes.length === 0 ? ', no recorded episodes' : ''
-  }`;
+}
+
+/** Brings the page up to `v`: fetches only what changed since the last version shown. */
+async function apply(run: number, v: RunVersion, gen: number): Promise<void> {
+  if (v.metrics !== shownMetrics) {
+    // No summary.json (yet): no chart.
+    const metrics = v.metrics === null ? null : await source.metrics(run);
+    if (gen !== generation) return;
+    $('chart').hidden = metrics === null;
+    if (metrics === null) chart.clear();
+    state.chart = metrics === null ? null : chart.update(metrics);
+    shownMetrics = v.metrics;
+    evalCount = metrics?.evals.length ?? 0;
+  }
+  const next = await Promise.all(
+    paneNames(Object.keys(v.episodes)).map(async (name): Promise<Pane> => {
+      const shown = panes.find((p) => p.name === name && p.version === v.episodes[name]);
+      return shown ?? { name, version: v.episodes[name], view: new EpisodeView(await source.episode(run, name)), t0: simTime };
+    }),
+  );
+  if (gen !== generation) {
+    for (const p of next) if (!panes.includes(p)) p.view.dispose();
+    return;
+  }
+  showPanes(next);
+  const info = source.runs[run];
+  const what = [info.algo, info.env ?? panes[0]?.view.episode.env].filter(Boolean).join(' on ');
+  const facts = [
+    shownMetrics !== null ? `${evalCount} evaluation${evalCount === 1 ? '' : 's'}` : source.mode === 'server' ? 'no evaluations yet' : '',
+    panes.length === 0 ? 'no recorded episodes yet' : '',
+    source.mode === 'server' ? (state.live.connected ? 'live' : 'reconnecting…') : '',
+  ].filter(Boolean);
+  status.textContent = `${info.name}${what ? ` (${what})` : ''}${facts.length > 0 ? `: ${facts.join(', ')}` : ''}`;
+  if (state.ready) state.live.updates++;
+  state.live.evalCounts.push(evalCount);
+  state.live.appliedAt.push(Date.now());
   state.ready = true;
 }
 
+/** Applies the newest version only: versions that arrive while one is being applied replace each other. */
+function enqueue(run: number, v: RunVersion, gen: number): void {
+  pending = v;
+  if (applying) return;
+  applying = true;
+  void (async () => {
+    while (pending !== null && gen === generation) {
+      const next = pending;
+      pending = null;
+      try {
+        await apply(run, next, gen);
+      } catch (err) {
+        fail(err);
+      }
+    }
+    applying = false;
+    if (pending !== null && gen !== generation) enqueue(state.run, pending, generation);
+  })();
+}
+
+function showRun(run: number): void {
+  stopWatch?.();
+  const gen = ++generation;
+  pending = null;
+  state.run = run;
+  state.ready = false;
+  state.live = { connected: false, updates: 0, evalCounts: [], appliedAt: [] };
+  shownMetrics = undefined;
+  chart.clear();
+  showPanes([]);
+  simTime = 0;
+  status.textContent = `${source.runs[run].name}: loading…`;
+  stopWatch = source.watch(
+    run,
+    (v) => enqueue(run, v, gen),
+    (connected, error) => {
+      if (gen !== generation) return;
+      state.live.connected = connected;
+      if (error) fail(new Error(error));
+    },
+  );
+}
+
+function listRuns(): void {
+  select.replaceChildren(...source.runs.map((r) => new Option(r.name, String(r.id))));
+  select.hidden = source.runs.length < 2;
+  select.value = String(state.run);
+}
+
+/** Static site: the chosen or dropped files of a run folder become a run of their own. */
+async function openFiles(files: Awaited<ReturnType<typeof pickedFromInput>>, name: string): Promise<void> {
+  if (!(source instanceof StaticSource) || files.length === 0) return;
+  const id = await source.addFiles(files, name);
+  state.error = null;
+  state.run = id;
+  listRuns();
+  showRun(id);
+}
+
 async function start(): Promise<void> {
-  const runs = (await (await get('/api/runs')).json()) as RunInfo[];
-  const select = $<HTMLSelectElement>('run');
-  for (const run of runs) select.add(new Option(run.name, String(run.id)));
-  select.hidden = runs.length < 2;
-  select.onchange = () => void loadRun(runs[Number(select.value)]).catch(fail);
+  source = (await ServerSource.connect(token)) ?? (await StaticSource.load());
+  state.mode = source.mode;
+  select.onchange = () => showRun(Number(select.value));
   const button = $<HTMLButtonElement>('play');
   button.onclick = () => {
     playing = !playing;
     button.textContent = playing ? 'pause' : 'play';
   };
-  await loadRun(runs[0]);
+  if (source instanceof StaticSource) {
+    $('files-ui').hidden = false;
+    for (const id of ['files', 'folder']) {
+      const input = $<HTMLInputElement>(id);
+      input.onchange = () => void openFiles(pickedFromInput(input), input.files?.[0]?.webkitRelativePath.split('/')[0] || 'chosen files').catch(fail);
+    }
+    document.body.ondragover = (e) => e.preventDefault();
+    document.body.ondrop = (e) => {
+      e.preventDefault();
+      if (e.dataTransfer) void pickedFromDrop(e.dataTransfer).then(({ files, name }) => openFiles(files, name).catch(fail), fail);
+    };
+  }
   requestAnimationFrame(draw);
+  if (source.runs.length === 0) {
+    status.textContent = source.mode === 'static' ? 'no bundled demo: open a run folder, or its summary.json and episodes/*.safetensors' : 'no runs';
+    state.ready = true;
+    return;
+  }
+  listRuns();
+  showRun(0);
 }
 
 function fail(err: unknown): void {

@@ -1,0 +1,259 @@
+/**
+ * The viewer live and as a static site, in Debian's Chromium (playwright-core; skipped only when Chromium is
+ * missing and CI is not set, as in web-viewer.test.ts):
+ * - a real `dsrl steer` process (tiny DSRL-NA on Hopper-v5) trains into a fresh run folder while `dsrl view`'s
+ *   server watches it and the page is open: the curve gains points and the steered pane's episode is replaced
+ *   as the run evaluates, without reloading the page;
+ * - the build of scripts/build-web.ts (npm run build:web) from a plain static file server under a sub-path:
+ *   the bundled demo draws the robot, and a run folder's files chosen in the page give its curve and episodes.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWeb } from '../scripts/build-web.ts';
+import { startViewer } from '../src/web/server.ts';
+import type {} from '../web/src/viewer-state.ts';
+
+const CHROMIUM = process.env.DSRL_CHROMIUM ?? '/usr/bin/chromium';
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-live-'));
+const runDir = join(tmp, 'run');
+const dist = join(tmp, 'dist');
+const haveChromium = existsSync(CHROMIUM);
+
+let browser: BrowserContext | null = null;
+/** The steer process: resolves with its exit code and output, and the time it exited. */
+let steerDone: Promise<{ code: number | null; output: string; at: number }>;
+let built: Promise<unknown>;
+
+beforeAll(() => {
+  if (!haveChromium) return;
+  // 1200 env steps, an evaluation every 200: six evaluations over a few seconds of training.
+  const args = ['steer', '--env', 'Hopper-v5', '--policy', 'models/hopper', '--algo', 'na', '--steps', '1200', '--learning-starts', '200'];
+  args.push('--num-envs', '2', '--batch-size', '16', '--utd', '1', '--distill-steps', '1', '--actor-hidden', '16', '--critic-hidden', '16');
+  args.push('--eval-every', '200', '--eval-episodes', '1', '--quiet', '--out', runDir);
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'dsrl.js'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, DSRL_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  steerDone = new Promise((resolve) => child.on('exit', (code) => resolve({ code, output, at: performance.now() })));
+  // While the steer process starts: the static site (only the Hopper demo, to keep the test short) and the browser.
+  built = buildWeb(dist, ['hopper'], () => {});
+  return (async () => {
+    browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: FLAGS,
+      viewport: { width: 990, height: 760 },
+    });
+  })();
+});
+afterAll(async () => {
+  await browser?.close();
+  await steerDone?.catch(() => {});
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function waitFor(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
+  const t0 = performance.now();
+  while (!ok()) {
+    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * Robot-coloured pixels (the Hopper's rgba 0.8 0.6 0.4, lit about 194 171 142: red well above blue, unlike sky
+ * and floor) in one pane of the canvas, and how many geom centres of the moving bodies have one within 6 px.
+ */
+async function robotIn(page: Page, pane: number, x0: number, width: number): Promise<{ robot: number; bodies: number; bodiesHit: number }> {
+  return page.evaluate(
+    ({ pane, x0, width }) => {
+      const canvas = document.getElementById('scene') as HTMLCanvasElement;
+      const copy = document.createElement('canvas');
+      copy.width = canvas.width;
+      copy.height = canvas.height;
+      const ctx = copy.getContext('2d')!;
+      ctx.drawImage(canvas, 0, 0);
+      const img = ctx.getImageData(x0, 0, width, canvas.height);
+      const d = img.data;
+      const isRobot = (i: number) => d[i] > 120 && d[i] - d[i + 2] > 30;
+      let robot = 0;
+      for (let i = 0; i < d.length; i += 4) if (isRobot(i)) robot++;
+      const bodies = window.dsrlViewer.geomScreen(pane);
+      let bodiesHit = 0;
+      for (const b of bodies) {
+        let hit = false;
+        for (let dy = -6; dy <= 6 && !hit; dy++)
+          for (let dx = -6; dx <= 6 && !hit; dx++) {
+            const x = Math.round(b.x - x0 + dx);
+            const y = Math.round(b.y + dy);
+            if (x >= 0 && y >= 0 && x < img.width && y < img.height && isRobot((y * img.width + x) * 4)) hit = true;
+          }
+        if (hit) bodiesHit++;
+      }
+      return { robot, bodies: bodies.length, bodiesHit };
+    },
+    { pane, x0, width },
+  );
+}
+
+function summaryOf(dir: string): { evals: { step: number; mean: number }[]; references: Record<string, { mean: number }> } {
+  return JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+}
+
+describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, in Chromium', () => {
+  it('follows a running dsrl steer: the curve gains points and the newest episode replaces the steered pane', async () => {
+    if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+    // The viewer starts as soon as the run folder exists, before the first evaluation.
+    await waitFor('the run folder', () => existsSync(join(runDir, 'config.json')), 60_000);
+    await built;
+    const server = await startViewer({ runs: [runDir], distDir: dist, port: 0, pollMs: 100 });
+    try {
+      const page = await browser!.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(server.url);
+      await page.waitForFunction(() => window.dsrlViewer?.ready || window.dsrlViewer?.error !== null, null, { timeout: 10_000 });
+      // A marker that a reload would wipe: every update below must reach this same page.
+      await page.evaluate(() => ((window as unknown as { __sameLoad: boolean }).__sameLoad = true));
+      const seen: { evals: number; agentSteps: number | null; at: number }[] = [];
+      let exited: Awaited<typeof steerDone> | null = null;
+      void steerDone.then((r) => (exited = r));
+      // Sample the page while the run trains.
+      while (exited === null) {
+        const s = await page.evaluate(() => ({
+          evals: window.dsrlViewer.chart?.x.length ?? 0,
+          agentSteps: window.dsrlViewer.panes.find((p) => p.name === 'agent')?.trainedSteps ?? null,
+        }));
+        seen.push({ evals: Math.max(0, s.evals - 1), agentSteps: s.agentSteps, at: performance.now() });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const done = exited as Awaited<typeof steerDone>;
+      expect(done.code, done.output).toBe(0);
+      const summary = summaryOf(runDir);
+      const steps = summary.evals.map((e) => e.step);
+      expect(steps.length).toBe(6);
+      // After the run: the page holds every evaluation and the last one's episode.
+      await page.waitForFunction(
+        (n) => window.dsrlViewer.chart?.x.length === n + 1 && window.dsrlViewer.panes.find((p) => p.name === 'agent')?.trainedSteps !== null,
+        steps.length,
+        { timeout: 5_000 },
+      );
+      await page.waitForFunction((last) => window.dsrlViewer.panes.find((p) => p.name === 'agent')?.trainedSteps === last, steps.at(-1)!, {
+        timeout: 5_000,
+      });
+      const state = await page.evaluate(() => ({
+        ...window.dsrlViewer,
+        sameLoad: (window as unknown as { __sameLoad?: boolean }).__sameLoad === true,
+      }));
+      expect(state.error).toBeNull();
+      expect(state.mode).toBe('server');
+      expect(state.sameLoad).toBe(true);
+      expect(state.chart!.x).toEqual([0, ...steps]);
+      expect(state.chart!.series.steered).toEqual([null, ...summary.evals.map((e) => e.mean)]);
+      expect(state.chart!.series['base policy']).toEqual(state.chart!.x.map(() => summary.references['base policy'].mean));
+      expect(state.panes.map((p) => p.name)).toEqual(['base', 'agent']);
+      // Live: while the run was still training, the page's curve grew and its steered episode was replaced.
+      const whileTraining = seen.filter((s) => s.at < done.at);
+      const counts = whileTraining.map((s) => s.evals);
+      expect(Math.max(...counts), `evaluations the page showed while training: ${counts.join(' ')}`).toBeGreaterThan(Math.min(...counts));
+      expect(new Set(whileTraining.map((s) => s.agentSteps).filter((s) => s !== null)).size).toBeGreaterThanOrEqual(2);
+      // Points only ever add up (the page never showed a shorter curve later).
+      for (let i = 1; i < seen.length; i++) expect(seen[i].evals).toBeGreaterThanOrEqual(seen[i - 1].evals);
+      expect(state.live.updates).toBeGreaterThanOrEqual(2);
+      // Both panes draw the robot at its bodies' poses.
+      for (const pane of [0, 1]) {
+        const r = await robotIn(page, pane, pane * 480, 479);
+        expect(r.bodiesHit, `pane ${pane}`).toBe(4);
+      }
+      expect(errors).toEqual([]);
+      // From the last summary.json being written to the page showing its point (server polling every 100 ms here).
+      const lastShown = state.live.appliedAt[state.live.evalCounts.indexOf(steps.length)];
+      const latency = lastShown - statSync(join(runDir, 'summary.json')).mtimeMs;
+      console.log(
+        `web-live: run ${((done.at - seen[0].at) / 1000).toFixed(1)} s after the page was ready; evaluations seen while training ${[...new Set(counts)].join(', ')}; ` +
+          `${state.live.updates} live updates; last evaluation on the page ${latency.toFixed(0)} ms after summary.json was written`,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('npm run build:web works from a static file server: the bundled demo draws the robot, chosen run files give curve and episodes', async () => {
+    if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+    await built;
+    // Any static server: this one serves the build under /viewer/ and nothing else (404 for /api/runs too).
+    const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
+    const server: Server = createServer((req, res) => {
+      const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
+      const rel = path === '/viewer/' ? 'index.html' : path.startsWith('/viewer/') ? path.slice('/viewer/'.length) : null;
+      const file = rel === null ? null : normalize(join(dist, rel));
+      if (file === null || !file.startsWith(dist + sep) || !existsSync(file) || !statSync(file).isFile()) {
+        res.writeHead(404).end('not found');
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const page = await browser!.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/viewer/`);
+      await page.waitForFunction(() => window.dsrlViewer?.ready || window.dsrlViewer?.error !== null, null, { timeout: 10_000 });
+      let state = await page.evaluate(() => window.dsrlViewer);
+      expect(state.error).toBeNull();
+      expect(state.mode).toBe('static');
+      expect(state.panes.map((p) => [p.name, p.trainedSteps])).toEqual([['base', null]]);
+      expect(state.panes[0].frames).toBeGreaterThan(50);
+      // One pane, the whole canvas: the Hopper's four capsules are drawn where its recorded poses put them.
+      await page.click('#play'); // paused: the sample and the projected centres are of the same frame
+      await page.waitForTimeout(100);
+      const demo = await robotIn(page, 0, 0, 960);
+      expect(demo.bodies).toBe(4);
+      expect(demo.bodiesHit).toBe(4);
+      expect(demo.robot).toBeGreaterThan(100);
+      expect(demo.robot).toBeLessThan(960 * 400 * 0.3);
+
+      // A run folder's files, chosen in the page (the live run above, or any run folder).
+      await steerDone;
+      const files = [join(runDir, 'summary.json'), join(runDir, 'episodes', 'base.safetensors'), join(runDir, 'episodes', 'agent.safetensors')];
+      await page.setInputFiles('#files', files);
+      await page.waitForFunction(() => window.dsrlViewer.ready && window.dsrlViewer.panes.length === 2, null, { timeout: 10_000 });
+      state = await page.evaluate(() => window.dsrlViewer);
+      const summary = summaryOf(runDir);
+      expect(state.error).toBeNull();
+      expect(state.chart!.x).toEqual([0, ...summary.evals.map((e) => e.step)]);
+      expect(state.chart!.series.steered).toEqual([null, ...summary.evals.map((e) => e.mean)]);
+      expect(state.panes.map((p) => [p.name, p.trainedSteps])).toEqual([
+        ['base', 0],
+        ['agent', summary.evals.at(-1)!.step],
+      ]);
+      await page.waitForTimeout(100);
+      for (const pane of [0, 1]) expect((await robotIn(page, pane, pane * 480, 479)).bodiesHit, `pane ${pane}`).toBe(4);
+      expect(errors).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
