@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { intArg } from './args.ts';
 import { registerEval } from './eval.ts';
 import { registerExport } from './export.ts';
+import { registerPack } from './pack.ts';
 import { registerPretrain } from './pretrain.ts';
 import { registerServe } from './serve.ts';
 import { registerSteer } from './steer.ts';
@@ -29,6 +30,7 @@ registerPretrain(program);
 registerEval(program);
 registerServe(program);
 registerExport(program);
+registerPack(program);
 registerView(program);
 
 try {

@@ -21,9 +21,10 @@ export function registerSteer(program: Command): void {
       const saved = readConfigFile(o.out);
       if (typeof saved.env !== 'string') throw new Error(`${o.out}/config.json names no env`);
       env = saved.env;
-      const spec = options.policy ?? saved.policy;
-      if (typeof spec !== 'string') command.error(`error: ${o.out}/config.json does not say which base policy the run used; pass --policy`);
-      policySpec = spec as string;
+      if (options.policy === undefined && typeof saved.policy !== 'string')
+        command.error(`error: ${o.out}/config.json does not say which base policy the run used; pass --policy`);
+      const { resolveRunPolicy } = await import('../run/pack-run.ts');
+      policySpec = typeof options.policy === 'string' ? options.policy : resolveRunPolicy(o.out, saved.policy as string);
     } else {
       if (o.env === undefined) command.error("error: required option '--env <id>' not specified");
       if (o.policy === undefined) command.error("error: required option '--policy <spec>' not specified");
