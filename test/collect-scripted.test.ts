@@ -1,6 +1,6 @@
 /**
- * `dsrl collect --scripted lift`: multi-human Lift demos written in robomimic layout, read back exactly, varied
- * across operators, with the configured share of failures, and states that replay the demo in the env.
+ * `dsrl collect --scripted lift|can|square`: multi-human demos written in robomimic layout, read back exactly,
+ * varied across operators, with the configured share of failures, and states that replay the demo in the env.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
 import { readDataset, readRobomimic } from '../src/data/hdf5.ts';
+import { ENV_OBS_KEYS } from '../src/data/robomimic.ts';
 import { LIFT_OPERATORS, LiftMultiHuman } from '../src/envs/mujoco/scripted/lift-mh.ts';
+import { NutAssemblySquareMultiHuman, SQUARE_OPERATORS } from '../src/envs/mujoco/scripted/nut-assembly-square-mh.ts';
+import { CAN_OPERATORS, PickPlaceCanMultiHuman } from '../src/envs/mujoco/scripted/pick-place-can-mh.ts';
+import { operator as op, type MultiHumanDemonstrator, type Operator, type PhasedExpert } from '../src/envs/mujoco/scripted/multi-human.ts';
 import { makeEnv } from '../src/envs/registry.ts';
 import { collectScripted } from '../src/run/collect.ts';
 
@@ -110,10 +114,109 @@ describe('collect --scripted lift', () => {
 
   it('refuses an unknown task and impossible shares', async () => {
     await expect(collectScripted({ scripted: 'stack', episodes: 1, seed: 0, out: join(dir, 'x.hdf5') })).rejects.toThrow(
-      '--scripted must be one of lift, got "stack"',
+      '--scripted must be one of lift, can, square, got "stack"',
     );
     await expect(collectScripted({ scripted: 'lift', episodes: 1, seed: 0, out: join(dir, 'x.hdf5'), failureShare: 2 })).rejects.toThrow(
       '--failure-share must be in [0, 1]',
     );
+  });
+});
+
+/** Runs one demo of `d` from a seeded reset; its length and success. */
+function runDemo(
+  env: Awaited<ReturnType<typeof makeEnv>>,
+  d: MultiHumanDemonstrator<PhasedExpert, object>,
+  seed: number,
+  stream: string,
+): { length: number; success: boolean } {
+  let { obs } = env.reset({ seed });
+  d.reset(obs, Rng.fromSeed(stream));
+  for (let t = 1; ; t++) {
+    const r = env.step(d.act(obs));
+    obs = r.obs;
+    if (r.terminated || r.truncated) return { length: t, success: r.info.success === true };
+  }
+}
+
+const TASKS: {
+  task: 'can' | 'square';
+  env: string;
+  operators: readonly Operator[];
+  make: (o: Operator) => MultiHumanDemonstrator<PhasedExpert, object>;
+}[] = [
+  { task: 'can', env: 'PickPlaceCan-v0', operators: CAN_OPERATORS, make: (o) => new PickPlaceCanMultiHuman(o) },
+  { task: 'square', env: 'NutAssemblySquare-v0', operators: SQUARE_OPERATORS, make: (o) => new NutAssemblySquareMultiHuman(o) },
+];
+
+describe.each(TASKS)('collect --scripted $task', ({ task, env: envId, operators, make }) => {
+  it('writes demos of three operators, 23-dim when flattened, whose states replay', async () => {
+    const out = join(dir, `${task}.hdf5`);
+    // Attempts 0-2, all successes here: operators 0, 1 (better) and 2 (okay).
+    const res = await collectScripted({ scripted: task, episodes: 3, seed: 1, out });
+    expect(res.successes).toBe(3);
+    const back = await readRobomimic(out);
+    expect(back.envArgs.env_id).toBe(envId);
+    expect(back.demos.map((d) => d.attrs.operator)).toEqual([0, 1, 2]);
+    for (const d of back.demos) {
+      expect(d.dones[d.length - 1]).toBe(1);
+      expect(d.rewards[d.length - 1]).toBe(0);
+    }
+    const flat = await readDataset(out);
+    expect(flat.obsDim).toBe(23);
+    expect(flat.size).toBe(back.demos.reduce((s, d) => s + d.length, 0));
+    // states[t] + actions[t] reproduce next_obs[t] in the env, mid-demo (the object in hand for these tasks).
+    const env = await makeEnv(envId);
+    try {
+      const demo = back.demos[2];
+      env.reset({ seed: Number(demo.attrs.seed) });
+      const sim = env.unwrapped;
+      const template = sim.getState!();
+      const t = Math.floor(demo.length / 2);
+      sim.setState!({ ...template, integration: demo.states.slice(t * back.stateDim, (t + 1) * back.stateDim), stepsSinceReset: t });
+      const r = sim.step(demo.actions.subarray(t * 7, (t + 1) * 7));
+      // The env's order (the file lists its keys alphabetically).
+      const byKey = ENV_OBS_KEYS[envId].flatMap((k) => Array.from(demo.nextObs[k.name].subarray(t * k.dim, (t + 1) * k.dim)));
+      expect(byKey.length).toBe(23);
+      expect(Array.from(r.obs)).toEqual(byKey);
+    } finally {
+      env.close();
+    }
+  });
+
+  it('operators: varied plans; the worse ones are slower than the better ones on the same placements', async () => {
+    const env = await makeEnv(envId);
+    try {
+      const lengths = (operator: number): number => {
+        let total = 0;
+        for (let k = 0; k < 3; k++) total += runDemo(env, make(operators[operator]), 100 + k, `op ${operator} ${k}`).length;
+        return total / 3;
+      };
+      expect(lengths(4)).toBeGreaterThan(1.5 * lengths(0));
+      // Two demos of one operator from one placement draw different grasps and speeds, and so take different paths.
+      const a = make(operators[2]);
+      const b = make(operators[2]);
+      runDemo(env, a, 5, 'plan a');
+      runDemo(env, b, 5, 'plan b');
+      expect(a.plan).not.toEqual(b.plan);
+    } finally {
+      env.close();
+    }
+  });
+
+  it('an operator whose grasps land a finger on the object, or close on air, backs off and grasps again', async () => {
+    // No voluntary re-grasps (chance 0) and 3 cm grasp offsets: only a blocked descent or a missed grasp re-grasps.
+    const sloppy = op(9, 'worse', [0.6, 0.6], 0, 0, 0, 0.1, 0.03, 0);
+    const env = await makeEnv(envId);
+    try {
+      let regrasps = 0;
+      for (let k = 0; k < 4; k++) {
+        const d = make(sloppy);
+        runDemo(env, d, 200 + k, `sloppy ${k}`);
+        regrasps += d.regrasps;
+      }
+      expect(regrasps).toBeGreaterThan(0);
+    } finally {
+      env.close();
+    }
   });
 });

@@ -30,7 +30,10 @@ export function registerTrain(program: Command): void {
     )
     .option('--policy <dir>', 'agent checkpoint folder (e.g. runs/.../best)')
     .option('--env <id>', 'env id (with --policy)')
-    .option('--scripted <task>', 'a scripted multi-human demonstrator instead of --policy: lift (Lift-v0); writes robomimic layout')
+    .option(
+      '--scripted <task>',
+      'a scripted multi-human demonstrator instead of --policy: lift (Lift-v0), can (PickPlaceCan-v0), square (NutAssemblySquare-v0); writes robomimic layout',
+    )
     .requiredOption('--episodes <n>', 'episodes to record (with --scripted: demos to write)', intArg('--episodes'))
     .option('--noise <sigma>', 'Gaussian action noise, as a fraction of the action half-range', numArg('--noise'), 0)
     .option('--stochastic', 'sample the agent\'s stochastic policy instead of its mean action (as D4RL recorded its "medium" data)', false)

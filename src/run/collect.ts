@@ -8,6 +8,7 @@ import { Rng } from '../core/rng.ts';
 import { createD4rlDataset, type D4rlDataset } from '../data/d4rl.ts';
 import { datasetHash, writeD4rl, writeRobomimic } from '../data/hdf5.ts';
 import { ENV_OBS_KEYS, robomimicEnvArgs, type RobomimicDataset, type RobomimicDemo } from '../data/robomimic.ts';
+import type { Operator } from '../envs/mujoco/scripted/multi-human.ts';
 import { makeEnv } from '../envs/registry.ts';
 import { loadSacCheckpoint } from './sac-checkpoint.ts';
 
@@ -105,11 +106,32 @@ export async function collect(opts: CollectOptions): Promise<CollectResult> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scripted demonstrations (`dsrl collect --scripted lift`): robomimic layout
+// Scripted demonstrations (`dsrl collect --scripted lift|can|square`): robomimic layout
 
 /** Tasks with a multi-human demonstrator, and the env each runs in. */
-export const SCRIPTED_TASKS = { lift: 'Lift-v0' } as const;
+export const SCRIPTED_TASKS = { lift: 'Lift-v0', can: 'PickPlaceCan-v0', square: 'NutAssemblySquare-v0' } as const;
 export type ScriptedTask = keyof typeof SCRIPTED_TASKS;
+
+interface Demonstrators {
+  operators: readonly Operator[];
+  create(operator: Operator): { reset(obs: ArrayLike<number>, rng: Rng): void; act(obs: ArrayLike<number>): Float32Array };
+}
+
+/** Each task's operators and demonstrator (loaded on use: the scripted experts are not needed otherwise). */
+const DEMONSTRATORS: Record<ScriptedTask, () => Promise<Demonstrators>> = {
+  lift: async () => {
+    const m = await import('../envs/mujoco/scripted/lift-mh.ts');
+    return { operators: m.LIFT_OPERATORS, create: (o) => new m.LiftMultiHuman(o) };
+  },
+  can: async () => {
+    const m = await import('../envs/mujoco/scripted/pick-place-can-mh.ts');
+    return { operators: m.CAN_OPERATORS, create: (o) => new m.PickPlaceCanMultiHuman(o) };
+  },
+  square: async () => {
+    const m = await import('../envs/mujoco/scripted/nut-assembly-square-mh.ts');
+    return { operators: m.SQUARE_OPERATORS, create: (o) => new m.NutAssemblySquareMultiHuman(o) };
+  },
+};
 
 export interface ScriptedCollectOptions {
   scripted: string;
@@ -152,7 +174,7 @@ export async function collectScripted(opts: ScriptedCollectOptions): Promise<Scr
   const validShare = opts.validShare ?? 0.1;
   if (!(validShare >= 0 && validShare < 1)) throw new Error(`--valid-share must be in [0, 1), got ${validShare}`);
   const envId = SCRIPTED_TASKS[opts.scripted as ScriptedTask];
-  const { LiftMultiHuman, LIFT_OPERATORS } = await import('../envs/mujoco/scripted/lift-mh.ts');
+  const { operators, create } = await DEMONSTRATORS[opts.scripted as ScriptedTask]();
   const keys = ENV_OBS_KEYS[envId];
   const env = await makeEnv(envId);
   // The simulator's own state (MuJoCo's integration state) for data/demo_N/states, not the wrappers'.
@@ -176,8 +198,8 @@ export async function collectScripted(opts: ScriptedCollectOptions): Promise<Scr
         );
       }
       const attempt = attempts++;
-      const operator = LIFT_OPERATORS[attempt % LIFT_OPERATORS.length];
-      const demonstrator = new LiftMultiHuman(operator);
+      const operator = operators[attempt % operators.length];
+      const demonstrator = create(operator);
       let { obs } = env.reset({ seed: opts.seed * 100_003 + attempt });
       demonstrator.reset(obs, master.derive(`demo ${attempt}`));
       const steps: { obs: Float32Array; next: Float32Array; action: Float32Array; reward: number; done: boolean; state: Float64Array }[] = [];

@@ -2,7 +2,8 @@
  * A scripted expert for NutAssemblySquare-v0 that reads only the 23-dim observation (and the fixed peg's place,
  * as a person sees where it stands): line up above the nut's handle with the hand pointing down and the fingers
  * across the handle, descend, close, lift the nut above the peg, carry it until its ring is centred over the peg
- * (servoing the nut's observed centre, not the hand's), lower it down the peg, let go, and rise. Deterministic.
+ * (servoing the nut's observed centre, not the hand's), lower it down the peg, let go, and rise. Deterministic; its
+ * options make the imprecise grasps of the multi-human demonstrator (nut-assembly-square-mh.ts).
  */
 import { NUT_HALF_HEIGHT, NUT_HANDLE_CENTRE, NUT_HANDLE_HALF, NUT_OUTER_HALF, PEG_TOP_Z, PEG_XY } from '../models/nut-assembly.ts';
 import { TABLE_TOP_Z } from '../models/panda.ts';
@@ -54,6 +55,17 @@ const LOWER_STEP = 0.02;
 const CLOSE_STEPS = 6;
 const RELEASE_STEPS = 4;
 
+export interface NutAssemblySquareExpertOptions {
+  /** Offset (m) of the grasp point from the default one: along the handle, across it, and up. Default none. */
+  graspOffset?: readonly [number, number, number];
+  /** Offset (rad) of the hand's yaw from the handle's. Default 0. */
+  yawOffset?: number;
+  /** Control steps the gripper closes before lifting. Default 6. */
+  closeSteps?: number;
+  /** Carry height of the nut's underside above the peg's top (m). Default 0.03. */
+  carryClearance?: number;
+}
+
 export class NutAssemblySquareExpert {
   phase: NutAssemblySquareExpertPhase = 'approach';
   private counter = 0;
@@ -61,6 +73,17 @@ export class NutAssemblySquareExpert {
   /** Fingertip height over the nut's centre as grasped (measured when the fingers have closed). */
   private held = GRASP_ABOVE_CENTRE;
   private lastNut: number[] | null = null;
+  private readonly graspOffset: readonly [number, number, number];
+  private readonly yawOffset: number;
+  private readonly closeSteps: number;
+  private readonly carryClearance: number;
+
+  constructor(options: NutAssemblySquareExpertOptions = {}) {
+    this.graspOffset = options.graspOffset ?? [0, 0, 0];
+    this.yawOffset = options.yawOffset ?? 0;
+    this.closeSteps = options.closeSteps ?? CLOSE_STEPS;
+    this.carryClearance = options.carryClearance ?? CARRY_CLEARANCE;
+  }
 
   /** Call at every env reset. */
   reset(): void {
@@ -76,13 +99,16 @@ export class NutAssemblySquareExpert {
     const nutMat = quat2mat(wxyz(obs, 12));
     const moved = this.lastNut ? Math.hypot(nut[0] - this.lastNut[0], nut[1] - this.lastNut[1], nut[2] - this.lastNut[2]) : Infinity;
     this.lastNut = nut;
-    const tcpFor = (centreZ: number): number => centreZ + GRASP_ABOVE_CENTRE;
+    const o = this.graspOffset;
+    const tcpFor = (centreZ: number): number => centreZ + GRASP_ABOVE_CENTRE + o[2];
     if (this.phase === 'approach' || this.phase === 'descend') {
       // Hand x along the handle, fingers across it: the nut's yaw, or the opposite one if nearer the hand's.
-      this.yaw = nearestYaw(yawOf(nutMat), yawOf(eefMat), Math.PI);
+      this.yaw = nearestYaw(yawOf(nutMat) + this.yawOffset, yawOf(eefMat), Math.PI);
     }
     const down = handDown(this.yaw);
-    const grasp = [nut[0] + nutMat[0] * GRASP_RADIAL, nut[1] + nutMat[3] * GRASP_RADIAL, tcpFor(nut[2])];
+    // Along the nut's x axis (the handle) and its y axis (across it).
+    const radial = GRASP_RADIAL + o[0];
+    const grasp = [nut[0] + nutMat[0] * radial + nutMat[1] * o[1], nut[1] + nutMat[3] * radial + nutMat[4] * o[1], tcpFor(nut[2])];
     if (this.phase === 'approach') {
       const target = [grasp[0], grasp[1], grasp[2] + APPROACH_HEIGHT];
       const xy = Math.hypot(eef[0] - target[0], eef[1] - target[1]);
@@ -94,7 +120,7 @@ export class NutAssemblySquareExpert {
       else return poseAction(eef, eefMat, grasp, down, -1);
     }
     if (this.phase === 'close') {
-      if (++this.counter < CLOSE_STEPS) return poseAction(eef, eefMat, eef, down, 1);
+      if (++this.counter < this.closeSteps) return poseAction(eef, eefMat, eef, down, 1);
       this.phase = 'lift';
       this.counter = 0;
       this.held = eef[2] - nut[2];
@@ -104,7 +130,7 @@ export class NutAssemblySquareExpert {
     const nutYaw = yawOf(nutMat);
     const misalign = nutYaw - nearestYaw(0, nutYaw, Math.PI / 2);
     const carryDown = handDown(yawOf(eefMat) - misalign);
-    const carryZ = PEG_TOP_Z + CARRY_CLEARANCE + NUT_HALF_HEIGHT + held;
+    const carryZ = PEG_TOP_Z + this.carryClearance + NUT_HALF_HEIGHT + held;
     if (this.phase === 'lift') {
       if (eef[2] < carryZ - ALIGN_Z) return poseAction(eef, eefMat, [eef[0], eef[1], carryZ], carryDown, 1);
       this.phase = 'carry';
@@ -121,7 +147,7 @@ export class NutAssemblySquareExpert {
     if (this.phase === 'lower' && eef[2] - nut[2] < held - JAM_SLIP) {
       this.phase = 'carry';
       this.held = eef[2] - nut[2];
-      return poseAction(eef, eefMat, [eef[0], eef[1], PEG_TOP_Z + CARRY_CLEARANCE + NUT_HALF_HEIGHT + this.held], carryDown, 1);
+      return poseAction(eef, eefMat, [eef[0], eef[1], PEG_TOP_Z + this.carryClearance + NUT_HALF_HEIGHT + this.held], carryDown, 1);
     }
     if (this.phase === 'lower') {
       if (eef[2] > dropZ + REACH_TOL)
