@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { writeFileAtomic } from '../src/node/fs.ts';
 import { curveSvg } from '../src/run/curve.ts';
-import { repeated } from './gym-table.ts';
+import { repeated } from './steer-table.ts';
 import { readRun } from './report.ts';
 
 function labelled(flag: string, spec: string): [string, string] {

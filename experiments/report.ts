@@ -1,22 +1,25 @@
 /**
- * Results of a comparison from its run folders: a markdown table (eval return at each step budget, mean ±
- * std across seeds) and one learning-curve SVG per env with every algorithm and the base policy's line.
+ * Results of a comparison from its run folders: a markdown table (the eval metric at each step budget, mean ±
+ * std across seeds) and one learning-curve SVG per env with every algorithm and the base policy's line. The
+ * metric is the success rate (in %) for envs whose evaluations report one (manipulation), else the return.
  *
- * Every trainer writes the same metrics (metrics.jsonl: `charts/eval_return_mean` at env steps, one
- * evaluation protocol: run/evaluate.ts), so `dsrl steer` runs (DSRL-NA, DSRL-SAC, residual SAC,
- * base) and `dsrl sac` runs (SAC from scratch) are read the same way. Layout: `<root>/<env>/<algo>-s<seed>/`.
+ * Every trainer writes the same metrics (metrics.jsonl: `charts/eval_return_mean` and, where the env says
+ * `info.success`, `charts/success_rate` at env steps; one evaluation protocol: run/evaluate.ts), so `dsrl steer`
+ * runs (DSRL-NA, DSRL-SAC, residual SAC, base) and `dsrl sac` runs (SAC from scratch) are read the same way.
+ * Layout: `<root>/<env>/<algo>-s<seed>/`.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { curveSvg, meanStdAcrossSeeds, type CurvePoint } from '../src/run/curve.ts';
 import { readMetrics } from '../src/run/metrics.ts';
 
-export const ALGO_KEYS = ['base', 'na', 'sac', 'residual', 'scratch'] as const;
+export const ALGO_KEYS = ['base', 'na', 'na-demos', 'sac', 'residual', 'scratch'] as const;
 export type AlgoKey = (typeof ALGO_KEYS)[number];
 
 export const ALGO_LABELS: Record<AlgoKey, string> = {
   base: 'base policy, w ~ N(0, I)',
   na: 'DSRL-NA',
+  'na-demos': 'DSRL-NA, demonstrations in the buffer',
   sac: 'DSRL-SAC',
   residual: 'residual SAC',
   scratch: 'SAC from scratch',
@@ -27,13 +30,17 @@ export interface RunRecord {
   algo: AlgoKey;
   seed: number;
   dir: string;
-  /** Evaluations as (nominal env step, mean return); see nominalStep. */
+  /** Evaluations as (nominal env step, value of `metric`); see nominalStep. */
   evals: CurvePoint[];
+  metric: EvalMetric;
   /** Training wall-clock in minutes up to each evaluation, aligned with `evals` (see trainingMinutes). */
   minutes: number[];
 }
 
-const RUN_NAME = /^(base|na|sac|residual|scratch)-s(\d+)$/;
+/** What a run's evaluations are measured by: the success rate in % where the env reports success, else the mean return. */
+export type EvalMetric = 'success' | 'return';
+
+const RUN_NAME = new RegExp(`^(${ALGO_KEYS.join('|')})-s(\\d+)$`);
 
 /** The folder of one run. */
 export function runFolder(root: string, env: string, algo: AlgoKey, seed: number): string {
@@ -76,22 +83,24 @@ export function readRun(dir: string): CurvePoint[] | null {
   return readRunTimed(dir)?.evals ?? null;
 }
 
-/** A run folder's evaluations and the training minutes at each, or null when it has no config.json. */
-export function readRunTimed(dir: string): { evals: CurvePoint[]; minutes: number[] } | null {
+/** A run folder's evaluations (success rate in % where reported, else mean return) and the training minutes at each, or null when it has no config.json. */
+export function readRunTimed(dir: string): { evals: CurvePoint[]; minutes: number[]; metric: EvalMetric } | null {
   if (!existsSync(join(dir, 'config.json'))) return null;
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { evalEvery?: number; steps?: number };
   const evalEvery = config.evalEvery ?? 0;
   const rows = readMetrics(dir);
   const elapsed = trainingMinutes(rows.map((r) => r.wall_time));
+  const metric: EvalMetric = rows.some((r) => typeof r.values['charts/success_rate'] === 'number') ? 'success' : 'return';
   const evals: CurvePoint[] = [];
   const minutes: number[] = [];
   rows.forEach((row, i) => {
     const mean = row.values['charts/eval_return_mean'];
     if (typeof mean !== 'number') return;
-    evals.push([nominalStep(row.step, evalEvery, config.steps ?? null), mean]);
+    const success = row.values['charts/success_rate'];
+    evals.push([nominalStep(row.step, evalEvery, config.steps ?? null), metric === 'success' ? 100 * (success as number) : mean]);
     minutes.push(elapsed[i]);
   });
-  return { evals, minutes };
+  return { evals, minutes, metric };
 }
 
 /** Every run under `root` (`<env>/<algo>-s<seed>`), in name order. */
@@ -183,9 +192,9 @@ export function resultsMarkdown(records: readonly RunRecord[], options: TableOpt
   const { envs, algos, budgets, seeds } = options;
   const oneSeed = seeds.length === 1;
   const lines = [
-    '# DSRL comparison on Gym MuJoCo',
+    '# DSRL comparison',
     '',
-    `Eval return (${oneSeed ? `seed ${seeds[0]}` : `mean ± std across seeds ${seeds.join(', ')}`}) after each budget of env steps. Every run uses the same evaluation protocol ` +
+    `The eval metric, success rate in % where the task reports success and else the return (${oneSeed ? `seed ${seeds[0]}` : `mean ± std across seeds ${seeds.join(', ')}`}), after each budget of env steps. Every run uses the same evaluation protocol ` +
       '(deterministic actor, the same seeded episode starts); the base policy row is the base policy alone with w ~ N(0, I), the same at every budget. ' +
       `"best ≤ ${formatSteps(Math.max(...budgets))}" is ${oneSeed ? 'the best evaluation' : "each seed's best evaluation"} up to the largest budget (the best/ checkpoint)${oneSeed ? '' : ', averaged'}; ` +
       '"min" is the training wall-clock to the largest budget on this machine (2 cores, two runs side by side, evaluations included).',
@@ -194,7 +203,7 @@ export function resultsMarkdown(records: readonly RunRecord[], options: TableOpt
   const last = Math.max(...budgets);
   for (const env of envs) {
     lines.push(
-      `## ${env}`,
+      `## ${env}: ${metricLabel(envMetric(records, env))}`,
       '',
       `| algorithm | ${budgets.map(formatSteps).join(' | ')} | best ≤ ${formatSteps(last)} | min |`,
       `|---|${budgets.map(() => '---:').join('|')}|---:|---:|`,
@@ -208,6 +217,15 @@ export function resultsMarkdown(records: readonly RunRecord[], options: TableOpt
     lines.push('', `![${env} learning curves](${curveFileName(env)})`, '');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** An env's metric: success where any of its runs reports it. */
+export function envMetric(records: readonly RunRecord[], env: string): EvalMetric {
+  return records.some((r) => r.env === env && r.metric === 'success') ? 'success' : 'return';
+}
+
+function metricLabel(metric: EvalMetric): string {
+  return metric === 'success' ? 'success rate (%)' : 'eval return';
 }
 
 export function curveFileName(env: string): string {
@@ -225,10 +243,11 @@ export function envCurvesSvg(records: readonly RunRecord[], env: string, algos: 
       return [{ name: `${ALGO_LABELS[algo]} (${runs.length} seed${runs.length > 1 ? 's' : ''})`, points, band }];
     });
   const base = algos.includes('base') ? statAt(records, env, 'base', 0) : null;
+  const label = metricLabel(envMetric(records, env));
   return curveSvg({
-    title: `${env}: eval return`,
+    title: `${env}: ${label}`,
     xLabel: 'env steps',
-    yLabel: 'eval return',
+    yLabel: label,
     series,
     hlines: base ? [{ name: ALGO_LABELS.base, value: base.mean }] : [],
   });

@@ -1,24 +1,26 @@
 /**
- * The DSRL comparison on Gym MuJoCo (issue #7): for each env and seed, the base policy alone, DSRL-NA, DSRL-SAC,
- * residual SAC (all `dsrl steer`) and SAC from scratch (`dsrl sac`), each trained to the largest budget with
- * evaluations on a fixed schedule; then a markdown table of the eval return at each budget and one curve SVG per env.
+ * The DSRL comparison (issues #7 and #19): for each task and seed, the base policy alone, DSRL-NA, DSRL-NA with
+ * the demonstrations in its buffer (manipulation), DSRL-SAC, residual SAC (all `dsrl steer`) and SAC from scratch
+ * (`dsrl sac`), each trained to the largest budget with evaluations on a fixed schedule; then a markdown table
+ * of the eval metric (success rate in % on manipulation, return on Gym) at each budget and one curve SVG per task.
  *
- *   npx tsx experiments/gym-table.ts --policy Hopper-v5=models/hopper --policy Walker2d-v5=models/walker2d \
- *     --policy HalfCheetah-v5=models/halfcheetah --seeds 1,2,3 [--budgets 25000,50000,100000] [--jobs 2]
+ *   npx tsx experiments/steer-table.ts --policy Hopper-v5=models/hopper --seeds 1,2,3 [--budgets 25000,50000,100000] [--jobs 2]
+ *   npx tsx experiments/steer-table.ts --policy Lift-v0=models/lift --data Lift-v0=data/lift-mh.hdf5 --seeds 1,2,3 \
+ *     --budgets 10000,25000,50000 --eval-episodes 100
  *
  * Each run is its own process with its own run folder, `<out>/runs/<env>/<algo>-s<seed>/`, and log,
  * `<out>/logs/`. Steered and SAC runs save resumable checkpoints, so running the script again continues
  * unfinished runs exactly, skips finished ones, and moves aside (never deletes) a started run that left no
  * checkpoint. `--report-only` rebuilds `<out>/results.md` and the SVGs from whatever runs exist.
  *
- * Settings: DSRL's reference Gym configs (shared/reference/dsrl.md): noise bound M and network width per env,
- * utd 20, 4 envs, batch 256; the width is used for actor and critics alike. Residual SAC uses the same networks,
- * utd and envs, with corrections up to `--residual-scale` (default 0.2) of the action range. SAC from scratch
- * uses `dsrl sac`'s defaults (CleanRL: 1 env, utd 1, 256 x 256). `--steer-args` / `--sac-args` append flags
- * to every run of that command (e.g. "--utd 2" for a quick check). `--width <env>=<n>` / `--magnitude <env>=<M>`
- * replace an env's preset (the reference widths 1024-2048 cost hours per 100k steps on 2 cores). `--obs`: the
- * table's runs show DSRL-NA and DSRL-SAC raw observations (`--no-normalize-obs`, steer's behaviour when they were
- * made); `--obs normalized` gives them the base policy's normalized observations, steer's default now.
+ * Settings: DSRL's reference configs per task (shared/reference/dsrl.md; PRESETS below), utd 20, 4 envs, batch
+ * 256. Residual SAC uses the same networks, utd and envs, with corrections up to `--residual-scale` (default 0.2)
+ * of the action range. SAC from scratch uses `dsrl sac`'s defaults (CleanRL: 1 env, utd 1, 256 x 256), on
+ * manipulation with the dense shaped reward (it does not start on the sparse one). `--steer-args` / `--sac-args`
+ * append flags to every run of that command (e.g. "--utd 2" for a quick check). `--width <env>=<n>` /
+ * `--magnitude <env>=<M>` replace a task's preset (the reference widths 1024-2048 cost hours per 100k steps on 2
+ * cores). `--obs raw` shows DSRL-NA and DSRL-SAC raw observations (`--no-normalize-obs`: the protocol of the
+ * README's Gym table); the default is the base policy's normalized observations, steer's default.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
@@ -30,16 +32,35 @@ import { writeFileAtomic } from '../src/node/fs.ts';
 import { latestCheckpoint, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
 import { ALGO_KEYS, collectRuns, curveFileName, envCurvesSvg, readRun, resultsMarkdown, runFolder, type AlgoKey } from './report.ts';
 
-/** Reference DSRL-NA settings per task (shared/reference/dsrl.md): noise bound M and network width (3 layers). */
-export const GYM_PRESETS: Record<string, { actionMagnitude: number; width: number }> = {
+/**
+ * Reference DSRL-NA settings per task (shared/reference/dsrl.md): noise bound M and network width (3 layers;
+ * `width`: actor and critics, `criticWidth`: critics only, the actor keeping steer's default), and flags of
+ * the task's own. Manipulation: critics of 256 where the reference has 2048 (64x fewer multiply-adds per
+ * update; 2048 would cost hours per 10k env steps here), LayerNorm in the actor as in the reference configs,
+ * gamma 0.999 on Square; SAC from scratch on the dense shaped reward.
+ */
+export interface Preset {
+  actionMagnitude: number;
+  width?: number;
+  criticWidth?: number;
+  steerArgs?: string[];
+  sacArgs?: string[];
+}
+const MANIPULATION: Preset = { actionMagnitude: 1.5, criticWidth: 256, steerArgs: ['--actor-layer-norm'], sacArgs: ['--reward', 'dense'] };
+export const PRESETS: Record<string, Preset> = {
   'Hopper-v5': { actionMagnitude: 1.5, width: 128 },
   'Walker2d-v5': { actionMagnitude: 2.5, width: 2048 },
   'HalfCheetah-v5': { actionMagnitude: 1.5, width: 1024 },
+  'Lift-v0': MANIPULATION,
+  'PickPlaceCan-v0': MANIPULATION,
+  'NutAssemblySquare-v0': { ...MANIPULATION, steerArgs: [...MANIPULATION.steerArgs!, '--gamma', '0.999'] },
 };
-const DEFAULT_ENVS = Object.keys(GYM_PRESETS);
+const DEFAULT_ENVS = Object.keys(PRESETS);
 
 export interface ExperimentOptions {
   policies: Record<string, string>;
+  /** Demonstrations per env for 'na-demos' (an HDF5 dataset, D4RL or robomimic layout). */
+  datasets?: Record<string, string>;
   envs: string[];
   algos: AlgoKey[];
   seeds: number[];
@@ -50,8 +71,8 @@ export interface ExperimentOptions {
   residualScale: number;
   /** What the DSRL agents (na, sac) see: raw observations (this table's runs) or the policy's normalized ones (steer's default). */
   obs: 'raw' | 'normalized';
-  /** Per-env changes to GYM_PRESETS (e.g. a smaller width where the reference one does not fit the budget). */
-  presetOverrides?: Record<string, Partial<{ actionMagnitude: number; width: number }>>;
+  /** Per-env changes to PRESETS (e.g. a smaller width where the reference one does not fit the budget). */
+  presetOverrides?: Record<string, Partial<Preset>>;
   steerArgs: string[];
   sacArgs: string[];
   out: string;
@@ -79,30 +100,21 @@ function finished(dir: string, algo: AlgoKey, steps: number): boolean {
 function freshArgs(o: ExperimentOptions, env: string, algo: AlgoKey, seed: number, dir: string): string[] {
   const steps = String(Math.max(...o.budgets));
   const evalFlags = ['--eval-every', String(o.evalEvery), '--eval-episodes', String(o.evalEpisodes)];
+  const preset: Partial<Preset> = { ...PRESETS[env], ...o.presetOverrides?.[env] };
   if (algo === 'scratch') {
-    return [
-      'sac',
-      '--env',
-      env,
-      '--steps',
-      steps,
-      '--seed',
-      String(seed),
-      '--out',
-      dir,
-      ...evalFlags,
-      '--checkpoint-every',
-      String(o.checkpointEvery),
-      ...o.sacArgs,
-    ];
+    const run = ['sac', '--env', env, '--steps', steps, '--seed', String(seed), '--out', dir, ...evalFlags];
+    return [...run, '--checkpoint-every', String(o.checkpointEvery), ...(preset.sacArgs ?? []), ...o.sacArgs];
   }
-  const preset: Partial<(typeof GYM_PRESETS)[string]> = { ...GYM_PRESETS[env], ...o.presetOverrides?.[env] };
-  const common = ['steer', '--env', env, '--policy', o.policies[env], '--algo', algo, '--seed', String(seed), '--out', dir, ...evalFlags];
+  const cliAlgo = algo === 'na-demos' ? 'na' : algo;
+  const common = ['steer', '--env', env, '--policy', o.policies[env], '--algo', cliAlgo, '--seed', String(seed), '--out', dir, ...evalFlags];
   if (preset.actionMagnitude !== undefined) common.push('--action-magnitude', String(preset.actionMagnitude));
   if (preset.width !== undefined) common.push('--hidden', [preset.width, preset.width, preset.width].join(','));
+  if (preset.criticWidth !== undefined) common.push('--critic-hidden', [preset.criticWidth, preset.criticWidth, preset.criticWidth].join(','));
+  common.push(...(preset.steerArgs ?? []));
   if (algo === 'base') return [...common, ...o.steerArgs];
   if (algo === 'residual') common.push('--residual-scale', String(o.residualScale));
-  if (algo === 'na' || algo === 'sac') common.push(o.obs === 'raw' ? '--no-normalize-obs' : '--normalize-obs');
+  if (algo === 'na-demos') common.push('--offline', o.datasets![env]);
+  if (algo === 'na' || algo === 'na-demos' || algo === 'sac') common.push(o.obs === 'raw' ? '--no-normalize-obs' : '--normalize-obs');
   return [...common, '--steps', steps, '--checkpoint-every', String(o.checkpointEvery), ...o.steerArgs];
 }
 
@@ -197,12 +209,13 @@ const intOption =
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command()
-    .name('gym-table')
-    .description('DSRL comparison on Gym MuJoCo: base, DSRL-NA, DSRL-SAC, residual SAC and SAC from scratch')
+    .name('steer-table')
+    .description('DSRL comparison: base, DSRL-NA (+ demonstrations), DSRL-SAC, residual SAC and SAC from scratch')
     .option('--policy <env=path>', 'base policy checkpoint for an env (repeat per env)', repeated, [] as string[])
+    .option('--data <env=path>', "an env's demonstrations for na-demos (repeat per env)", repeated, [] as string[])
     .requiredOption('--seeds <list>', 'seeds, comma-separated', positiveInts('--seeds'))
     .option('--envs <list>', `envs (default: those with a --policy; known presets: ${DEFAULT_ENVS.join(', ')})`)
-    .option('--algos <list>', `algorithms out of ${ALGO_KEYS.join(', ')}`, ALGO_KEYS.join(','))
+    .option('--algos <list>', `algorithms out of ${ALGO_KEYS.join(', ')} (default: all; na-demos only with --data)`)
     .option('--budgets <list>', 'env-step budgets, comma-separated; runs train to the largest', positiveInts('--budgets'), [25_000, 50_000, 100_000])
     .option('--eval-every <n>', 'evaluation every n env steps (each budget should be a multiple)', intOption('--eval-every'), 5000)
     .option('--eval-episodes <n>', 'episodes per evaluation', intOption('--eval-episodes'), 10)
@@ -213,12 +226,12 @@ async function main(argv: string[]): Promise<void> {
     .option(
       '--obs <raw|normalized>',
       "what DSRL-NA and DSRL-SAC see: raw observations (the protocol of the README table) or the base policy's normalized ones (dsrl steer's default)",
-      'raw',
+      'normalized',
     )
     .option('--steer-args <flags>', 'extra flags for every dsrl steer run', '')
     .option('--sac-args <flags>', 'extra flags for every dsrl sac run', '')
     .option('--jobs <n>', 'runs at the same time', intOption('--jobs'), 1)
-    .option('--out <dir>', 'results folder', 'runs/experiments/gym')
+    .option('--out <dir>', 'results folder', 'runs/experiments/steer')
     .option('--dry-run', 'print the plan and exit', false)
     .option('--report-only', 'only rebuild results.md and the SVGs from existing runs', false);
   program.parse(argv);
@@ -232,6 +245,8 @@ async function main(argv: string[]): Promise<void> {
     });
   const policies: Record<string, string> = {};
   for (const [env, path] of envPairs('--policy', flags.policy as string[])) policies[env] = resolve(path);
+  const datasets: Record<string, string> = {};
+  for (const [env, path] of envPairs('--data', flags.data as string[])) datasets[env] = resolve(path);
   const presetOverrides: NonNullable<ExperimentOptions['presetOverrides']> = {};
   for (const [flag, specs, key] of [
     ['--width', flags.width, 'width'],
@@ -245,7 +260,9 @@ async function main(argv: string[]): Promise<void> {
       presetOverrides[env] = { ...presetOverrides[env], [key]: value };
     }
   }
-  const algos = String(flags.algos)
+  const algos = (
+    flags.algos === undefined ? ALGO_KEYS.filter((a) => a !== 'na-demos' || Object.keys(datasets).length > 0).join(',') : String(flags.algos)
+  )
     .split(',')
     .map((a) => a.trim()) as AlgoKey[];
   for (const algo of algos) if (!ALGO_KEYS.includes(algo)) throw new Error(`--algos: unknown algorithm "${algo}" (known: ${ALGO_KEYS.join(', ')})`);
@@ -259,6 +276,9 @@ async function main(argv: string[]): Promise<void> {
   if (needPolicy && !flags.reportOnly) {
     for (const env of envs) if (!policies[env]) throw new Error(`no base policy for ${env}: pass --policy ${env}=<checkpoint folder>`);
   }
+  if (algos.includes('na-demos') && !flags.reportOnly) {
+    for (const env of envs) if (!datasets[env]) throw new Error(`na-demos needs ${env}'s demonstrations: pass --data ${env}=<dataset.hdf5>`);
+  }
   const budgets = [...(flags.budgets as number[])].sort((a, b) => a - b);
   const evalEvery = flags.evalEvery as number;
   if (evalEvery > 0 && budgets.some((b) => b % evalEvery !== 0))
@@ -267,6 +287,7 @@ async function main(argv: string[]): Promise<void> {
   const split = (s: string) => s.split(/\s+/).filter((x) => x.length > 0);
   const o: ExperimentOptions = {
     policies,
+    datasets,
     envs,
     algos,
     seeds: flags.seeds,
@@ -324,7 +345,7 @@ async function main(argv: string[]): Promise<void> {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.argv).catch((err: unknown) => {
-    console.error(`gym-table: error: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`steer-table: error: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;
   });
 }

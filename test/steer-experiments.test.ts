@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { planRuns, writeReport, type ExperimentOptions } from '../experiments/gym-table.ts';
+import { planRuns, writeReport, type ExperimentOptions } from '../experiments/steer-table.ts';
 import {
   bestUpTo,
   collectRuns,
@@ -17,12 +17,14 @@ import {
 import { MetricsLogger } from '../src/run/metrics.ts';
 
 /** A run folder as a trainer leaves it: config.json, eval returns in metrics.jsonl, optionally a checkpoint. */
-function fakeRun(dir: string, evalEvery: number, steps: number, evals: Array<[number, number]>, checkpoint = false): void {
+function fakeRun(dir: string, evalEvery: number, steps: number, evals: Array<[number, number]>, checkpoint = false, success?: number[]): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ evalEvery, steps }));
   const logger = new MetricsLogger(dir, { tensorboard: false });
   logger.log(0, { 'charts/base_return_mean': 1 });
-  for (const [step, mean] of evals) logger.log(step, { 'charts/eval_return_mean': mean });
+  evals.forEach(([step, mean], i) =>
+    logger.log(step, { 'charts/eval_return_mean': mean, ...(success ? { 'charts/success_rate': success[i] } : {}) }),
+  );
   logger.close();
   if (checkpoint) {
     mkdirSync(join(dir, 'train-state', 'step-000000000500'), { recursive: true });
@@ -45,6 +47,7 @@ describe('experiments: gym comparison table', () => {
       dir: '',
       evals,
       minutes: evals.map(() => 0),
+      metric: 'return' as const,
     });
     const records = [
       rec(1, [
@@ -150,5 +153,57 @@ describe('experiments: gym comparison table', () => {
     const seedOne = writeReport({ ...options, seeds: [1] });
     expect(seedOne).toContain('| base policy, w ~ N(0, I) | 10.0 | 10.0 |  |  |');
     expect(seedOne).toContain('| DSRL-NA | 30.0 | 50.0 | 50.0 | 0 |');
+  });
+
+  it('manipulation: reports the success rate in %, and plans DSRL-NA with the demonstrations and SAC on the dense reward', () => {
+    const out = mkdtempSync(join(tmpdir(), 'dsrl-experiments-'));
+    const root = join(out, 'runs');
+    const env = 'Lift-v0';
+    const at = (algo: AlgoKey, seed: number) => runFolder(root, env, algo, seed);
+    fakeRun(
+      at('na', 1),
+      5000,
+      10_000,
+      [
+        [5003, -250],
+        [10_001, -60],
+      ],
+      false,
+      [0.31, 0.97],
+    );
+    fakeRun(at('na-demos', 1), 5000, 10_000, [[5002, -200]], true, [0.5]);
+    const records = collectRuns(root);
+    expect(records.map((r) => `${r.algo}-s${r.seed}:${r.metric}`)).toEqual(['na-demos-s1:success', 'na-s1:success']);
+    expect(statAt(records, env, 'na', 10_000)).toEqual({ mean: 97, std: 0, seeds: [1] });
+    const options: ExperimentOptions = {
+      policies: { [env]: '/policies/lift' },
+      datasets: { [env]: '/data/lift-mh.hdf5' },
+      envs: [env],
+      algos: ['na', 'na-demos', 'scratch'],
+      seeds: [1],
+      budgets: [5000, 10_000],
+      evalEvery: 5000,
+      evalEpisodes: 100,
+      checkpointEvery: 5000,
+      residualScale: 0.2,
+      obs: 'normalized',
+      steerArgs: [],
+      sacArgs: [],
+      out,
+    };
+    const args = Object.fromEntries(planRuns(options).map((r) => [`${r.algo}-s${r.seed}`, r.args?.join(' ')]));
+    expect(args['na-s1']).toBeUndefined(); // finished
+    expect(args['na-demos-s1']).toBe(`steer --resume --out ${at('na-demos', 1)} --steps 10000`);
+    expect(args['scratch-s1']).toBe(
+      `sac --env Lift-v0 --steps 10000 --seed 1 --out ${at('scratch', 1)} --eval-every 5000 --eval-episodes 100 --checkpoint-every 5000 --reward dense`,
+    );
+    const fresh = planRuns({ ...options, seeds: [2] }).find((r) => r.algo === 'na-demos')!;
+    expect(fresh.args!.join(' ')).toBe(
+      `steer --env Lift-v0 --policy /policies/lift --algo na --seed 2 --out ${at('na-demos', 2)} --eval-every 5000 --eval-episodes 100 ` +
+        '--action-magnitude 1.5 --critic-hidden 256,256,256 --actor-layer-norm --offline /data/lift-mh.hdf5 --normalize-obs --steps 10000 --checkpoint-every 5000',
+    );
+    const markdown = writeReport(options);
+    expect(markdown).toContain('## Lift-v0: success rate (%)');
+    expect(markdown).toContain('| DSRL-NA | 31.0 | 97.0 | 97.0 | 0 |');
   });
 });
