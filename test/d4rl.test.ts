@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
-import { createD4rlDataset, d4rlFromRawArrays, episodeReturnStats, loadIntoReplayBuffer, splitEpisodes, type D4rlDataset } from '../src/data/d4rl.ts';
+import { createD4rlDataset, d4rlFromRawArrays, episodeReturnStats, splitEpisodes, type D4rlDataset } from '../src/data/d4rl.ts';
+import { loadIntoReplayBuffer } from '../src/data/offline-replay.ts';
 import { datasetHash, readD4rl, writeD4rl } from '../src/data/hdf5.ts';
 import { ReplayBuffer } from '../src/data/replay-buffer.ts';
 

@@ -17,7 +17,7 @@ import type { SteerHyper, SteerParts } from '../algos/spec.ts';
 import { agentView } from '../algos/dsrl/noise-action-env.ts';
 import { NoiseActionVectorEnv } from '../algos/dsrl/noise-action-env.ts';
 import { Rng } from '../core/rng.ts';
-import { loadIntoReplayBuffer } from '../data/d4rl.ts';
+import { loadIntoReplayBuffer } from '../data/offline-replay.ts';
 import { readDataset } from '../data/hdf5.ts';
 import { makeChunkedVectorEnv } from '../envs/registry.ts';
 import '../node/remote-env-link.ts'; // installs the transport for ws:// env ids (remote envs)
