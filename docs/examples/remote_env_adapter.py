@@ -7,6 +7,9 @@ Debian: apt-get install python3-websockets python3-numpy. Usage:
 step(action) -> (obs, reward, terminated, truncated, info), observation_space / action_space with
 .low / .high, and optionally stop() (halt the hardware), workspace ({"low", "high", "indices"}) and
 chunk. Each connection gets its own make_env() (a robot's factory returns its one driver).
+A step that the robot's own teleop drove (an operator took over) says so in its info:
+{"intervention": True, "executed_action": <the action that ran>}; the step reply then carries
+intervention, intervention_steps and executed_actions (every executed row) for dsrl to learn from.
 """
 import argparse, asyncio, hmac, importlib, json, os, sys, time
 import numpy as np
@@ -54,21 +57,30 @@ class Session:
         actions = np.asarray(msg["actions"], dtype=np.float32)
         if actions.ndim != 2 or actions.shape[1] != self.act_dim or not np.all(np.isfinite(actions)):
             return {"type": "error", "id": msg.get("id"), "code": "bad-request", "message": f"actions must be finite, shape [k, {self.act_dim}]"}
-        self.stop_event.clear()
         total, steps, info = 0.0, 0, {}
         obs, term, trunc = self.obs, False, False
+        executed, taken_over = [], 0
         for a in actions:
             if self.stop_event.is_set():
                 info["stopped"] = True
                 break
             t0 = time.monotonic()
             obs, r, term, trunc, info = self.env.step(a)
+            info = dict(info)
+            ran = info.pop("executed_action", None)
+            if info.pop("intervention", False):  # the robot's teleop drove this step: report what ran
+                if ran is None:
+                    raise ValueError("the env reported an intervention without its executed_action")
+                taken_over += 1
+            executed.append([float(x) for x in np.ravel(ran if ran is not None else a)])
             total, steps = total + float(r), steps + 1
             if term or trunc:
                 break
             await asyncio.sleep(max(0.0, self.period - (time.monotonic() - t0)))  # the control rate; lets stop in
         self.obs = obs
         self.episode_running = not (term or trunc)
+        if taken_over:
+            info.update(intervention=True, intervention_steps=taken_over, executed_actions=executed)
         return {"type": "step", "id": msg["id"], "obs": [float(x) for x in np.ravel(obs)], "reward": total,
                 "terminated": bool(term), "truncated": bool(trunc), "info": dict(info), "steps": steps}
 
@@ -102,6 +114,7 @@ class Session:
                     self.obs, self.episode_running = obs, True
                     await self.send({"type": "reset", "id": msg["id"], "obs": [float(x) for x in np.ravel(obs)], "info": dict(info)})
                 elif kind == "step":
+                    self.stop_event.clear()  # here, not in the task: a stop read before the task starts must hold
                     async def run(m=msg):
                         self.busy = True
                         try:

@@ -6,7 +6,9 @@
  * info.steps). Reward = the chunk's summed reward; discounting is per chunk (the reference's choice).
  *
  * The executed real chunk of the last step stays readable in `lastActions` (DSRL-NA learns Q on
- * real actions), and NEXT_STEP autoreset passes through unchanged from the inner env.
+ * real actions): the chunk sent, or what the inner env reports in `info.executed_actions` (a remote
+ * env's safety limits or an operator's takeover ran other actions). NEXT_STEP autoreset passes
+ * through unchanged from the inner env.
  *
  * With an ObsNormalizer (the base policy's own), the agent sees normalized observations, as in the
  * reference, whose env wrapper hands SAC the policy's [-1, 1] observations; the base policy still
@@ -67,6 +69,11 @@ export class NoiseActionVectorEnv extends VectorWrapper {
     const actions = await this.policy.act(this.obs, w, this.numEnvs);
     this.lastActions.set(actions.subarray(0, this.lastActions.length));
     const r = await this.inner.step(this.lastActions);
+    const chunkDim = this.singleActionSpace.size;
+    r.infos.forEach((info, i) => {
+      const ran = info.executed_actions;
+      if (ran instanceof Float32Array && ran.length === chunkDim) this.lastActions.set(ran, i * chunkDim);
+    });
     this.obs = r.obs;
     return { ...r, obs: this.agentObs(r.obs) };
   }

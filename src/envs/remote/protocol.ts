@@ -215,6 +215,45 @@ export function parseServerMessage(text: string, obsDim: number | null, what = '
   }
 }
 
+/** What a step reply's info says about the actions that ran (docs/remote-env.md, "Interventions"). */
+export interface ExecutedActions {
+  /** The actions the robot ran, [steps] rows of actDim, when the robot side reports them (an operator's takeover). */
+  rows: number[][] | null;
+  /** An operator took over for at least one step of the chunk. */
+  intervention: boolean;
+  /** How many of the executed steps the operator drove (0..steps). */
+  interventionSteps: number;
+}
+
+/**
+ * Reads `info.executed_actions`, `info.intervention` and `info.intervention_steps` of a step reply (all
+ * optional). Throws RemoteEnvProtocolError naming the field when one is malformed or non-finite.
+ */
+export function parseExecutedActions(info: Record<string, unknown>, steps: number, actDim: number, what: string): ExecutedActions {
+  let rows: number[][] | null = null;
+  if (info.executed_actions !== undefined && info.executed_actions !== null) {
+    const v = info.executed_actions;
+    if (!Array.isArray(v) || v.length !== steps)
+      fail(what, 'info.executed_actions', `must be an array of ${steps} action rows (one per executed step), got ${describe(v)}`);
+    rows = (v as unknown[]).map((row, i) => finiteArray(row, what, `info.executed_actions[${i}]`, actDim));
+  }
+  let intervention = false;
+  if (info.intervention !== undefined) {
+    if (typeof info.intervention !== 'boolean') fail(what, 'info.intervention', `must be true or false, got ${describe(info.intervention)}`);
+    intervention = info.intervention;
+  }
+  let interventionSteps = intervention ? steps : 0;
+  if (info.intervention_steps !== undefined) {
+    const n = info.intervention_steps;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > steps)
+      fail(what, 'info.intervention_steps', `must be an integer in 0..${steps} (the steps that ran), got ${describe(n)}`);
+    interventionSteps = n;
+    if (interventionSteps > 0 && !intervention) fail(what, 'info.intervention', `must be true when info.intervention_steps is ${interventionSteps}`);
+  }
+  if (intervention && rows === null) fail(what, 'info.executed_actions', 'is required with info.intervention (the actions the operator ran)');
+  return { rows, intervention, interventionSteps };
+}
+
 export function encodeReset(id: number, seed: number | undefined): string {
   return JSON.stringify(seed === undefined ? { type: 'reset', id } : { type: 'reset', id, seed });
 }

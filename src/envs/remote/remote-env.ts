@@ -25,6 +25,7 @@ import {
   encodeReset,
   encodeStep,
   encodeStop,
+  parseExecutedActions,
   parseServerMessage,
   RemoteEnvProtocolError,
   type RemoteEnvHello,
@@ -347,6 +348,7 @@ export class RemoteEnv {
       const r = m as Extract<RemoteServerMessage, { type: 'step' }>;
       if (r.steps > this.chunk)
         throw new RemoteEnvProtocolError(`${this.url}: reply to step: field 'steps' is ${r.steps}, more than the ${this.chunk} actions sent`);
+      const ran = parseExecutedActions(r.info, r.steps, this.hello.actionSpace.size, `${this.url}: reply to step`);
       this.lastObs = r.obs;
       this.episodeRunning = !(r.terminated || r.truncated);
       this.armWatchdog();
@@ -355,7 +357,15 @@ export class RemoteEnv {
         reward: r.reward,
         terminated: r.terminated,
         truncated: r.truncated,
-        info: { ...r.info, steps: r.steps, safety: { ...this.safety.counters } },
+        info: {
+          ...r.info,
+          steps: r.steps,
+          safety: { ...this.safety.counters },
+          // What ran: the robot side's rows (an operator's takeover) or the safe rows sent, then the rows that did not run.
+          executed_actions: Float32Array.from(filtered.actions.flatMap((sent, i) => (ran.rows && i < r.steps ? ran.rows[i] : sent))),
+          intervention: ran.intervention,
+          intervention_steps: ran.interventionSteps,
+        },
       };
     } catch (err) {
       if (!(err instanceof LinkLost)) throw this.fatal(err as Error);
@@ -366,6 +376,17 @@ export class RemoteEnv {
       const info: Info = { steps: 0, link_lost: true, safety: { ...this.safety.counters } };
       return { obs: Float32Array.from(this.lastObs), reward: 0, terminated: false, truncated: true, info };
     }
+  }
+
+  /**
+   * Ends the running episode on dsrl's side (an operator's label or a takeover by another connection):
+   * halts the robot and disarms the watchdog; the next call must be reset().
+   */
+  endEpisode(reason: string): void {
+    if (!this.episodeRunning) return;
+    this.episodeRunning = false;
+    this.disarmWatchdog();
+    this.sendStop(reason);
   }
 
   /** An error that ends the run: halt the robot first. */
