@@ -211,6 +211,8 @@ export async function runTraining(
         callbacks: {
           warmupActions: trainer.warmupActions,
           transitionFields: trainer.transitionFields,
+          gate: trainer.gate,
+          metrics: trainer.metrics,
           log: (step, values) => logger.log(step, values),
           progress,
           evaluate: runEval,

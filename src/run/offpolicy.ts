@@ -61,6 +61,10 @@ export interface LoopCallbacks {
   saveCheckpoint?(state: LoopState): Promise<void>;
   /** Extra per-transition fields for the replay buffer after each vector step (e.g. DSRL-NA's executed real chunks). */
   transitionFields?(): Record<string, Float32Array>;
+  /** Awaited before each gradient update: an operator's pause or emergency stop holds training here. */
+  gate?(): void | Promise<void>;
+  /** Extra training metrics merged into each log point (e.g. an operator run's intervention rate). */
+  metrics?(): Info;
 }
 
 /** Everything the loop itself carries between iterations (saved in checkpoints). */
@@ -198,8 +202,9 @@ export async function createOffPolicyLoop(args: {
       const actionsCopy = actions.slice(); // the agent may reuse its output buffer
       const r = await env.step(actionsCopy);
       for (let i = 0; i < n; i++) {
-        // A chunk a remote env lost with its link (info.link_lost) never ran: its row is not a transition.
-        valid[i] = state.ended[i] || r.infos[i].link_lost === true ? 0 : 1;
+        // A chunk a remote env lost with its link (info.link_lost) never ran, and an env may say why a row
+        // is no transition of the agent's MDP (info.discard, e.g. an operator run's): neither is stored.
+        valid[i] = state.ended[i] || r.infos[i].link_lost === true || typeof r.infos[i].discard === 'string' ? 0 : 1;
         term[i] = r.terminated[i] ? 1 : 0;
         trunc[i] = r.truncated[i] ? 1 : 0;
         rewards[i] = r.rewards[i];
@@ -233,6 +238,7 @@ export async function createOffPolicyLoop(args: {
       state.vectorSteps++;
       if (!warmup && buffer.size >= config.batchSize) {
         for (let u = 0; u < config.updatesPerStep; u++) {
+          await callbacks.gate?.();
           const info = await agent.update(buffer.sample(batch));
           for (const key in info) sums[key] = (sums[key] ?? 0) + info[key];
           count++;
@@ -243,6 +249,7 @@ export async function createOffPolicyLoop(args: {
         const elapsed = (performance.now() - t0) / 1000;
         const values: Info = { 'charts/SPS': (state.envSteps - stepsAtT0) / Math.max(elapsed, 1e-9), 'charts/updates': state.updates };
         for (const key in sums) values[key] = sums[key] / count;
+        Object.assign(values, callbacks.metrics?.());
         callbacks.log?.(state.envSteps, values);
         sums = {};
         count = 0;

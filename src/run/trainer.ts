@@ -32,6 +32,10 @@ export interface Trainer {
   warmupActions(rng: Rng, out: Float32Array): void;
   /** Extra per-transition fields after each vector step. */
   transitionFields?(): Record<string, Float32Array>;
+  /** Awaited before each gradient update (an operator's pause or emergency stop holds training). */
+  gate?(): void | Promise<void>;
+  /** Extra training metrics for each log point (an operator run's intervention rate). */
+  metrics?(): Record<string, number>;
   /** Saves the agent as evaluated into a folder (`best/`, `last/`). */
   saveAgent?(folder: string, res: EvalResult): void;
   /** Lines evaluated once at the start (e.g. the base policy with N(0, I) noise); `metric` names its charts. */
