@@ -20,7 +20,7 @@
  * Node only.
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 
@@ -83,6 +83,10 @@ export interface ListenWsOptions {
   log?: (line: string) => void;
   /** A client passed the handshake; `peer` is "address:port". */
   onConnection: (socket: WebSocket, peer: string) => void;
+  /** Plain HTTP requests (default: 426, this is a WebSocket endpoint), e.g. a page that opens the socket. */
+  onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** An extra check of each upgrade (e.g. its Origin): a reason refuses it with 403. */
+  verifyUpgrade?: (req: IncomingMessage) => string | null;
 }
 
 export interface WsServerStats {
@@ -199,7 +203,8 @@ export async function listenWs(options: ListenWsOptions): Promise<LimitedWsServe
       requestTimeout: limits.handshakeTimeoutMs,
       connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(limits.handshakeTimeoutMs / 4))),
     },
-    (_req, res) => {
+    (req, res) => {
+      if (options.onRequest) return options.onRequest(req, res);
       res.writeHead(426, { 'content-type': 'text/plain' });
       res.end(`${name}: this is a WebSocket endpoint (docs/remote-protocol.md)\n`);
     },
@@ -230,6 +235,8 @@ export async function listenWs(options: ListenWsOptions): Promise<LimitedWsServe
     perMessageDeflate: false, // compressed frames would make the byte limits meaningless
     clientTracking: false, // tracked here, with their byte counts
     verifyClient: (info: { req: IncomingMessage }, callback: (ok: boolean, code?: number, message?: string) => void) => {
+      const refused = options.verifyUpgrade?.(info.req);
+      if (refused) return callback(false, 403, refused);
       if (token && !tokenMatches(requestToken(info.req), token)) return callback(false, 401, 'missing or wrong token');
       if (clients.size >= limits.maxConnections) return callback(false, 503, `too many connections (limit ${limits.maxConnections})`);
       callback(true);

@@ -21,6 +21,7 @@ import { loadIntoReplayBuffer } from '../data/offline-replay.ts';
 import { readDataset } from '../data/hdf5.ts';
 import { makeChunkedVectorEnv } from '../envs/registry.ts';
 import '../node/remote-env-link.ts'; // installs the transport for ws:// env ids (remote envs)
+import { startOperatorSession } from '../node/operator-session.ts';
 import type { VectorEnv } from '../envs/vector.ts';
 import { saveSafetensors } from '../node/safetensors-io.ts';
 import { modelTensors } from '../nn/safetensors.ts';
@@ -101,6 +102,14 @@ export const steerSchema = z
       .positive()
       .optional()
       .describe('DSRL-NA: train this many updates on the offline data alone, no env steps, then evaluate'),
+    operator: z
+      .boolean()
+      .default(false)
+      .describe(
+        'a person in the loop (docs/operator.md): scene resets, success / failure labels as the reward, pause, emergency stop, from the terminal and a web page; needs a ws:// env and numEnvs 1',
+      ),
+    operatorHost: z.string().default('127.0.0.1').describe('operator page address (any other than loopback needs DSRL_OPERATOR_TOKEN)'),
+    operatorPort: z.number().int().min(0).max(65535).default(8771).describe('operator page port (0: any free port)'),
     ...runControlShape,
   })
   .strict();
@@ -133,6 +142,8 @@ export function parseSteerConfig(input: unknown, what = 'steer config'): SteerCo
   }
   if (cfg.normalizeObs && !spec.normalizeObs) fail(`normalizeObs is for the DSRL agents (algo "na" or "sac"), not algo "${cfg.algo}"`);
   if (cfg.offline !== undefined && spec.offline !== true) fail(`offline data cannot be used with algo "${cfg.algo}": ${spec.offline}`);
+  if (cfg.operator && !/^wss?:\/\//i.test(cfg.env)) fail(`operator needs a robot: a remote env (env ws://host:port), got "${cfg.env}"`);
+  if (cfg.operator && cfg.numEnvs !== 1) fail(`operator: one person runs one robot, so numEnvs must be 1, got ${cfg.numEnvs}`);
   if (!spec.build && (cfg.checkpointEvery > 0 || cfg.resume))
     fail(`algo "${cfg.algo}" is a single evaluation: there is nothing to checkpoint or resume`);
   checkSchedule(scheduleOf(cfg), what);
@@ -212,8 +223,20 @@ export async function steer(
   const spec = STEER_ALGOS[cfg.algo as keyof typeof STEER_ALGOS];
   // The caller's policy: its precision is the run's choice (fp32 for policies that cannot change it).
   const basePrecision = policy.usePrecision?.(cfg.basePrecision as Precision) ?? 'fp32';
-  const make = makeInner ?? ((n: number, chunk: number) => makeChunkedVectorEnv(cfg.env, n, chunk));
   const trains = spec.build !== null && cfg.offlineOnly === undefined;
+  // With an operator, both envs (one sub-env each: one robot) run through it; an agent that learns from
+  // real actions (the one that takes offline data, DSRL-NA) keeps the chunks the operator took over.
+  const operator = cfg.operator
+    ? await startOperatorSession({
+        host: cfg.operatorHost,
+        port: cfg.operatorPort,
+        chunk: policy.chunk,
+        storesRealActions: spec.offline === true,
+        firstIsTraining: trains,
+      })
+    : null;
+  const baseMake = makeInner ?? ((n: number, chunk: number) => makeChunkedVectorEnv(cfg.env, n, chunk));
+  const make = operator ? operator.maker(baseMake) : baseMake;
   const trainInner = trains ? await make(cfg.numEnvs, policy.chunk) : null;
   const evalInner = await make(Math.min(cfg.evalEpisodes, 5), policy.chunk);
   try {
@@ -229,6 +252,8 @@ export async function steer(
       replay: { obsDim: parts?.obsDim ?? policy.obsDim, actionDim: chunkDim, fields: parts?.fields ?? {} },
       warmupActions: parts?.warmupActions ?? (() => {}),
       transitionFields: parts?.transitionFields,
+      gate: operator?.gate,
+      metrics: operator?.metrics,
       saveAgent: parts
         ? (folder, res) =>
             saveSafetensors(`${folder}/actor.safetensors`, modelTensors(parts.agent.actor), {
@@ -270,6 +295,7 @@ export async function steer(
   } finally {
     await trainInner?.close();
     await evalInner.close();
+    await operator?.close();
   }
 }
 
