@@ -3,9 +3,7 @@
  * Debian's python3-websockets + numpy) wrapping test/fixtures/remote_env_reach.py, a 1-D reach task
  * mirrored here in TS. CI=true: a missing python3-websockets fails; elsewhere the adapter tests skip.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,40 +13,12 @@ import { makeChunkedVectorEnv } from '../src/envs/registry.ts';
 import { RemoteEnv, RemoteVectorEnv, type RemoteEnvOptions } from '../src/envs/remote/remote-env.ts';
 import type { VectorEnv, VectorStepResult } from '../src/envs/vector.ts';
 import { openWsLink } from '../src/node/remote-env-link.ts';
-import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
 import { steer } from '../src/run/steer.ts';
+import { freePort, pythonProblem, startAdapter as start, tinyPolicy, type Adapter } from './helpers/remote-adapter.ts';
 
-const PYTHON = '/usr/bin/python3';
-const ADAPTER = join(import.meta.dirname, '..', 'docs', 'examples', 'remote_env_adapter.py');
-const FIXTURES = join(import.meta.dirname, 'fixtures');
-
-function pythonProblem(): string | null {
-  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
-  const res = spawnSync(PYTHON, ['-c', 'import websockets, numpy'], { encoding: 'utf8', timeout: 30_000 });
-  return res.status === 0 ? null : `${PYTHON} cannot import websockets/numpy (apt-get install python3-websockets python3-numpy)`;
-}
 const problem = pythonProblem();
 const required = process.env.CI === 'true';
 if (problem && !required) console.warn(`remote-env tests skipped: ${problem}`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-interface Adapter {
-  proc: ChildProcess;
-  url: string;
-  lines: { text: string; t: number }[];
-  waitFor(re: RegExp, timeoutMs?: number, from?: number): Promise<{ text: string; t: number }>;
-  kill(): Promise<void>;
-}
 
 const adapters: Adapter[] = [];
 afterAll(async () => {
@@ -56,47 +26,8 @@ afterAll(async () => {
 });
 
 async function startAdapter(port: number, extra: string[] = [], factory = 'make'): Promise<Adapter> {
-  const proc = spawn(PYTHON, [ADAPTER, '--env', `remote_env_reach:${factory}`, '--port', String(port), ...extra], {
-    env: { ...process.env, PYTHONPATH: FIXTURES },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: { text: string; t: number }[] = [];
-  let stderr = '';
-  let buf = '';
-  proc.stdout!.on('data', (d: Buffer) => {
-    const t = performance.now();
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    for (const text of parts) lines.push({ text, t });
-  });
-  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const adapter: Adapter = {
-    proc,
-    url: `ws://127.0.0.1:${port}`,
-    lines,
-    async waitFor(re, timeoutMs = 5000, from = 0) {
-      const end = performance.now() + timeoutMs;
-      while (performance.now() < end) {
-        const hit = lines.slice(from).find((l) => re.test(l.text));
-        if (hit) return hit;
-        if (proc.exitCode !== null) throw new Error(`adapter exited (${proc.exitCode}): ${stderr}`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      throw new Error(
-        `adapter printed no line matching ${re} within ${timeoutMs} ms; stdout: ${lines.map((l) => l.text).join(' | ')}; stderr: ${stderr}`,
-      );
-    },
-    async kill() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGKILL');
-        await exited;
-      }
-    },
-  };
+  const adapter = await start(port, extra, factory);
   adapters.push(adapter);
-  await adapter.waitFor(/^listening on /, 10_000);
   return adapter;
 }
 
@@ -144,17 +75,6 @@ const opts = (extra: Partial<RemoteEnvOptions> = {}): RemoteEnvOptions => ({
   log: () => {},
   ...extra,
 });
-
-function tinyPolicy(obsDim: number, actDim: number, chunk: number): DiffusionPolicy {
-  const spec = { obsDim, actDim, chunk, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
-  return new DiffusionPolicy({
-    spec,
-    obsStats: { min: new Float32Array(obsDim).fill(-1), max: new Float32Array(obsDim).fill(1) },
-    actionLow: new Array(actDim).fill(-1),
-    actionHigh: new Array(actDim).fill(1),
-    weights: createDiffusionNetwork(spec, Rng.fromSeed(1)).values,
-  });
-}
 
 describe.skipIf(problem !== null && !required)('remote env through the Python adapter', () => {
   it('has a Python with websockets and numpy (CI installs them)', () => {

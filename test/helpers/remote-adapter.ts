@@ -81,7 +81,12 @@ export async function startAdapter(port: number, extra: string[] = [], factory =
       }
     },
   };
-  await adapter.waitFor(/^listening on /, 10_000);
+  try {
+    await adapter.waitFor(/^listening on /, 10_000);
+  } catch (err) {
+    await adapter.kill();
+    throw err;
+  }
   return adapter;
 }
 
