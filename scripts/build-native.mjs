@@ -6,8 +6,8 @@
 // AVX2 / generic, chosen at run time). Needs only a C compiler, make and python3: no root, no apt.
 //   DSRL_NATIVE_BLAS=builtin   build without OpenBLAS even where it is installed (what a fresh machine gets)
 //   DSRL_NATIVE_BLAS=openblas  require OpenBLAS (fail when it is missing)
-// A failed build is not fatal unless DSRL_REQUIRE_NATIVE=1 or --force: dsrl then runs on its portable
-// TypeScript backend and says so once at start-up.
+// A failed build is not fatal unless DSRL_REQUIRE_NATIVE=1 or --force: dsrl then runs on its WebAssembly
+// backend (scripts/build-wasm.mjs, or else the portable TypeScript one) and says so once at start-up.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -28,7 +28,7 @@ function fail(message, detail = '') {
     process.exit(1);
   }
   console.warn(
-    `dsrl: native backend not built (${message}); dsrl will use its portable TypeScript backend (much slower); to build it: install g++ make python3, then \`npm run build:native\``,
+    `dsrl: native backend not built (${message}); dsrl will use its WebAssembly SIMD backend (slower; the portable TypeScript one where that is not built either); to build it: install g++ make python3, then \`npm run build:native\``,
   );
   process.exit(0);
 }

@@ -1,12 +1,15 @@
 /**
  * The compute backend behind every layer: matrix products plus the fused element-wise kernels.
  *
- * Two implementations share these exact semantics: `native` (an N-API addon, Node only: SGEMM from its
- * built-in kernels, or OpenBLAS where the install found it, plus fused C loops) and `js` (pure TypeScript,
- * used in the browser and when the addon is not built). All matrices are row-major Float32Arrays, batch-first. Accumulating outputs say so.
+ * Three implementations share these exact semantics: `native` (an N-API addon, Node only: SGEMM from its
+ * built-in kernels, or OpenBLAS where the install found it, plus fused C loops), `wasm` (WebAssembly SIMD
+ * kernels built from wasm/*.ts at install, for the browser and for Node where the addon cannot be built) and
+ * `js` (pure TypeScript, the readable reference and the last resort). All matrices are row-major
+ * Float32Arrays, batch-first. Accumulating outputs say so.
  */
 import { jsBackend } from './js-backend.ts';
 import { loadNativeBackend } from './native-loader.ts';
+import { loadWasmBackend, prepareWasmModule } from './wasm-loader.ts';
 
 export type Activation = 'identity' | 'relu' | 'tanh' | 'mish' | 'silu';
 export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'tanh', 'mish', 'silu'];
@@ -14,7 +17,7 @@ export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'tanh', '
 export const ACT_CODE: Record<Activation, number> = { identity: 0, relu: 1, tanh: 2, mish: 3, silu: 4 };
 
 export interface Backend {
-  readonly name: 'native' | 'js';
+  readonly name: 'native' | 'wasm' | 'js';
   /** C = alpha * op(A) @ op(B) + beta * C; op(A) is M x K, op(B) is K x N, leading dimensions given. */
   gemm(
     transA: boolean,
@@ -94,32 +97,82 @@ export interface Backend {
 }
 
 let current: Backend | null = null;
+/** current came from chooseBackend (not setBackend): prepareBackend may choose again. */
+let chosen = false;
+const BACKENDS = ['native', 'wasm', 'js'];
 
-function chooseBackend(): Backend {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
-  const wanted = env.DSRL_BACKEND;
-  if (wanted !== undefined && wanted !== 'js' && wanted !== 'native') {
-    throw new Error(`DSRL_BACKEND must be "js" or "native", got "${wanted}"`);
+/**
+ * native when the addon loads, else wasm when WebAssembly SIMD runs the built module, else js; DSRL_BACKEND
+ * forces one (an error, not a fallback, when it cannot load). In Node a fallback says why (getBackend calls
+ * this once per process).
+ */
+export function chooseBackend(env: Record<string, string | undefined> = processEnv()): Backend {
+  const wanted = env.DSRL_BACKEND || undefined;
+  if (wanted !== undefined && !BACKENDS.includes(wanted)) {
+    throw new Error(`DSRL_BACKEND must be "native", "wasm" or "js" (or unset: the fastest that loads), got "${wanted}"`);
   }
   if (wanted === 'js') return jsBackend;
+  if (wanted === 'wasm') {
+    const wasm = loadWasmBackend();
+    if (wasm.backend) return wasm.backend;
+    throw new Error(`DSRL_BACKEND=wasm but the WebAssembly backend cannot load: ${wasm.reason}`);
+  }
   const native = loadNativeBackend();
   if (native.backend) return native.backend;
   if (wanted === 'native') throw new Error(`DSRL_BACKEND=native but the native backend cannot load: ${native.reason}`);
-  if (native.reason !== 'not running in Node') {
-    console.warn(`dsrl: using the portable TypeScript NN backend (native backend unavailable: ${native.reason})`);
+  const inNode = native.reason !== 'not running in Node';
+  const wasm = loadWasmBackend();
+  if (wasm.backend) {
+    if (inNode) console.warn(`dsrl: using the WebAssembly SIMD NN backend (native backend unavailable: ${native.reason})`);
+    return wasm.backend;
+  }
+  if (inNode) {
+    console.warn(
+      `dsrl: using the portable TypeScript NN backend (native backend unavailable: ${native.reason}; WebAssembly backend unavailable: ${wasm.reason})`,
+    );
   }
   return jsBackend;
 }
 
-/** The process-wide backend: native when the addon loads, else js (one-line notice). */
+function processEnv(): Record<string, string | undefined> {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
+}
+
+/** The process-wide backend: native when the addon loads, else wasm, else js (one-line notice). */
 export function getBackend(): Backend {
-  if (!current) current = chooseBackend();
+  if (!current) {
+    current = chooseBackend();
+    chosen = true;
+  }
   return current;
 }
 
-/** Force a backend (tests compare both; a browser build may pin js). */
+/** Force a backend (tests compare them; a browser build may pin one). */
 export function setBackend(backend: Backend): void {
   current = backend;
+  chosen = false;
+}
+
+/**
+ * Browser start-up (a page or a worker, before the first network is built): fetch and compile the WebAssembly
+ * module so the automatic choice can take it; `source` as prepareWasmModule takes it (default: the built
+ * module next to this code). Never throws: without the module (or SIMD) the choice falls to js, saying why
+ * once. Returns the backend now in force; one set with setBackend stays.
+ */
+export async function prepareBackend(source?: URL | string | BufferSource): Promise<Backend> {
+  let why = '';
+  try {
+    await prepareWasmModule(source);
+  } catch (err) {
+    why = (err as Error).message;
+  }
+  if (chosen && current?.name === 'js') current = null; // choose again, now that wasm may load
+  const inNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+  const backend = getBackend();
+  // Node's chooseBackend says it itself.
+  if (why && backend.name === 'js' && !inNode)
+    console.warn(`dsrl: using the portable TypeScript NN backend (WebAssembly backend unavailable: ${why})`);
+  return backend;
 }
 
 export { jsBackend };
