@@ -4,10 +4,12 @@ import { getBackend, jsBackend, setBackend, type Activation, type Backend } from
 import { Act, Dense, LayerNorm, Linear, Sequential } from '../src/nn/layers.ts';
 import { mlp, residualBlock, residualMlpLayers } from '../src/nn/mlp.ts';
 import { Model, type Layer } from '../src/nn/module.ts';
+import { loadWasmBackend } from '../src/nn/wasm-loader.ts';
 import { gradCheck } from './helpers/gradcheck.ts';
 
 const native = getBackend();
-const backends: Backend[] = native.name === 'native' ? [native, jsBackend] : [jsBackend];
+const wasm = loadWasmBackend().backend;
+const backends: Backend[] = [...(native.name === 'native' ? [native] : []), ...(wasm ? [wasm] : []), jsBackend];
 afterAll(() => setBackend(native));
 
 function input(rows: number, dim: number, seed = 3): Float32Array {
