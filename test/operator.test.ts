@@ -133,9 +133,13 @@ describe('operator state machine', () => {
 
   it("another owner's episode interrupts a running one; a label given before stands", async () => {
     const { op, lines } = watched();
+    const interrupted: string[] = [];
+    op.onInterrupt('train', (reason) => interrupted.push(reason));
     op.command('reset-done');
     await op.beginEpisode('train');
+    expect(interrupted).toEqual([]);
     const evalStart = op.beginEpisode('eval');
+    expect(interrupted).toEqual(['interrupted by the eval episode']);
     expect(lines.at(-1)).toBe('the train episode was interrupted for the eval episode: reset the scene, then press r');
     expect(op.status()).toMatchObject({ phase: 'waiting-reset', owner: null, episodes: 1 });
     expect(await settled(op.whenClear('train'))).toBe(true); // the train env has an end to take

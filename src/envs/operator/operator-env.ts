@@ -67,7 +67,7 @@ export class OperatorVectorEnv implements VectorEnv {
   private needsReset = false;
   private lastObs = new Float32Array(0);
   private window = { steps: 0, interventionSteps: 0 };
-  private readonly removeHalt: () => void;
+  private readonly removeHooks: () => void;
 
   constructor(
     readonly inner: VectorEnv,
@@ -79,7 +79,12 @@ export class OperatorVectorEnv implements VectorEnv {
     this.observationSpace = inner.observationSpace;
     this.actionSpace = inner.actionSpace;
     const robot = options.robot;
-    this.removeHalt = robot ? options.operator.addHalt((reason) => robot.stop(reason)) : () => {};
+    if (robot) {
+      const removeHalt = options.operator.addHalt((reason) => robot.stop(reason));
+      // Ended on the robot side at once: its watchdogs must not stop the robot later, during the other episode.
+      const removeInterrupt = options.operator.onInterrupt(options.owner, (reason) => robot.endEpisode(reason));
+      this.removeHooks = () => (removeHalt(), removeInterrupt());
+    } else this.removeHooks = () => {};
   }
 
   async reset(options?: VectorResetOptions): Promise<VectorResetResult> {
@@ -163,7 +168,7 @@ export class OperatorVectorEnv implements VectorEnv {
   }
 
   async close(): Promise<void> {
-    this.removeHalt();
+    this.removeHooks();
     await this.inner.close();
   }
 }

@@ -70,6 +70,7 @@ export class Operator {
   private readonly pendingEnds = new Map<string, EpisodeEnd>();
   private readonly counts = { episodes: 0, successes: 0, failures: 0, estops: 0, steps: 0, interventionSteps: 0 };
   private readonly halts = new Set<(reason: string) => void>();
+  private readonly interruptHandlers = new Map<string, (reason: string) => void>();
   private readonly listeners = new Set<(status: OperatorStatus, line: string) => void>();
   /** Pending waits, each rechecked on every change. */
   private waiters: Array<() => boolean> = [];
@@ -88,6 +89,15 @@ export class Operator {
   addHalt(fn: (reason: string) => void): () => void {
     this.halts.add(fn);
     return () => this.halts.delete(fn);
+  }
+
+  /**
+   * Called at once when another owner's episode interrupts `owner`'s (before the other's starts), so the
+   * interrupted env can end its episode on the robot side rather than when it next steps.
+   */
+  onInterrupt(owner: string, fn: (reason: string) => void): () => void {
+    this.interruptHandlers.set(owner, fn);
+    return () => this.interruptHandlers.delete(owner);
   }
 
   /** Applies one action; returns whether it was taken and a line saying what happened or why not. */
@@ -143,7 +153,10 @@ export class Operator {
       // A label given before the interruption stands; otherwise the episode ends as interrupted.
       const end: EpisodeEnd = this.phase === 'labelled' ? { kind: 'label', label: this.label! } : { kind: 'interrupted' };
       if (end.kind === 'label') this.countLabel(end.label);
-      if (who !== owner) this.pendingEnds.set(who, end);
+      if (who !== owner) {
+        this.pendingEnds.set(who, end);
+        this.interruptHandlers.get(who)?.(`interrupted by the ${owner} episode`);
+      }
       this.endEpisodeState();
       this.changed(
         `the ${who} episode ${end.kind === 'label' ? `ended (${end.label})` : 'was interrupted'} for the ${owner} episode: reset the scene, then press r`,
