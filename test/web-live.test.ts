@@ -9,15 +9,14 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize, sep } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.ts';
 import { startViewer } from '../src/web/server.ts';
+import { serveStatic } from './helpers/static-server.ts';
 import type {} from '../web/src/viewer-state.ts';
 
 const CHROMIUM = process.env.DSRL_CHROMIUM ?? '/usr/bin/chromium';
@@ -203,23 +202,12 @@ describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, i
     if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
     await built;
     // Any static server: this one serves the build under /viewer/ and nothing else (404 for /api/runs too).
-    const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
-    const server: Server = createServer((req, res) => {
-      const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
-      const rel = path === '/viewer/' ? 'index.html' : path.startsWith('/viewer/') ? path.slice('/viewer/'.length) : null;
-      const file = rel === null ? null : normalize(join(dist, rel));
-      if (file === null || !file.startsWith(dist + sep) || !existsSync(file) || !statSync(file).isFile()) {
-        res.writeHead(404).end('not found');
-        return;
-      }
-      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const server = await serveStatic(dist, 'viewer');
     try {
       const page = await browser!.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/viewer/`);
+      await page.goto(server.url);
       await page.waitForFunction(() => window.dsrlViewer?.ready || window.dsrlViewer?.error !== null, null, { timeout: 10_000 });
       let state = await page.evaluate(() => window.dsrlViewer);
       expect(state.error).toBeNull();
@@ -253,7 +241,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, i
       for (const pane of [0, 1]) expect((await robotIn(page, pane, pane * 480, 479)).bodiesHit, `pane ${pane}`).toBe(4);
       expect(errors).toEqual([]);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     }
   });
 });

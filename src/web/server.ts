@@ -222,7 +222,9 @@ export async function startViewer(options: ViewerOptions): Promise<ViewerServer>
         'Content-Length': Buffer.byteLength(body),
         'X-Content-Type-Options': 'nosniff',
         'Cache-Control': 'no-store',
-        'Content-Security-Policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:",
+        // wasm-unsafe-eval: the toy page's worker compiles the WebAssembly NN backend (it allows no JS eval).
+        'Content-Security-Policy':
+          "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:",
         'Referrer-Policy': 'no-referrer',
       });
       res.end(req.method === 'HEAD' ? undefined : body);
