@@ -32,7 +32,7 @@ export interface ToyConfig {
  * 400 env steps (not 64 x 64, 2, 4 and 64 over 1500). Measured in Node on the loaded 2-core machine, seeds 1-3:
  * base policy 0.49 / 0.535 / 0.505 and steered 1.0 success (200 episodes each), 0.4-0.6 s on the WebAssembly
  * backend, 5.0 s (seed 1) on the TypeScript one, where `dsrl demo --toy`'s recipe took 164 s + 166 s. The
- * cloned policy is blurrier than `dsrl demo --toy`'s (12 of 100 actions within 0.15 of a mode, against 86-94).
+ * cloned policy is blurrier than `dsrl demo --toy`'s (10-13 of 100 actions within 0.15 of a mode, against 86-94).
  */
 export const TOY_PAGE_CONFIG: Readonly<ToyConfig> = Object.freeze({
   seed: 1,
