@@ -6,7 +6,8 @@
  * Vite builds the page into the folder (default web/dist), then each shipped base policy named in --demos
  * (models/<name>, all four by default) plays one evaluation episode (seed 10000, the seed of a run's base-policy
  * line, N(0, I) noise), recorded into demo/<name>.safetensors and listed in demo/index.json: the page shows these
- * when no `dsrl view` server is behind it. Nothing is downloaded; the episodes are deterministic for a seed up to
+ * when no `dsrl view` server is behind it. Where a steered agent is shipped for that policy (models/<name>-dsrl,
+ * `dsrl pack`), it plays the same episode start too, so the page shows both side by side. Nothing is downloaded; the episodes are deterministic for a seed up to
  * floating-point differences across CPUs. `dsrl view` serves the same build (it skips the demo files).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadPolicyForEnv } from '../src/cli/args.ts';
-import { evaluateBasePolicy } from '../src/run/evaluate-run.ts';
+import { existsSync } from 'node:fs';
+import { evaluateBasePolicy, evaluateRun } from '../src/run/evaluate-run.ts';
 import { TRAINING_EVAL_SEED } from '../src/run/evaluate.ts';
 import type { DemoIndex } from '../web/src/sources.ts';
 
@@ -43,11 +45,22 @@ export async function buildWeb(out: string, demos: string[], log: (line: string)
         parallel: 1,
         recordEpisodes: join(out, 'demo', file),
       });
-      index.demos.push({ name: `base policy models/${name}`, env, algo: null, episodes: { base: file } });
       const success = res.successRate === undefined ? '' : `, success ${res.successRate}`;
       log(
         `build:web: demo ${file}: return ${res.mean.toFixed(1)}, ${res.lengths[0]} steps${success}, ${((performance.now() - t1) / 1000).toFixed(1)} s`,
       );
+      const steered = join(ROOT, 'models', `${name}-dsrl`);
+      if (!existsSync(join(steered, 'config.json'))) {
+        index.demos.push({ name: `base policy models/${name}`, env, algo: null, episodes: { base: file } });
+        continue;
+      }
+      const agentFile = `${name}-dsrl.safetensors`;
+      const agent = await evaluateRun(
+        { run: steered, agent: 'best', episodes: 1, seed: TRAINING_EVAL_SEED, parallel: 1, recordEpisodes: join(out, 'demo', agentFile) },
+        policy,
+      );
+      index.demos.push({ name: `models/${name}-dsrl steering models/${name}`, env, algo: agent.algo, episodes: { base: file, agent: agentFile } });
+      log(`build:web: demo ${agentFile}: return ${agent.mean.toFixed(1)}, ${agent.lengths[0]} steps`);
     } finally {
       await policy.close?.();
     }

@@ -212,16 +212,24 @@ describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, i
       let state = await page.evaluate(() => window.dsrlViewer);
       expect(state.error).toBeNull();
       expect(state.mode).toBe('static');
-      expect(state.panes.map((p) => [p.name, p.trainedSteps])).toEqual([['base', null]]);
+      // The shipped Hopper base policy and its shipped steered agent (models/hopper-dsrl, best at 45014 env steps)
+      // from the same episode start: the base policy falls within 300 steps, the steered agent runs 1000.
+      expect(state.panes.map((p) => [p.name, p.trainedSteps])).toEqual([
+        ['base', null],
+        ['agent', 45014],
+      ]);
       expect(state.panes[0].frames).toBeGreaterThan(50);
-      // One pane, the whole canvas: the Hopper's four capsules are drawn where its recorded poses put them.
+      expect(state.panes[1].frames).toBeGreaterThan(state.panes[0].frames);
+      // Both panes: the Hopper's four capsules are drawn where its recorded poses put them.
       await page.click('#play'); // paused: the sample and the projected centres are of the same frame
       await page.waitForTimeout(100);
-      const demo = await robotIn(page, 0, 0, 960);
-      expect(demo.bodies).toBe(4);
-      expect(demo.bodiesHit).toBe(4);
-      expect(demo.robot).toBeGreaterThan(100);
-      expect(demo.robot).toBeLessThan(960 * 400 * 0.3);
+      for (const pane of [0, 1]) {
+        const demo = await robotIn(page, pane, pane * 480, 479);
+        expect(demo.bodies, `pane ${pane}`).toBe(4);
+        expect(demo.bodiesHit, `pane ${pane}`).toBe(4);
+        expect(demo.robot, `pane ${pane}`).toBeGreaterThan(50);
+        expect(demo.robot, `pane ${pane}`).toBeLessThan(480 * 400 * 0.3);
+      }
 
       // A run folder's files, chosen in the page (the live run above, or any run folder).
       await steerDone;
