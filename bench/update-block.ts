@@ -42,6 +42,7 @@ for (const criticHidden of [
   const hp: SteerHyper = {
     actionMagnitude: 1.5,
     targetEntropy: 0,
+    initTemperature: 1,
     residualScale: 0.1,
     utd: 20,
     distillSteps: 10,

@@ -117,6 +117,7 @@ function spy(venv: VectorEnv, after?: (r: VectorStepResult) => void) {
 const hyper = (utd: number): SteerHyper => ({
   actionMagnitude: 1.5,
   targetEntropy: 0,
+  initTemperature: 1,
   residualScale: 0.1,
   utd,
   distillSteps: 1,

@@ -8,7 +8,7 @@ import { SyncVectorEnv, type VectorEnv } from '../src/envs/vector.ts';
 import { ActionChunk } from '../src/envs/wrappers.ts';
 import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
 import { readSafetensors } from '../src/node/safetensors-io.ts';
-import { parseSteerConfig, steer } from '../src/run/steer.ts';
+import { buildSteerParts, parseSteerConfig, steer } from '../src/run/steer.ts';
 
 function tinyPolicy(obsDim: number, actDim: number, chunk: number): DiffusionPolicy {
   const spec = { obsDim, actDim, chunk, denoisingSteps: 10, ddimSteps: 3, timeDim: 8, width: 16, depth: 1 };
@@ -100,5 +100,17 @@ describe('steer config validation', () => {
         expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).actorLayerNorm).toBe(actorLayerNorm);
       }
     }
+  });
+
+  it("initTemperature is every learning algo's starting alpha (the reference's 1 by default)", async () => {
+    expect(parseSteerConfig(config).initTemperature).toBe(1);
+    expect(() => parseSteerConfig({ ...config, initTemperature: 0 })).toThrow(/initTemperature/);
+    const envs = await bimodal(2, 1);
+    for (const algo of ['na', 'sac', 'residual'] as const) {
+      const parts = buildSteerParts(parseSteerConfig({ ...config, algo, initTemperature: 0.05 }), tinyPolicy(1, 2, 1), null, envs, 1)!;
+      const agent = parts.agent as unknown as { logAlpha: { values: Float32Array } };
+      expect(agent.logAlpha.values[0], algo).toBeCloseTo(Math.log(0.05), 6);
+    }
+    await envs.close();
   });
 });

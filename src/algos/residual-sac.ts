@@ -190,6 +190,7 @@ export const residualSac: AlgoSpec = {
         actorLr: hp.lr,
         criticLr: hp.lr,
         alphaLr: hp.lr,
+        initAlpha: hp.initTemperature,
         gamma: hp.gamma,
       }),
       rng.derive('agent'),

@@ -15,6 +15,8 @@ export interface SteerHyper {
   actionMagnitude: number;
   /** On w / M in [-1, 1]^C, the reference's convention (see noiseTargetEntropy). */
   targetEntropy: number;
+  /** Initial entropy temperature alpha. */
+  initTemperature: number;
   residualScale: number;
   utd: number;
   distillSteps: number;

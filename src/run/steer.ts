@@ -60,6 +60,11 @@ export const steerSchema = z
       .describe(
         "DSRL temperature target: entropy of the noise policy on w / M in [-1, 1] (the reference's convention; the agents get target + C ln M on w)",
       ),
+    initTemperature: z
+      .number()
+      .positive()
+      .default(1)
+      .describe('initial entropy temperature alpha (reference: 1.0); lower it where the entropy bonus swamps a small reward early on'),
     residualScale: z
       .number()
       .positive()

@@ -308,6 +308,7 @@ export const dsrlNa: AlgoSpec = {
         utd: hp.utd,
         distillSteps: hp.distillSteps,
         targetEntropy: noiseTargetEntropy(hp.targetEntropy, chunkDim, M),
+        initAlpha: hp.initTemperature,
         actorLayerNorm: hp.actorLayerNorm,
       }),
       agentPolicy,

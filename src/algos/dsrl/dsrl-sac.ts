@@ -32,6 +32,7 @@ export const dsrlSac: AlgoSpec = {
         actorLayerNorm: hp.actorLayerNorm,
         activation: 'tanh',
         targetEntropy: noiseTargetEntropy(hp.targetEntropy, chunkDim, M),
+        initAlpha: hp.initTemperature,
         actorLr: hp.lr,
         criticLr: hp.lr,
         alphaLr: hp.lr,
