@@ -191,6 +191,7 @@ export async function runTraining(
       }
       const trainEnv = trainer.trainEnv!;
       const live = buffer;
+      const learner = await trainer.asyncLearner?.(live, schedule.batchSize);
       const loop = await createOffPolicyLoop({
         agent,
         env: trainEnv,
@@ -198,6 +199,7 @@ export async function runTraining(
         rng: root.derive('collect'),
         seed,
         resume,
+        learner,
         config: {
           totalSteps: total,
           learningStarts: schedule.learningStarts,
@@ -223,8 +225,17 @@ export async function runTraining(
             await saveCheckpoint(stateRoot, { kind: trainer.kind, agent, buffer: live, env: trainEnv, loop, extra, configSha256: configSha256(dir) });
           },
         },
+      }).catch(async (err: unknown) => {
+        await learner?.link.close();
+        throw err;
       });
-      await loop.run();
+      try {
+        await loop.run();
+      } finally {
+        // The learner's final agent (its updates since the last refresh included) becomes the run's agent.
+        const final = await learner?.link.close();
+        if (final !== undefined) agent.load(final);
+      }
       return result(loop.state.envSteps, loop.state.updates);
     } finally {
       bar.finish();

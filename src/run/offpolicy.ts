@@ -17,6 +17,7 @@
 import type { Rng, RngState } from '../core/rng.ts';
 import type { ReplayBuffer, SampledBatch } from '../data/replay-buffer.ts';
 import type { VectorEnv } from '../envs/vector.ts';
+import type { ActorLearnerLink } from './actor-learner.ts';
 import { stepsOf } from './evaluate.ts';
 
 export type Info = Record<string, number>;
@@ -127,6 +128,16 @@ export function checkLoopCheckpoint(cp: LoopCheckpoint, numEnvs: number, obsDim:
   }
 }
 
+/**
+ * Asynchronous acting and learning (actor-learner.ts): each vector step's rows go to the learner behind
+ * `link` with the `updatesPerStep` updates they allow, instead of into the loop's buffer and its own
+ * updates; before acting, the loop refreshes `actorWeights` (the acting agent's) from the learner's.
+ */
+export interface AsyncLearning {
+  link: ActorLearnerLink;
+  actorWeights: Float32Array;
+}
+
 export interface OffPolicyLoop {
   state: LoopState;
   run(): Promise<LoopState>;
@@ -147,12 +158,16 @@ export async function createOffPolicyLoop(args: {
   callbacks: LoopCallbacks;
   seed: number;
   resume?: LoopCheckpoint;
+  learner?: AsyncLearning;
 }): Promise<OffPolicyLoop> {
-  const { agent, env, buffer, rng, config, callbacks } = args;
+  const { agent, env, buffer, rng, config, callbacks, learner } = args;
   const n = env.numEnvs;
   const actDim = env.singleActionSpace.size;
   const obsDim = env.singleObservationSpace.size;
   if (config.batchSize < 1 || config.totalSteps < 1) throw new Error('loop config: batchSize and totalSteps must be >= 1');
+  if (learner && ((config.checkpointEvery ?? 0) > 0 || args.resume)) {
+    throw new Error('loop config: asynchronous learning has no checkpoints (the buffer and the training agent live in the learner)');
+  }
   let state: LoopState;
   if (args.resume) {
     checkLoopCheckpoint(args.resume, n, obsDim);
@@ -188,6 +203,17 @@ export async function createOffPolicyLoop(args: {
   let t0 = performance.now();
   let stepsAtT0 = state.envSteps;
   let lastCheckpointAt = state.envSteps; // a resumed run has just been restored from a checkpoint here
+  // Asynchronous learning: the update count of the acting weights, and the counts at the last log point.
+  let actorUpdates = 0;
+  let updatesAtLog = state.updates;
+  let vectorStepsAtLog = state.vectorSteps;
+  const refreshActor = async (latest: boolean) => {
+    const w = await learner!.link.pullWeights(latest);
+    if (w) {
+      learner!.actorWeights.set(w.values);
+      actorUpdates = w.updates;
+    }
+  };
 
   async function run(): Promise<LoopState> {
     while (state.envSteps < config.totalSteps) {
@@ -197,6 +223,7 @@ export async function createOffPolicyLoop(args: {
         callbacks.warmupActions(rng, warm);
         actions = warm;
       } else {
+        if (learner) await refreshActor(false);
         actions = await agent.act(state.obs, n, false);
       }
       const actionsCopy = actions.slice(); // the agent may reuse its output buffer
@@ -224,7 +251,7 @@ export async function createOffPolicyLoop(args: {
           state.ended[i] = true;
         }
       }
-      buffer.addBatch({
+      const rows = {
         obs: state.obs,
         actions: actionsCopy,
         rewards,
@@ -233,10 +260,17 @@ export async function createOffPolicyLoop(args: {
         truncated: trunc,
         valid,
         fields: callbacks.transitionFields?.(),
-      });
+      };
+      if (learner) learner.link.pushTransitions(rows, warmup ? 0 : config.updatesPerStep);
+      else buffer.addBatch(rows);
       state.obs = r.obs;
       state.vectorSteps++;
-      if (!warmup && buffer.size >= config.batchSize) {
+      if (learner) {
+        const p = learner.link.takeProgress();
+        for (const key in p.sums) sums[key] = (sums[key] ?? 0) + p.sums[key];
+        count += p.count;
+        state.updates = p.updates;
+      } else if (!warmup && buffer.size >= config.batchSize) {
         for (let u = 0; u < config.updatesPerStep; u++) {
           await callbacks.gate?.();
           const info = await agent.update(buffer.sample(batch));
@@ -249,6 +283,14 @@ export async function createOffPolicyLoop(args: {
         const elapsed = (performance.now() - t0) / 1000;
         const values: Info = { 'charts/SPS': (state.envSteps - stepsAtT0) / Math.max(elapsed, 1e-9), 'charts/updates': state.updates };
         for (const key in sums) values[key] = sums[key] / count;
+        if (learner) {
+          // Updates made per vector step since the last log point (the wall clock's, at most updatesPerStep),
+          // and how many updates the acting weights are behind the learner's.
+          values['charts/utd'] = (state.updates - updatesAtLog) / Math.max(state.vectorSteps - vectorStepsAtLog, 1);
+          values['charts/actor_lag_updates'] = state.updates - actorUpdates;
+          updatesAtLog = state.updates;
+          vectorStepsAtLog = state.vectorSteps;
+        }
         Object.assign(values, callbacks.metrics?.());
         callbacks.log?.(state.envSteps, values);
         sums = {};
@@ -258,6 +300,7 @@ export async function createOffPolicyLoop(args: {
         stepsAtT0 = state.envSteps;
       }
       if (state.envSteps >= state.nextEvalAt || state.envSteps >= config.totalSteps) {
+        if (learner) await refreshActor(true);
         await callbacks.evaluate?.(state.envSteps);
         while (state.nextEvalAt <= state.envSteps) state.nextEvalAt += config.evalEvery > 0 ? config.evalEvery : config.totalSteps;
       }

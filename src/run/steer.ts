@@ -29,6 +29,7 @@ import { checkPolicyFitsEnv } from '../policies/fits-env.ts';
 import type { NoisePolicy, Precision } from '../policies/policy.ts';
 import { gaussianNoiseActor, type EpisodeStats } from './evaluate.ts';
 import { checkSchedule, runTraining, type RunResult, type Schedule, type Trainer } from './harness.ts';
+import { agentRecipe, needsPolicy, policySource } from './learner-agent.ts';
 import { checkRunFolderPath } from './run-dir.ts';
 import { parseConfig, readConfigFile, RESUME_OVERRIDABLE, resumedConfig, runControlShape, storedConfig } from './run-config.ts';
 
@@ -115,6 +116,17 @@ export const steerSchema = z
       ),
     operatorHost: z.string().default('127.0.0.1').describe('operator page address (any other than loopback needs DSRL_OPERATOR_TOKEN)'),
     operatorPort: z.number().int().min(0).max(65535).default(8771).describe('operator page port (0: any free port)'),
+    async: z
+      .boolean()
+      .optional()
+      .describe(
+        'asynchronous acting and learning (docs/remote-env.md): the learner updates in a worker thread while the env steps, utd becomes a cap; no checkpoints (default: on with operator)',
+      ),
+    actorSync: z
+      .number()
+      .positive()
+      .default(4)
+      .describe("async: seconds between refreshes of the acting policy's weights from the learner's (LeRobot HIL-SERL pushes every 4 s)"),
     ...runControlShape,
   })
   .strict();
@@ -149,10 +161,21 @@ export function parseSteerConfig(input: unknown, what = 'steer config'): SteerCo
   if (cfg.offline !== undefined && spec.offline !== true) fail(`offline data cannot be used with algo "${cfg.algo}": ${spec.offline}`);
   if (cfg.operator && !/^wss?:\/\//i.test(cfg.env)) fail(`operator needs a robot: a remote env (env ws://host:port), got "${cfg.env}"`);
   if (cfg.operator && cfg.numEnvs !== 1) fail(`operator: one person runs one robot, so numEnvs must be 1, got ${cfg.numEnvs}`);
+  if (asyncLearning(cfg) && spec.build) {
+    const why = 'the buffer and the training agent live in the learner thread';
+    if (cfg.checkpointEvery > 0 || cfg.resume)
+      fail(`async: asynchronous learning has no checkpoints (${why}); set checkpointEvery 0, or async false`);
+    if (cfg.offlineOnly !== undefined) fail('async: offlineOnly takes no env steps, so there is nothing to act asynchronously with');
+  }
   if (!spec.build && (cfg.checkpointEvery > 0 || cfg.resume))
     fail(`algo "${cfg.algo}" is a single evaluation: there is nothing to checkpoint or resume`);
   checkSchedule(scheduleOf(cfg), what);
   return cfg;
+}
+
+/** Whether the run acts and learns asynchronously: the option, or by default with an operator (a person and a robot). */
+export function asyncLearning(cfg: Pick<SteerConfig, 'async' | 'operator'>): boolean {
+  return cfg.async ?? cfg.operator;
 }
 
 function scheduleOf(cfg: SteerConfig): Schedule {
@@ -259,6 +282,29 @@ export async function steer(
       transitionFields: parts?.transitionFields,
       gate: operator?.gate,
       metrics: operator?.metrics,
+      asyncLearner:
+        parts && asyncLearning(cfg)
+          ? async (buffer, batchSize) => {
+              const { startWorkerLearner } = await import('../node/learner-worker.ts');
+              const recipe = agentRecipe(parts.agent, cfg.normalizeObs === true);
+              const link = await startWorkerLearner({
+                recipe,
+                state: parts.agent.state(),
+                policy: needsPolicy(recipe) ? policySource(policy, cfg.policy, basePrecision) : null,
+                buffer: buffer.toState(),
+                batchSize,
+                actingWeights: parts.agent.actor.values,
+                publishSeconds: cfg.actorSync,
+              });
+              // The operator's pause and emergency stop hold the learner too.
+              const held = (st: { paused: boolean; estopped: boolean }) => link.hold(st.paused || st.estopped);
+              if (operator) {
+                held(operator.operator.status());
+                operator.operator.onChange(held);
+              }
+              return { link, actorWeights: parts.agent.actor.values };
+            }
+          : undefined,
       saveAgent: parts
         ? (folder, res) =>
             saveSafetensors(`${folder}/actor.safetensors`, modelTensors(parts.agent.actor), {

@@ -9,7 +9,7 @@ import type { VectorEnv } from '../envs/vector.ts';
 import type { StatefulAgent } from './checkpoint.ts';
 import type { EvalActor, EvalResult } from './evaluate.ts';
 import type { Reference } from './history.ts';
-import type { OffPolicyAgent } from './offpolicy.ts';
+import type { AsyncLearning, OffPolicyAgent } from './offpolicy.ts';
 
 export type TrainingAgent = OffPolicyAgent & StatefulAgent;
 
@@ -36,6 +36,11 @@ export interface Trainer {
   gate?(): void | Promise<void>;
   /** Extra training metrics for each log point (an operator run's intervention rate). */
   metrics?(): Record<string, number>;
+  /**
+   * Asynchronous acting and learning (actor-learner.ts): starts the learner from the buffer as it is before
+   * training (offline rows included), and returns its link and the acting weights the loop refreshes.
+   */
+  asyncLearner?(buffer: ReplayBuffer, batchSize: number): Promise<AsyncLearning>;
   /** Saves the agent as evaluated into a folder (`best/`, `last/`). */
   saveAgent?(folder: string, res: EvalResult): void;
   /** Lines evaluated once at the start (e.g. the base policy with N(0, I) noise); `metric` names its charts. */
