@@ -113,4 +113,24 @@ describe('steer config validation', () => {
     }
     await envs.close();
   });
+
+  it('actorInit zero-mean starts every learning algo at the middle of its bounds (DSRL: w = 0) whatever the observation', async () => {
+    expect(parseSteerConfig(config).actorInit).toBe('random');
+    const envs = await bimodal(2, 1);
+    for (const algo of ['na', 'sac', 'residual'] as const) {
+      for (const actorInit of ['random', 'zero-mean'] as const) {
+        const parts = buildSteerParts(parseSteerConfig({ ...config, algo, actorInit }), tinyPolicy(1, 2, 1), null, envs, 1)!;
+        const obs = Float32Array.from({ length: 4 * parts.obsDim }, (_, i) => Math.sin(3 * i));
+        const mean = Array.from(await parts.agent.act(obs, 4, true));
+        // tanh(0) * bound is 0 exactly: the mean half of the output layer is zero, so its output is 0 for any input.
+        if (actorInit === 'zero-mean') expect(mean, algo).toEqual(new Array(8).fill(0));
+        else
+          expect(
+            mean.some((v) => Math.abs(v) > 1e-3),
+            algo,
+          ).toBe(true);
+      }
+    }
+    await envs.close();
+  });
 });

@@ -191,6 +191,7 @@ export const residualSac: AlgoSpec = {
         criticLr: hp.lr,
         alphaLr: hp.lr,
         initAlpha: hp.initTemperature,
+        actorInit: hp.actorInit ?? 'random',
         gamma: hp.gamma,
       }),
       rng.derive('agent'),

@@ -19,7 +19,7 @@ import { Adam, polyak, type AdamState } from '../nn/optim.ts';
 import { concatRows } from './common.ts';
 import { softBellmanTarget, type Info } from './losses.ts';
 import { actorTemperatureStep, regressCritics, type ActorStepParts } from './sac-steps.ts';
-import { TanhGaussian } from './tanh-gaussian.ts';
+import { TanhGaussian, zeroMeanOutput, type ActorInit } from './tanh-gaussian.ts';
 
 export interface SacConfig {
   obsDim: number;
@@ -45,6 +45,7 @@ export interface SacConfig {
   actorReduce: 'min' | 'mean';
   logStdMin: number;
   logStdMax: number;
+  actorInit: ActorInit;
 }
 
 /** Defaults: CleanRL/SB3 SAC (lr 3e-4, gamma 0.99, tau 0.005, 256x256 ReLU, log_std in [-5, 2]). */
@@ -71,6 +72,7 @@ export function sacDefaults(obsDim: number, actDim: number, overrides: Partial<S
     actorReduce: 'min',
     logStdMin: -5,
     logStdMax: 2,
+    actorInit: 'random',
     ...overrides,
   };
 }
@@ -137,6 +139,7 @@ export class SAC {
     // A named stream: the weights do not depend on how many draws the agent's own stream has made.
     const init = rng.derive('init');
     this.actor = mlp({ in: obsDim, hidden: cfg.actorHidden, out: 2 * actDim, activation: cfg.activation, layerNorm: cfg.actorLayerNorm }, init);
+    if (cfg.actorInit === 'zero-mean') zeroMeanOutput(this.actor, actDim);
     const criticSpec = { in: obsDim + actDim, hidden: cfg.criticHidden, out: 1, activation: cfg.activation, layerNorm: cfg.criticLayerNorm };
     this.critics = Array.from({ length: cfg.numCritics }, () => mlp(criticSpec, init));
     this.targets = this.critics.map((c) => {

@@ -9,6 +9,7 @@ import type { NoisePolicy } from '../policies/policy.ts';
 import type { FieldDims } from '../data/replay-buffer.ts';
 import type { SampledBatch } from '../data/replay-buffer.ts';
 import type { Info } from './losses.ts';
+import type { ActorInit } from './tanh-gaussian.ts';
 
 /** The algorithm options of `dsrl steer` (see run/steer.ts's schema for each one's meaning and default). */
 export interface SteerHyper {
@@ -17,6 +18,8 @@ export interface SteerHyper {
   targetEntropy: number;
   /** Initial entropy temperature alpha. */
   initTemperature: number;
+  /** How the actor starts (tanh-gaussian.ts); default 'random'. */
+  actorInit?: ActorInit;
   residualScale: number;
   utd: number;
   distillSteps: number;

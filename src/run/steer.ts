@@ -66,6 +66,12 @@ export const steerSchema = z
       .positive()
       .default(1)
       .describe('initial entropy temperature alpha (reference: 1.0); lower it where the entropy bonus swamps a small reward early on'),
+    actorInit: z
+      .enum(['random', 'zero-mean'])
+      .default('random')
+      .describe(
+        "how the actor starts: random (the reference's initialization) or zero-mean (its mean is the middle of its bounds whatever the observation: DSRL's w = 0, the base policy's most likely chunk; residual SAC's zero correction)",
+      ),
     residualScale: z
       .number()
       .positive()

@@ -21,7 +21,7 @@ import { concatRows } from '../common.ts';
 import { softBellmanTarget, type Info } from '../losses.ts';
 import { actorTemperatureStep, regressCritics, type ActorStepParts } from '../sac-steps.ts';
 import { gaussianNoiseWarmup, noiseTargetEntropy, type AlgoSpec } from '../spec.ts';
-import { TanhGaussian } from '../tanh-gaussian.ts';
+import { TanhGaussian, zeroMeanOutput, type ActorInit } from '../tanh-gaussian.ts';
 import { agentView, NoiseActionVectorEnv } from './noise-action-env.ts';
 
 export interface DsrlNaConfig {
@@ -48,6 +48,7 @@ export interface DsrlNaConfig {
   utd: number;
   logStdMin: number;
   logStdMax: number;
+  actorInit: ActorInit;
 }
 
 /** Reference DSRL-NA hyperparameters for Gym tasks (shared/reference/dsrl.md), critic width per task. */
@@ -71,6 +72,7 @@ export function dsrlNaDefaults(obsDim: number, chunkDim: number, overrides: Part
     utd: 20,
     logStdMin: -5,
     logStdMax: 2,
+    actorInit: 'random',
     ...overrides,
   };
 }
@@ -125,6 +127,7 @@ export class DsrlNA {
     const init = rng.derive('init');
     const act = cfg.activation;
     this.actor = mlp({ in: obsDim, hidden: cfg.actorHidden, out: 2 * C, activation: act, layerNorm: cfg.actorLayerNorm }, init);
+    if (cfg.actorInit === 'zero-mean') zeroMeanOutput(this.actor, C);
     const critic = () => mlp({ in: obsDim + C, hidden: cfg.criticHidden, out: 1, activation: act, layerNorm: cfg.criticLayerNorm }, init);
     this.qa = Array.from({ length: cfg.numCritics }, critic);
     this.qaTargets = this.qa.map((q) => {
@@ -309,6 +312,7 @@ export const dsrlNa: AlgoSpec = {
         distillSteps: hp.distillSteps,
         targetEntropy: noiseTargetEntropy(hp.targetEntropy, chunkDim, M),
         initAlpha: hp.initTemperature,
+        actorInit: hp.actorInit ?? 'random',
         actorLayerNorm: hp.actorLayerNorm,
       }),
       agentPolicy,

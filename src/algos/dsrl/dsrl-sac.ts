@@ -33,6 +33,7 @@ export const dsrlSac: AlgoSpec = {
         activation: 'tanh',
         targetEntropy: noiseTargetEntropy(hp.targetEntropy, chunkDim, M),
         initAlpha: hp.initTemperature,
+        actorInit: hp.actorInit ?? 'random',
         actorLr: hp.lr,
         criticLr: hp.lr,
         alphaLr: hp.lr,
