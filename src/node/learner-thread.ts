@@ -47,7 +47,7 @@ async function handle(m: LearnerRequest): Promise<void> {
       const policy = m.policy && needsPolicy(m.recipe) ? await loadSource(m.policy) : null;
       const agent = rebuildAgent(m.recipe, policy);
       agent.load(m.state);
-      const actor = (agent as unknown as { actor: { values: Float32Array } }).actor.values;
+      const actor = agent.actor.values;
       if (actor.length !== m.weights.length) throw new Error(`learner: the actor has ${actor.length} weights, the actor side ${m.weights.length}`);
       learner = new Learner(agent, ReplayBuffer.fromState(m.buffer), { batchSize: m.batchSize });
       reply({ type: 'ready' });

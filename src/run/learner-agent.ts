@@ -11,8 +11,12 @@ import { agentView } from '../algos/dsrl/noise-action-env.ts';
 import { SAC, type SacConfig } from '../algos/sac.ts';
 import { Rng } from '../core/rng.ts';
 import { DiffusionPolicy, type DiffusionPolicyInit } from '../policies/diffusion/policy.ts';
+import type { Model } from '../nn/module.ts';
 import type { NoisePolicy, Precision } from '../policies/policy.ts';
 import type { TrainingAgent } from './trainer.ts';
+
+/** An agent the learner can run: it trains, has a state, and acts with `actor` (whose weights the actor side refreshes). */
+export type RebuiltAgent = TrainingAgent & { readonly actor: Model };
 
 export type AgentRecipe =
   { type: 'dsrl-na'; cfg: DsrlNaConfig; maxBatch: number; normalizeObs: boolean } | { type: 'sac'; cfg: SacConfig; maxBatch: number };
@@ -53,7 +57,7 @@ export function policySource(policy: NoisePolicy, spec: string | undefined, prec
 }
 
 /** The agent of `recipe` (weights from a fixed seed: load the actor side's state into it next). */
-export function rebuildAgent(recipe: AgentRecipe, policy: NoisePolicy | null): TrainingAgent {
+export function rebuildAgent(recipe: AgentRecipe, policy: NoisePolicy | null): RebuiltAgent {
   if (recipe.type === 'sac') return new SAC(recipe.cfg, Rng.fromSeed(0), recipe.maxBatch);
   if (!policy) throw new Error('asynchronous learning: DSRL-NA needs the base policy in the learner');
   return new DsrlNA(recipe.cfg, agentView(policy, recipe.normalizeObs).agentPolicy, Rng.fromSeed(0), recipe.maxBatch);

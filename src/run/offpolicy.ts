@@ -205,6 +205,7 @@ export async function createOffPolicyLoop(args: {
   let lastCheckpointAt = state.envSteps; // a resumed run has just been restored from a checkpoint here
   // Asynchronous learning: the update count of the acting weights, and the counts at the last log point.
   let actorUpdates = 0;
+  let busyMs = 0;
   let updatesAtLog = state.updates;
   let vectorStepsAtLog = state.vectorSteps;
   const refreshActor = async (latest: boolean) => {
@@ -269,6 +270,7 @@ export async function createOffPolicyLoop(args: {
         const p = learner.link.takeProgress();
         for (const key in p.sums) sums[key] = (sums[key] ?? 0) + p.sums[key];
         count += p.count;
+        busyMs += p.busyMs;
         state.updates = p.updates;
       } else if (!warmup && buffer.size >= config.batchSize) {
         for (let u = 0; u < config.updatesPerStep; u++) {
@@ -285,9 +287,11 @@ export async function createOffPolicyLoop(args: {
         for (const key in sums) values[key] = sums[key] / count;
         if (learner) {
           // Updates made per vector step since the last log point (the wall clock's, at most updatesPerStep),
-          // and how many updates the acting weights are behind the learner's.
+          // what one took, and how many updates the acting weights are behind the learner's.
           values['charts/utd'] = (state.updates - updatesAtLog) / Math.max(state.vectorSteps - vectorStepsAtLog, 1);
+          if (count > 0) values['charts/update_ms'] = busyMs / count;
           values['charts/actor_lag_updates'] = state.updates - actorUpdates;
+          busyMs = 0;
           updatesAtLog = state.updates;
           vectorStepsAtLog = state.vectorSteps;
         }
