@@ -1,6 +1,6 @@
 /**
  * The Python remote env adapter (docs/examples/remote_env_adapter.py) as a child process for tests, on
- * test/fixtures/remote_env_reach.py's factories; its stdout lines are kept with the time each arrived
+ * test/fixtures/remote_env_reach.py's factories (or another fixture module's, e.g. dsrl_env.py's); its stdout lines are kept with the time each arrived
  * (performance.now() here), so a test can time what the adapter saw. CI=true: a missing
  * python3-websockets fails; elsewhere the tests that need it skip.
  */
@@ -40,10 +40,14 @@ export interface Adapter {
   kill(): Promise<void>;
 }
 
-/** Starts the adapter on `port` with `remote_env_reach:<factory>`; resolves once it listens. Kill it when done. */
-export async function startAdapter(port: number, extra: string[] = [], factory = 'make'): Promise<Adapter> {
-  const proc = spawn(PYTHON, [ADAPTER, '--env', `remote_env_reach:${factory}`, '--port', String(port), ...extra], {
-    env: { ...process.env, PYTHONPATH: FIXTURES },
+/**
+ * Starts the adapter on `port` with `remote_env_reach:<factory>` (or `module:factory` of test/fixtures), with
+ * `env` added to its environment; resolves once it listens. Kill it when done.
+ */
+export async function startAdapter(port: number, extra: string[] = [], factory = 'make', env: Record<string, string> = {}): Promise<Adapter> {
+  const entry = factory.includes(':') ? factory : `remote_env_reach:${factory}`;
+  const proc = spawn(PYTHON, [ADAPTER, '--env', entry, '--port', String(port), ...extra], {
+    env: { ...process.env, PYTHONPATH: FIXTURES, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: { text: string; t: number }[] = [];
