@@ -2,18 +2,19 @@
  * Asynchronous acting and learning (issue 21; docs/remote-env.md#asynchronous-acting-and-learning): the
  * actor steps the env and never waits for a gradient update, while a learner that owns the replay buffer
  * and the agent's training copy updates on its own clock, and the actor refreshes its weights from the
- * learner's every few seconds. `ActorLearnerLink` is all the training loop sees of the learner: rows go in, weights and
- * progress come out. Its default, src/node/learner-worker.ts, runs the learner in a worker thread of the
- * same process (nothing to start); a message broker (NATS JetStream, Redis Streams) can back the same
- * interface so that many actors feed one learner.
+ * learner's every few seconds. `ActorLearnerLink` is all the training loop sees of the learner: rows go
+ * in, weights and progress come out. Its default, src/node/learner-worker.ts, runs the learner in a worker
+ * thread of the same process (nothing to start); a message broker (NATS JetStream, Redis Streams) can back
+ * the same interface so that many actors feed one learner.
  *
  * Updates per env step follow the wall clock, with a cap: the learner updates whenever it may, as fast as
  * it can, but never more than the synchronous loop would (`utd` updates per vector step collected after
  * the warm-up, once the buffer holds a batch). Each vector step's rows carry the updates they allow, and
  * the learner spends that credit; credit left over (the learner was slower than the actor) is spent while
- * the actor waits (a scene reset, an evaluation). On a fast simulator the cap binds and a run makes the
- * synchronous run's updates; on a robot the clock binds, and `charts/utd` reports the updates made per
- * vector step.
+ * the actor waits (a scene reset, an evaluation). Where updates are faster than the env (small networks, a
+ * robot at 10-20 Hz) the cap binds and a run makes the synchronous run's updates; where they are slower
+ * (wide critics, a simulator faster than real time) the clock binds and it makes fewer. `charts/utd`
+ * reports the updates made per vector step.
  *
  * `Learner` is the learner's side of the rules, browser-safe with an injected clock, so any host (a worker
  * thread, a broker consumer) runs the same ones.

@@ -286,7 +286,8 @@ export async function createOffPolicyLoop(args: {
         const values: Info = { 'charts/SPS': (state.envSteps - stepsAtT0) / Math.max(elapsed, 1e-9), 'charts/updates': state.updates };
         for (const key in sums) values[key] = sums[key] / count;
         if (learner) {
-          // Updates made per vector step since the last log point (the wall clock's, at most updatesPerStep),
+          // Updates made per vector step since the last log point (the wall clock decides; over the run at most
+          // updatesPerStep, while a learner catching up after a pause may exceed it between two log points),
           // what one took, and how many updates the acting weights are behind the learner's.
           values['charts/utd'] = (state.updates - updatesAtLog) / Math.max(state.vectorSteps - vectorStepsAtLog, 1);
           if (count > 0) values['charts/update_ms'] = busyMs / count;
