@@ -44,6 +44,8 @@ const manifestSchema = z
         actorReduce: z.enum(['min', 'mean']),
         logStdMin: z.number(),
         logStdMax: z.number(),
+        // Saved since actorInit existed; the weights are loaded over any start, so older manifests read as 'random'.
+        actorInit: z.enum(['random', 'zero-mean']).default('random'),
       })
       .strict(),
   })
