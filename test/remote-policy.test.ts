@@ -15,7 +15,8 @@ import { MlpNoisePolicy } from '../src/policies/mlp-noise-policy.ts';
 import { saveOnnxPolicy } from '../src/policies/onnx.ts';
 import { buildOnnxManifest } from '../src/policies/onnx-manifest.ts';
 import type { NoisePolicy } from '../src/policies/policy.ts';
-import { connectRemotePolicy, servePolicy, type PolicyServer } from '../src/policies/remote.ts';
+import { connectRemotePolicy } from '../src/policies/remote.ts';
+import { servePolicy, type PolicyServer } from '../src/policies/remote-server.ts';
 import {
   decodeActRequest,
   decodeFrame,

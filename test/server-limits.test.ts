@@ -16,7 +16,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { resolveWsLimits } from '../src/node/ws-limits.ts';
 import type { NoisePolicy } from '../src/policies/policy.ts';
-import { connectRemotePolicy, servePolicy, type PolicyServer } from '../src/policies/remote.ts';
+import { connectRemotePolicy } from '../src/policies/remote.ts';
+import { servePolicy, type PolicyServer } from '../src/policies/remote-server.ts';
 import { encodeActRequest } from '../src/policies/remote-protocol.ts';
 
 const DIMS = { obsDim: 11, actDim: 3, chunk: 4 };

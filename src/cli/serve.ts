@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { NoisePolicy } from '../policies/policy.ts';
-import type { PolicyServer } from '../policies/remote.ts';
+import type { PolicyServer } from '../policies/remote-server.ts';
 import { isLoopback } from '../node/ws-limits.ts';
 import { intArg } from './args.ts';
 
@@ -90,7 +90,7 @@ export async function runServe(
     expect = { chunk: o.chunk };
   }
   const policy = await loadPolicy(o.policy, { expect });
-  const { servePolicy } = await import('../policies/remote.ts');
+  const { servePolicy } = await import('../policies/remote-server.ts');
   try {
     const server = await servePolicy(policy, {
       host: o.host,
