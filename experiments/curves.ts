@@ -24,6 +24,7 @@ function main(argv: string[]): void {
     .requiredOption('--run <label=dir>', 'a run folder and its legend label (repeat)', repeated, [] as string[])
     .option('--hline <label=value>', 'a horizontal reference line (repeat)', repeated, [] as string[])
     .option('--title <text>', 'chart title', 'eval return')
+    .option('--y-label <text>', 'the y axis (runs of envs that report success plot the success rate in %)', 'eval return')
     .requiredOption('--out <file.svg>', 'output SVG')
     .parse(argv)
     .opts();
@@ -39,7 +40,7 @@ function main(argv: string[]): void {
     if (!Number.isFinite(value)) throw new Error(`--hline ${name}: not a number: "${text}"`);
     return { name, value };
   });
-  writeFileAtomic(o.out, curveSvg({ title: o.title, xLabel: 'env steps', yLabel: 'eval return', series, hlines }));
+  writeFileAtomic(o.out, curveSvg({ title: o.title, xLabel: 'env steps', yLabel: o.yLabel, series, hlines }));
   console.log(`wrote ${o.out}`);
 }
 
