@@ -19,10 +19,9 @@ import { evaluate, zeroNoiseActor, type EpisodeStats } from '../run/evaluate.ts'
 import { evaluateBasePolicy, evaluateRun } from '../run/evaluate-run.ts';
 import { steer } from '../run/steer.ts';
 import { NoiseActionVectorEnv } from '../algos/dsrl/noise-action-env.ts';
+// Env steps of the Hopper demo and its evaluation period, shared with the page that runs it (web/hopper.html).
+import { HOPPER_DEMO_EVAL_EVERY, HOPPER_DEMO_STEPS } from '../web/hopper-config.ts';
 
-/** Env steps of the Hopper demo, and its evaluation period. */
-const HOPPER_DEMO_STEPS = 15_000;
-const HOPPER_DEMO_EVAL_EVERY = 5000;
 /** Fresh episodes the best agent and both base lines are re-evaluated on. */
 const HOPPER_DEMO_FRESH_EPISODES = 20;
 
