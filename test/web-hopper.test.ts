@@ -42,7 +42,7 @@ let browser: BrowserContext | null = null;
 /** 352 env steps: 160 of warm-up, updates from 256 on (once the buffer holds a batch of 64 rows), two evaluations of 2 episodes. */
 const SMALL: Partial<HopperConfig> = { steps: 352, learningStarts: 160, batchSize: 64, evalEvery: 176, evalEpisodes: 2 };
 
-/** `run` on the WebAssembly backend (what the worker picks), with models/hopper loaded on it (its networks keep the backend they were built on). */
+/** `run` on the WebAssembly backend (what the worker picks), models/hopper loaded on it too (it computes its cached per-step time terms as it loads). */
 async function onWasm<T>(run: (policy: NoisePolicy) => Promise<T>): Promise<T> {
   const before = getBackend();
   setBackend(chooseBackend({ DSRL_BACKEND: 'wasm' }));

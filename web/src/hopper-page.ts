@@ -131,7 +131,11 @@ function start(config: Partial<HopperConfig> = {}, backend: 'auto' | 'js' = 'aut
       button.textContent = 'start again';
     } else {
       Object.assign(state, { status: 'error', error: m.message });
-      status.textContent = `error: ${m.message}`;
+      // MuJoCo's Emscripten glue builds functions from strings (embind), which a policy without 'unsafe-eval' forbids.
+      const hint = /Content Security Policy/i.test(m.message)
+        ? " (MuJoCo's WebAssembly glue evaluates generated JavaScript, which this server's Content-Security-Policy forbids, as dsrl view's does: open hopper.html from the static site, npm run build:web and any static file server)"
+        : '';
+      status.textContent = `error: ${m.message}${hint}`;
       button.textContent = 'start again';
     }
   };
