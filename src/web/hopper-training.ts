@@ -136,6 +136,7 @@ export async function trainHopper(policy: NoisePolicy, config: HopperConfig, hoo
           const res = await recorded(deterministicActor(agent), parts.evalEnv, spec.label, step);
           progress.evals.push({ step, ...res.stats });
           progress.episodes.steered = res.episode;
+          progress.envSteps = Math.min(c.steps, step);
           await hooks.yield(view);
         },
         afterStep: async (state) => {
