@@ -9,7 +9,7 @@
  * of both policies. Short budgets, with a batch of 64 so that a few hundred env steps include updates: this
  * checks equality, not learning.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -23,18 +23,8 @@ import { HOPPER_DEMO_EVAL_EVERY, HOPPER_DEMO_STEPS } from '../src/web/hopper-con
 import { HOPPER_DEMO_CONFIG, trainHopper, type HopperConfig, type HopperResult } from '../src/web/hopper-training.ts';
 import type { HopperPageState } from '../web/src/hopper-state.ts';
 import { serveStatic } from './helpers/static-server.ts';
+import { CHROMIUM, CHROMIUM_FLAGS, haveChromium, MISSING_IN_CI } from './helpers/chromium.ts';
 
-const CHROMIUM = process.env.DSRL_CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const haveChromium = existsSync(CHROMIUM);
 const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-hopper-'));
 const dist = join(tmp, 'dist');
 let browser: BrowserContext | null = null;
@@ -65,7 +55,7 @@ beforeAll(async () => {
   await Promise.all([
     buildWeb(dist, [], () => {}),
     (async () => {
-      browser = await chromium.launchPersistentContext(join(tmp, 'profile'), { executablePath: CHROMIUM, headless: true, args: FLAGS });
+      browser = await chromium.launchPersistentContext(join(tmp, 'profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
     })(),
   ]);
 });
@@ -123,7 +113,7 @@ const robotPixels = (page: Page) =>
 
 describe.skipIf(!haveChromium && !process.env.CI)('dsrl demo in Chromium', () => {
   it('the static site trains in a Web Worker with MuJoCo, pauses and resumes, with Node’s numbers and trajectories', async () => {
-    if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+    if (!haveChromium) throw new Error(MISSING_IN_CI);
     const site = await serveStatic(dist, 'site');
     try {
       const page = await browser!.newPage();

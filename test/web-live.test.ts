@@ -18,22 +18,12 @@ import { buildWeb } from '../scripts/build-web.ts';
 import { startViewer } from '../src/web/server.ts';
 import { serveStatic } from './helpers/static-server.ts';
 import type {} from '../web/src/viewer-state.ts';
+import { CHROMIUM, CHROMIUM_FLAGS, haveChromium, MISSING_IN_CI } from './helpers/chromium.ts';
 
-const CHROMIUM = process.env.DSRL_CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-live-'));
 const runDir = join(tmp, 'run');
 const dist = join(tmp, 'dist');
-const haveChromium = existsSync(CHROMIUM);
 
 let browser: BrowserContext | null = null;
 /** The steer process: resolves with its exit code and output, and the time it exited. */
@@ -61,7 +51,7 @@ beforeAll(() => {
     browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
       executablePath: CHROMIUM,
       headless: true,
-      args: FLAGS,
+      args: CHROMIUM_FLAGS,
       viewport: { width: 990, height: 760 },
     });
   })();
@@ -122,7 +112,7 @@ function summaryOf(dir: string): { evals: { step: number; mean: number }[]; refe
 
 describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, in Chromium', () => {
   it('follows a running dsrl steer: the curve gains points and the newest episode replaces the steered pane', async () => {
-    if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+    if (!haveChromium) throw new Error(MISSING_IN_CI);
     // The viewer starts as soon as the run folder exists, before the first evaluation.
     await waitFor('the run folder', () => existsSync(join(runDir, 'config.json')), 60_000);
     await built;
@@ -199,7 +189,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, i
   });
 
   it('npm run build:web works from a static file server: the bundled demo draws the robot, chosen run files give curve and episodes', async () => {
-    if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+    if (!haveChromium) throw new Error(MISSING_IN_CI);
     await built;
     // Any static server: this one serves the build under /viewer/ and nothing else (404 for /api/runs too).
     const server = await serveStatic(dist, 'viewer');

@@ -6,7 +6,7 @@
  * (the WebAssembly one the worker picks, and the TypeScript one); under `dsrl view`'s server (its CSP) the worker
  * still gets the WebAssembly backend.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -17,18 +17,8 @@ import { startViewer } from '../src/web/server.ts';
 import { TOY_PAGE_CONFIG, trainToy, type ToyConfig, type ToyResult } from '../src/web/toy-training.ts';
 import type { ToyPageState } from '../web/src/toy-state.ts';
 import { serveStatic } from './helpers/static-server.ts';
+import { CHROMIUM, CHROMIUM_FLAGS, haveChromium, MISSING_IN_CI } from './helpers/chromium.ts';
 
-const CHROMIUM = process.env.DSRL_CHROMIUM ?? '/usr/bin/chromium';
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const haveChromium = existsSync(CHROMIUM);
 const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-toy-'));
 const dist = join(tmp, 'dist');
 let browser: BrowserContext | null = null;
@@ -41,7 +31,7 @@ beforeAll(async () => {
   await Promise.all([
     buildWeb(dist, [], () => {}),
     (async () => {
-      browser = await chromium.launchPersistentContext(join(tmp, 'profile'), { executablePath: CHROMIUM, headless: true, args: FLAGS });
+      browser = await chromium.launchPersistentContext(join(tmp, 'profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
     })(),
   ]);
 });
@@ -71,7 +61,7 @@ async function runInPage(page: Page, config: Partial<ToyConfig>, backend: 'auto'
 
 describe.skipIf(!haveChromium && !process.env.CI)('training in the page, in Chromium', () => {
   it('the static site trains the toy in a Web Worker to >= 95% success, pauses and resumes, with Node’s numbers', async () => {
-    if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+    if (!haveChromium) throw new Error(MISSING_IN_CI);
     const site = await serveStatic(dist, 'site');
     try {
       const page = await browser!.newPage();
@@ -140,7 +130,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('training in the page, in Chro
   });
 
   it('under dsrl view’s server (its Content-Security-Policy) the worker still compiles the WebAssembly backend', async () => {
-    if (!haveChromium) throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+    if (!haveChromium) throw new Error(MISSING_IN_CI);
     const run = join(tmp, 'run');
     mkdirSync(run, { recursive: true });
     writeFileSync(join(run, 'config.json'), '{}');

@@ -4,7 +4,7 @@
  * only when Chromium is missing and CI is not set; .ci/run installs it, and with CI=true a missing
  * Chromium fails. DSRL_VIEWER_SCREENSHOT=<file.png> also saves a screenshot (docs/viewer.png).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,18 +14,8 @@ import { loadDiffusionPolicy } from '../src/policies/diffusion/checkpoint-io.ts'
 import { steer } from '../src/run/steer.ts';
 import { startViewer } from '../src/web/server.ts';
 import type {} from '../web/src/viewer-state.ts';
+import { CHROMIUM, CHROMIUM_FLAGS, haveChromium, MISSING_IN_CI } from './helpers/chromium.ts';
 
-const CHROMIUM = process.env.DSRL_CHROMIUM ?? '/usr/bin/chromium';
-// The machine notes' flags: no sandbox as root, software GL, and no background traffic to a closed network.
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-viewer-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -90,8 +80,8 @@ async function samplePanes(page: Page): Promise<PaneSample[]> {
 
 describe('dsrl view in Chromium', () => {
   it('draws both policies moving and the run’s evaluation curve', async (ctx) => {
-    if (!existsSync(CHROMIUM)) {
-      if (process.env.CI) throw new Error(`CI is set but ${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
+    if (!haveChromium) {
+      if (process.env.CI) throw new Error(MISSING_IN_CI);
       ctx.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium, or set DSRL_CHROMIUM); with CI set this fails instead`);
     }
     const t0 = performance.now();
@@ -125,7 +115,7 @@ describe('dsrl view in Chromium', () => {
     const browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
       executablePath: CHROMIUM,
       headless: true,
-      args: FLAGS,
+      args: CHROMIUM_FLAGS,
       viewport: { width: 990, height: 760 },
     });
     try {
