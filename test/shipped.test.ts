@@ -39,6 +39,8 @@ describe('shipped medium datasets', () => {
 /** robomimic-layout demos, and what data/README.md states for each: demos, successful ones, mean length (steps). */
 const ROBOMIMIC_SHIPPED: Record<string, { env: string; demos: number; successful: number; meanLength: number }> = {
   'lift-mh.hdf5': { env: 'Lift-v0', demos: 50, successful: 45, meanLength: 109.0 },
+  'can-mh.hdf5': { env: 'PickPlaceCan-v0', demos: 50, successful: 45, meanLength: 134.0 },
+  'square-mh.hdf5': { env: 'NutAssemblySquare-v0', demos: 50, successful: 45, meanLength: 159.4 },
 };
 
 describe('shipped manipulation demos (robomimic layout)', () => {

@@ -39,7 +39,8 @@ export function nearestYaw(psi: number, current: number, period: number): number
 
 /**
  * Action toward a target position (and orientation when `goalMat` is given; none holds the current one):
- * the whole remaining error per step times `gain`, clipped to the controller's 5 cm / 0.5 rad bounds.
+ * the whole remaining error per step times `gain` (the orientation's times `turnGain`), clipped to the
+ * controller's 5 cm / 0.5 rad bounds.
  */
 export function poseAction(
   eef: readonly number[],
@@ -48,12 +49,13 @@ export function poseAction(
   goalMat: Float64Array | null,
   gripper: number,
   gain = 1,
+  turnGain = 1,
 ): Float32Array {
   const action = new Float32Array(7);
   for (let i = 0; i < 3; i++) action[i] = clip((gain * (target[i] - eef[i])) / MAX_POS_DELTA);
   if (goalMat) {
     const rot = rotationError(goalMat, eefMat);
-    for (let i = 0; i < 3; i++) action[3 + i] = clip(rot[i] / MAX_ROT_DELTA);
+    for (let i = 0; i < 3; i++) action[3 + i] = clip((turnGain * rot[i]) / MAX_ROT_DELTA);
   }
   action[6] = gripper;
   return action;

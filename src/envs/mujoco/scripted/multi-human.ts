@@ -121,10 +121,10 @@ export abstract class MultiHumanDemonstrator<E extends PhasedExpert, G extends o
    * dropped object: both fingers within MISSED_GRIP of closed) and grasps again.
    */
   protected readonly noticesMisses: boolean = false;
-  /** Scale of the operator's noise in an expert phase (1: as drawn). */
-  protected noiseScale(_phase: string): number {
-    return 1;
-  }
+  /**
+   * Whether the operator's speed scales the turn commands too (false: the wrist turns at the expert's pace).
+   */
+  protected readonly slowTurns: boolean = true;
 
   /** Start a demo: draw its plan from `rng` (which the demonstrator keeps drawing from) and the first observation. */
   reset(obs: ArrayLike<number>, rng: Rng): void {
@@ -159,7 +159,7 @@ export abstract class MultiHumanDemonstrator<E extends PhasedExpert, G extends o
   act(obs: ArrayLike<number>): Float32Array {
     const action = this.command(obs);
     // Smooth noise on the motion commands; the gripper command stays a clean open/close.
-    const sigma = this.operator.noise * this.noiseScale(this.expert.phase);
+    const sigma = this.operator.noise;
     for (let i = 0; i < 6; i++) {
       this.ou[i] += -OU_THETA * this.ou[i] + sigma * Math.sqrt(2 * OU_THETA) * this.rng.normal();
       action[i] = Math.min(1, Math.max(-1, action[i] + this.ou[i]));
@@ -206,7 +206,7 @@ export abstract class MultiHumanDemonstrator<E extends PhasedExpert, G extends o
       const a = this.expert.act(obs);
       const p = toward(eef, target, speed);
       for (let i = 0; i < 3; i++) a[i] = p[i];
-      for (let i = 3; i < 6; i++) a[i] *= speed;
+      if (this.slowTurns) for (let i = 3; i < 6; i++) a[i] *= speed;
       a[6] = -1;
       if (distance(eef, target) < WAYPOINT_TOL && ++this.waypoint >= this.plan.waypoints.length) {
         this.mode = 'expert';
@@ -229,7 +229,7 @@ export abstract class MultiHumanDemonstrator<E extends PhasedExpert, G extends o
       return hold(-1);
     }
     // Slower than the expert: its motion commands scaled (the gripper command as is).
-    for (let i = 0; i < 6; i++) a[i] *= speed;
+    for (let i = 0; i < (this.slowTurns ? 6 : 3); i++) a[i] *= speed;
     this.holdGripper = a[6];
     return a;
   }

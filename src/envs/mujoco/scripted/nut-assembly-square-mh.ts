@@ -1,7 +1,10 @@
 /**
  * "Multi-human" NutAssemblySquare demonstrations (multi-human.ts) on NutAssemblySquareExpert: per grasp a grasp
- * point along and across the handle and above its centre, a skew of the hand, a closing time and a carry height,
- * besides the shared approach path, speed, pauses (also while carrying), re-grasps and noise.
+ * point along and across the handle and above its centre, a skew of the hand, a closing time, a carry height and
+ * how fast the wrist turns, besides the shared approach path, speed, pauses (also while carrying), re-grasps and
+ * noise. The wrist turns a share of its error per step whatever the operator's speed: the expert's full-speed turn
+ * is over in 2-3 steps of a demo, too few for a policy cloned from the demos to learn which way to turn the hand
+ * to the handle (docs/envs.md).
  */
 import { NutAssemblySquareExpert } from './nut-assembly-square.ts';
 import { MultiHumanDemonstrator, operator as op, type Operator } from './multi-human.ts';
@@ -28,12 +31,15 @@ export interface SquareGrasp {
   closeSteps: number;
   /** Carry height of the nut's underside above the peg's top (m): 2-6 cm. */
   carryClearance: number;
+  /** Fraction of the wrist's error turned per step: 0.15-0.3. */
+  turnGain: number;
 }
 
 export class NutAssemblySquareMultiHuman extends MultiHumanDemonstrator<NutAssemblySquareExpert, SquareGrasp> {
   /** A descent from 8 cm takes the slowest operator ~30 steps; after 60 something blocks it. */
   protected override readonly descendLimit = 60;
   protected override readonly noticesMisses = true;
+  protected override readonly slowTurns = false;
 
   protected objectPosition(obs: ArrayLike<number>): number[] {
     return [obs[9], obs[10], obs[11]];
@@ -47,6 +53,7 @@ export class NutAssemblySquareMultiHuman extends MultiHumanDemonstrator<NutAssem
       yawOffset: r.uniformRange(-this.operator.yawSpread, this.operator.yawSpread),
       closeSteps: 4 + r.int(7),
       carryClearance: r.uniformRange(0.02, 0.06),
+      turnGain: r.uniformRange(0.15, 0.3),
     };
   }
 

@@ -64,6 +64,8 @@ export interface NutAssemblySquareExpertOptions {
   closeSteps?: number;
   /** Carry height of the nut's underside above the peg's top (m). Default 0.03. */
   carryClearance?: number;
+  /** Fraction of the orientation error turned per step (within the controller's 0.5 rad): a slower wrist. Default 1. */
+  turnGain?: number;
 }
 
 export class NutAssemblySquareExpert {
@@ -77,12 +79,18 @@ export class NutAssemblySquareExpert {
   private readonly yawOffset: number;
   private readonly closeSteps: number;
   private readonly carryClearance: number;
+  private readonly turnGain: number;
 
   constructor(options: NutAssemblySquareExpertOptions = {}) {
     this.graspOffset = options.graspOffset ?? [0, 0, 0];
     this.yawOffset = options.yawOffset ?? 0;
     this.closeSteps = options.closeSteps ?? CLOSE_STEPS;
     this.carryClearance = options.carryClearance ?? CARRY_CLEARANCE;
+    this.turnGain = options.turnGain ?? 1;
+  }
+
+  private pose(eef: number[], eefMat: Float64Array, target: readonly number[], goal: Float64Array, gripper: number): Float32Array {
+    return poseAction(eef, eefMat, target, goal, gripper, 1, this.turnGain);
   }
 
   /** Call at every env reset. */
@@ -113,14 +121,14 @@ export class NutAssemblySquareExpert {
       const target = [grasp[0], grasp[1], grasp[2] + APPROACH_HEIGHT];
       const xy = Math.hypot(eef[0] - target[0], eef[1] - target[1]);
       if (xy < ALIGN_XY && Math.abs(eef[2] - target[2]) < ALIGN_Z && angleBetween(down, eefMat) < ALIGN_ANGLE) this.phase = 'descend';
-      else return poseAction(eef, eefMat, target, down, -1);
+      else return this.pose(eef, eefMat, target, down, -1);
     }
     if (this.phase === 'descend') {
       if (Math.hypot(eef[0] - grasp[0], eef[1] - grasp[1], eef[2] - grasp[2]) < REACH_TOL) this.phase = 'close';
-      else return poseAction(eef, eefMat, grasp, down, -1);
+      else return this.pose(eef, eefMat, grasp, down, -1);
     }
     if (this.phase === 'close') {
-      if (++this.counter < this.closeSteps) return poseAction(eef, eefMat, eef, down, 1);
+      if (++this.counter < this.closeSteps) return this.pose(eef, eefMat, eef, down, 1);
       this.phase = 'lift';
       this.counter = 0;
       this.held = eef[2] - nut[2];
@@ -132,14 +140,14 @@ export class NutAssemblySquareExpert {
     const carryDown = handDown(yawOf(eefMat) - misalign);
     const carryZ = PEG_TOP_Z + this.carryClearance + NUT_HALF_HEIGHT + held;
     if (this.phase === 'lift') {
-      if (eef[2] < carryZ - ALIGN_Z) return poseAction(eef, eefMat, [eef[0], eef[1], carryZ], carryDown, 1);
+      if (eef[2] < carryZ - ALIGN_Z) return this.pose(eef, eefMat, [eef[0], eef[1], carryZ], carryDown, 1);
       this.phase = 'carry';
     }
     // Move the hand by the nut's offset from the peg, so the ring, not the hand, ends up over the peg.
     const toPeg = [PEG_XY[0] - nut[0], PEG_XY[1] - nut[1]];
     if (this.phase === 'carry') {
       if (Math.hypot(toPeg[0], toPeg[1]) > OVER_PEG_XY || Math.abs(eef[2] - carryZ) > ALIGN_Z || Math.abs(misalign) > ALIGN_YAW || moved > SETTLED) {
-        return poseAction(eef, eefMat, [eef[0] + toPeg[0], eef[1] + toPeg[1], carryZ], carryDown, 1);
+        return this.pose(eef, eefMat, [eef[0] + toPeg[0], eef[1] + toPeg[1], carryZ], carryDown, 1);
       }
       this.phase = 'lower';
     }
@@ -147,17 +155,17 @@ export class NutAssemblySquareExpert {
     if (this.phase === 'lower' && eef[2] - nut[2] < held - JAM_SLIP) {
       this.phase = 'carry';
       this.held = eef[2] - nut[2];
-      return poseAction(eef, eefMat, [eef[0], eef[1], PEG_TOP_Z + this.carryClearance + NUT_HALF_HEIGHT + this.held], carryDown, 1);
+      return this.pose(eef, eefMat, [eef[0], eef[1], PEG_TOP_Z + this.carryClearance + NUT_HALF_HEIGHT + this.held], carryDown, 1);
     }
     if (this.phase === 'lower') {
       if (eef[2] > dropZ + REACH_TOL)
-        return poseAction(eef, eefMat, [eef[0] + toPeg[0], eef[1] + toPeg[1], Math.max(dropZ, eef[2] - LOWER_STEP)], carryDown, 1);
+        return this.pose(eef, eefMat, [eef[0] + toPeg[0], eef[1] + toPeg[1], Math.max(dropZ, eef[2] - LOWER_STEP)], carryDown, 1);
       this.phase = 'release';
     }
     if (this.phase === 'release') {
-      if (++this.counter < RELEASE_STEPS) return poseAction(eef, eefMat, eef, carryDown, -1);
+      if (++this.counter < RELEASE_STEPS) return this.pose(eef, eefMat, eef, carryDown, -1);
       this.phase = 'retreat';
     }
-    return poseAction(eef, eefMat, [eef[0], eef[1], carryZ], carryDown, -1);
+    return this.pose(eef, eefMat, [eef[0], eef[1], carryZ], carryDown, -1);
   }
 }
