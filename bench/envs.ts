@@ -2,12 +2,14 @@
  * `npm run bench:envs`: env steps per second with uniform random actions, resetting on termination or
  * truncation (1000-step TimeLimit), for Hopper-v5, Walker2d-v5 and HalfCheetah-v5 (single env, this thread)
  * and Hopper-v5 on a 2-worker WorkerVectorEnv (counts env steps): with 2 envs (one per worker, bound by the
- * message round trip) and with 8 envs (4 per worker; the vec2_hopper_sps figure).
+ * message round trip) and with 8 envs (4 per worker; the vec2_hopper_sps figure). The manipulation tasks
+ * (Lift-v0, PickPlaceCan-v0, NutAssemblySquare-v0: 20 Hz control, 25 physics steps of 2 ms per env step, their own
+ * 300/400-step limits) are stepped the same way, single env, wasm only.
  * When a C compiler and Debian's libmujoco-dev are present, bench/native/step_env.c is compiled into a
  * temporary folder and steps the same MJCF natively with the same per-step work; Hopper's wasm/native
  * ratio is measured in alternating rounds (best of each) to damp noise from other processes.
  * BENCH_SECONDS (default 1.5) sets the time per measurement.
- * Last line: env-bench hopper_sps=A walker_sps=B cheetah_sps=C vec2_hopper_sps=D native_ratio_hopper=R
+ * Last line: env-bench hopper_sps=A walker_sps=B cheetah_sps=C vec2_hopper_sps=D native_ratio_hopper=R lift_sps=L can_sps=C2 square_sps=S
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +33,8 @@ const TASKS: Task[] = [
   { id: 'Walker2d-v5', native: 'walker2d', xml: WALKER2D_XML },
   { id: 'HalfCheetah-v5', native: 'halfcheetah', xml: HALF_CHEETAH_XML },
 ];
+/** Manipulation tasks (no native run: their MJCF uses the implicitfast integrator and multiccd, newer than the native MuJoCo 2.2.2). */
+const MANIPULATION = ['Lift-v0', 'PickPlaceCan-v0', 'NutAssemblySquare-v0'] as const;
 
 async function benchSingle(id: string, durationS: number): Promise<number> {
   const env = await makeEnv(id);
@@ -134,6 +138,11 @@ async function main(): Promise<void> {
       const ratio = n ? ` | native (MuJoCo ${nativeVersion()}) ${n.toFixed(0)} steps/s, ratio ${(wasm[task.id] / n).toFixed(2)}` : '';
       console.log(`${task.id.padEnd(15)} wasm (MuJoCo 3.14) ${wasm[task.id].toFixed(0)} steps/s${ratio}`);
     }
+    const manip: Record<string, number> = {};
+    for (const id of MANIPULATION) {
+      manip[id] = await benchSingle(id, seconds);
+      console.log(`${id.padEnd(20)} wasm (MuJoCo 3.14) ${manip[id].toFixed(0)} steps/s`);
+    }
     // Hopper's ratio gets two more alternating rounds; the best of each side counts.
     const hopper = TASKS[0];
     let hopperWasm = wasm[hopper.id];
@@ -153,7 +162,8 @@ async function main(): Promise<void> {
     const ratio = hopperNative ? (hopperWasm / hopperNative).toFixed(2) : 'na';
     console.log(
       `env-bench hopper_sps=${hopperWasm.toFixed(0)} walker_sps=${wasm['Walker2d-v5'].toFixed(0)} cheetah_sps=${wasm['HalfCheetah-v5'].toFixed(0)} ` +
-        `vec2_hopper_sps=${vec2.toFixed(0)} native_ratio_hopper=${ratio}`,
+        `vec2_hopper_sps=${vec2.toFixed(0)} native_ratio_hopper=${ratio} lift_sps=${manip['Lift-v0'].toFixed(0)} ` +
+        `can_sps=${manip['PickPlaceCan-v0'].toFixed(0)} square_sps=${manip['NutAssemblySquare-v0'].toFixed(0)}`,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

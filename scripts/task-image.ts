@@ -1,0 +1,101 @@
+/**
+ * A still image of a task from recorded data: one evaluation episode of a base policy is recorded (body poses,
+ * as `dsrl eval --record-episodes` writes them), served by `dsrl view`'s server to the viewer page (built from
+ * web/ with Vite), played in Debian's Chromium (playwright-core), paused at a chosen moment, and the scene's
+ * canvas saved as a PNG.
+ *
+ *   tsx scripts/task-image.ts --policy models/can --env PickPlaceCan-v0 --seed 3 --at 0.7 --out docs/can.png
+ *
+ * --seed: the evaluation seed (episode 0's reset seed is seed * 100003, its noise stream the seed's, as dsrl eval).
+ * --at: the moment, as a fraction of the frames up to the first successful one (of all frames if none succeeds).
+ * DSRL_CHROMIUM overrides the browser (default /usr/bin/chromium: apt-get install chromium).
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chromium } from 'playwright-core';
+import { loadDiffusionPolicy } from '../src/policies/diffusion/checkpoint-io.ts';
+import { decodeEpisode, frameCount } from '../src/run/episode-format.ts';
+import { runEpisodeFile } from '../src/run/episode-record.ts';
+import { evaluateBasePolicy } from '../src/run/evaluate-run.ts';
+import { startViewer } from '../src/web/server.ts';
+import type {} from '../web/src/viewer-state.ts';
+
+const CHROMIUM = process.env.DSRL_CHROMIUM ?? '/usr/bin/chromium';
+/** As test/web-viewer.test.ts: no sandbox as root, software GL, no background traffic. */
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const { values } = parseArgs({
+  options: {
+    policy: { type: 'string' },
+    env: { type: 'string' },
+    seed: { type: 'string', default: '0' },
+    at: { type: 'string', default: '0.7' },
+    out: { type: 'string' },
+  },
+});
+if (!values.policy || !values.env || !values.out)
+  throw new Error('usage: tsx scripts/task-image.ts --policy <dir> --env <id> --out <file.png> [--seed n] [--at 0..1]');
+const seed = Number(values.seed);
+const at = Number(values.at);
+if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`--seed must be a non-negative integer, got ${values.seed}`);
+if (!(at >= 0 && at <= 1)) throw new Error(`--at must be in [0, 1], got ${values.at}`);
+if (!values.out.endsWith('.png')) throw new Error(`--out must name a .png file, got ${values.out}`);
+if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium, or set DSRL_CHROMIUM`);
+
+const tmp = mkdtempSync(join(tmpdir(), 'dsrl-task-image-'));
+try {
+  // A run folder of one recorded episode (config.json names the env: no summary.json, so the page draws no chart).
+  const run = join(tmp, 'run');
+  const file = runEpisodeFile(run, 'base');
+  const policy = loadDiffusionPolicy(values.policy);
+  const stats = await evaluateBasePolicy(policy, values.env, { episodes: 1, seed, parallel: 1, recordEpisodes: file });
+  writeFileSync(join(run, 'config.json'), JSON.stringify({ env: values.env, algo: 'base policy' }));
+  const episode = decodeEpisode(readFileSync(file), file);
+  const frames = frameCount(episode);
+  const frame = Math.round(at * (episode.successFrame ?? frames - 1));
+  console.log(`episode: return ${stats.mean}, length ${stats.lengths[0]}, ${frames} frames, success ${episode.success}; still at frame ${frame}`);
+
+  const vite = await import('vite');
+  const dist = join(tmp, 'dist');
+  await vite.build({ configFile: fileURLToPath(new URL('../web/vite.config.ts', import.meta.url)), logLevel: 'silent', build: { outDir: dist } });
+  const server = await startViewer({ runs: [run], distDir: dist, port: 0 });
+  const browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 990, height: 760 },
+  });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url);
+    await page.waitForFunction(() => window.dsrlViewer?.panes.length === 1 || window.dsrlViewer?.error !== null, null, { timeout: 20_000 });
+    const error = await page.evaluate(() => window.dsrlViewer.error);
+    if (error) throw new Error(`viewer: ${error}`);
+    // The page plays the episode at simulated speed from its start; pause once it reaches the frame.
+    await page.waitForFunction((f) => window.dsrlViewer.panes[0].frame >= f, frame, { timeout: 120_000, polling: 'raf' });
+    await page.click('#play');
+    await page.waitForTimeout(200);
+    const shown = await page.evaluate(() => window.dsrlViewer.panes[0].frame);
+    await page.locator('#scene').screenshot({ path: resolve(values.out) });
+    if (errors.length > 0) throw new Error(`page errors: ${errors.join('; ')}`);
+    console.log(`wrote ${values.out} (frame ${shown} of ${frames})`);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
