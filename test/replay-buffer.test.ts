@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
-import { ReplayBuffer, tdTargets, type Transition } from '../src/data/replay-buffer.ts';
+import { ReplayBuffer, type Transition } from '../src/data/replay-buffer.ts';
+import { tdTargets } from '../src/algos/losses.ts';
 import { decodeReplayState, encodeReplayState, loadReplayBuffer, saveReplayBuffer } from '../src/data/replay-io.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dsrl-replay-'));

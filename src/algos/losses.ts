@@ -85,3 +85,23 @@ export function temperatureLoss(logAlpha: number, logProb: ArrayLike<number>, ro
   const grad = -(logProbMean + targetEntropy);
   return { loss: logAlpha * grad, grad, info: { alpha: Math.exp(logAlpha) } };
 }
+
+/**
+ * One-step TD targets y = r + gamma * (1 - terminated) * nextValue. Truncation is deliberately not
+ * an input: a time-limit end still bootstraps. For action chunks, r is the chunk's reward and
+ * gamma is applied once per chunk.
+ */
+export function tdTargets(
+  rewards: ArrayLike<number>,
+  terminated: ArrayLike<number>,
+  nextValue: ArrayLike<number>,
+  gamma: number,
+  out: Float32Array,
+): Float32Array {
+  const n = rewards.length;
+  if (terminated.length !== n || nextValue.length !== n || out.length !== n) {
+    throw new Error(`tdTargets: lengths differ (rewards ${n}, terminated ${terminated.length}, nextValue ${nextValue.length}, out ${out.length})`);
+  }
+  for (let i = 0; i < n; i++) out[i] = rewards[i] + gamma * (1 - (terminated[i] ? 1 : 0)) * nextValue[i];
+  return out;
+}

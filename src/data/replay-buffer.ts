@@ -5,7 +5,7 @@
  * Layout: every array is row-major, one row per slot (obs is [capacity, obsDim], ...), so a
  * sampled batch is batch-first ([B, obsDim]) and goes straight into the networks.
  *
- * Bootstrapping: the TD target masks by `terminated` only,
+ * Bootstrapping: the TD target (algos/losses.ts) masks by `terminated` only,
  *     y = r + gamma * (1 - terminated) * V(s'),
  * so an episode cut by a time limit (`truncated`) still bootstraps from s'. `truncated` is kept
  * separately for statistics and for n-step / episode bookkeeping, never for masking. Store in
@@ -17,7 +17,8 @@
  *
  * Core module: no Node imports (it runs in the browser too); file I/O is in replay-io.ts.
  */
-import { Rng, type RngState } from '../core/rng.ts';
+import { Rng } from '../core/rng.ts';
+import { checkReplayState, REPLAY_STATE_VERSION, type ReplayBufferState } from './replay-state.ts';
 
 /** Names of extra per-transition fields and their widths, e.g. {realAction: 24}. */
 export type FieldDims = Record<string, number>;
@@ -71,30 +72,6 @@ export interface SampledBatch {
   readonly truncated: Uint8Array;
   readonly fields: Readonly<Record<string, Float32Array>>;
 }
-
-/** Everything needed to rebuild the buffer exactly; arrays hold only the filled slots [0, size). */
-export interface ReplayBufferState {
-  version: 1;
-  capacity: number;
-  obsDim: number;
-  actionDim: number;
-  fields: FieldDims;
-  size: number;
-  /** Slot the next transition goes to. */
-  next: number;
-  /** Transitions ever added (including overwritten ones). */
-  totalAdded: number;
-  rng: RngState;
-  obs: Float32Array;
-  actions: Float32Array;
-  rewards: Float32Array;
-  nextObs: Float32Array;
-  terminated: Uint8Array;
-  truncated: Uint8Array;
-  fieldData: Record<string, Float32Array>;
-}
-
-export const REPLAY_STATE_VERSION = 1;
 
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const CORE_NAMES = new Set(['obs', 'actions', 'rewards', 'nextObs', 'terminated', 'truncated', 'indices']);
@@ -332,40 +309,15 @@ export class ReplayBuffer {
       fields: state.fields,
       rng: Rng.fromState(state.rng),
     });
+    checkReplayState(state);
+    buffer.obs.set(state.obs);
+    buffer.actions.set(state.actions);
+    buffer.rewards.set(state.rewards);
+    buffer.nextObs.set(state.nextObs);
+    buffer.terminated.set(state.terminated);
+    buffer.truncated.set(state.truncated);
+    for (const name of buffer.fieldNames) buffer.fieldData[name].set(state.fieldData[name]);
     const { size, next, totalAdded } = state;
-    if (!Number.isSafeInteger(size) || size < 0 || size > state.capacity) {
-      throw new Error(`ReplayBuffer.fromState: size ${size} outside [0, capacity ${state.capacity}]`);
-    }
-    // Until the ring wraps, slots fill in order, so next must equal size.
-    const nextOk = size < state.capacity ? next === size : Number.isSafeInteger(next) && next >= 0 && next < state.capacity;
-    if (!nextOk) throw new Error(`ReplayBuffer.fromState: next slot ${next} is inconsistent with size ${size} and capacity ${state.capacity}`);
-    if (!Number.isSafeInteger(totalAdded) || totalAdded < size) {
-      throw new Error(`ReplayBuffer.fromState: totalAdded ${totalAdded} is smaller than size ${size}`);
-    }
-    const put = <T extends Float32Array | Uint8Array>(
-      name: string, dst: T, src: unknown, dim: number, ctor: Float32ArrayConstructor | Uint8ArrayConstructor,
-    ): void => {
-      if (!(src instanceof ctor)) throw new Error(`ReplayBuffer.fromState: ${name} must be a ${ctor.name}`);
-      const arr = src as T;
-      if (arr.length !== size * dim) throw new Error(`ReplayBuffer.fromState: ${name} has ${arr.length} values, expected ${size} x ${dim}`);
-      dst.set(arr);
-    };
-    put('obs', buffer.obs, state.obs, buffer.obsDim, Float32Array);
-    put('actions', buffer.actions, state.actions, buffer.actionDim, Float32Array);
-    put('rewards', buffer.rewards, state.rewards, 1, Float32Array);
-    put('nextObs', buffer.nextObs, state.nextObs, buffer.obsDim, Float32Array);
-    put('terminated', buffer.terminated, state.terminated, 1, Uint8Array);
-    put('truncated', buffer.truncated, state.truncated, 1, Uint8Array);
-    const fieldData = state.fieldData ?? {};
-    for (const name of Object.keys(fieldData)) {
-      if (!(name in buffer.fieldDims)) throw new Error(`ReplayBuffer.fromState: data for undeclared field "${name}"`);
-    }
-    for (const name of buffer.fieldNames) {
-      put(`fields.${name}`, buffer.fieldData[name], fieldData[name], buffer.fieldDims[name], Float32Array);
-    }
-    for (let i = 0; i < size; i++) {
-      if (buffer.terminated[i] > 1 || buffer.truncated[i] > 1) throw new Error(`ReplayBuffer.fromState: flags at slot ${i} are not 0/1`);
-    }
     buffer.count = size;
     buffer.next = next;
     buffer.added = totalAdded;
@@ -446,20 +398,4 @@ export class ReplayBuffer {
       for (const name of this.fieldNames) copyRow(out.fields[name], b, this.fieldData[name], i, this.fieldDims[name]);
     }
   }
-}
-
-/**
- * One-step TD targets y = r + gamma * (1 - terminated) * nextValue. Truncation is deliberately not
- * an input: a time-limit end still bootstraps. For action chunks, r is the chunk's reward and
- * gamma is applied once per chunk.
- */
-export function tdTargets(
-  rewards: ArrayLike<number>, terminated: ArrayLike<number>, nextValue: ArrayLike<number>, gamma: number, out: Float32Array,
-): Float32Array {
-  const n = rewards.length;
-  if (terminated.length !== n || nextValue.length !== n || out.length !== n) {
-    throw new Error(`tdTargets: lengths differ (rewards ${n}, terminated ${terminated.length}, nextValue ${nextValue.length}, out ${out.length})`);
-  }
-  for (let i = 0; i < n; i++) out[i] = rewards[i] + gamma * (1 - (terminated[i] ? 1 : 0)) * nextValue[i];
-  return out;
 }

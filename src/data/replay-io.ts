@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { writeFileAtomic } from '../node/fs.ts';
-import { ReplayBuffer, REPLAY_STATE_VERSION, type FieldDims, type ReplayBufferState } from './replay-buffer.ts';
+import { ReplayBuffer, type FieldDims } from './replay-buffer.ts';
+import { REPLAY_STATE_VERSION, type ReplayBufferState } from './replay-state.ts';
 
 export const REPLAY_FILE_FORMAT = 'dsrl-replay-buffer';
 

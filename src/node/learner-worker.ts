@@ -10,7 +10,8 @@
  * update in progress. A failure in the worker (an update that throws, a refused row) rejects the next pull.
  */
 import { Worker } from 'node:worker_threads';
-import type { ReplayBufferState, TransitionBatch } from '../data/replay-buffer.ts';
+import type { TransitionBatch } from '../data/replay-buffer.ts';
+import type { ReplayBufferState } from '../data/replay-state.ts';
 import { copyRows, mergeProgress, type ActorLearnerLink, type LearnerProgress, type LearnerWeights } from '../run/actor-learner.ts';
 import type { AgentRecipe, PolicySource } from '../run/learner-agent.ts';
 
