@@ -10,7 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createD4rlDataset } from '../src/data/d4rl.ts';
 import { detectHdf5Layout, readDataset, readRobomimic, writeD4rl, writeRobomimic } from '../src/data/hdf5.ts';
 import { nodeAt, parentOf, robomimicTree, toyRobomimic, writeTree, type H5Array, type H5Node } from './helpers/h5tree.ts';
-import { ENV_OBS_KEYS, robomimicToD4rl } from '../src/data/robomimic.ts';
+import { ENV_OBS_KEYS } from '../src/data/robomimic.ts';
+import { robomimicToD4rl } from '../src/data/robomimic-d4rl.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dsrl-robomimic-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

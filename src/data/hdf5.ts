@@ -21,7 +21,8 @@ import {
   childGroup, closeQuietly, guarded, isDataset, isGroup, messageOf, metadataValue, openHdf5,
   readAttrs, readKeyGroup, readNumericArray, writeHdf5Atomically, type H5Dataset, type H5Group,
 } from './h5-file.ts';
-import { robomimicFromRaw, robomimicToD4rl, validateRobomimic, type RawDemo, type RobomimicDataset } from './robomimic.ts';
+import { robomimicFromRaw, validateRobomimic, type RawDemo, type RobomimicDataset } from './robomimic.ts';
+import { robomimicToD4rl } from './robomimic-d4rl.ts';
 
 const MAX_METADATA_VALUES = 16;
 
