@@ -16,7 +16,7 @@ import { SAC, sacDefaults } from '../src/algos/sac.ts';
 import type { SteerHyper } from '../src/algos/spec.ts';
 import { Rng } from '../src/core/rng.ts';
 import { ReplayBuffer, type TransitionBatch } from '../src/data/replay-buffer.ts';
-import { RemoteVectorEnv } from '../src/envs/remote/remote-env.ts';
+import { RemoteVectorEnv } from '../src/envs/remote/remote-vector-env.ts';
 import { Fork } from '../src/envs/toy/fork.ts';
 import { SyncVectorEnv, type VectorEnv } from '../src/envs/vector.ts';
 import { ActionChunk, TimeLimit } from '../src/envs/wrappers.ts';

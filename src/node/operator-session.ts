@@ -7,7 +7,7 @@
  */
 import { Operator } from '../envs/operator/operator.ts';
 import { OperatorVectorEnv, type OperatorRobot } from '../envs/operator/operator-env.ts';
-import { RemoteVectorEnv } from '../envs/remote/remote-env.ts';
+import { RemoteVectorEnv } from '../envs/remote/remote-vector-env.ts';
 import type { VectorEnv } from '../envs/vector.ts';
 import { startOperatorServer, type OperatorServer } from './operator-server.ts';
 import { startOperatorTerminal, type OperatorTerminal, type OperatorTerminalOptions } from './operator-terminal.ts';

@@ -9,7 +9,8 @@
  */
 import { WebSocket } from 'ws';
 import { setUrlEnvMaker } from '../envs/registry.ts';
-import { RemoteVectorEnv, type EnvLink, type LinkOpener, type RemoteEnvOptions } from '../envs/remote/remote-env.ts';
+import type { EnvLink, LinkOpener, RemoteEnvOptions } from '../envs/remote/remote-env.ts';
+import { RemoteVectorEnv } from '../envs/remote/remote-vector-env.ts';
 import { isLoopback } from './ws-limits.ts';
 
 /** Largest message dsrl accepts from a robot side (an observation and an info object). */
