@@ -14,6 +14,7 @@ import { jsBackend, prepareBackend, setBackend } from '../../src/nn/backend.ts';
 import { decodeSafetensors } from '../../src/nn/safetensors.ts';
 import { parseManifest, policyFromTensors } from '../../src/policies/diffusion/manifest.ts';
 import type { DiffusionPolicy } from '../../src/policies/diffusion/policy.ts';
+import { WorkerPacer } from './worker-pacer.ts';
 import { HOPPER_DEMO_CONFIG, trainHopper, type HopperConfig, type HopperProgress, type HopperResult } from '../../src/web/hopper-training.ts';
 
 export type HopperWorkerIn = { type: 'start'; config?: Partial<HopperConfig>; backend?: 'auto' | 'js' } | { type: 'pause' } | { type: 'resume' };
@@ -29,40 +30,11 @@ const MANIFEST = 'models/hopper/manifest.json';
 const WEIGHTS = 'models/hopper/model.safetensors';
 
 let started = false;
-let paused = false;
-let resume: (() => void) | null = null;
-let t0 = 0;
-/** Milliseconds spent paused: `seconds` counts training time only, so env steps / seconds is the training speed. */
-let pausedMs = 0;
-let lastPost = 0;
-let lastYield = 0;
-let lastEvals = -1;
-let lastPhase = '';
-
-const seconds = () => (performance.now() - t0 - pausedMs) / 1000;
-const post = (progress: HopperProgress) => scope.postMessage({ type: 'progress', progress, paused, seconds: seconds() });
-
-async function hold(progress: () => HopperProgress): Promise<void> {
-  const now = performance.now();
-  const p = progress();
-  if (now - lastPost >= 250 || p.evals.length !== lastEvals || p.phase !== lastPhase) {
-    lastPost = now;
-    lastEvals = p.evals.length;
-    lastPhase = p.phase;
-    post(p);
-  }
-  if (now - lastYield >= 30) {
-    // A macrotask: the worker reads its messages (a pause) before training goes on.
-    await new Promise((r) => setTimeout(r, 0));
-    lastYield = performance.now();
-  }
-  if (paused) {
-    post(progress());
-    const since = performance.now();
-    await new Promise<void>((r) => (resume = r));
-    pausedMs += performance.now() - since;
-  }
-}
+const pacer = new WorkerPacer<HopperProgress>(
+  (progress) => scope.postMessage({ type: 'progress', progress, paused: pacer.paused, seconds: pacer.seconds() }),
+  250,
+  (p) => `${p.evals.length} ${p.phase}`,
+);
 
 /** The shipped base policy, from the files bundled at build time; the weights must be the ones the manifest records. */
 async function loadPolicy(): Promise<DiffusionPolicy> {
@@ -82,20 +54,16 @@ async function loadPolicy(): Promise<DiffusionPolicy> {
 
 scope.onmessage = (e) => {
   const msg = e.data;
-  if (msg.type === 'pause') paused = true;
-  else if (msg.type === 'resume') {
-    paused = false;
-    resume?.();
-    resume = null;
-  } else if (msg.type === 'start' && !started) {
+  if (pacer.control(msg.type)) return;
+  if (msg.type === 'start' && !started) {
     started = true;
-    t0 = performance.now();
+    pacer.start();
     if (msg.backend === 'js') setBackend(jsBackend);
     // prepareBackend fetches and compiles the NN module (never throws: without it, the TypeScript backend).
     Promise.all([msg.backend === 'js' ? Promise.resolve() : prepareBackend(), loadPolicy()])
-      .then(([, policy]) => trainHopper(policy, { ...HOPPER_DEMO_CONFIG, ...msg.config }, { yield: hold }))
+      .then(([, policy]) => trainHopper(policy, { ...HOPPER_DEMO_CONFIG, ...msg.config }, { yield: pacer.hold }))
       .then(
-        (result) => scope.postMessage({ type: 'done', result, seconds: seconds() }),
+        (result) => scope.postMessage({ type: 'done', result, seconds: pacer.seconds() }),
         (err: unknown) => scope.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
       );
   }

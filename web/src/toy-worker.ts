@@ -7,6 +7,7 @@
  * at the next yield; neither changes what is computed.
  */
 import { jsBackend, prepareBackend, setBackend } from '../../src/nn/backend.ts';
+import { WorkerPacer } from './worker-pacer.ts';
 import { TOY_PAGE_CONFIG, trainToy, type ToyConfig, type ToyProgress } from '../../src/web/toy-training.ts';
 
 export type ToyWorkerIn = { type: 'start'; config?: Partial<ToyConfig>; backend?: 'auto' | 'js' } | { type: 'pause' } | { type: 'resume' };
@@ -19,47 +20,22 @@ export type ToyWorkerOut =
 const scope = self as unknown as { postMessage(m: ToyWorkerOut): void; onmessage: ((e: MessageEvent<ToyWorkerIn>) => void) | null };
 
 let started = false;
-let paused = false;
-let resume: (() => void) | null = null;
-let lastPost = 0;
-let lastYield = 0;
-let lastPhase = '';
-
-const post = (progress: ToyProgress) => scope.postMessage({ type: 'progress', progress, paused });
-
-async function hold(progress: () => ToyProgress): Promise<void> {
-  const now = performance.now();
-  const p = progress();
-  if (now - lastPost >= 100 || p.phase !== lastPhase) {
-    lastPost = now;
-    lastPhase = p.phase;
-    post(p);
-  }
-  if (now - lastYield >= 30) {
-    // A macrotask: the worker reads its messages (a pause) before training goes on.
-    await new Promise((r) => setTimeout(r, 0));
-    lastYield = performance.now();
-  }
-  if (paused) {
-    post(progress());
-    await new Promise<void>((r) => (resume = r));
-  }
-}
+const pacer = new WorkerPacer<ToyProgress>(
+  (progress) => scope.postMessage({ type: 'progress', progress, paused: pacer.paused }),
+  100,
+  (p) => p.phase,
+);
 
 scope.onmessage = (e) => {
   const msg = e.data;
-  if (msg.type === 'pause') paused = true;
-  else if (msg.type === 'resume') {
-    paused = false;
-    resume?.();
-    resume = null;
-  } else if (msg.type === 'start' && !started) {
+  if (pacer.control(msg.type)) return;
+  if (msg.type === 'start' && !started) {
     started = true;
     const t0 = performance.now();
     if (msg.backend === 'js') setBackend(jsBackend);
     // prepareBackend fetches and compiles the wasm module (never throws: without it, the TypeScript backend).
     (msg.backend === 'js' ? Promise.resolve() : prepareBackend())
-      .then(() => trainToy({ ...TOY_PAGE_CONFIG, ...msg.config }, { yield: hold }))
+      .then(() => trainToy({ ...TOY_PAGE_CONFIG, ...msg.config }, { yield: pacer.hold }))
       .then(
         (result) => scope.postMessage({ type: 'done', result, seconds: (performance.now() - t0) / 1000 }),
         (err: unknown) => scope.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
