@@ -12,7 +12,8 @@ import { encodeSafetensors } from '../src/nn/safetensors.ts';
 import { loadDiffusionPolicy } from '../src/policies/diffusion/checkpoint-io.ts';
 import { runEval } from '../src/cli/eval.ts';
 import { decodeEpisode, encodeEpisode, frameCount } from '../src/run/episode-format.ts';
-import { EPISODES_DIR, EpisodeRecorder, evaluateRecording, mujocoSubEnvs } from '../src/run/episode-record.ts';
+import { EPISODES_DIR, evaluateRecording } from '../src/run/episode-record.ts';
+import { EpisodeRecorder, mujocoSubEnvs } from '../src/run/episode-recorder.ts';
 import { episodeResetSeed, evaluate, gaussianNoiseActor } from '../src/run/evaluate.ts';
 import { steer } from '../src/run/steer.ts';
 

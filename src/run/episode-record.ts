@@ -10,8 +10,6 @@ import { encodeEpisode } from './episode-format.ts';
 import { EpisodeRecorder, mujocoSubEnvs, type RecordMeta } from './episode-recorder.ts';
 import { evaluate, type EpisodeStats, type EvalActor } from './evaluate.ts';
 
-export { EpisodeRecorder, mujocoSubEnvs, type RecordMeta } from './episode-recorder.ts';
-
 /** Where a run keeps its recorded episodes: `agent.safetensors` (newest evaluation) and `base.safetensors`. */
 export const EPISODES_DIR = 'episodes';
 
