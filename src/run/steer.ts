@@ -4,9 +4,9 @@
  * harness. This file holds the options (their schema is the one source of names, defaults and help text;
  * the CLI's flags come from it) and builds the harness's Trainer from the table's entry.
  *
- * Offline data (algorithms that learn from real actions, i.e. DSRL-NA): `offline` loads an HDF5 dataset
- * (D4RL layout, or robomimic's demonstrations flattened as src/data/robomimic.ts does) into the replay buffer before online training, chunked with the policy's Ta (`realActions` =
- * the Ta executed actions, reward = their sum). The noise column of those rows holds 0, the mean of
+ * Offline data (algorithms that learn from real actions, i.e. DSRL-NA): `offline` loads an HDF5 dataset (D4RL
+ * layout, or robomimic's demonstrations flattened as src/data/robomimic-d4rl.ts does) into the replay buffer before
+ * online training, chunked with the policy's Ta (`realActions` = the Ta executed actions, reward = their sum). The noise column of those rows holds 0, the mean of
  * N(0, I): DSRL-NA never reads it. `offlineOnly: N` runs N updates on the data with no env interaction.
  */
 import { resolve } from 'node:path';
@@ -21,7 +21,7 @@ import { loadIntoReplayBuffer } from '../data/offline-replay.ts';
 import { readDataset } from '../data/hdf5.ts';
 import { makeChunkedVectorEnv } from '../envs/registry.ts';
 import '../node/remote-env-link.ts'; // installs the transport for ws:// env ids (remote envs)
-import { startOperatorSession } from '../node/operator-session.ts';
+import type { OperatorSession } from '../node/operator-session.ts';
 import type { VectorEnv } from '../envs/vector.ts';
 import { saveSafetensors } from '../node/safetensors-io.ts';
 import { modelTensors } from '../nn/safetensors.ts';
@@ -260,15 +260,18 @@ export async function steer(
   const trains = spec.build !== null && cfg.offlineOnly === undefined;
   // With an operator, both envs (one sub-env each: one robot) run through it; an agent that learns from
   // real actions (the one that takes offline data, DSRL-NA) keeps the chunks the operator took over.
-  const operator = cfg.operator
-    ? await startOperatorSession({
-        host: cfg.operatorHost,
-        port: cfg.operatorPort,
-        chunk: policy.chunk,
-        storesRealActions: spec.offline === true,
-        firstIsTraining: trains,
-      })
-    : null;
+  let operator: OperatorSession | null = null;
+  if (cfg.operator) {
+    // The operator's HTTP page and terminal keys load only for a run with a person in the loop.
+    const { startOperatorSession } = await import('../node/operator-session.ts');
+    operator = await startOperatorSession({
+      host: cfg.operatorHost,
+      port: cfg.operatorPort,
+      chunk: policy.chunk,
+      storesRealActions: spec.offline === true,
+      firstIsTraining: trains,
+    });
+  }
   const baseMake = makeInner ?? ((n: number, chunk: number) => makeChunkedVectorEnv(cfg.env, n, chunk));
   const make = operator ? operator.maker(baseMake) : baseMake;
   const trainInner = trains ? await make(cfg.numEnvs, policy.chunk) : null;
