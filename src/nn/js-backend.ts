@@ -3,6 +3,7 @@
  * Used in the browser and whenever the addon is not built; tests check it agrees with native.
  */
 import type { Backend } from './backend.ts';
+import { checkAdam, checkBiasAct, checkBiasActBackward, checkLnActBackward, checkLnActForward, need } from './backend-checks.ts';
 
 const IDENTITY = 0;
 const RELU = 1;
@@ -50,24 +51,20 @@ export function actGrad(act: number, u: number, y: number): number {
   }
 }
 
-function need(a: Float32Array | null, n: number, what: string): void {
-  if (a && a.length < n) throw new RangeError(`js backend: ${what} has ${a.length} elements, needs ${n}`);
-}
-
 export const jsBackend: Backend = {
   name: 'js',
 
   gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
     if (M <= 0 || N <= 0) return;
-    need(C, (M - 1) * ldc + N, 'C');
+    need('js', C, (M - 1) * ldc + N, 'C');
     for (let i = 0; i < M; i++) {
       const row = i * ldc;
       if (beta === 0) C.fill(0, row, row + N);
       else if (beta !== 1) for (let j = 0; j < N; j++) C[row + j] *= beta;
     }
     if (K <= 0 || alpha === 0) return;
-    need(A, ((transA ? K : M) - 1) * lda + (transA ? M : K), 'A');
-    need(B, ((transB ? N : K) - 1) * ldb + (transB ? K : N), 'B');
+    need('js', A, ((transA ? K : M) - 1) * lda + (transA ? M : K), 'A');
+    need('js', B, ((transB ? N : K) - 1) * ldb + (transB ? K : N), 'B');
     if (!transA && !transB) {
       for (let i = 0; i < M; i++) {
         const ci = i * ldc;
@@ -113,10 +110,7 @@ export const jsBackend: Backend = {
   },
 
   biasAct(z, bias, rows, cols, act, y) {
-    const n = rows * cols;
-    need(z, n, 'z');
-    need(y, n, 'y');
-    need(bias, cols, 'bias');
+    checkBiasAct('js', z, bias, rows, cols, y);
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       for (let c = 0; c < cols; c++) {
@@ -128,12 +122,7 @@ export const jsBackend: Backend = {
   },
 
   biasActBackward(dy, z, y, rows, cols, act, dz, db) {
-    const n = rows * cols;
-    need(dy, n, 'dy');
-    need(z, n, 'z');
-    need(y, n, 'y');
-    need(dz, n, 'dz');
-    need(db, cols, 'db');
+    checkBiasActBackward('js', dy, z, y, rows, cols, dz, db);
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       for (let c = 0; c < cols; c++) {
@@ -155,14 +144,7 @@ export const jsBackend: Backend = {
   },
 
   lnActForward(z, bias, gamma, beta, rows, cols, eps, act, xhat, rstd, y) {
-    const n = rows * cols;
-    need(z, n, 'z');
-    need(bias, cols, 'bias');
-    need(gamma, cols, 'gamma');
-    need(beta, cols, 'beta');
-    need(xhat, n, 'xhat');
-    need(rstd, rows, 'rstd');
-    need(y, n, 'y');
+    checkLnActForward('js', z, bias, gamma, beta, rows, cols, xhat, rstd, y);
     // Math.fround keeps the per-row statistics in float32, as the C kernel does.
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
@@ -190,17 +172,7 @@ export const jsBackend: Backend = {
   },
 
   lnActBackward(dy, xhat, rstd, gamma, beta, y, rows, cols, act, dz, dgamma, dbeta, dbias) {
-    const n = rows * cols;
-    need(dy, n, 'dy');
-    need(xhat, n, 'xhat');
-    need(rstd, rows, 'rstd');
-    need(gamma, cols, 'gamma');
-    need(beta, cols, 'beta');
-    need(y, n, 'y');
-    need(dz, n, 'dz');
-    need(dgamma, cols, 'dgamma');
-    need(dbeta, cols, 'dbeta');
-    need(dbias, cols, 'dbias');
+    checkLnActBackward('js', dy, xhat, rstd, gamma, beta, y, rows, cols, dz, dgamma, dbeta, dbias);
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       let s1 = 0;
@@ -238,9 +210,7 @@ export const jsBackend: Backend = {
 
   adam(p, g, m, v, lr, beta1, beta2, eps, step, weightDecay) {
     const n = p.length;
-    need(g, n, 'grads');
-    need(m, n, 'm');
-    need(v, n, 'v');
+    checkAdam('js', p, g, m, v);
     const bc1 = 1 - beta1 ** step;
     const bc2 = 1 - beta2 ** step;
     const stepSize = lr / bc1;
@@ -257,7 +227,7 @@ export const jsBackend: Backend = {
   },
 
   axpby(y, x, a, b) {
-    need(x, y.length, 'x');
+    need('js', x, y.length, 'x');
     for (let i = 0; i < y.length; i++) y[i] = a * x[i] + b * y[i];
   },
 

@@ -9,6 +9,7 @@
  * are not copied. bench/wasm.ts measures what the copies cost.
  */
 import type { Backend } from './backend.ts';
+import { checkAdam, checkBiasAct, checkBiasActBackward, checkLnActBackward, checkLnActForward, need } from './backend-checks.ts';
 
 interface Kernels {
   memory: WebAssembly.Memory;
@@ -159,10 +160,6 @@ class Arena {
   }
 }
 
-function need(a: Float32Array | null, n: number, what: string): void {
-  if (a && a.length < n) throw new RangeError(`wasm backend: ${what} has ${a.length} elements, needs ${n}`);
-}
-
 /** Elements a row-major rows x cols matrix with leading dimension ld spans. */
 function span(rows: number, cols: number, ld: number): number {
   return rows <= 0 || cols <= 0 ? 0 : (rows - 1) * ld + cols;
@@ -180,12 +177,12 @@ export function createWasmBackend(instance: WebAssembly.Instance): WasmBackend {
     gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc) {
       if (M <= 0 || N <= 0) return;
       const nC = span(M, N, ldc);
-      need(C, nC, 'C');
+      need('wasm', C, nC, 'C');
       const product = K > 0 && alpha !== 0;
       const nA = product ? span(transA ? K : M, transA ? M : K, lda) : 0;
       const nB = product ? span(transB ? N : K, transB ? K : N, ldb) : 0;
-      need(A, nA, 'A');
-      need(B, nB, 'B');
+      need('wasm', A, nA, 'A');
+      need('wasm', B, nB, 'B');
       arena.reset();
       const a = product ? arena.in(A, nA) : 0;
       const b = product ? arena.in(B, nB) : 0;
@@ -199,9 +196,7 @@ export function createWasmBackend(instance: WebAssembly.Instance): WasmBackend {
 
     biasAct(z, bias, rows, cols, act, y) {
       const n = rows * cols;
-      need(z, n, 'z');
-      need(y, n, 'y');
-      need(bias, cols, 'bias');
+      checkBiasAct('wasm', z, bias, rows, cols, y);
       arena.reset();
       const zp = arena.in(z, n);
       const bp = bias ? arena.in(bias, cols) : 0;
@@ -213,11 +208,7 @@ export function createWasmBackend(instance: WebAssembly.Instance): WasmBackend {
 
     biasActBackward(dy, z, y, rows, cols, act, dz, db) {
       const n = rows * cols;
-      need(dy, n, 'dy');
-      need(z, n, 'z');
-      need(y, n, 'y');
-      need(dz, n, 'dz');
-      need(db, cols, 'db');
+      checkBiasActBackward('wasm', dy, z, y, rows, cols, dz, db);
       arena.reset();
       const dyp = arena.in(dy, n);
       // ReLU and tanh read the output, mish and silu the pre-activation, identity neither.
@@ -232,13 +223,7 @@ export function createWasmBackend(instance: WebAssembly.Instance): WasmBackend {
 
     lnActForward(z, bias, gamma, beta, rows, cols, eps, act, xhat, rstd, y) {
       const n = rows * cols;
-      need(z, n, 'z');
-      need(bias, cols, 'bias');
-      need(gamma, cols, 'gamma');
-      need(beta, cols, 'beta');
-      need(xhat, n, 'xhat');
-      need(rstd, rows, 'rstd');
-      need(y, n, 'y');
+      checkLnActForward('wasm', z, bias, gamma, beta, rows, cols, xhat, rstd, y);
       arena.reset();
       const zp = arena.in(z, n);
       const bp = bias ? arena.in(bias, cols) : 0;
@@ -256,16 +241,7 @@ export function createWasmBackend(instance: WebAssembly.Instance): WasmBackend {
 
     lnActBackward(dy, xhat, rstd, gamma, beta, y, rows, cols, act, dz, dgamma, dbeta, dbias) {
       const n = rows * cols;
-      need(dy, n, 'dy');
-      need(xhat, n, 'xhat');
-      need(rstd, rows, 'rstd');
-      need(gamma, cols, 'gamma');
-      need(beta, cols, 'beta');
-      need(y, n, 'y');
-      need(dz, n, 'dz');
-      need(dgamma, cols, 'dgamma');
-      need(dbeta, cols, 'dbeta');
-      need(dbias, cols, 'dbias');
+      checkLnActBackward('wasm', dy, xhat, rstd, gamma, beta, y, rows, cols, dz, dgamma, dbeta, dbias);
       arena.reset();
       const smooth = act === MISH || act === SILU; // their derivative needs the pre-activation, rebuilt from xhat
       const dyp = arena.in(dy, n);
@@ -288,9 +264,7 @@ export function createWasmBackend(instance: WebAssembly.Instance): WasmBackend {
 
     adam(p, g, m, v, lr, beta1, beta2, eps, step, weightDecay) {
       const n = p.length;
-      need(g, n, 'grads');
-      need(m, n, 'm');
-      need(v, n, 'v');
+      checkAdam('wasm', p, g, m, v);
       // The step's scalars rounded to float32 as native/dsrl_native.c rounds them (powers in double).
       const f = Math.fround;
       const bc1 = f(1 - beta1 ** step);
@@ -310,7 +284,7 @@ export function createWasmBackend(instance: WebAssembly.Instance): WasmBackend {
 
     axpby(y, x, a, b) {
       const n = y.length;
-      need(x, n, 'x');
+      need('wasm', x, n, 'x');
       arena.reset();
       const yp = arena.in(y, n);
       const xp = x === y ? yp : arena.in(x, n);
