@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.ts';
 import { chooseBackend, getBackend, setBackend } from '../src/nn/backend.ts';
@@ -23,7 +23,7 @@ import { HOPPER_DEMO_EVAL_EVERY, HOPPER_DEMO_STEPS } from '../src/web/hopper-con
 import { HOPPER_DEMO_CONFIG, trainHopper, type HopperConfig, type HopperResult } from '../src/web/hopper-training.ts';
 import type { HopperPageState } from '../web/src/hopper-state.ts';
 import { serveStatic } from './helpers/static-server.ts';
-import { CHROMIUM, CHROMIUM_FLAGS, haveChromium, MISSING_IN_CI } from './helpers/chromium.ts';
+import { haveChromium, launchChromium, MISSING_IN_CI } from './helpers/chromium.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-hopper-'));
 const dist = join(tmp, 'dist');
@@ -55,7 +55,7 @@ beforeAll(async () => {
   await Promise.all([
     buildWeb(dist, [], () => {}),
     (async () => {
-      browser = await chromium.launchPersistentContext(join(tmp, 'profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+      browser = await launchChromium(join(tmp, 'profile'));
     })(),
   ]);
 });

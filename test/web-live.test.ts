@@ -12,13 +12,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.ts';
 import { startViewer } from '../src/web/server.ts';
 import { serveStatic } from './helpers/static-server.ts';
 import type {} from '../web/src/viewer-state.ts';
-import { CHROMIUM, CHROMIUM_FLAGS, haveChromium, MISSING_IN_CI } from './helpers/chromium.ts';
+import { haveChromium, launchChromium, MISSING_IN_CI } from './helpers/chromium.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-live-'));
@@ -48,12 +48,7 @@ beforeAll(() => {
   // While the steer process starts: the static site (only the Hopper demo, to keep the test short) and the browser.
   built = buildWeb(dist, ['hopper'], () => {});
   return (async () => {
-    browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      viewport: { width: 990, height: 760 },
-    });
+    browser = await launchChromium(join(tmp, 'profile'), { width: 990, height: 760 });
   })();
 });
 afterAll(async () => {
@@ -224,10 +219,15 @@ describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, i
       // A run folder's files, chosen in the page (the live run above, or any run folder).
       await steerDone;
       const files = [join(runDir, 'summary.json'), join(runDir, 'episodes', 'base.safetensors'), join(runDir, 'episodes', 'agent.safetensors')];
-      await page.setInputFiles('#files', files);
-      await page.waitForFunction(() => window.dsrlViewer.ready && window.dsrlViewer.panes.length === 2, null, { timeout: 10_000 });
-      state = await page.evaluate(() => window.dsrlViewer);
       const summary = summaryOf(runDir);
+      await page.setInputFiles('#files', files);
+      // The demo already shows two panes (models/hopper-dsrl beside its base policy): wait for the chosen run's agent.
+      await page.waitForFunction(
+        (step) => window.dsrlViewer.ready && window.dsrlViewer.panes.length === 2 && window.dsrlViewer.panes[1].trainedSteps === step,
+        summary.evals.at(-1)!.step,
+        { timeout: 10_000 },
+      );
+      state = await page.evaluate(() => window.dsrlViewer);
       expect(state.error).toBeNull();
       expect(state.chart!.x).toEqual([0, ...summary.evals.map((e) => e.step)]);
       expect(state.chart!.series.steered).toEqual([null, ...summary.evals.map((e) => e.mean)]);

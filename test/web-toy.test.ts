@@ -9,7 +9,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.ts';
 import { chooseBackend, getBackend, jsBackend, setBackend, type Backend } from '../src/nn/backend.ts';
@@ -17,7 +17,7 @@ import { startViewer } from '../src/web/server.ts';
 import { TOY_PAGE_CONFIG, trainToy, type ToyConfig, type ToyResult } from '../src/web/toy-training.ts';
 import type { ToyPageState } from '../web/src/toy-state.ts';
 import { serveStatic } from './helpers/static-server.ts';
-import { CHROMIUM, CHROMIUM_FLAGS, haveChromium, MISSING_IN_CI } from './helpers/chromium.ts';
+import { haveChromium, launchChromium, MISSING_IN_CI } from './helpers/chromium.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-toy-'));
 const dist = join(tmp, 'dist');
@@ -31,7 +31,7 @@ beforeAll(async () => {
   await Promise.all([
     buildWeb(dist, [], () => {}),
     (async () => {
-      browser = await chromium.launchPersistentContext(join(tmp, 'profile'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
+      browser = await launchChromium(join(tmp, 'profile'));
     })(),
   ]);
 });

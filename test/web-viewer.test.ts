@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Page } from 'playwright-core';
+import { type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadDiffusionPolicy } from '../src/policies/diffusion/checkpoint-io.ts';
 import { steer } from '../src/run/steer.ts';
 import { startViewer } from '../src/web/server.ts';
 import type {} from '../web/src/viewer-state.ts';
-import { CHROMIUM, CHROMIUM_FLAGS, haveChromium, MISSING_IN_CI } from './helpers/chromium.ts';
+import { CHROMIUM, haveChromium, launchChromium, MISSING_IN_CI } from './helpers/chromium.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-viewer-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -112,12 +112,7 @@ describe('dsrl view in Chromium', () => {
     await vite.build({ configFile: fileURLToPath(new URL('../web/vite.config.ts', import.meta.url)), logLevel: 'silent', build: { outDir: dist } });
     const tBuild = performance.now();
     const server = await startViewer({ runs: [run.dir], distDir: dist, port: 0 });
-    const browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      viewport: { width: 990, height: 760 },
-    });
+    const browser = await launchChromium(join(tmp, 'profile'), { width: 990, height: 760 });
     try {
       const page = await browser.newPage();
       const errors: string[] = [];

@@ -1,5 +1,6 @@
 /** Debian's Chromium for the browser tests (playwright-core drives it; .ci/run installs it). */
 import { existsSync } from 'node:fs';
+import { chromium, type BrowserContext } from 'playwright-core';
 
 export const CHROMIUM = process.env.DSRL_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -18,3 +19,13 @@ export const haveChromium = existsSync(CHROMIUM);
 
 /** What a browser test throws where CI is set but Chromium is missing (elsewhere the tests skip). */
 export const MISSING_IN_CI = `CI is set but ${CHROMIUM} is missing: .ci/run installs Debian's chromium`;
+
+/** Debian's Chromium, headless with CHROMIUM_FLAGS, its profile in `profileDir`; `viewport` as playwright's option. */
+export function launchChromium(profileDir: string, viewport?: { width: number; height: number }): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    ...(viewport ? { viewport } : {}),
+  });
+}
