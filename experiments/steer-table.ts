@@ -37,16 +37,26 @@ import { ALGO_KEYS, collectRuns, curveFileName, envCurvesSvg, readRun, resultsMa
  * `width`: actor and critics, `criticWidth`: critics only, the actor keeping steer's default), and flags of
  * the task's own. Manipulation: critics of 256 where the reference has 2048 (64x fewer multiply-adds per
  * update; 2048 would cost hours per 10k env steps here), LayerNorm in the actor as in the reference configs,
- * gamma 0.999 on Square; SAC from scratch on the dense shaped reward.
+ * gamma 0.999 on Square; DSRL-SAC at initial temperature 0.01; SAC from scratch on the dense shaped reward.
  */
 export interface Preset {
   actionMagnitude: number;
   width?: number;
   criticWidth?: number;
   steerArgs?: string[];
+  /** Flags for DSRL-SAC runs only. */
+  dsrlSacArgs?: string[];
   sacArgs?: string[];
 }
-const MANIPULATION: Preset = { actionMagnitude: 1.5, criticWidth: 256, steerArgs: ['--actor-layer-norm'], sacArgs: ['--reward', 'dense'] };
+// DSRL-SAC at initial temperature 0.01: at the reference's 1.0 the entropy bonus swamps the sparse -1/0 reward
+// and no Lift run learned (docs/results/manipulation.md).
+const MANIPULATION: Preset = {
+  actionMagnitude: 1.5,
+  criticWidth: 256,
+  steerArgs: ['--actor-layer-norm'],
+  dsrlSacArgs: ['--init-temperature', '0.01'],
+  sacArgs: ['--reward', 'dense'],
+};
 export const PRESETS: Record<string, Preset> = {
   'Hopper-v5': { actionMagnitude: 1.5, width: 128 },
   'Walker2d-v5': { actionMagnitude: 2.5, width: 2048 },
@@ -113,6 +123,7 @@ function freshArgs(o: ExperimentOptions, env: string, algo: AlgoKey, seed: numbe
   common.push(...(preset.steerArgs ?? []));
   if (algo === 'base') return [...common, ...o.steerArgs];
   if (algo === 'residual') common.push('--residual-scale', String(o.residualScale));
+  if (algo === 'sac') common.push(...(preset.dsrlSacArgs ?? []));
   if (algo === 'na-demos') common.push('--offline', o.datasets![env]);
   if (algo === 'na' || algo === 'na-demos' || algo === 'sac') common.push(o.obs === 'raw' ? '--no-normalize-obs' : '--normalize-obs');
   return [...common, '--steps', steps, '--checkpoint-every', String(o.checkpointEvery), ...o.steerArgs];
