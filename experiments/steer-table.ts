@@ -37,24 +37,24 @@ import { ALGO_KEYS, collectRuns, curveFileName, envCurvesSvg, readRun, resultsMa
  * `width`: actor and critics, `criticWidth`: critics only, the actor keeping steer's default), and flags of
  * the task's own. Manipulation: critics of 256 where the reference has 2048 (64x fewer multiply-adds per
  * update; 2048 would cost hours per 10k env steps here), LayerNorm in the actor as in the reference configs,
- * gamma 0.999 on Square; DSRL-SAC at initial temperature 0.01; SAC from scratch on the dense shaped reward.
+ * gamma 0.999 on Square; DSRL-SAC and residual SAC at initial temperature 0.01; SAC from scratch on the dense shaped reward.
  */
 export interface Preset {
   actionMagnitude: number;
   width?: number;
   criticWidth?: number;
   steerArgs?: string[];
-  /** Flags for DSRL-SAC runs only. */
-  dsrlSacArgs?: string[];
+  /** Flags for the SAC learners on the base policy (DSRL-SAC and residual SAC). */
+  steerSacArgs?: string[];
   sacArgs?: string[];
 }
-// DSRL-SAC at initial temperature 0.01: at the reference's 1.0 the entropy bonus swamps the sparse -1/0 reward
-// and no Lift run learned (docs/results/manipulation.md).
+// DSRL-SAC (and residual SAC, for a fair baseline) at initial temperature 0.01: at the reference's 1.0 the
+// entropy bonus swamps the sparse -1/0 reward and no DSRL-SAC run on Lift learned (docs/results/manipulation.md).
 const MANIPULATION: Preset = {
   actionMagnitude: 1.5,
   criticWidth: 256,
   steerArgs: ['--actor-layer-norm'],
-  dsrlSacArgs: ['--init-temperature', '0.01'],
+  steerSacArgs: ['--init-temperature', '0.01'],
   sacArgs: ['--reward', 'dense'],
 };
 export const PRESETS: Record<string, Preset> = {
@@ -123,7 +123,7 @@ function freshArgs(o: ExperimentOptions, env: string, algo: AlgoKey, seed: numbe
   common.push(...(preset.steerArgs ?? []));
   if (algo === 'base') return [...common, ...o.steerArgs];
   if (algo === 'residual') common.push('--residual-scale', String(o.residualScale));
-  if (algo === 'sac') common.push(...(preset.dsrlSacArgs ?? []));
+  if (algo === 'sac' || algo === 'residual') common.push(...(preset.steerSacArgs ?? []));
   if (algo === 'na-demos') common.push('--offline', o.datasets![env]);
   if (algo === 'na' || algo === 'na-demos' || algo === 'sac') common.push(o.obs === 'raw' ? '--no-normalize-obs' : '--normalize-obs');
   return [...common, '--steps', steps, '--checkpoint-every', String(o.checkpointEvery), ...o.steerArgs];

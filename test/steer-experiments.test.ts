@@ -202,8 +202,9 @@ describe('experiments: gym comparison table', () => {
       `steer --env Lift-v0 --policy /policies/lift --algo na --seed 2 --out ${at('na-demos', 2)} --eval-every 5000 --eval-episodes 100 ` +
         '--action-magnitude 1.5 --critic-hidden 256,256,256 --actor-layer-norm --offline /data/lift-mh.hdf5 --normalize-obs --steps 10000 --checkpoint-every 5000',
     );
-    const dsrlSac = planRuns({ ...options, algos: ['sac'], seeds: [2] })[0];
+    const [dsrlSac, residual] = planRuns({ ...options, algos: ['sac', 'residual'], seeds: [2] });
     expect(dsrlSac.args!.join(' ')).toContain('--actor-layer-norm --init-temperature 0.01 --normalize-obs');
+    expect(residual.args!.join(' ')).toContain('--residual-scale 0.2 --init-temperature 0.01 --steps');
     const markdown = writeReport(options);
     expect(markdown).toContain('## Lift-v0: success rate (%)');
     expect(markdown).toContain('| DSRL-NA | 31.0 | 97.0 | 97.0 | 0 |');
