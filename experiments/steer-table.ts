@@ -165,7 +165,8 @@ export function planRuns(o: ExperimentOptions): PlannedRun[] {
  * one thread is about as fast as two (sgemm 256 x 512 x 512: 1.40 vs 1.36 ms on the 2-core dev box), so on a
  * 2-core machine two runs at one thread each give about twice the throughput of one run at two threads, and
  * oversubscribed threads only slow everyone down. Results do not depend on the thread count (OpenBLAS splits
- * the output, not the sums; checked bit for bit). An OPENBLAS_NUM_THREADS set by the user wins.
+ * the output, not the sums; checked bit for bit). An OPENBLAS_NUM_THREADS set by the user wins: set it to 1 when
+ * two drivers run side by side (each counts only its own jobs).
  */
 function childEnv(jobs: number): NodeJS.ProcessEnv {
   return { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? String(Math.max(1, Math.floor(cpus().length / jobs))) };
