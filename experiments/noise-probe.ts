@@ -4,7 +4,7 @@
  * normals, uniform and corner draws within a bound, and fixed random vectors (the same w at every chunk: what
  * a noise actor whose output barely moves with the observation feeds it, e.g. a randomly initialized one).
  *
- *   npx tsx experiments/noise-probe.ts --policy models/lift --env Lift-v0 [--episodes 40] [--seed 3] [--fixed 4]
+ *   npx tsx experiments/noise-probe.ts --policy models/lift --env Lift-v0 [--episodes 40] [--seed 3] [--fixed 4] [--split-dim 6]
  *
  * Prints one line per law: success rate (where the env reports it) and mean return.
  */
@@ -30,7 +30,12 @@ function lawActor(dim: number, draw: Draw): EvalActor {
   };
 }
 
-export function noiseLaws(dim: number, fixed: number): Array<[string, EvalActor]> {
+/**
+ * `splitDim`: an action dimension (e.g. 6, a manipulation task's gripper command); each fixed vector is then
+ * also tried with that dimension's entries drawn fresh at every chunk (the rest fixed), and the other way
+ * round, to see which part of a fixed w does the harm. w is laid out [chunk step][action dim].
+ */
+export function noiseLaws(dim: number, fixed: number, actDim = dim, splitDim?: number): Array<[string, EvalActor]> {
   const scaled =
     (s: number): Draw =>
     (rng, o) => {
@@ -50,6 +55,15 @@ export function noiseLaws(dim: number, fixed: number): Array<[string, EvalActor]
   for (let k = 0; k < fixed; k++) {
     const w = Rng.fromSeed(1000 + k).fillNormal(new Float32Array(dim));
     laws.push([`fixed w #${k} ~ N(0, I), same at every chunk`, lawActor(dim, (_rng, o) => o.set(w))]);
+    if (splitDim === undefined) continue;
+    const mixed =
+      (freshInSplit: boolean): Draw =>
+      (rng, o) => {
+        rng.fillNormal(o);
+        for (let i = 0; i < dim; i++) if ((i % actDim === splitDim) !== freshInSplit) o[i] = w[i];
+      };
+    laws.push([`  #${k} fixed, dim ${splitDim} fresh`, lawActor(dim, mixed(true))]);
+    laws.push([`  #${k} fresh, dim ${splitDim} fixed`, lawActor(dim, mixed(false))]);
   }
   return laws;
 }
@@ -61,6 +75,8 @@ async function main(argv: string[]): Promise<void> {
     .option('--episodes <n>', 'episodes per law', '40')
     .option('--seed <n>', 'evaluation seed', '3')
     .option('--fixed <n>', 'fixed random noise vectors to try', '4')
+    .option('--fixed-only', 'only the fixed vectors (and their splits), not the laws before them')
+    .option('--split-dim <i>', 'also try each fixed vector with this action dimension drawn fresh, and only it fixed')
     .parse(argv)
     .opts();
   const policy = await loadPolicyForEnv(o.policy, o.env);
@@ -68,7 +84,11 @@ async function main(argv: string[]): Promise<void> {
   // M only declares the noise space; the laws' draws pass through unclipped (the widest here is 1.5).
   const env = new NoiseActionVectorEnv(inner, policy, 10);
   try {
-    for (const [name, actor] of noiseLaws(policy.chunk * policy.actDim, Number(o.fixed))) {
+    const split = o.splitDim === undefined ? undefined : Number(o.splitDim);
+    if (split !== undefined && !(Number.isInteger(split) && split >= 0 && split < policy.actDim))
+      throw new Error(`--split-dim must be an action dimension in [0, ${policy.actDim - 1}], got ${o.splitDim}`);
+    const laws = noiseLaws(policy.chunk * policy.actDim, Number(o.fixed), policy.actDim, split);
+    for (const [name, actor] of o.fixedOnly ? laws.filter(([n]) => n.startsWith('fixed') || n.startsWith('  #')) : laws) {
       const r = await evaluate(actor, env, { episodes: Number(o.episodes), seed: Number(o.seed) });
       const success = r.successRate === undefined ? '' : `success ${(100 * r.successRate).toFixed(1)}%, `;
       console.log(`${name.padEnd(44)} ${success}return ${r.mean.toFixed(1)} ± ${r.std.toFixed(1)}`);
