@@ -35,7 +35,7 @@ function lawActor(dim: number, draw: Draw): EvalActor {
  * also tried with that dimension's entries drawn fresh at every chunk (the rest fixed), and the other way
  * round, to see which part of a fixed w does the harm. w is laid out [chunk step][action dim].
  */
-export function noiseLaws(dim: number, fixed: number, actDim = dim, splitDim?: number): Array<[string, EvalActor]> {
+export function noiseLaws(dim: number, fixed: number, actDim = dim, splitDim?: number, fixedScale = 1): Array<[string, EvalActor]> {
   const scaled =
     (s: number): Draw =>
     (rng, o) => {
@@ -54,7 +54,9 @@ export function noiseLaws(dim: number, fixed: number, actDim = dim, splitDim?: n
   ];
   for (let k = 0; k < fixed; k++) {
     const w = Rng.fromSeed(1000 + k).fillNormal(new Float32Array(dim));
-    laws.push([`fixed w #${k} ~ N(0, I), same at every chunk`, lawActor(dim, (_rng, o) => o.set(w))]);
+    for (let i = 0; i < dim; i++) w[i] *= fixedScale;
+    const law = fixedScale === 1 ? 'N(0, I)' : `${fixedScale} N(0, I)`;
+    laws.push([`fixed w #${k} ~ ${law}, same at every chunk`, lawActor(dim, (_rng, o) => o.set(w))]);
     if (splitDim === undefined) continue;
     const mixed =
       (freshInSplit: boolean): Draw =>
@@ -75,6 +77,7 @@ async function main(argv: string[]): Promise<void> {
     .option('--episodes <n>', 'episodes per law', '40')
     .option('--seed <n>', 'evaluation seed', '3')
     .option('--fixed <n>', 'fixed random noise vectors to try', '4')
+    .option('--fixed-scale <s>', 'scale of the fixed vectors (what an actor bounded by M = s or so can feed)', '1')
     .option('--fixed-only', 'only the fixed vectors (and their splits), not the laws before them')
     .option('--split-dim <i>', 'also try each fixed vector with this action dimension drawn fresh, and only it fixed')
     .parse(argv)
@@ -87,7 +90,9 @@ async function main(argv: string[]): Promise<void> {
     const split = o.splitDim === undefined ? undefined : Number(o.splitDim);
     if (split !== undefined && !(Number.isInteger(split) && split >= 0 && split < policy.actDim))
       throw new Error(`--split-dim must be an action dimension in [0, ${policy.actDim - 1}], got ${o.splitDim}`);
-    const laws = noiseLaws(policy.chunk * policy.actDim, Number(o.fixed), policy.actDim, split);
+    const scale = Number(o.fixedScale);
+    if (!(scale > 0)) throw new Error(`--fixed-scale must be a positive number, got ${o.fixedScale}`);
+    const laws = noiseLaws(policy.chunk * policy.actDim, Number(o.fixed), policy.actDim, split, scale);
     for (const [name, actor] of o.fixedOnly ? laws.filter(([n]) => n.startsWith('fixed') || n.startsWith('  #')) : laws) {
       const r = await evaluate(actor, env, { episodes: Number(o.episodes), seed: Number(o.seed) });
       const success = r.successRate === undefined ? '' : `success ${(100 * r.successRate).toFixed(1)}%, `;
