@@ -26,7 +26,7 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/servers/slow-policy-server.ts'
 
 interface ChildStats {
   rss: number;
-  stats?: { clients: number; bytesInFlight: number; closedBy: Record<string, number>; queued: number };
+  stats?: { clients: number; bytesInFlight: number; closedBy: Record<string, number>; queued: number; pausedForBytes: number };
   answered: number;
   refused: number;
 }
@@ -147,8 +147,10 @@ describe('policy server under a flooding client', () => {
       client.close();
     }
     const s = await server.stats();
-    // The per-connection queue limit engaged: part of the flood was refused as busy rather than queued.
-    expect(s.refused).toBeGreaterThan(0);
+    // A flood limit engaged: part of the flood was refused as busy (the per-connection queue), or the flooding
+    // connection was no longer read while its bytes were over the in-flight bound. Which one engages first
+    // depends on how fast the server decodes (a loaded machine: refusals; a quiet one: often only the pause).
+    expect(s.refused + (s.stats?.pausedForBytes ?? 0)).toBeGreaterThan(0);
   }, 20_000);
 });
 
