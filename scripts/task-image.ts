@@ -20,25 +20,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
 import { loadDiffusionPolicy } from '../src/policies/diffusion/checkpoint-io.ts';
 import { decodeEpisode, frameCount } from '../src/run/episode-format.ts';
 import { runEpisodeFile } from '../src/run/episode-record.ts';
 import { evaluateBasePolicy, evaluateRun } from '../src/run/evaluate-run.ts';
 import { startViewer } from '../src/web/server.ts';
+import { CHROMIUM, launchChromium } from '../test/helpers/chromium.ts';
 import type {} from '../web/src/viewer-state.ts';
-
-const CHROMIUM = process.env.DSRL_CHROMIUM ?? '/usr/bin/chromium';
-/** As test/web-viewer.test.ts: no sandbox as root, software GL, no background traffic. */
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const { values } = parseArgs({
   options: {
@@ -89,12 +77,7 @@ try {
   const dist = join(tmp, 'dist');
   await vite.build({ configFile: fileURLToPath(new URL('../web/vite.config.ts', import.meta.url)), logLevel: 'silent', build: { outDir: dist } });
   const server = await startViewer({ runs: [run], distDir: dist, port: 0 });
-  const browser = await chromium.launchPersistentContext(join(tmp, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 990, height: 760 },
-  });
+  const browser = await launchChromium(join(tmp, 'profile'), { width: 990, height: 760 });
   try {
     const page = await browser.newPage();
     const errors: string[] = [];

@@ -1,4 +1,4 @@
-/** Debian's Chromium for the browser tests (playwright-core drives it; .ci/run installs it). */
+/** Debian's Chromium for the browser tests and scripts/task-image.ts (playwright-core drives it; .ci/run installs it). */
 import { existsSync } from 'node:fs';
 import { chromium, type BrowserContext } from 'playwright-core';
 
