@@ -30,19 +30,32 @@ function lawActor(dim: number, draw: Draw): EvalActor {
   };
 }
 
-/**
- * `splitDim`: an action dimension (e.g. 6, a manipulation task's gripper command); each fixed vector is then
- * also tried with that dimension's entries drawn fresh at every chunk (the rest fixed), and the other way
- * round, to see which part of a fixed w does the harm. w is laid out [chunk step][action dim].
- */
-export function noiseLaws(dim: number, fixed: number, actDim = dim, splitDim?: number, fixedScale = 1): Array<[string, EvalActor]> {
+export interface LawOptions {
+  /** How many fixed random vectors to try. */
+  fixed: number;
+  /** Their scale (1: N(0, I)). */
+  fixedScale?: number;
+  /** Only the fixed vectors (and their splits), not the fresh laws. */
+  fixedOnly?: boolean;
+  /** Action dims per chunk step: w is laid out [chunk step][action dim] (default: dim, one step). */
+  actDim?: number;
+  /**
+   * An action dimension (e.g. 6, a manipulation task's gripper command); each fixed vector is then also tried
+   * with that dimension's entries drawn fresh at every chunk (the rest fixed), and the other way round, to see
+   * which part of a fixed w does the harm.
+   */
+  splitDim?: number;
+}
+
+export function noiseLaws(dim: number, opts: LawOptions): Array<[string, EvalActor]> {
+  const { fixed, fixedScale = 1, fixedOnly = false, actDim = dim, splitDim } = opts;
   const scaled =
     (s: number): Draw =>
     (rng, o) => {
       rng.fillNormal(o);
       for (let i = 0; i < o.length; i++) o[i] *= s;
     };
-  const laws: Array<[string, EvalActor]> = [
+  const fresh: Array<[string, EvalActor]> = [
     ['N(0, I)', lawActor(dim, (rng, o) => rng.fillNormal(o))],
     ['w = 0', lawActor(dim, (_rng, o) => o.fill(0))],
     ['0.3 N(0, I)', lawActor(dim, scaled(0.3))],
@@ -52,6 +65,7 @@ export function noiseLaws(dim: number, fixed: number, actDim = dim, splitDim?: n
     ['random corners of [-1, 1]', lawActor(dim, (rng, o) => o.forEach((_, i) => (o[i] = rng.uniform() < 0.5 ? -1 : 1)))],
     ['random corners of [-1.5, 1.5]', lawActor(dim, (rng, o) => o.forEach((_, i) => (o[i] = rng.uniform() < 0.5 ? -1.5 : 1.5)))],
   ];
+  const laws = fixedOnly ? [] : fresh;
   for (let k = 0; k < fixed; k++) {
     const w = Rng.fromSeed(1000 + k).fillNormal(new Float32Array(dim));
     for (let i = 0; i < dim; i++) w[i] *= fixedScale;
@@ -92,8 +106,14 @@ async function main(argv: string[]): Promise<void> {
       throw new Error(`--split-dim must be an action dimension in [0, ${policy.actDim - 1}], got ${o.splitDim}`);
     const scale = Number(o.fixedScale);
     if (!(scale > 0)) throw new Error(`--fixed-scale must be a positive number, got ${o.fixedScale}`);
-    const laws = noiseLaws(policy.chunk * policy.actDim, Number(o.fixed), policy.actDim, split, scale);
-    for (const [name, actor] of o.fixedOnly ? laws.filter(([n]) => n.startsWith('fixed') || n.startsWith('  #')) : laws) {
+    const laws = noiseLaws(policy.chunk * policy.actDim, {
+      fixed: Number(o.fixed),
+      fixedScale: scale,
+      fixedOnly: o.fixedOnly === true,
+      actDim: policy.actDim,
+      splitDim: split,
+    });
+    for (const [name, actor] of laws) {
       const r = await evaluate(actor, env, { episodes: Number(o.episodes), seed: Number(o.seed) });
       const success = r.successRate === undefined ? '' : `success ${(100 * r.successRate).toFixed(1)}%, `;
       console.log(`${name.padEnd(44)} ${success}return ${r.mean.toFixed(1)} ± ${r.std.toFixed(1)}`);

@@ -5,7 +5,7 @@ import { Rng } from '../src/core/rng.ts';
 describe('noise-probe laws', () => {
   it('a split law keeps the fixed vector everywhere but the chosen action dimension, or only there', () => {
     // 2 chunk steps x 4 action dims; dimension 3 is split off.
-    const laws = new Map(noiseLaws(8, 1, 4, 3, 0.5));
+    const laws = new Map(noiseLaws(8, { fixed: 1, fixedScale: 0.5, actDim: 4, splitDim: 3 }));
     const draw = (name: string) => {
       const act = laws.get(name);
       if (!act) throw new Error(`no law "${name}" in ${[...laws.keys()].join(', ')}`);
@@ -20,5 +20,6 @@ describe('noise-probe laws', () => {
       expect(freshSplit[i] === fixed[i]).toBe(!inSplit);
       expect(fixedSplit[i] === fixed[i]).toBe(inSplit);
     }
+    expect([...new Map(noiseLaws(8, { fixed: 1, fixedOnly: true })).keys()]).toEqual(['fixed w #0 ~ N(0, I), same at every chunk']);
   });
 });
