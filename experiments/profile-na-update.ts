@@ -4,7 +4,7 @@
  * 4 envs; base policy = DPPO's Hopper network (obs 11, act 3, Ta 4, T 20, DDIM 5, "3 x 512" residual MLP, which
  * is one residual block of 512: see bench/policy.ts), random weights (the cost does not depend on them).
  *
- *   npx tsx experiments/profile-na-update.ts [--seconds 3]
+ *   npx tsx experiments/profile-na-update.ts [--seconds 3] [--precision fp32|bf16]
  *
  * Reports per-call times (median over windows, the machine may be shared) of the base policy at batch 256, one
  * update without and with distillation, the env step, and the cost of one vector step (4 envs x chunk 4 = up to
@@ -23,6 +23,9 @@ import { makeChunkedVectorEnv } from '../src/envs/registry.ts';
 
 const argSeconds = process.argv.indexOf('--seconds');
 const seconds = argSeconds > 0 ? Number(process.argv[argSeconds + 1]) : 3;
+const argPrecision = process.argv.indexOf('--precision');
+const precision = argPrecision > 0 ? process.argv[argPrecision + 1] : 'fp32';
+if (precision !== 'fp32' && precision !== 'bf16') throw new Error(`--precision must be fp32 or bf16, got ${precision}`);
 const spec: DiffusionPolicySpec = { obsDim: 11, actDim: 3, chunk: 4, denoisingSteps: 20, ddimSteps: 5, timeDim: 16, width: 512, depth: 1 };
 const chunkDim = spec.chunk * spec.actDim;
 const BATCH = 256;
@@ -91,6 +94,7 @@ const diffusion = new DiffusionPolicy({
   actionHigh: [1, 1, 1],
   weights: createDiffusionNetwork(spec, Rng.fromSeed(1)).values,
 });
+const precisionInUse = diffusion.usePrecision(precision);
 const base = new TimedPolicy(diffusion);
 const cfg = dsrlNaDefaults(spec.obsDim, chunkDim, { actionMagnitude: 1.5 });
 const agent = new DsrlNA(cfg, base, rng.split(), BATCH);
@@ -113,7 +117,7 @@ console.log(
     .join(',')}`,
 );
 console.log(
-  `base policy: ${diffusion.network.size} parameters; DSRL-NA: actor/critics ${cfg.actorHidden.join('x')}, batch ${BATCH}, utd ${cfg.utd}, ${cfg.distillSteps} distill steps per ${cfg.utd} updates`,
+  `base policy: ${diffusion.network.size} parameters, ${precisionInUse}; DSRL-NA: actor/critics ${cfg.actorHidden.join('x')}, batch ${BATCH}, utd ${cfg.utd}, ${cfg.distillSteps} distill steps per ${cfg.utd} updates`,
 );
 
 const obs256 = rng.fillNormal(new Float32Array(BATCH * spec.obsDim));

@@ -12,6 +12,8 @@
 // micro-kernel keeps a 12 x 32 fp32 tile in 24 registers, as gemm.c's AVX-512 kernel does.
 #include "bf16.h"
 
+#include "gemm.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,30 +132,48 @@ BF16_TARGET static inline __attribute__((always_inline)) void tile(const int R, 
   }
 }
 
-BF16_TARGET static void gemm_bf16(int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* Ab, int64_t Kp,
-                                  const uint16_t* Wp, float beta, float* C, int64_t ldc) {
-  const int64_t P = kpairs(K);
-  // Panels outer: one panel of W (P x 128 B, 32 KiB at K = 512) stays in L1 while all rows pass over it.
-  for (int64_t q = 0; q < panels(N); q++) {
-    const int64_t n = N - q * NR < NR ? N - q * NR : NR;
-    const uint16_t* Bp = Wp + q * P * NR * 2;
-    for (int64_t i0 = 0; i0 < M;) {
-      // 12-row tiles, and 4- or 1-row ones for the rest (batch 1 would waste 11 of 12 rows of a 12-row tile).
-      const int64_t left = M - i0;
-      const int R = left >= 5 ? MR : left >= 2 ? 4 : 1;
-      const int64_t m = left < R ? left : R;
-      const uint16_t* rows[MR];
-      for (int i = 0; i < R; i++) rows[i] = Ab + (i0 + (i < m ? i : 0)) * Kp;
-      float* Ct = C + i0 * ldc + q * NR;
-      if (R == MR)
-        tile(MR, rows, Bp, P, Ct, ldc, m, n, alpha, beta);
-      else if (R == 4)
-        tile(4, rows, Bp, P, Ct, ldc, m, n, alpha, beta);
-      else
-        tile(1, rows, Bp, P, Ct, ldc, m, n, alpha, beta);
-      i0 += m;
-    }
+typedef struct {
+  int64_t M, N, P, Kp, ldc;
+  float alpha, beta;
+  const uint16_t *Ab, *Wp;
+  float* C;
+} bf16_job_t;
+
+// Panel q of W against every row of A: one pool task. Panels outer: a panel (P x 128 B, 32 KiB at K = 512) stays
+// in L1 while all rows pass over it. Each output element is computed by one task whatever the thread count, so
+// the floats do not depend on it.
+BF16_TARGET static void panel_task(void* ctx, int64_t q) {
+  const bf16_job_t* J = (const bf16_job_t*)ctx;
+  const int64_t n = J->N - q * NR < NR ? J->N - q * NR : NR;
+  const uint16_t* Bp = J->Wp + q * J->P * NR * 2;
+  for (int64_t i0 = 0; i0 < J->M;) {
+    // 12-row tiles, and 4- or 1-row ones for the rest (batch 1 would waste 11 of 12 rows of a 12-row tile).
+    const int64_t left = J->M - i0;
+    const int R = left >= 5 ? MR : left >= 2 ? 4 : 1;
+    const int64_t m = left < R ? left : R;
+    const uint16_t* rows[MR];
+    for (int i = 0; i < R; i++) rows[i] = J->Ab + (i0 + (i < m ? i : 0)) * J->Kp;
+    float* Ct = J->C + i0 * J->ldc + q * NR;
+    if (R == MR)
+      tile(MR, rows, Bp, J->P, Ct, J->ldc, m, n, J->alpha, J->beta);
+    else if (R == 4)
+      tile(4, rows, Bp, J->P, Ct, J->ldc, m, n, J->alpha, J->beta);
+    else
+      tile(1, rows, Bp, J->P, Ct, J->ldc, m, n, J->alpha, J->beta);
+    i0 += m;
   }
+}
+
+// Panels run on gemm.c's thread pool when the product is large enough to pay for waking a worker (the SGEMM's
+// threshold, DSRL_MT_MIN).
+static void gemm_bf16(int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* Ab, int64_t Kp, const uint16_t* Wp,
+                      float beta, float* C, int64_t ldc) {
+  bf16_job_t J = {M, N, kpairs(K), Kp, ldc, alpha, beta, Ab, Wp, C};
+  const int threads = (double)M * N * K < DSRL_MT_MIN ? 1 : dsrl_sgemm_threads(0);
+  if (threads == 1)
+    for (int64_t q = 0; q < panels(N); q++) panel_task(&J, q);
+  else
+    dsrl_parallel_for(panels(N), threads, panel_task, &J);
 }
 #endif
 

@@ -264,6 +264,8 @@ typedef struct {
   _Atomic int* astate; // PACK_* per A block, then per B block
   _Atomic int* bstate;
   _Atomic int64_t next;  // the next unclaimed tile
+  void (*task)(void* ctx, int64_t t);  // set: a parallel-for job (dsrl_parallel_for), tiles are task(ctx, t)
+  void* ctx;
 } job_t;
 
 // Private packing buffers of one thread (one KC slice of one A block and one B block), for blocks it finds
@@ -370,7 +372,10 @@ static void run_tiles(job_t* J, workspace_t* ws) {
   for (;;) {
     const int64_t t = atomic_fetch_add_explicit(&J->next, 1, memory_order_relaxed);
     if (t >= J->tiles) return;
-    run_tile(J, ws, t);
+    if (J->task)
+      J->task(J->ctx, t);
+    else
+      run_tile(J, ws, t);
   }
 }
 
@@ -475,8 +480,8 @@ __attribute__((target("avx512f"))) static void small_m_avx512(const problem_t* P
 // Thread pool: workers are started once (on the first product that wants them) and live until the addon is
 // unloaded. Between products a worker spins briefly, then sleeps on a condition variable; the calling thread
 // always works too, and the pool serves one calling thread at a time (a second JS thread that finds it busy
-// runs its product alone, with the same results). Products of fewer than 8 M multiply-adds (~100 us on one
-// core) run on the calling thread only: waking a worker costs a few microseconds.
+// runs its product alone, with the same results). Products of fewer than DSRL_MT_MIN multiply-adds run on the
+// calling thread only (gemm.h says why 3 M).
 
 static int n_threads = 0;
 
@@ -653,6 +658,21 @@ int dsrl_sgemm_pool_workers(void) {
   return n;
 }
 
+void dsrl_parallel_for(int64_t n, int threads, void (*task)(void* ctx, int64_t t), void* ctx) {
+  if (n <= 0) return;
+  job_t J = {0};
+  J.tiles = n;
+  J.task = task;
+  J.ctx = ctx;
+  atomic_init(&J.next, 0);
+  if (threads > dsrl_sgemm_threads(0)) threads = dsrl_sgemm_threads(0);
+  if (threads > n) threads = (int)n;
+  if (threads < 1) threads = 1;
+  // A task never touches the packing workspaces, so the calling thread needs none of its own.
+  workspace_t none = {NULL, NULL};
+  pool_run(&J, &none, threads - 1);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 
 static int run_small(const problem_t* P) {
@@ -714,8 +734,10 @@ static int run_job(const problem_t* P, const float* Bpre) {
   for (int64_t i = 0; i < J.mblocks; i++) atomic_init(&J.astate[i], PACK_NONE);
   for (int64_t i = 0; i < J.nblocks; i++) atomic_init(&J.bstate[i], Bpre ? PACK_READY : PACK_NONE);
   atomic_init(&J.next, 0);
+  J.task = NULL;
+  J.ctx = NULL;
   int threads = dsrl_sgemm_threads(0);
-  if ((double)M * N * K < 8e6) threads = 1;
+  if ((double)M * N * K < DSRL_MT_MIN) threads = 1;
   if (threads > J.tiles) threads = (int)J.tiles;
   pool_run(&J, &caller.ws, threads - 1);
   return 0;

@@ -8,7 +8,7 @@ import { Rng } from '../src/core/rng.ts';
 import { getBackend, setBackend } from '../src/nn/backend.ts';
 import { Bf16Backend, bf16Available } from '../src/nn/bf16.ts';
 import { mlp } from '../src/nn/mlp.ts';
-import { nativeBf16 } from '../src/nn/native-loader.ts';
+import { nativeBf16, nativeThreads } from '../src/nn/native-loader.ts';
 
 const fp32 = getBackend();
 afterAll(() => setBackend(fp32));
@@ -75,6 +75,29 @@ describe.runIf(bf16Available())('bf16 products', () => {
           if (!(Math.abs(got - ref) <= bound)) expect.fail(`C[${i},${j}] = ${got}, reference ${ref}, bound ${bound}`);
         }
       }
+    }
+  });
+
+  it('a product large enough for the thread pool gives the same floats for 1, 2 and 3 threads', () => {
+    // 300 x 100 x 130 = 3.9 M multiply-adds, over native/gemm.h's DSRL_MT_MIN (3 M): the 4 panels of 32 columns
+    // (the last one partial) are split over the pool; each is computed whole by one thread, so no tolerance.
+    const [M, N, K] = [300, 100, 130];
+    const rng = Rng.fromSeed(7);
+    const A = rng.fillNormal(new Float32Array(M * K)) as Float32Array;
+    const Wp = k.packBf16(rng.fillNormal(new Float32Array(N * K)) as Float32Array, N, K, K);
+    const threads0 = nativeThreads();
+    try {
+      const results = [1, 2, 3].map((t) => {
+        nativeThreads(t);
+        const C = new Float32Array(M * N);
+        k.gemmBf16(M, N, K, 1, A, K, Wp, 0, C, N);
+        return C;
+      });
+      expect(results[1]).toEqual(results[0]);
+      expect(results[2]).toEqual(results[0]);
+      expect(results[0].every(Number.isFinite)).toBe(true);
+    } finally {
+      nativeThreads(threads0);
     }
   });
 
