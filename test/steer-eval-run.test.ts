@@ -64,6 +64,12 @@ describe('evaluateRun (dsrl eval --run)', () => {
       const fresh = await evaluateRun({ run: run.dir, agent: 'best', episodes: 9, seed: 3, parallel: 4 }, policy, reachEnvs);
       expect(fresh.returns).toHaveLength(9);
       expect(fresh.returns).not.toEqual(best.returns.slice(0, 9));
+      // Sampled actions (--stochastic): each episode draws from its own stream, so the episodes do not depend on
+      // how many run side by side either (same BLAS tolerance as above), and they differ from the mean's.
+      const sampled = await evaluateRun({ ...same, agent: 'best', stochastic: true }, policy, reachEnvs);
+      const sampledNarrow = await evaluateRun({ ...same, agent: 'best', stochastic: true, parallel: 2 }, policy, reachEnvs);
+      sampledNarrow.returns.forEach((r, i) => expect(r).toBeCloseTo(sampled.returns[i], 4));
+      expect(sampled.returns.some((r, i) => Math.abs(r - best.returns[i]) > 1e-3)).toBe(true);
     });
   }
 
@@ -150,6 +156,9 @@ describe('evaluateRun (dsrl eval --run)', () => {
     await expect(cli('--run', run.dir, '--env', 'Walker2d-v5')).rejects.toThrow(/--env does not apply with --run/);
     await expect(cli('--run', run.dir, '--agent', 'first')).rejects.toThrow(/--agent must be best or last, got "first"/);
     await expect(cli('--episodes', '2')).rejects.toThrow(/give --policy <checkpoint folder>, or --run <run folder>/);
+    await expect(cli('--policy', 'models/hopper', '--stochastic')).rejects.toThrow(/--stochastic applies to a run's agent: give --run/);
+    const [sampled] = await cli('--run', run.dir, '--episodes', '2', '--parallel', '2', '--seed', '10000', '--stochastic');
+    expect(sampled).toMatch(/^eval .*: sac best agent \(sampled actions\) \(saved at/);
     // A `dsrl sac` run folder: the same command evaluates its SAC agent on the env alone.
     const sacRun = await trainSac({
       env: 'Hopper-v5',

@@ -181,7 +181,7 @@ export class SAC {
   }
 
   /** Actions for rows of observations: sampled, or the tanh of the mean when deterministic. Returns a reused view. */
-  act(obs: Float32Array, rows: number, deterministic: boolean, rng: Rng = this.rng): Float32Array {
+  act(obs: Float32Array, rows: number, deterministic: boolean, rng: Pick<Rng, 'normal'> = this.rng): Float32Array {
     const out = this.actor.forward(obs, rows);
     this.actHead.sample(out, rows, deterministic ? null : rng);
     return this.actHead.action.subarray(0, rows * this.cfg.actDim);

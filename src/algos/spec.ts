@@ -47,7 +47,8 @@ export interface SteerContext {
 
 /** An agent the harness can train, checkpoint and evaluate, with the actor it saves. */
 export interface SteerAgent {
-  act(obs: Float32Array, rows: number, deterministic: boolean): Float32Array | Promise<Float32Array>;
+  /** Actions for rows of observations; sampled ones draw from `rng` when given (in row order), else the agent's own stream. */
+  act(obs: Float32Array, rows: number, deterministic: boolean, rng?: Pick<Rng, 'normal'>): Float32Array | Promise<Float32Array>;
   update(batch: SampledBatch): Info | Promise<Info>;
   state(): unknown;
   load(state: unknown): void;

@@ -49,6 +49,7 @@ export function registerEval(program: Command): void {
     .option('--policy <spec>', "checkpoint folder (model.safetensors + manifest.json); with --run: the base policy, default the run's own")
     .option('--run <dir>', 'a dsrl steer (or dsrl sac) run folder: evaluate its saved agent (steering its base policy)')
     .option('--agent <which>', 'with --run: best (best training evaluation) or last', 'best')
+    .option('--stochastic', "with --run: sample the agent's actions from its distribution (for DSRL: fresh noise) instead of its mean")
     .option('--env <id>', 'env id, or ws://host:port for a remote env (docs/remote-env.md) (default: the one in the manifest)')
     .option('--episodes <n>', 'episodes to run', intArg('--episodes'), d.episodes)
     .option('--seed <n>', 'seed for env resets and policy noise', intArg('--seed'), d.seed)
@@ -76,6 +77,7 @@ export function registerEval(program: Command): void {
         if (existsSync(o.recordEpisodes) && statSync(o.recordEpisodes).isDirectory())
           cmd.error(`error: --record-episodes ${o.recordEpisodes} is a folder; give a file`);
       }
+      if (o.run === undefined && o.stochastic) cmd.error("error: --stochastic applies to a run's agent: give --run <run folder>");
       if (o.run !== undefined) {
         for (const flag of ['env', 'record', 'raw', 'noise'] as const) {
           if (cmd.getOptionValueSource(flag) === 'cli') cmd.error(`error: --${flag} does not apply with --run (the run's config.json says the env)`);
@@ -105,6 +107,8 @@ export interface RunEvalOptions {
   seed: number;
   parallel: number;
   recordEpisodes?: string;
+  /** Sampled actions instead of the agent's mean. */
+  stochastic?: boolean;
 }
 
 /** `dsrl eval --run`: a run's saved agent (a steer run's, on its base policy, or a `dsrl sac` run's), on fresh episodes. */
@@ -117,6 +121,7 @@ export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string
     seed: opts.seed,
     parallel: opts.parallel,
     recordEpisodes: opts.recordEpisodes,
+    stochastic: opts.stochastic === true,
   };
   const started = performance.now();
   const { evaluateRun, isSacRun } = await import('../run/evaluate-run.ts');
@@ -136,7 +141,7 @@ export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string
       ? ''
       : ` (saved at ${res.trainedSteps} env steps${res.trainedEval === null ? '' : `, training eval ${res.trainedEval.toFixed(1)}`})`;
   log(
-    `eval ${opts.run}: ${res.algo} ${opts.agent} agent${trained} on ${res.env}, ${res.returns.length} episodes (seed ${opts.seed}): ` +
+    `eval ${opts.run}: ${res.algo} ${opts.agent} agent${opts.stochastic ? ' (sampled actions)' : ''}${trained} on ${res.env}, ${res.returns.length} episodes (seed ${opts.seed}): ` +
       `${successText(res)}return ${res.mean.toFixed(1)} ± ${res.std.toFixed(1)} (min ${Math.min(...res.returns).toFixed(1)}, max ${Math.max(...res.returns).toFixed(1)}), ` +
       `length ${lengthMean.toFixed(1)}; ${seconds.toFixed(1)} s`,
   );

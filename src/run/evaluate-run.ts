@@ -14,7 +14,7 @@ import { readSafetensors } from '../node/safetensors-io.ts';
 import { loadModelTensors } from '../nn/safetensors.ts';
 import type { NoisePolicy } from '../policies/policy.ts';
 import { evaluateRecording } from './episode-record.ts';
-import { deterministicActor, evaluate, gaussianNoiseActor, zeroNoiseActor, type EpisodeStats, type EvalActor } from './evaluate.ts';
+import { deterministicActor, evaluate, gaussianNoiseActor, stochasticActor, zeroNoiseActor, type EpisodeStats, type EvalActor } from './evaluate.ts';
 
 /** The initial noise a base policy is evaluated with: N(0, I) draws (how it was trained) or all zeros. */
 export type BaseNoise = 'normal' | 'zero';
@@ -35,6 +35,8 @@ export interface EvaluateRunInput {
   parallel: number;
   /** Also record the first episode into this file for the viewer (episode-record.ts). */
   recordEpisodes?: string;
+  /** Sample the agent's actions from its distribution instead of taking its mean (deterministic, the default). */
+  stochastic?: boolean;
 }
 
 export interface EvaluateRunResult extends EpisodeStats {
@@ -98,7 +100,8 @@ export async function evaluateRun(
     try {
       const { sac, manifest } = loadSacCheckpoint(dir, { obsDim: env.singleObservationSpace.size, actDim: env.singleActionSpace.size });
       const meta = { env: cfg.env, label: 'SAC', trainedSteps: manifest.step };
-      const res = await evaluateMaybeRecording(deterministicActor(sac), env, input, input.recordEpisodes, meta);
+      const actor = input.stochastic ? stochasticActor(sac, env.singleActionSpace.size) : deterministicActor(sac);
+      const res = await evaluateMaybeRecording(actor, env, input, input.recordEpisodes, meta);
       return { ...res, run, agent: input.agent, algo: 'scratch', env: cfg.env, trainedSteps: manifest.step, trainedEval: manifest.evalReturn };
     } finally {
       await env.close();
@@ -119,7 +122,9 @@ export async function evaluateRun(
       loadModelTensors(parts.agent.actor, tensors, file);
       const num = (v: string | undefined) => (v === undefined || !Number.isFinite(Number(v)) ? null : Number(v));
       const meta = { env: cfg.env, label: spec.label, trainedSteps: num(metadata.step) };
-      const res = await evaluateMaybeRecording(deterministicActor(parts.agent), parts.evalEnv, input, input.recordEpisodes, meta);
+      const agent = parts.agent;
+      const actor = input.stochastic ? stochasticActor(agent, parts.evalEnv.singleActionSpace.size) : deterministicActor(agent);
+      const res = await evaluateMaybeRecording(actor, parts.evalEnv, input, input.recordEpisodes, meta);
       return {
         ...res,
         run,

@@ -41,6 +41,25 @@ export function deterministicActor(agent: {
   return { act: (obs, rows) => agent.act(obs, rows, true) };
 }
 
+/**
+ * A trained agent's stochastic actor (stable-baselines3's `evaluate_policy(deterministic=False)`): actions sampled
+ * from its distribution, row r's `dim` draws from episode r's stream, so results do not depend on how many
+ * episodes run side by side. For DSRL this feeds the base policy fresh noise from the learned distribution.
+ */
+export function stochasticActor(
+  agent: { act(obs: Float32Array, rows: number, deterministic: boolean, rng: Pick<Rng, 'normal'>): Float32Array | Promise<Float32Array> },
+  dim: number,
+): EvalActor {
+  return {
+    act(obs, rows, rngs) {
+      // The agent draws rows x dim normals in row order (TanhGaussian.sample): hand each row its episode's stream.
+      let drawn = 0;
+      const perRow = { normal: () => rngs[Math.floor(drawn++ / dim)].normal() };
+      return agent.act(obs, rows, false, perRow);
+    },
+  };
+}
+
 /** The base policy's own sampling in a noise-action env: w ~ N(0, I) per row from its episode's stream. */
 export function gaussianNoiseActor(noiseDim: number): EvalActor {
   let out = new Float32Array(0);

@@ -172,8 +172,8 @@ export class DsrlNA {
   }
 
   /** Noise for rows of observations: sampled from pi_w, or its mean when deterministic. */
-  act(obs: Float32Array, rows: number, deterministic: boolean): Float32Array {
-    this.actHead.sample(this.actor.forward(obs, rows), rows, deterministic ? null : this.noiseSource);
+  act(obs: Float32Array, rows: number, deterministic: boolean, rng: Pick<Rng, 'normal'> = this.noiseSource): Float32Array {
+    this.actHead.sample(this.actor.forward(obs, rows), rows, deterministic ? null : rng);
     return this.actHead.action.subarray(0, rows * this.cfg.chunkDim);
   }
 
