@@ -28,11 +28,17 @@
  * agent cannot learn from real actions (`storesRealActions` false: DSRL-SAC's and residual SAC's action
  * is not the robot's), a chunk the operator took over. DSRL-NA keeps those: NoiseActionVectorEnv stores
  * the executed actions the remote env reports (info.executed_actions), and its Q_A is on real actions.
+ *
+ * A takeover from the page (Operator.takeoverAction) replaces the agent's chunk: the teleop action,
+ * repeated for each step, goes to the inner env's step like any chunk (a remote env's safety limits,
+ * watchdog and stop apply to it), and the step reports it as an intervention of all its steps with the
+ * executed actions, exactly as a takeover the robot side reports.
  */
 import type { Info } from '../env.ts';
 import type { Box } from '../spaces.ts';
 import type { VectorEnv, VectorResetOptions, VectorResetResult, VectorStepResult } from '../vector.ts';
 import type { EpisodeEnd, Operator } from './operator.ts';
+import { teleopChunk } from './teleop.ts';
 
 /** The robot behind the env, as the operator needs it (a remote env's connection). */
 export interface OperatorRobot {
@@ -68,6 +74,7 @@ export class OperatorVectorEnv implements VectorEnv {
   private lastObs = new Float32Array(0);
   private window = { steps: 0, interventionSteps: 0 };
   private readonly removeHooks: () => void;
+  private readonly actDim: number;
 
   constructor(
     readonly inner: VectorEnv,
@@ -78,6 +85,10 @@ export class OperatorVectorEnv implements VectorEnv {
     this.singleActionSpace = inner.singleActionSpace;
     this.observationSpace = inner.observationSpace;
     this.actionSpace = inner.actionSpace;
+    const actDim = (this.actDim = inner.singleActionSpace.size / options.chunk);
+    if (!Number.isInteger(actDim))
+      throw new Error(`operator: the env's action has ${inner.singleActionSpace.size} values, not a chunk of ${options.chunk}`);
+    options.operator.setActionSpace(inner.singleActionSpace.low.subarray(0, actDim), inner.singleActionSpace.high.subarray(0, actDim));
     const robot = options.robot;
     if (robot) {
       const removeHalt = options.operator.addHalt((reason) => robot.stop(reason));
@@ -106,10 +117,20 @@ export class OperatorVectorEnv implements VectorEnv {
     await operator.whenClear(owner);
     const early = operator.takeEnd(owner);
     if (early) return this.endWithoutChunk(early);
-    const r = await this.inner.step(actions);
-    const info = r.infos[0];
+    const teleop = operator.takeoverAction();
+    const sent = teleop ? teleopChunk(teleop, this.options.chunk) : actions;
+    const r = await this.inner.step(sent);
+    let info = r.infos[0];
     const steps = typeof info.steps === 'number' ? info.steps : 1;
+    if (teleop) {
+      // The remote env's executed_actions are the rows it sent after its safety limits (or the robot side's own).
+      const ran = info.executed_actions instanceof Float32Array ? info.executed_actions : Float32Array.from(sent);
+      info = { ...info, intervention: true, intervention_steps: steps, executed_actions: ran, intervention_source: 'page' };
+    }
     const interventionSteps = typeof info.intervention_steps === 'number' ? info.intervention_steps : 0;
+    const ran = info.executed_actions;
+    if (ran instanceof Float32Array && steps > 0 && ran.length >= steps * this.actDim)
+      operator.noteAction(ran.subarray((steps - 1) * this.actDim, steps * this.actDim));
     if (this.options.training) {
       this.window.steps += steps;
       this.window.interventionSteps += interventionSteps;

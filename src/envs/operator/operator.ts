@@ -13,8 +13,10 @@
  * in flight finishes) and `estopped` (space or e; every registered halt runs at once, before anything
  * else); `resume` (p again) clears both. The training env and the evaluation env are separate owners:
  * an episode started by one while the other's is running interrupts the other's (it ends as truncated,
- * and the scene is reset first).
+ * and the scene is reset first). A takeover from the page (teleop.ts) replaces the policy's chunks while
+ * it lasts; an emergency stop ends it.
  */
+import { checkTeleopAction, TELEOP_TIMEOUT_MS, type Takeover, type TeleopSpace } from './teleop.ts';
 
 export type Label = 'success' | 'failure';
 export type Phase = 'waiting-reset' | 'running' | 'labelled';
@@ -55,6 +57,19 @@ export interface OperatorStatus {
   /** Training env steps run, and those an operator drove (interventions). */
   steps: number;
   interventionSteps: number;
+  /** Who drives the robot from the page (a takeover), null when the policy does. */
+  takeover: string | null;
+  /** One step's action space for the page's teleop, null until a robot is connected. */
+  actionSpace: TeleopSpace | null;
+  /** The last step action sent to the robot (the page starts a takeover's gripper from it), null before any. */
+  lastAction: number[] | null;
+}
+
+export interface OperatorOptions {
+  /** The clock for takeover ages, in ms (default performance.now). */
+  now?: () => number;
+  /** A takeover ends when its newest action is older than this (default TELEOP_TIMEOUT_MS). */
+  teleopTimeoutMs?: number;
 }
 
 /** How the env should end its episode at this point, if at all. */
@@ -74,9 +89,29 @@ export class Operator {
   private readonly listeners = new Set<(status: OperatorStatus, line: string) => void>();
   /** Pending waits, each rechecked on every change. */
   private waiters: Array<() => boolean> = [];
+  private takeover: Takeover | null = null;
+  private actionSpace: TeleopSpace | null = null;
+  private lastAction: number[] | null = null;
+  private readonly now: () => number;
+  private readonly teleopTimeoutMs: number;
+
+  constructor(options: OperatorOptions = {}) {
+    this.now = options.now ?? (() => performance.now());
+    this.teleopTimeoutMs = options.teleopTimeoutMs ?? TELEOP_TIMEOUT_MS;
+  }
 
   status(): OperatorStatus {
-    return { phase: this.phase, paused: this.paused, estopped: this.estopped, owner: this.owner, label: this.label, ...this.counts };
+    return {
+      phase: this.phase,
+      paused: this.paused,
+      estopped: this.estopped,
+      owner: this.owner,
+      label: this.label,
+      ...this.counts,
+      takeover: this.takeover?.source ?? null,
+      actionSpace: this.actionSpace,
+      lastAction: this.lastAction,
+    };
   }
 
   /** Called with the status and a line saying what changed (for the terminal and the page). */
@@ -107,8 +142,10 @@ export class Operator {
       this.halt(`emergency stop (${source})`);
       this.estopped = true;
       this.counts.estops++;
+      const tookOver = this.takeover !== null;
+      this.takeover = null;
       return this.changed(
-        `EMERGENCY STOP (${source}): robot stopped, training paused; p resumes${this.phase === 'running' ? ', s / f ends the episode' : ''}`,
+        `EMERGENCY STOP (${source}): robot stopped, training paused${tookOver ? ', takeover ended' : ''}; p resumes${this.phase === 'running' ? ', s / f ends the episode' : ''}`,
       );
     }
     if (action === 'toggle-pause') action = this.paused || this.estopped ? 'resume' : 'pause';
@@ -138,6 +175,75 @@ export class Operator {
       default:
         throw new Error(`operator: unknown action ${JSON.stringify(action)} (expected one of ${OPERATOR_ACTIONS.join(', ')})`);
     }
+  }
+
+  // ---- the takeover from the page (teleop.ts) ----
+
+  /**
+   * One teleop message from `source` (a page): an action starts or continues its takeover, null ends it.
+   * Refused (with the reason) while e-stopped, before a robot is connected, while another source's
+   * takeover is fresh, or when the action is malformed or outside the bounds.
+   */
+  teleop(action: unknown, source: string): { accepted: boolean; line: string } {
+    const current = this.freshTakeover();
+    if (action === null) {
+      if (current?.source !== source) return { accepted: true, line: 'no takeover to end' };
+      this.takeover = null;
+      return this.changed(`takeover ended (${source}): the policy drives again`);
+    }
+    if (this.estopped) return { accepted: false, line: 'emergency stop: release it (p) before taking over' };
+    if (!this.actionSpace) return { accepted: false, line: 'no robot connected yet: the action space is not known' };
+    if (current && current.source !== source) return { accepted: false, line: `${current.source} has the takeover` };
+    let checked: number[];
+    try {
+      checked = checkTeleopAction(action, this.actionSpace);
+    } catch (err) {
+      return { accepted: false, line: (err as Error).message };
+    }
+    this.takeover = { source, action: checked, at: this.now() };
+    if (current) return { accepted: true, line: '' };
+    return this.changed(`takeover (${source}): the operator drives the robot from the next chunk; release to hand back`);
+  }
+
+  /** Ends `source`'s takeover, if it has one (its page closed). */
+  endTakeover(source: string, why: string): void {
+    if (this.takeover?.source !== source) return;
+    this.takeover = null;
+    this.changed(`takeover ended (${source}): ${why}`);
+  }
+
+  /** The action a takeover drives now, or null; a takeover past its timeout ends here. */
+  takeoverAction(): number[] | null {
+    return this.freshTakeover()?.action.slice() ?? null;
+  }
+
+  /** The last step action sent to the robot (no status change: the page reads it when a takeover starts). */
+  noteAction(action: ArrayLike<number>): void {
+    this.lastAction = Array.from(action);
+  }
+
+  /** The env's step action space, for the page (every env of the run has the same). */
+  setActionSpace(low: ArrayLike<number>, high: ArrayLike<number>): void {
+    const space = { low: Array.from(low), high: Array.from(high) };
+    if (this.actionSpace) {
+      if (JSON.stringify(space) !== JSON.stringify(this.actionSpace))
+        throw new Error('operator: the envs of one run have different action spaces; one person drives one robot');
+      return;
+    }
+    this.actionSpace = space;
+    this.changed(`robot connected: ${space.low.length}-dimensional action (hold Shift or the gamepad's LB to take over)`);
+  }
+
+  private freshTakeover(): Takeover | null {
+    const t = this.takeover;
+    if (!t) return null;
+    const age = this.now() - t.at;
+    if (age <= this.teleopTimeoutMs) return t;
+    this.takeover = null;
+    this.changed(
+      `takeover ended (${t.source}): no teleop message for ${Math.round(age)} ms (more than ${this.teleopTimeoutMs}); the policy drives again`,
+    );
+    return null;
   }
 
   // ---- the env side (OperatorVectorEnv) ----
