@@ -1,10 +1,14 @@
 /**
  * The operator's web page (served by operator-server.ts): the run's state, one button per action, the
- * same keys as the terminal (s, f, r, p, space or e), and the last lines. Self-contained (no build step,
- * nothing fetched): it opens `ws(s)://<its own host>/ws`, forwarding `?token=` from its own URL, sends
- * `{"type": "command", "action": ...}` and shows each `status` message. It reconnects every second
- * while the server is away, and shows that it is disconnected.
+ * same keys as the terminal (s, f, r, p, space or e), the takeover from the keyboard or a gamepad
+ * (operator-teleop-script.ts), and the last lines. Self-contained (no build step, nothing fetched): it
+ * opens `ws(s)://<its own host>/ws`, forwarding `?token=` from its own URL, sends `{"type": "command",
+ * "action": ...}` and `{"type": "teleop", ...}` and shows each `status` message. It reconnects every
+ * second while the server is away, and shows that it is disconnected. While the takeover is held, only
+ * the e-stop keys are commands (the other letters drive).
  */
+import { TELEOP_MAP_JS, TELEOP_PAGE_JS, TELEOP_PANEL_HTML } from './operator-teleop-script.ts';
+
 export const OPERATOR_PAGE = `<!doctype html>
 <html lang="en">
 <head>
@@ -25,6 +29,10 @@ export const OPERATOR_PAGE = `<!doctype html>
   #counts { color: #aaa; }
   #log { font: 13px monospace; color: #bbb; white-space: pre-wrap; margin-top: 12px; max-height: 40vh; overflow: auto; }
   .estopped { background: #400 !important; }
+  #teleop { border: 2px solid #333; border-radius: 8px; padding: 8px 12px; color: #ccc; }
+  #teleop.driving { border-color: #fc6; background: #321; }
+  #takeover { font-size: 20px; font-weight: 600; }
+  #tvalues { font: 13px monospace; min-height: 16px; } #teleop .help { font-size: 13px; color: #999; }
 </style>
 </head>
 <body>
@@ -39,6 +47,7 @@ export const OPERATOR_PAGE = `<!doctype html>
   <button id="failure" data-action="failure">Failure<kbd>f</kbd></button>
   <button id="pause" data-action="toggle-pause">Pause / resume<kbd>p</kbd></button>
 </div>
+${TELEOP_PANEL_HTML}
 <div id="log"></div>
 <script>
 (() => {
@@ -55,12 +64,20 @@ export const OPERATOR_PAGE = `<!doctype html>
     if (ws && ws.readyState === 1) ws.send(JSON.stringify({ type: 'command', action }));
     else log('not connected: ' + action + ' not sent');
   };
+  const sendTeleop = (action) => {
+    if (!ws || ws.readyState !== 1) return false;
+    ws.send(JSON.stringify({ type: 'teleop', action }));
+    return true;
+  };
+${TELEOP_MAP_JS}
+${TELEOP_PAGE_JS}
   const phases = { 'waiting-reset': 'Reset the scene, then press r', running: 'Running', labelled: 'Labelled: the episode ends' };
   const show = (s) => {
     const running = s.phase === 'running' && s.owner === null ? 'Scene ready: the episode starts next' : (phases[s.phase] || s.phase);
     $('state').textContent = running + (s.owner ? ' (' + s.owner + ' episode)' : '');
     $('flags').textContent = (s.estopped ? 'EMERGENCY STOP - p resumes. ' : '') + (s.paused ? 'PAUSED - p resumes.' : '');
     document.body.classList.toggle('estopped', s.estopped);
+    teleop.status(s);
     const rate = s.steps > 0 ? (100 * s.interventionSteps / s.steps).toFixed(1) + '%' : '-';
     $('counts').textContent = 'episodes ' + s.episodes + ', successes ' + s.successes + ', failures ' + s.failures + ', e-stops ' + s.estops + ', training steps ' + s.steps + ', intervention rate ' + rate;
   };
@@ -71,6 +88,7 @@ export const OPERATOR_PAGE = `<!doctype html>
     ws.onmessage = (ev) => {
       const m = JSON.parse(typeof ev.data === 'string' ? ev.data : new TextDecoder().decode(ev.data));
       if (m.status) show(m.status);
+      if (m.teleop) teleop.refused();
       if (m.line) log(m.line);
     };
     ws.onclose = () => { $('conn').textContent = 'DISCONNECTED (retrying)'; setTimeout(connect, 1000); };
@@ -79,6 +97,7 @@ export const OPERATOR_PAGE = `<!doctype html>
   document.addEventListener('keydown', (ev) => {
     const action = keys[ev.key.toLowerCase()];
     if (!action || ev.repeat || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (action !== 'estop' && (ev.shiftKey || teleop.held())) return; // the takeover's keys
     ev.preventDefault();
     send(action);
   });

@@ -1,8 +1,11 @@
 /**
  * The operator's web page and its WebSocket (docs/operator.md): `GET /` is the page (operator-page.ts),
  * the WebSocket (any path; the page uses /ws) takes `{"type": "command", "action": <OperatorAction>}` and
- * pushes `{"type": "status", "status", "line"}` on connect and on every change. A command is applied in
- * the message handler itself, so an emergency stop reaches the robot's socket in the same event-loop turn.
+ * `{"type": "teleop", "action": [...] | null}` (a takeover, checked by Operator.teleop; a refused one gets
+ * `{"type": "error", "line"}` and a log line) and pushes `{"type": "status", "status", "line"}` on connect
+ * and on every change. A command is applied in the message handler itself, so an emergency stop reaches
+ * the robot's socket in the same event-loop turn. Each connection is its own teleop source ("page N"); its
+ * takeover ends when it closes, and a timer ends a takeover whose page went silent (Operator's timeout).
  *
  * Limits: ws-limits.ts's (connections, bytes, handshake and idle timeouts) with small values, since a
  * command is a few dozen bytes. Access: loopback by default; another address needs a token
@@ -66,18 +69,30 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
     return name !== null && isLoopback(name) ? null : `Host ${JSON.stringify(req.headers.host ?? '')} is not a loopback name`;
   };
   let server: LimitedWsServer | null = null;
+  let connections = 0;
   const frame = (msg: unknown) => encoder.encode(JSON.stringify(msg));
   const reply = (socket: WebSocket, msg: unknown) => server?.send(socket, frame(msg));
 
-  const onMessage = (socket: WebSocket, data: unknown, isBinary: boolean) => {
+  const onMessage = (socket: WebSocket, source: string, data: unknown, isBinary: boolean) => {
     let action: unknown;
+    let type: unknown;
     try {
       const text = isBinary ? '' : String(data);
       const msg = JSON.parse(text) as { type?: unknown; action?: unknown };
-      if (msg?.type !== 'command') throw new Error(`expected {"type": "command", "action": ...}`);
+      type = msg?.type;
+      if (type !== 'command' && type !== 'teleop') throw new Error(`expected {"type": "command" or "teleop", "action": ...}`);
       action = msg.action;
     } catch (err) {
       reply(socket, { type: 'error', line: `operator page: bad message (${(err as Error).message})` });
+      return;
+    }
+    if (type === 'teleop') {
+      const res = operator.teleop(action, source);
+      if (!res.accepted) {
+        const line = `operator page: teleop from ${source} refused: ${res.line}`;
+        log(line);
+        reply(socket, { type: 'error', teleop: true, line });
+      }
       return;
     }
     if (!OPERATOR_ACTIONS.includes(action as OperatorAction)) {
@@ -130,9 +145,13 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
       return null;
     },
     onConnection(socket) {
+      const source = `page ${++connections}`;
       sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('message', (data, isBinary) => onMessage(socket, data, isBinary));
+      socket.on('close', () => {
+        sockets.delete(socket);
+        operator.endTakeover(source, 'its page closed');
+      });
+      socket.on('message', (data, isBinary) => onMessage(socket, source, data, isBinary));
       reply(socket, { type: 'status', status: operator.status(), line: 'connected' });
     },
   });
@@ -140,6 +159,9 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
     const bytes = frame({ type: 'status', status, line });
     for (const s of sockets) server!.send(s, bytes);
   });
+  // Ends a silent page's takeover on the page's display too (no chunk uses a stale action in any case).
+  const expiry = setInterval(() => operator.takeoverAction(), 50);
+  expiry.unref();
   const base = `http://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}/`;
   return {
     url: token ? `${base}?token=${encodeURIComponent(token)}` : base,
@@ -147,6 +169,7 @@ export async function startOperatorServer(options: OperatorServerOptions): Promi
     port: server.port,
     ws: server,
     async close() {
+      clearInterval(expiry);
       removeListener();
       await server!.close();
     },

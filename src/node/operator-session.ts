@@ -63,7 +63,7 @@ export async function startOperatorSession(options: OperatorSessionOptions): Pro
   const terminal: OperatorTerminal | null = terminalOptions ? startOperatorTerminal(operator, terminalOptions) : null;
   log(
     `operator page: ${server.url}${terminal ? '  keys here:' : '  (no terminal keys: stdin is not a terminal)  keys on the page:'} ` +
-      'r = scene reset done, s = success, f = failure, p = pause / resume, space or e = emergency stop',
+      'r = scene reset done, s = success, f = failure, p = pause / resume, space or e = emergency stop; on the page, hold Shift (or a gamepad LB) to take over',
   );
   let made = 0;
   let closed = false;
