@@ -6,12 +6,13 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { NoiseActionVectorEnv } from '../src/algos/dsrl/noise-action-env.ts';
 import { Operator } from '../src/envs/operator/operator.ts';
 import { RemoteVectorEnv } from '../src/envs/remote/remote-vector-env.ts';
 import { TELEOP_MAP_JS } from '../src/node/operator-teleop-script.ts';
 import { startOperatorSession, type OperatorSession } from '../src/node/operator-session.ts';
 import { openWsLink } from '../src/node/remote-env-link.ts';
-import { freePort, pythonProblem, startAdapter, type Adapter } from './helpers/remote-adapter.ts';
+import { freePort, pythonProblem, startAdapter, tinyPolicy, type Adapter } from './helpers/remote-adapter.ts';
 
 const problem = pythonProblem();
 const required = process.env.CI === 'true';
@@ -239,4 +240,31 @@ describe.skipIf(problem !== null && !required)('teleop from the page to the Pyth
       await env.close();
     }
   }, 20_000);
+
+  it("DSRL-NA's env keeps the teleop chunk as the real actions it stores (transitionFields' realActions)", async () => {
+    const adapter = await startAdapter(await freePort(), ['--rate', '0'], 'make_logged');
+    adapters.push(adapter);
+    const chunk = 4;
+    const s = await startOperatorSession({ port: 0, chunk, storesRealActions: true, firstIsTraining: true, terminal: null, log: () => {} });
+    sessions.push(s);
+    const env = await s.maker((n) =>
+      RemoteVectorEnv.connect(adapter.url, n, { open: openWsLink, chunk, timeoutMs: 5000, watchdogMs: 0, log: () => {} }),
+    )(1, chunk);
+    const na = new NoiseActionVectorEnv(env, tinyPolicy(2, 1, chunk), 1.5);
+    const page = await pageSocket(s.server.wsUrl);
+    try {
+      page.send({ type: 'command', action: 'reset-done' });
+      await na.reset({ seed: 1 });
+      page.send({ type: 'teleop', action: [-0.3] });
+      await expect.poll(() => s.operator.status().takeover).toBe('page 1');
+      const r = await na.step(new Float32Array(chunk));
+      const ran = new Array(chunk).fill(Math.fround(-0.3));
+      expect(Array.from(na.lastActions)).toEqual(ran);
+      expect(r.infos[0].discard).toBeUndefined();
+      expect(adapter.lines.filter((l) => l.text.startsWith('action ')).map((l) => Number(l.text.slice(7)))).toEqual(ran);
+    } finally {
+      page.ws.close();
+      await na.close();
+    }
+  });
 });
