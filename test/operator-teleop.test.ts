@@ -197,6 +197,7 @@ describe.skipIf(problem !== null && !required)('teleop from the page to the Pyth
       expect(taken.info).toMatchObject({ intervention: true, intervention_steps: chunk, intervention_source: 'page', steps: chunk });
       expect(Array.from(taken.info.executed_actions as Float32Array)).toEqual(safe);
       expect(taken.info.safety).toMatchObject({ workspace: 4, rate: 1 });
+      expect(s.operator.status().lastAction).toEqual([safe[3]]); // what the page starts a takeover's gripper from
       // An agent that cannot learn from real actions does not store the row; the rate counts the takeover.
       expect(taken.info.discard).toMatch(/takeover/);
       expect(s.metrics()).toEqual({ 'charts/intervention_rate': 0.5 });
