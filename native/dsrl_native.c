@@ -333,6 +333,34 @@ DSRL_CLONES static void bias_act_rows(float* z, const float* B, int64_t rows, in
   }
 }
 
+// Element-wise kernels over many rows (a base policy's 256 x 512 Mish: ~80 us on one core) split their rows over
+// gemm.c's thread pool in blocks of ROW_BLOCK rows. Every row is computed by the same code whatever thread runs it,
+// so the floats do not depend on the thread count; fewer than PAR_ELEMS elements stay on the calling thread.
+enum { ROW_BLOCK = 32, PAR_ELEMS = 1 << 16 };
+
+typedef struct {
+  float *z, *y, *xhat, *rstd;
+  const float *bias, *gamma, *beta;
+  int64_t rows, cols;
+  float eps;
+  int act;
+} rows_job_t;
+
+static void bias_act_task(void* ctx, int64_t t) {
+  const rows_job_t* J = (const rows_job_t*)ctx;
+  const int64_t r0 = t * ROW_BLOCK, n = J->rows - r0 < ROW_BLOCK ? J->rows - r0 : ROW_BLOCK;
+  bias_act_rows(J->z + r0 * J->cols, J->bias, n, J->cols, J->act, J->y + r0 * J->cols);
+}
+
+// Runs task over the row blocks of J, on the pool when the job is large enough.
+static void for_row_blocks(rows_job_t* J, void (*task)(void*, int64_t)) {
+  const int64_t blocks = (J->rows + ROW_BLOCK - 1) / ROW_BLOCK;
+  if (J->rows * J->cols < PAR_ELEMS || dsrl_sgemm_threads(0) == 1)
+    for (int64_t t = 0; t < blocks; t++) task(J, t);
+  else
+    dsrl_parallel_for(blocks, dsrl_sgemm_threads(0), task, J);
+}
+
 // biasAct(z, bias|null, rows, cols, act, y): z += bias (kept as the pre-activation); y = act(z). y may alias z
 // only for identity.
 static napi_value BiasAct(napi_env env, napi_callback_info info) {
@@ -344,7 +372,8 @@ static napi_value BiasAct(napi_env env, napi_callback_info info) {
   if (!get_f32(env, argv[5], &y, 0, "y")) return NULL;
   size_t n = (size_t)(rows * cols);
   if (!need(env, &z, n, "z") || !need(env, &b, (size_t)cols, "bias") || !need(env, &y, n, "y")) return NULL;
-  bias_act_rows(z.data, b.data, rows, cols, act, y.data);
+  rows_job_t J = {.z = z.data, .y = y.data, .bias = b.data, .rows = rows, .cols = cols, .act = act};
+  for_row_blocks(&J, bias_act_task);
   return NULL;
 }
 
@@ -407,6 +436,14 @@ DSRL_CLONES static void ln_act_forward_rows(float* z, const float* bias, const f
   }
 }
 
+static void ln_act_forward_task(void* ctx, int64_t t) {
+  const rows_job_t* J = (const rows_job_t*)ctx;
+  const int64_t r0 = t * ROW_BLOCK, n = J->rows - r0 < ROW_BLOCK ? J->rows - r0 : ROW_BLOCK;
+  const int64_t off = r0 * J->cols;
+  ln_act_forward_rows(J->z + off, J->bias, J->gamma, J->beta, n, J->cols, J->eps, J->act, J->xhat + off, J->rstd + r0,
+                      J->y + off);
+}
+
 // lnActForward(z, bias|null, gamma, beta, rows, cols, eps, act, xhat, rstd, y):
 //   u = gamma * (z + bias - mean) * rstd + beta; y = act(u). Saves xhat and rstd for the backward pass.
 static napi_value LnActForward(napi_env env, napi_callback_info info) {
@@ -426,7 +463,9 @@ static napi_value LnActForward(napi_env env, napi_callback_info info) {
       !need(env, &be, (size_t)cols, "beta") || !need(env, &xh, n, "xhat") || !need(env, &rs, (size_t)rows, "rstd") ||
       !need(env, &y, n, "y"))
     return NULL;
-  ln_act_forward_rows(z.data, b.data, g.data, be.data, rows, cols, eps, act, xh.data, rs.data, y.data);
+  rows_job_t J = {.z = z.data, .y = y.data, .xhat = xh.data, .rstd = rs.data, .bias = b.data, .gamma = g.data,
+                  .beta = be.data, .rows = rows, .cols = cols, .eps = eps, .act = act};
+  for_row_blocks(&J, ln_act_forward_task);
   return NULL;
 }
 
