@@ -14,6 +14,9 @@ import { RemoteEnv, type RemoteEnvOptions } from '../src/envs/remote/remote-env.
 import { RemoteVectorEnv } from '../src/envs/remote/remote-vector-env.ts';
 import type { VectorEnv, VectorStepResult } from '../src/envs/vector.ts';
 import { openWsLink } from '../src/node/remote-env-link.ts';
+import { runEval } from '../src/cli/eval.ts';
+import { loadPolicyForEnv } from '../src/cli/args.ts';
+import { saveDiffusionCheckpoint } from '../src/policies/diffusion/checkpoint-io.ts';
 import { steer } from '../src/run/steer.ts';
 import { freePort, pythonProblem, startAdapter as start, tinyPolicy, type Adapter } from './helpers/remote-adapter.ts';
 
@@ -149,6 +152,25 @@ describe.skipIf(problem !== null && !required)('remote env through the Python ad
     } finally {
       await adapter.kill();
     }
+  });
+
+  it('dsrl steer and dsrl eval load a checkpoint folder for --env ws:// (no registered env is probed); other dims still fail', async () => {
+    const adapter = await startAdapter(await freePort(), ['--rate', '0']);
+    const tmp = mkdtempSync(join(tmpdir(), 'dsrl-remote-ckpt-'));
+    saveDiffusionCheckpoint(join(tmp, 'fits'), tinyPolicy(2, 1, CHUNK));
+    saveDiffusionCheckpoint(join(tmp, 'other'), tinyPolicy(3, 1, CHUNK));
+    // What `dsrl steer --env ws://... --policy <folder>` loads before it connects.
+    const policy = await loadPolicyForEnv(join(tmp, 'fits'), adapter.url);
+    expect([policy.obsDim, policy.actDim, policy.chunk]).toEqual([2, 1, CHUNK]);
+    // `dsrl eval --policy <folder> --env ws://...`: the episodes run on the robot side (20 steps at most each).
+    const res = await runEval({ policy: join(tmp, 'fits'), env: adapter.url, episodes: 2, parallel: 1 }, { log: () => {} });
+    expect(res.envId).toBe(adapter.url);
+    expect(res.lengths).toHaveLength(2);
+    for (const n of res.lengths) expect(n).toBeLessThanOrEqual(20);
+    // The dims are checked once the env is connected.
+    await expect(runEval({ policy: join(tmp, 'other'), env: adapter.url, episodes: 1, parallel: 1 }, { log: () => {} })).rejects.toThrow(
+      /base policy does not fit .*observations of dim 3.* observations of dim 2/,
+    );
   });
 
   it('safety: bounds and workspace are clipped, the per-step change is limited, each counted and logged', async () => {
@@ -437,5 +459,13 @@ describe('remote env replies that break the protocol', () => {
       await expect(RemoteEnv.connect(server.url, opts())).rejects.toThrow(message);
       await server.close();
     }
+  });
+});
+
+describe('remote env link', () => {
+  it('refuses to connect to a non-loopback robot side without a token, before opening a socket', async () => {
+    await expect(openWsLink('ws://192.0.2.1:8770', undefined)).rejects.toThrow(
+      /ws:\/\/192\.0\.2\.1:8770: refusing to connect to a non-loopback robot side without a token \(set DSRL_ENV_TOKEN\)/,
+    );
   });
 });

@@ -175,7 +175,9 @@ export async function runEval(
   if (!envId)
     throw new Error(`${opts.policy}: ${isCheckpoint ? 'the manifest names no env' : 'only a diffusion checkpoint names its env'}; pass --env <id>`);
   let policy: NoisePolicy;
-  if (isCheckpoint) {
+  const { isRemoteEnvId } = await import('../envs/registry.ts');
+  // A remote env is not probed (loadPolicyForEnv says why): the run checks the policy against its hello.
+  if (isCheckpoint && !isRemoteEnvId(envId)) {
     const { makeEnv } = await import('../envs/registry.ts');
     const probe = await makeEnv(envId);
     const { low, high } = probe.actionSpace;
@@ -185,6 +187,8 @@ export async function runEval(
     const mismatch = Array.from(low).some((v, j) => v !== policy.actionLow[j] || high[j] !== policy.actionHigh[j]);
     if (mismatch)
       log(`eval: warning: the policy's action bounds [${policy.actionLow}]..[${policy.actionHigh}] differ from ${envId}'s [${low}]..[${high}]`);
+  } else if (isCheckpoint) {
+    policy = loadDiffusionPolicy(opts.policy, { useRaw: opts.raw });
   } else {
     policy = await loadPolicyForEnv(opts.policy, envId);
   }
