@@ -205,6 +205,21 @@ describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, i
       ]);
       expect(state.panes[0].frames).toBeGreaterThan(50);
       expect(state.panes[1].frames).toBeGreaterThan(state.panes[0].frames);
+      // Both policies move: over 1.2 s of playing (each episode rests 0.5 s at its end before it loops), each pane
+      // shows several frames and its capsules' drawn centres shift.
+      const samples: { frame: number; geoms: { x: number; y: number }[] }[][] = [];
+      for (let i = 0; i < 12; i++) {
+        samples.push(
+          await page.evaluate(() => [0, 1].map((p) => ({ frame: window.dsrlViewer.panes[p].frame, geoms: window.dsrlViewer.geomScreen(p) }))),
+        );
+        await page.waitForTimeout(100);
+      }
+      for (const pane of [0, 1]) {
+        const first = samples[0][pane].geoms;
+        const moved = Math.max(...samples.flatMap((s) => s[pane].geoms.map((g, j) => Math.hypot(g.x - first[j].x, g.y - first[j].y))));
+        expect(new Set(samples.map((s) => s[pane].frame)).size, `pane ${pane} frames shown`).toBeGreaterThanOrEqual(3);
+        expect(moved, `pane ${pane} capsules moved (px)`).toBeGreaterThan(2);
+      }
       // Both panes: the Hopper's four capsules are drawn where its recorded poses put them.
       await page.click('#play'); // paused: the sample and the projected centres are of the same frame
       await page.waitForTimeout(100);
