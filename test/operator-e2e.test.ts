@@ -7,24 +7,18 @@
  * the start of a training episode with the robot's teleop. `dsrl steer --operator` (asynchronous learning,
  * its default) improves the base policy's labelled success rate with DSRL-NA.
  */
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { steer } from '../src/run/steer.ts';
 import { forkBasePolicy, FORK_ENV_MODULE, FORK_ID } from './helpers/fork-env.ts';
 import { freePort, pythonProblem, startAdapter } from './helpers/remote-adapter.ts';
+import { startScriptedPerson } from './helpers/scripted-person.ts';
 
 const problem = pythonProblem();
 const required = process.env.CI === 'true';
 if (problem && !required) console.warn(`operator end-to-end test skipped: ${problem}`);
-
-interface Status {
-  phase: string;
-  owner: string | null;
-  episodes: number;
-}
 
 describe.skipIf(problem !== null && !required)('a person, a robot and DSRL-NA, without hardware', () => {
   it(
@@ -40,56 +34,17 @@ describe.skipIf(problem !== null && !required)('a person, a robot and DSRL-NA, w
         DSRL_TELEOP_FILE: teleop,
       });
       const port = await freePort();
-      let ws: WebSocket | null = null;
-      let status: Status | null = null;
-      let trainEpisodes = 0;
-      let takeovers = 0;
-      let labels = 0;
-      let stop = false;
       // The person: a scene reset whenever asked; a success label 10 ms after seeing the robot reach the goal;
       // every fifth training episode, the teleop drives the first 30 ms (+0.6: toward the goal).
-      const person = (async () => {
-        const send = (action: string) => ws!.send(JSON.stringify({ type: 'command', action }));
-        let episodeKey = '';
-        const onMessage = (data: unknown) => {
-          const m = JSON.parse(String(data)) as { status?: Status };
-          if (!m.status) return;
-          status = m.status;
-          if (status.phase === 'waiting-reset') setTimeout(() => send('reset-done'), 2);
-          const key = `${status.owner}:${status.episodes}`;
-          if (status.phase === 'running' && status.owner === 'train' && key !== episodeKey) {
-            episodeKey = key;
-            if (++trainEpisodes % 5 === 0) {
-              takeovers++;
-              writeFileSync(`${teleop}.tmp`, '[0.6]');
-              renameSync(`${teleop}.tmp`, teleop);
-              setTimeout(() => rmSync(teleop, { force: true }), 30);
-            }
-          }
-        };
-        for (;;) {
-          ws = new WebSocket(`ws://127.0.0.1:${port}/ws`);
-          ws.on('message', onMessage); // from the start: the first status can come in the same tick as 'open'
-          if (await new Promise<boolean>((resolve) => ws!.once('open', () => resolve(true)).once('error', () => resolve(false)))) break;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        let seen = adapter.lines.length;
-        while (!stop) {
-          for (; seen < adapter.lines.length; seen++) {
-            if (!/^success \d+/.test(adapter.lines[seen].text)) continue;
-            const episodes = (status as Status | null)?.episodes;
-            setTimeout(() => {
-              const now = status as Status | null;
-              // Only the episode it was meant for: the robot side may have ended it meanwhile (its time limit).
-              if (now?.phase === 'running' && now.episodes === episodes) {
-                labels++;
-                send('success');
-              }
-            }, 10);
-          }
-          await new Promise((r) => setTimeout(r, 2));
-        }
-      })();
+      const person = startScriptedPerson({
+        port,
+        adapter,
+        teleopFile: teleop,
+        takeoverAction: [0.6],
+        labelDelayMs: 10,
+        takeoverEvery: 5,
+        takeoverMs: 30,
+      });
       const out = join(dir, 'run');
       const t0 = performance.now();
       let res: Awaited<ReturnType<typeof steer>>;
@@ -119,11 +74,10 @@ describe.skipIf(problem !== null && !required)('a person, a robot and DSRL-NA, w
           forkBasePolicy(),
         );
       } finally {
-        stop = true;
-        await person;
-        (ws as WebSocket | null)?.close();
+        await person.stop();
         await adapter.kill();
       }
+      const { trainEpisodes, takeovers, labels } = person.counts;
       const seconds = (performance.now() - t0) / 1000;
       const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
         .trim()
