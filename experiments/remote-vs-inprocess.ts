@@ -30,11 +30,11 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadPolicyForEnv } from '../src/cli/args.ts';
-import { addHiddenShorthand, addSchemaOptions, applyHiddenShorthand, typedOptions } from '../src/cli/schema-options.ts';
 import type { NoisePolicy } from '../src/policies/policy.ts';
-import { parseSteerConfig, steer, steerSchema, type SteerInput } from '../src/run/steer.ts';
+import { parseSteerConfig, steer, type SteerInput } from '../src/run/steer.ts';
 import { FORK_ENV_MODULE, FORK_ID, forkBasePolicy } from '../test/helpers/fork-env.ts';
 import { freePort, pythonProblem, startAdapter, type Adapter } from '../test/helpers/remote-adapter.ts';
+import { parseSteerArgs } from './steer-args.ts';
 
 const MODES = ['in-process', 'ws-sync', 'ws-async'] as const;
 type Mode = (typeof MODES)[number];
@@ -64,17 +64,8 @@ const fork = envId === FORK_ID;
 if (!fork && opts.policy === undefined) throw new Error(`--env ${envId} needs --policy <checkpoint folder>`);
 if (fork && opts.envOptions !== undefined) throw new Error('--env-options is for tasks other than the Fork default');
 
-/** `--steer-args` through steer's own flags (schema-generated), so they read exactly as on `dsrl steer`. */
-function steerArgs(text: string): Record<string, unknown> {
-  const cmd = new Command('steer-args').exitOverride();
-  addSchemaOptions(cmd, steerSchema, ['stopAfter']);
-  addHiddenShorthand(cmd);
-  cmd.parse(text.split(/\s+/).filter(Boolean), { from: 'user' });
-  const typed = applyHiddenShorthand(cmd, typedOptions(cmd, steerSchema));
-  for (const key of ['env', 'policy', 'seed', 'steps', 'out', 'async', 'offline'])
-    if (key in typed) throw new Error(`--steer-args: '${key}' is set by the experiment (use its own flag, if any)`);
-  return typed;
-}
+const RESERVED = ['env', 'policy', 'seed', 'steps', 'out', 'async', 'offline'];
+const steerArgs = (text: string) => parseSteerArgs(text, RESERVED);
 
 // Fork: the documented table's options. Other tasks: steer's defaults, then --steer-args.
 const common: Record<string, unknown> = fork
