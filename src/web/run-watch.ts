@@ -5,7 +5,8 @@
  *
  * Why the viewer watches the run folder instead of `dsrl steer` serving a stream: a run already writes all
  * the page shows, atomically (temp file + rename), at every evaluation: summary.json (history.ts) and
- * episodes/agent.safetensors (episode-record.ts). So training needs no server, no flag and no change, and
+ * episodes/agent.safetensors (episode-record.ts); and metrics.jsonl, appended in whole lines (metrics.ts), for
+ * the loss chart. So training needs no server, no flag and no change, and
  * no browser can slow it: the training process never learns that anyone watches. The same code replays a
  * finished run. Why polling stat() rather than fs.watch: a rename over a watched file replaces its inode
  * (the watch goes quiet), and folder watches differ across platforms and network filesystems; a few stats
@@ -25,6 +26,7 @@ import { join } from 'node:path';
 /** What an episode name may be: a file name stem, nothing that could mean a path. */
 export const EPISODE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export const EPISODES_DIR = 'episodes';
+export const METRICS_JSONL = 'metrics.jsonl';
 const SUFFIX = '.safetensors';
 
 /** The episodes a run folder holds: regular files (no symlinks) `episodes/<name>.safetensors` with a plain name, at most 100. */
@@ -46,11 +48,14 @@ export async function episodeNames(run: string): Promise<string[]> {
 export interface RunVersion {
   /** summary.json's (null: not written yet). */
   metrics: string | null;
+  /** metrics.jsonl's (null: not written yet; absent: a source that has no losses to give): the loss series. */
+  losses?: string | null;
   /** Each recorded episode's, by name. */
   episodes: Record<string, string>;
 }
 
-const versionOf = (st: Stats | null): string | null => (st && st.isFile() ? `${st.ino}-${st.size}-${st.mtimeMs}` : null);
+/** A file's version from its stat: inode, size and mtime (null: not a regular file, or none). */
+export const versionOf = (st: Stats | null): string | null => (st && st.isFile() ? `${st.ino}-${st.size}-${st.mtimeMs}` : null);
 const lstatOrNull = (path: string) => lstat(path).catch(() => null);
 
 export async function runVersion(run: string): Promise<RunVersion> {
@@ -59,7 +64,11 @@ export async function runVersion(run: string): Promise<RunVersion> {
     const v = versionOf(await lstatOrNull(join(run, EPISODES_DIR, `${name}${SUFFIX}`)));
     if (v !== null) episodes[name] = v;
   }
-  return { metrics: versionOf(await lstatOrNull(join(run, 'summary.json'))), episodes };
+  return {
+    metrics: versionOf(await lstatOrNull(join(run, 'summary.json'))),
+    losses: versionOf(await lstatOrNull(join(run, METRICS_JSONL))),
+    episodes,
+  };
 }
 
 /**

@@ -4,6 +4,7 @@
  *
  *   GET /api/runs                       [{id, name, env, algo, label, episodes: [names]}]
  *   GET /api/runs/<i>/metrics           the run's evaluations and reference lines (from summary.json)
+ *   GET /api/runs/<i>/losses            the run's loss series, each thinned to MAX_LOSS_POINTS (run-losses.ts)
  *   GET /api/runs/<i>/episodes/<name>   <run>/episodes/<name>.safetensors (episode-format.ts)
  *   GET /api/runs/<i>/events            Server-Sent Events: the run folder's version whenever it changes
  *                                       (run-watch.ts), so the page follows a run that is training
@@ -16,7 +17,7 @@
  * Limits (the hardening issue's rules for every dsrl server, src/node/ws-limits.ts): connections capped at
  * `maxConnections`; a socket idle (nothing sent or read, a silent or vanished browser included) for
  * `handshakeTimeoutMs` is closed, and so is a request whose headers do not arrive in that time; response
- * bodies read from disk are bounded per file (`maxPayloadBytes` for episodes, MAX_JSON_BYTES) and in total in flight
+ * bodies read from disk are bounded per file (`maxPayloadBytes` for episodes and metrics.jsonl, MAX_JSON_BYTES) and in total in flight
  * (`maxBytesInFlight`, over it: 503); an event stream holds at most two small events for its browser and is
  * closed when the browser stops reading (run-watch.ts). Loopback by default; another address needs a token for /api (the
  * page forwards `?token=` from its own URL), and on loopback a Host header naming another host is refused
@@ -24,13 +25,14 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { constants, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { basename, extname, join } from 'node:path';
 import { isLoopback, resolveWsLimits, type WsLimits } from '../node/ws-limits.ts';
+import { lossesOf } from './run-losses.ts';
 import { metricsOf } from './run-metrics.ts';
-import { episodeNames, EPISODES_DIR, EventStream, RunWatcher } from './run-watch.ts';
+import { episodeNames, EPISODES_DIR, EventStream, METRICS_JSONL, RunWatcher, versionOf } from './run-watch.ts';
 
 export const MAX_JSON_BYTES = 16 * 1024 * 1024;
 
@@ -185,6 +187,19 @@ export async function startViewer(options: ViewerOptions): Promise<ViewerServer>
     };
   };
 
+  // Each run's newest loss answer, by metrics.jsonl's version: pages that follow a run fetch it at every change.
+  const lossCache = new Map<string, { version: string; body: string }>();
+  const losses = async (run: string): Promise<string> => {
+    const path = join(run, METRICS_JSONL);
+    const version = versionOf(await lstat(path).catch(() => null));
+    if (version === null) return JSON.stringify(lossesOf(''));
+    const cached = lossCache.get(run);
+    if (cached?.version === version) return cached.body;
+    const body = JSON.stringify(lossesOf((await readBounded(path, limits.maxPayloadBytes, reserve)).toString('utf8')));
+    lossCache.set(run, { version, body });
+    return body;
+  };
+
   const api = async (path: string): Promise<{ body: Buffer | string; type: string }> => {
     const json = (v: unknown) => ({ body: JSON.stringify(v), type: 'application/json' });
     if (path === '/api/runs') {
@@ -203,10 +218,11 @@ export async function startViewer(options: ViewerOptions): Promise<ViewerServer>
       }
       return json(list);
     }
-    const m = /^\/api\/runs\/(\d{1,4})\/(metrics|episodes\/([A-Za-z0-9_-]{1,64}))$/.exec(path);
+    const m = /^\/api\/runs\/(\d{1,4})\/(metrics|losses|episodes\/([A-Za-z0-9_-]{1,64}))$/.exec(path);
     const run = m ? runs[Number(m[1])] : undefined;
     if (!m || run === undefined) throw new HttpError(404, 'not found');
     if (m[2] === 'metrics') return json(metricsOf(await readJson(join(run, 'summary.json'), reserve)));
+    if (m[2] === 'losses') return { body: await losses(run), type: 'application/json' };
     const name = m[3];
     if (!(await episodeNames(run)).includes(name)) throw new HttpError(404, 'no such episode');
     return {
