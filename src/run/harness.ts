@@ -164,6 +164,8 @@ export async function runTraining(
         ...(res.successRate !== undefined ? { 'charts/success_rate': res.successRate } : {}),
       });
       history.record(res, step, { offlineTransitions });
+      // The rows logged so far reach the disk with each evaluation: `dsrl view` draws the losses beside it.
+      logger.flush();
     };
     const total = offlineOnly ? schedule.offlineUpdates! : schedule.steps;
     const bar = new ProgressBar({
