@@ -2,8 +2,8 @@
  * The viewer live and as a static site, in Debian's Chromium (playwright-core; skipped only when Chromium is
  * missing and CI is not set, as in web-viewer.test.ts):
  * - a real `dsrl steer` process (tiny DSRL-NA on Hopper-v5) trains into a fresh run folder while `dsrl view`'s
- *   server watches it and the page is open: the curve gains points and the steered pane's episode is replaced
- *   as the run evaluates, without reloading the page;
+ *   server watches it and the page is open: the curve and the loss chart gain points and the steered pane's episode
+ *   is replaced as the run evaluates, without reloading the page;
  * - the build of scripts/build-web.ts (npm run build:web) from a plain static file server under a sub-path:
  *   the bundled demo draws the robot, and a run folder's files chosen in the page give its curve and episodes.
  */
@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.ts';
+import { lossesOf } from '../src/web/run-losses.ts';
 import { startViewer } from '../src/web/server.ts';
 import { serveStatic } from './helpers/static-server.ts';
 import type {} from '../web/src/viewer-state.ts';
@@ -35,7 +36,7 @@ beforeAll(() => {
   // 1200 env steps, an evaluation every 200: six evaluations over a few seconds of training.
   const args = ['steer', '--env', 'Hopper-v5', '--policy', 'models/hopper', '--algo', 'na', '--steps', '1200', '--learning-starts', '200'];
   args.push('--num-envs', '2', '--batch-size', '16', '--utd', '1', '--distill-steps', '1', '--actor-hidden', '16', '--critic-hidden', '16');
-  args.push('--eval-every', '200', '--eval-episodes', '1', '--quiet', '--out', runDir);
+  args.push('--eval-every', '200', '--eval-episodes', '1', '--log-every', '100', '--quiet', '--out', runDir);
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'dsrl.js'), ...args], {
     cwd: ROOT,
     env: { ...process.env, DSRL_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
@@ -106,7 +107,7 @@ function summaryOf(dir: string): { evals: { step: number; mean: number }[]; refe
 }
 
 describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, in Chromium', () => {
-  it('follows a running dsrl steer: the curve gains points and the newest episode replaces the steered pane', async () => {
+  it('follows a running dsrl steer: the curve and the loss chart gain points and the newest episode replaces the steered pane', async () => {
     if (!haveChromium) throw new Error(MISSING_IN_CI);
     // The viewer starts as soon as the run folder exists, before the first evaluation.
     await waitFor('the run folder', () => existsSync(join(runDir, 'config.json')), 60_000);
@@ -120,16 +121,17 @@ describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, i
       await page.waitForFunction(() => window.dsrlViewer?.ready || window.dsrlViewer?.error !== null, null, { timeout: 10_000 });
       // A marker that a reload would wipe: every update below must reach this same page.
       await page.evaluate(() => ((window as unknown as { __sameLoad: boolean }).__sameLoad = true));
-      const seen: { evals: number; agentSteps: number | null; at: number }[] = [];
+      const seen: { evals: number; losses: number; agentSteps: number | null; at: number }[] = [];
       let exited: Awaited<typeof steerDone> | null = null;
       void steerDone.then((r) => (exited = r));
       // Sample the page while the run trains.
       while (exited === null) {
         const s = await page.evaluate(() => ({
           evals: window.dsrlViewer.chart?.x.length ?? 0,
+          losses: window.dsrlViewer.losses?.x.length ?? 0,
           agentSteps: window.dsrlViewer.panes.find((p) => p.name === 'agent')?.trainedSteps ?? null,
         }));
-        seen.push({ evals: Math.max(0, s.evals - 1), agentSteps: s.agentSteps, at: performance.now() });
+        seen.push({ evals: Math.max(0, s.evals - 1), losses: s.losses, agentSteps: s.agentSteps, at: performance.now() });
         await new Promise((r) => setTimeout(r, 50));
       }
       const done = exited as Awaited<typeof steerDone>;
@@ -162,8 +164,28 @@ describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, i
       const counts = whileTraining.map((s) => s.evals);
       expect(Math.max(...counts), `evaluations the page showed while training: ${counts.join(' ')}`).toBeGreaterThan(Math.min(...counts));
       expect(new Set(whileTraining.map((s) => s.agentSteps).filter((s) => s !== null)).size).toBeGreaterThanOrEqual(2);
+      // ... and its loss chart gained points (the run logs every 100 env steps and flushes at each evaluation).
+      const lossCounts = whileTraining.map((s) => s.losses);
+      expect(Math.max(...lossCounts), `loss points the page showed while training: ${lossCounts.join(' ')}`).toBeGreaterThan(Math.min(...lossCounts));
       // Points only ever add up (the page never showed a shorter curve later).
-      for (let i = 1; i < seen.length; i++) expect(seen[i].evals).toBeGreaterThanOrEqual(seen[i - 1].evals);
+      for (let i = 1; i < seen.length; i++) {
+        expect(seen[i].evals).toBeGreaterThanOrEqual(seen[i - 1].evals);
+        expect(seen[i].losses).toBeGreaterThanOrEqual(seen[i - 1].losses);
+      }
+      // After the run: every loss point of metrics.jsonl, drawn (qa_loss, the first series, in red on the loss chart).
+      const logged = lossesOf(readFileSync(join(runDir, 'metrics.jsonl'), 'utf8'));
+      await page.waitForFunction((n) => window.dsrlViewer.losses?.x.length === n, logged.series.qa_loss.step.length, { timeout: 5_000 });
+      const losses = (await page.evaluate(() => window.dsrlViewer.losses))!;
+      expect(losses.keys).toEqual(logged.keys);
+      expect(losses.series.qa_loss).toEqual(logged.series.qa_loss.value);
+      const lossRed = await page.evaluate(() => {
+        const c = document.querySelector('#losses canvas') as HTMLCanvasElement;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 180 && d[i + 1] < 80 && d[i + 2] < 80) n++;
+        return n;
+      });
+      expect(lossRed).toBeGreaterThan(30);
       expect(state.live.updates).toBeGreaterThanOrEqual(2);
       // Both panes draw the robot at its bodies' poses.
       for (const pane of [0, 1]) {
@@ -176,14 +198,14 @@ describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, i
       const latency = lastShown - statSync(join(runDir, 'summary.json')).mtimeMs;
       console.log(
         `web-live: run ${((done.at - seen[0].at) / 1000).toFixed(1)} s after the page was ready; evaluations seen while training ${[...new Set(counts)].join(', ')}; ` +
-          `${state.live.updates} live updates; last evaluation on the page ${latency.toFixed(0)} ms after summary.json was written`,
+          `loss points seen while training ${[...new Set(lossCounts)].join(', ')}; ${state.live.updates} live updates; last evaluation on the page ${latency.toFixed(0)} ms after summary.json was written`,
       );
     } finally {
       await server.close();
     }
   });
 
-  it('npm run build:web works from a static file server: the bundled demo draws the robot, chosen run files give curve and episodes', async () => {
+  it('npm run build:web works from a static file server: the bundled demo draws the robot, chosen run files give curve, losses and episodes', async () => {
     if (!haveChromium) throw new Error(MISSING_IN_CI);
     await built;
     // Any static server: this one serves the build under /viewer/ and nothing else (404 for /api/runs too).
@@ -233,7 +255,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, i
 
       // A run folder's files, chosen in the page (the live run above, or any run folder).
       await steerDone;
-      const files = [join(runDir, 'summary.json'), join(runDir, 'episodes', 'base.safetensors'), join(runDir, 'episodes', 'agent.safetensors')];
+      const files = ['summary.json', 'metrics.jsonl', 'episodes/base.safetensors', 'episodes/agent.safetensors'].map((f) => join(runDir, f));
       const summary = summaryOf(runDir);
       await page.setInputFiles('#files', files);
       // The demo already shows two panes (models/hopper-dsrl beside its base policy): wait for the chosen run's agent.
@@ -246,6 +268,7 @@ describe.skipIf(!haveChromium && !process.env.CI)('the viewer live and static, i
       expect(state.error).toBeNull();
       expect(state.chart!.x).toEqual([0, ...summary.evals.map((e) => e.step)]);
       expect(state.chart!.series.steered).toEqual([null, ...summary.evals.map((e) => e.mean)]);
+      expect(state.losses!.series.qa_loss).toEqual(lossesOf(readFileSync(join(runDir, 'metrics.jsonl'), 'utf8')).series.qa_loss.value);
       expect(state.panes.map((p) => [p.name, p.trainedSteps])).toEqual([
         ['base', 0],
         ['agent', summary.evals.at(-1)!.step],

@@ -1,10 +1,10 @@
 /**
- * The viewer in a real browser: a tiny DSRL-NA run on Hopper-v5, the page built from the current sources,
+ * The viewer in a real browser: a tiny DSRL-NA run on Hopper-v5 (its evaluations and losses), the page built from the current sources,
  * `dsrl view`'s server in-process, Debian's Chromium driven by playwright-core. Skipped (with the reason)
  * only when Chromium is missing and CI is not set; .ci/run installs it, and with CI=true a missing
  * Chromium fails. DSRL_VIEWER_SCREENSHOT=<file.png> also saves a screenshot (docs/viewer.png).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { type Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadDiffusionPolicy } from '../src/policies/diffusion/checkpoint-io.ts';
 import { steer } from '../src/run/steer.ts';
+import { lossesOf } from '../src/web/run-losses.ts';
 import { startViewer } from '../src/web/server.ts';
 import type {} from '../web/src/viewer-state.ts';
 import { CHROMIUM, haveChromium, launchChromium, MISSING_IN_CI } from './helpers/chromium.ts';
@@ -100,6 +101,7 @@ describe('dsrl view in Chromium', () => {
         criticHidden: [16],
         evalEvery: 80,
         evalEpisodes: 1,
+        logEvery: 32,
         quiet: true,
         out: join(tmp, 'run'),
       },
@@ -140,6 +142,39 @@ describe('dsrl view in Chromium', () => {
       });
       expect(red).toBeGreaterThan(100);
 
+      // The loss chart: every loss the run logged, against env steps, on the arcsinh scale (the actor's loss is
+      // negative), and uPlot drew each series (its colour's pixels on the loss chart's canvas).
+      const losses = (await page.evaluate(() => window.dsrlViewer.losses))!;
+      const logged = lossesOf(readFileSync(join(run.dir, 'metrics.jsonl'), 'utf8'));
+      expect(losses.keys).toEqual(logged.keys);
+      expect(losses.keys).toEqual(expect.arrayContaining(['qa_loss', 'qw_loss', 'actor_loss', 'alpha']));
+      expect(losses.x).toEqual(logged.series.qa_loss.step);
+      expect(losses.x.length).toBeGreaterThanOrEqual(4);
+      expect(losses.series.qa_loss).toEqual(logged.series.qa_loss.value);
+      expect(losses.scale).toBe('asinh');
+      const lossPixels = (colours: string[]) =>
+        page.evaluate((colours) => {
+          const c = document.querySelector('#losses canvas') as HTMLCanvasElement;
+          const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+          const rgb = colours.map((h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16)));
+          return rgb.map(([r, g, b]) => {
+            let n = 0;
+            for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) < 40) n++;
+            return n;
+          });
+        }, colours);
+      // The first two series: qa_loss red, qa_values blue (loss-chart.ts's palette).
+      for (const n of await lossPixels(['#d62728', '#1f77b4'])) expect(n).toBeGreaterThan(30);
+      // One loss chosen in the menu: only it is drawn, on a log scale (it is positive).
+      await page.selectOption('#loss-key', 'qa_loss');
+      const one = (await page.evaluate(() => window.dsrlViewer.losses))!;
+      expect(Object.keys(one.series)).toEqual(['qa_loss']);
+      expect(one.scale).toBe('log');
+      const [redOnly, blueGone] = await lossPixels(['#d62728', '#1f77b4']);
+      expect(redOnly).toBeGreaterThan(30);
+      expect(blueGone).toBe(0);
+      await page.selectOption('#loss-key', '');
+
       // Both panes animate: pixels change and frames advance while playing.
       const panes = await page.evaluate(() => window.dsrlViewer.panes);
       expect(panes.map((p) => p.name)).toEqual(['base', 'agent']);
@@ -172,7 +207,7 @@ describe('dsrl view in Chromium', () => {
       if (shot) {
         await page.click('#play');
         await page.waitForTimeout(1200);
-        await page.screenshot({ path: shot });
+        await page.screenshot({ path: shot, fullPage: true });
       }
       console.log(
         `web-viewer: steer run ${((tRun - t0) / 1000).toFixed(1)} s, page build ${((tBuild - tRun) / 1000).toFixed(1)} s, ` +

@@ -1,8 +1,9 @@
 /**
  * The viewer page: for the chosen run, the base policy's recorded episode and the steered agent's side by
  * side (one WebGL canvas, two viewports), played at simulated speed, and the run's evaluations against
- * env steps with the base policy's line (chart.ts). Served by `dsrl view` it follows its runs live: each
- * new evaluation adds its point and replaces the steered pane's episode (sources.ts, src/web/run-watch.ts).
+ * env steps with the base policy's line (chart.ts), and below it the training losses (loss-chart.ts). Served by
+ * `dsrl view` it follows its runs live: each new evaluation adds its point and replaces the steered pane's
+ * episode, and the loss chart grows as metrics.jsonl does (sources.ts, src/web/run-watch.ts).
  * Served by any static file server it shows the demos bundled at build time and run files the user picks.
  *
  * `window.dsrlViewer` exposes what is shown (frames, chart data, live updates, where geoms are drawn) for
@@ -11,7 +12,9 @@
 import * as THREE from 'three';
 import './style.css';
 import type { RecordedEpisode } from '../../src/run/episode-format.ts';
+import type { RunLosses } from '../../src/web/run-losses.ts';
 import { EvalChart } from './chart.ts';
+import { ALL, LossChart } from './loss-chart.ts';
 import { pickedFromDrop, pickedFromInput } from './picked-files.ts';
 import { EpisodeView } from './scene.ts';
 import { ServerSource, StaticSource, type RunSource, type RunVersion } from './sources.ts';
@@ -33,6 +36,7 @@ const state: ViewerState = {
   run: 0,
   panes: [],
   chart: null,
+  losses: null,
   live: { connected: false, updates: 0, evalCounts: [], appliedAt: [] },
   geomScreen: () => [],
 };
@@ -44,6 +48,9 @@ renderer.setPixelRatio(1);
 renderer.setSize(WIDTH, HEIGHT, false);
 renderer.setScissorTest(true);
 const chart = new EvalChart($('chart'), WIDTH);
+const lossChart = new LossChart($('losses'), WIDTH);
+const lossKey = $<HTMLSelectElement>('loss-key');
+const lossLog = $<HTMLInputElement>('loss-log');
 
 interface Pane {
   name: string;
@@ -60,6 +67,8 @@ let stopWatch: (() => void) | null = null;
 /** Bumped when another run is chosen: updates still on their way for the old one are dropped. */
 let generation = 0;
 let shownMetrics: string | null | undefined;
+let shownLosses: string | null | undefined;
+let losses: RunLosses | null = null;
 let evalCount = 0;
 let pending: RunVersion | null = null;
 let applying = false;
@@ -126,6 +135,39 @@ function showPanes(next: Pane[]): void {
   });
 }
 
+/** Draws `losses` with the menu's choice of series and scale; hides the chart while there are none. */
+function drawLosses(): void {
+  const keys = losses?.keys ?? [];
+  $('loss-ui').hidden = keys.length === 0 && !$('loss-note').textContent;
+  $('losses').hidden = keys.length === 0;
+  if (keys.length === 0) {
+    lossChart.clear();
+    state.losses = null;
+    return;
+  }
+  const names = [ALL, ...keys];
+  if (lossKey.options.length !== names.length || names.some((n, i) => lossKey.options[i].value !== n)) {
+    const chosen = lossKey.value;
+    lossKey.replaceChildren(...names.map((n) => new Option(n === ALL ? 'all' : n, n)));
+    lossKey.value = names.includes(chosen) ? chosen : ALL;
+  }
+  state.losses = lossChart.update(losses!, lossKey.value, lossLog.checked);
+}
+
+/** Fetches the run's losses; a failure is shown beside the loss chart and leaves the rest of the page alone. */
+async function loadLosses(run: number, v: RunVersion): Promise<RunLosses | null> {
+  if (!v.losses) return null;
+  try {
+    const got = await source.losses(run);
+    $('loss-note').textContent =
+      got.skipped > 0 ? `${got.skipped} line${got.skipped === 1 ? '' : 's'} of metrics.jsonl skipped (${got.firstSkipped})` : '';
+    return got;
+  } catch (err) {
+    $('loss-note').textContent = `losses: ${err instanceof Error ? err.message : String(err)}`;
+    return null;
+  }
+}
+
 /** Brings the page up to `v`: fetches only what changed since the last version shown. */
 async function apply(run: number, v: RunVersion, gen: number): Promise<void> {
   if (v.metrics !== shownMetrics) {
@@ -137,6 +179,13 @@ async function apply(run: number, v: RunVersion, gen: number): Promise<void> {
     state.chart = metrics === null ? null : chart.update(metrics);
     shownMetrics = v.metrics;
     evalCount = metrics?.evals.length ?? 0;
+  }
+  if ((v.losses ?? null) !== shownLosses) {
+    const got = await loadLosses(run, v);
+    if (gen !== generation) return;
+    losses = got;
+    shownLosses = v.losses ?? null;
+    drawLosses();
   }
   const next = await Promise.all(
     paneNames(Object.keys(v.episodes)).map(async (name): Promise<Pane> => {
@@ -191,6 +240,10 @@ function showRun(run: number): void {
   state.ready = false;
   state.live = { connected: false, updates: 0, evalCounts: [], appliedAt: [] };
   shownMetrics = undefined;
+  shownLosses = undefined;
+  losses = null;
+  $('loss-note').textContent = '';
+  drawLosses();
   chart.clear();
   showPanes([]);
   simTime = 0;
@@ -226,6 +279,7 @@ async function start(): Promise<void> {
   source = (await ServerSource.connect(token)) ?? (await StaticSource.load());
   state.mode = source.mode;
   select.onchange = () => showRun(Number(select.value));
+  lossKey.onchange = lossLog.onchange = drawLosses;
   const button = $<HTMLButtonElement>('play');
   button.onclick = () => {
     playing = !playing;
@@ -245,7 +299,8 @@ async function start(): Promise<void> {
   }
   requestAnimationFrame(draw);
   if (source.runs.length === 0) {
-    status.textContent = source.mode === 'static' ? 'no bundled demo: open a run folder, or its summary.json and episodes/*.safetensors' : 'no runs';
+    status.textContent =
+      source.mode === 'static' ? 'no bundled demo: open a run folder, or its summary.json, metrics.jsonl and episodes/*.safetensors' : 'no runs';
     state.ready = true;
     return;
   }

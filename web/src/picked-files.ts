@@ -1,7 +1,7 @@
 /**
  * Files the user hands the static page, with their paths inside the chosen run folder: from the file inputs
  * (a folder, or files one by one) and from a drop (a folder or files). Only what a run folder's viewer needs is
- * looked at later (sources.ts): summary.json and episodes/*.safetensors, so a folder is walked two levels deep.
+ * looked at later (sources.ts): summary.json, metrics.jsonl and episodes/*.safetensors, so a folder is walked two levels deep.
  */
 import type { PickedFile } from './sources.ts';
 

@@ -2,9 +2,10 @@
  * Where the page's runs come from. `ServerSource`: `dsrl view`'s /api, followed live through its event
  * stream (src/web/run-watch.ts). `StaticSource`: no server behind the page (a static site, `npm run
  * build:web`): the demo episodes bundled at build time (demo/index.json, scripts/build-web.ts) and files
- * the user picks or drops: a run folder's summary.json and episodes/*.safetensors.
+ * the user picks or drops: a run folder's summary.json, metrics.jsonl and episodes/*.safetensors.
  */
 import { decodeEpisode, type RecordedEpisode } from '../../src/run/episode-format.ts';
+import { lossesOf, type RunLosses } from '../../src/web/run-losses.ts';
 import { metricsOf, type RunMetrics } from '../../src/web/run-metrics.ts';
 
 export interface RunInfo {
@@ -17,6 +18,8 @@ export interface RunInfo {
 /** Opaque versions of a run's metrics and episodes (src/web/run-watch.ts): a change means "fetch again". */
 export interface RunVersion {
   metrics: string | null;
+  /** metrics.jsonl's (the loss series); absent where the source has none to give. */
+  losses?: string | null;
   episodes: Record<string, string>;
 }
 
@@ -24,6 +27,7 @@ export interface RunSource {
   readonly mode: 'server' | 'static';
   readonly runs: RunInfo[];
   metrics(run: number): Promise<RunMetrics>;
+  losses(run: number): Promise<RunLosses>;
   episode(run: number, name: string): Promise<RecordedEpisode>;
   /** Calls `onVersion` with the run's version now and, for a live source, at every change; returns a function that stops. */
   watch(run: number, onVersion: (v: RunVersion) => void, onLink: (connected: boolean, error?: string) => void): () => void;
@@ -65,6 +69,10 @@ export class ServerSource implements RunSource {
     return (await (await this.get(`/api/runs/${run}/metrics`)).json()) as RunMetrics;
   }
 
+  async losses(run: number): Promise<RunLosses> {
+    return (await (await this.get(`/api/runs/${run}/losses`)).json()) as RunLosses;
+  }
+
   async episode(run: number, name: string): Promise<RecordedEpisode> {
     return decodeEpisode(new Uint8Array(await (await this.get(`/api/runs/${run}/episodes/${name}`)).arrayBuffer()), name);
   }
@@ -83,6 +91,7 @@ export class ServerSource implements RunSource {
 interface StaticRun {
   info: RunInfo;
   metrics: RunMetrics | null;
+  losses: RunLosses | null;
   episodes: Map<string, () => Promise<Uint8Array>>;
 }
 
@@ -124,17 +133,23 @@ export class StaticSource implements RunSource {
           return new Uint8Array(await res.arrayBuffer());
         });
       }
-      source.entries.push({ info: { id: source.entries.length, name: demo.name, env: demo.env, algo: demo.algo }, metrics: null, episodes });
+      source.entries.push({
+        info: { id: source.entries.length, name: demo.name, env: demo.env, algo: demo.algo },
+        metrics: null,
+        losses: null,
+        episodes,
+      });
     }
     return source;
   }
 
   /**
-   * Adds the files of one run as a new entry: its summary.json (the curve) and episode files (`<name>.safetensors`,
+   * Adds the files of one run as a new entry: its summary.json (the curve), metrics.jsonl (the losses) and episode files (`<name>.safetensors`,
    * in episodes/ when a whole folder was chosen). Returns its id; throws naming what is missing.
    */
   async addFiles(files: PickedFile[], name: string): Promise<number> {
     let metrics: RunMetrics | null = null;
+    let losses: RunLosses | null = null;
     let env: string | null = null;
     let algo: string | null = null;
     const episodes = new Map<string, () => Promise<Uint8Array>>();
@@ -147,16 +162,21 @@ export class StaticSource implements RunSource {
         algo = typeof summary.algo === 'string' ? summary.algo : null;
         continue;
       }
+      if (path === 'metrics.jsonl') {
+        if (f.size > MAX_EPISODE_BYTES) throw new Error(`${f.name}: over ${MAX_EPISODE_BYTES} bytes, more than the viewer reads of a metrics.jsonl`);
+        losses = lossesOf(await f.text());
+        continue;
+      }
       const m = /^([A-Za-z0-9_-]{1,64})\.safetensors$/.exec(f.name);
       // Loose files are taken as they come; in a folder, only episodes/ holds recordings (best/ and last/ hold agents).
       if (!m || (path !== f.name && path !== `episodes/${f.name}`)) continue;
       if (f.size > MAX_EPISODE_BYTES) throw new Error(`${f.name}: over ${MAX_EPISODE_BYTES} bytes; is this an episode recording?`);
       episodes.set(m[1], async () => new Uint8Array(await f.arrayBuffer()));
     }
-    if (metrics === null && episodes.size === 0)
-      throw new Error("none of the chosen files is a run's summary.json or an episode recording (<run>/episodes/*.safetensors)");
+    if (metrics === null && losses === null && episodes.size === 0)
+      throw new Error("none of the chosen files is a run's summary.json, metrics.jsonl or an episode recording (<run>/episodes/*.safetensors)");
     const id = this.entries.length;
-    this.entries.push({ info: { id, name, env, algo }, metrics, episodes });
+    this.entries.push({ info: { id, name, env, algo }, metrics, losses, episodes });
     return id;
   }
 
@@ -170,6 +190,10 @@ export class StaticSource implements RunSource {
     return this.entry(run).metrics ?? metricsOf(null);
   }
 
+  async losses(run: number): Promise<RunLosses> {
+    return this.entry(run).losses ?? lossesOf('');
+  }
+
   async episode(run: number, name: string): Promise<RecordedEpisode> {
     const read = this.entry(run).episodes.get(name);
     if (!read) throw new Error(`no episode ${name}`);
@@ -181,7 +205,12 @@ export class StaticSource implements RunSource {
     let live = true;
     // Files do not change once picked: one version, given after the caller has returned.
     queueMicrotask(() => {
-      if (live) onVersion({ metrics: e.metrics ? 'static' : null, episodes: Object.fromEntries([...e.episodes.keys()].map((k) => [k, 'static'])) });
+      if (live)
+        onVersion({
+          metrics: e.metrics ? 'static' : null,
+          losses: e.losses ? 'static' : null,
+          episodes: Object.fromEntries([...e.episodes.keys()].map((k) => [k, 'static'])),
+        });
     });
     return () => {
       live = false;

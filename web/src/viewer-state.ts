@@ -8,6 +8,8 @@ export interface ViewerState {
   /** `trainedSteps`: env steps the episode's actor had trained for (0: a reference such as the base policy). */
   panes: { name: string; frame: number; frames: number; trainedSteps: number | null }[];
   chart: { x: number[]; series: Record<string, (number | null)[]>; yLabel: string } | null;
+  /** The loss chart (null: no losses/... in the run's metrics.jsonl yet): the series drawn, every loss name, lines skipped. */
+  losses: { x: number[]; series: Record<string, (number | null)[]>; scale: 'linear' | 'log' | 'asinh'; keys: string[]; skipped: number } | null;
   /** Live updates applied to the shown run; after each, the evaluations on the chart and the time (Date.now()). */
   live: { connected: boolean; updates: number; evalCounts: number[]; appliedAt: number[] };
   /** Canvas pixels where the centres of the moving bodies' geoms are drawn in a pane. */
