@@ -54,6 +54,7 @@ export async function runTraining(
   const dir = folder.resume
     ? folder.dir
     : createRunDir({ algo: folder.name, env: folder.env, seed: folder.seed, config: folder.config, out: folder.out }).dir;
+  trainer.onRunDir?.(dir);
   const root = Rng.fromSeed(seed);
   const evalOpts = { episodes: schedule.evalEpisodes, seed: TRAINING_EVAL_SEED };
   const recordAs = { env: String(describe.env), label: trainer.label };

@@ -22,6 +22,8 @@ import { readDataset } from '../data/hdf5.ts';
 import { makeChunkedVectorEnv } from '../envs/registry.ts';
 import '../node/remote-env-link.ts'; // installs the transport for ws:// env ids (remote envs)
 import type { OperatorSession } from '../node/operator-session.ts';
+import type { ViewStreamServer } from '../node/view-stream.ts';
+import { isLoopback } from '../node/ws-limits.ts';
 import type { VectorEnv } from '../envs/vector.ts';
 import { saveSafetensors } from '../node/safetensors-io.ts';
 import { modelTensors } from '../nn/safetensors.ts';
@@ -122,6 +124,16 @@ export const steerSchema = z
       ),
     operatorHost: z.string().default('127.0.0.1').describe('operator page address (any other than loopback needs DSRL_OPERATOR_TOKEN)'),
     operatorPort: z.number().int().min(0).max(65535).default(8771).describe('operator page port (0: any free port)'),
+    viewPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe(
+        'stream the run to dsrl view ws://host:port on this port (0: any free port; the address is printed); off by default (docs/viewer.md)',
+      ),
+    viewHost: z.string().default('127.0.0.1').describe('view stream address (any other than loopback needs DSRL_VIEW_TOKEN)'),
     async: z
       .boolean()
       .optional()
@@ -246,9 +258,15 @@ export async function steer(
     if (out === undefined) throw new Error('steer: resuming needs the run folder (option "out")');
     const stored = legacySteerConfig(readConfigFile(out), policy);
     // The policy may be given again from another path; it is provenance, not an option of the run.
-    cfg = resumedConfig(input as Record<string, unknown>, stored, out, new Set([...RESUME_OVERRIDABLE, 'policy']), parseSteerConfig, 'steer config', [
-      'policy',
-    ]);
+    cfg = resumedConfig(
+      input as Record<string, unknown>,
+      stored,
+      out,
+      new Set([...RESUME_OVERRIDABLE, 'policy', ...VIEW_OPTIONS]),
+      parseSteerConfig,
+      'steer config',
+      ['policy'],
+    );
   } else {
     const parsed = parseSteerConfig(input);
     cfg = { ...parsed, normalizeObs: steerHyper(parsed, policy).normalizeObs };
@@ -276,7 +294,9 @@ export async function steer(
   const make = operator ? operator.maker(baseMake) : baseMake;
   const trainInner = trains ? await make(cfg.numEnvs, policy.chunk) : null;
   const evalInner = await make(Math.min(cfg.evalEpisodes, 5), policy.chunk);
+  let view: ViewStreamServer | null = null;
   try {
+    if (cfg.viewPort !== undefined) view = await startViewStream(cfg.viewHost, cfg.viewPort);
     const parts = buildSteerParts(cfg, policy, trainInner, evalInner, cfg.seed);
     const offline = cfg.offline !== undefined && !cfg.resume ? await readOffline(cfg.offline, policy, cfg.normalizeObs === true) : undefined;
     const chunkDim = policy.chunk * policy.actDim;
@@ -334,8 +354,10 @@ export async function steer(
         },
       ],
       offline,
+      onRunDir: (dir) => view?.follow(dir),
     };
     const stored = storedConfig(cfg);
+    for (const key of VIEW_OPTIONS) delete stored[key];
     // Absolute paths, so a resume from another working directory finds the same files.
     const { offline: offlinePath, policy: policyPath } = cfg;
     if (offlinePath !== undefined) stored.offline = resolve(offlinePath);
@@ -353,10 +375,29 @@ export async function steer(
     });
     return { ...res, algo: cfg.algo, base: res.references[0] };
   } finally {
+    // The last evaluation reaches the viewers connected (within 2 s) before the stream ends.
+    await view?.flush(2000);
+    await view?.close();
     await trainInner?.close();
     await evalInner.close();
     await operator?.close();
   }
+}
+
+/** Per-invocation options of the view stream: not in config.json, free to change on resume. */
+const VIEW_OPTIONS = ['viewPort', 'viewHost'];
+
+/** The run's view stream (src/node/view-stream.ts) in its own thread; prints its address. */
+async function startViewStream(host: string, port: number): Promise<ViewStreamServer> {
+  const token = process.env.DSRL_VIEW_TOKEN || undefined;
+  if (!isLoopback(host) && !token)
+    throw new Error(
+      `viewHost (--view-host) ${host}: not a loopback address, so the view stream needs a token: set DSRL_VIEW_TOKEN=<secret> (8 characters or more)`,
+    );
+  const { startViewStreamThread } = await import('../node/view-stream.ts');
+  const view = await startViewStreamThread({ host, port, token }, (line) => console.error(line));
+  console.log(`dsrl steer: view stream at ${view.url} (watch it: dsrl view ${view.url})`);
+  return view;
 }
 
 /** Reads an offline dataset for the buffer (normalized when the agent sees normalized observations). */

@@ -47,6 +47,8 @@ export interface Trainer {
   references?: Array<{ name: string; metric: string; actor: EvalActor; env: VectorEnv }>;
   /** Data put into the buffer before training: rows it reserves, and a loader returning the transitions added. */
   offline?: { rows: number; load(buffer: ReplayBuffer): number };
+  /** Told the run folder once it exists (config.json written), before anything is evaluated: e.g. to stream it to a viewer. */
+  onRunDir?(dir: string): void;
 }
 
 export interface Schedule {
