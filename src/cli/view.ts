@@ -1,7 +1,8 @@
 /**
- * `dsrl view <run folder>...`: replays the runs' recorded evaluation episodes (base policy and steered
- * agent side by side) and draws their evaluation curves in a browser page served by src/web/server.ts,
- * following runs that are still training (src/web/run-watch.ts).
+ * `dsrl view <run folder | ws://host:port>...`: replays the runs' recorded evaluation episodes (base policy and
+ * steered agent side by side) and draws their evaluation curves in a browser page served by src/web/server.ts,
+ * following runs that are still training: run folders by watching them (src/web/run-watch.ts), a `dsrl steer
+ * --view-port` process on this or another machine through its view stream (src/web/remote-run.ts).
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -36,24 +37,37 @@ export async function ensureBuiltPage(log: (line: string) => void = console.log)
   return WEB_DIST;
 }
 
-export async function runView(runs: string[], o: ViewOptions, log: (line: string) => void = console.log): Promise<ViewerServer> {
+export async function runView(args: string[], o: ViewOptions, log: (line: string) => void = console.log): Promise<ViewerServer> {
   const token = o.token ?? (process.env.DSRL_TOKEN || undefined);
   const { checkRunFolder, startViewer } = await import('../web/server.ts');
+  const { isStreamUrl, RemoteRun } = await import('../web/remote-run.ts');
   // Bad folders and flags fail before anything is built or bound.
-  if (runs.length === 0) throw new Error('give at least one run folder');
+  if (args.length === 0) throw new Error('give at least one run folder or ws:// stream');
+  const runs = args.filter((a) => !isStreamUrl(a));
+  const urls = args.filter(isStreamUrl);
   runs.forEach(checkRunFolder);
+  for (const url of urls) if (!URL.canParse(url)) throw new Error(`${url}: not a valid address (expected ws://host:port)`);
   if (!isLoopback(o.host) && !token)
     throw new Error(`--host ${o.host}: not a loopback address, so the viewer needs --token <secret> (or DSRL_TOKEN)`);
   const distDir = await ensureBuiltPage(log);
-  return startViewer({
-    runs,
-    distDir,
-    host: o.host,
-    port: o.port,
-    token,
-    log,
-    ...(o.maxConnections !== undefined ? { limits: { maxConnections: o.maxConnections } } : {}),
-  });
+  // A stream's token: --token, else DSRL_VIEW_TOKEN (what dsrl steer --view-port reads).
+  const streamToken = o.token ?? (process.env.DSRL_VIEW_TOKEN || undefined);
+  const remotes = urls.map((url) => new RemoteRun(url, { token: streamToken, log }));
+  try {
+    return await startViewer({
+      runs,
+      remotes,
+      distDir,
+      host: o.host,
+      port: o.port,
+      token,
+      log,
+      ...(o.maxConnections !== undefined ? { limits: { maxConnections: o.maxConnections } } : {}),
+    });
+  } catch (err) {
+    for (const r of remotes) r.close();
+    throw err;
+  }
 }
 
 export function registerView(program: Command): void {
@@ -62,10 +76,13 @@ export function registerView(program: Command): void {
     .description(
       'watch run folders in the browser: recorded evaluation episodes (base policy and steered agent side by side) and curves, live while a run trains',
     )
-    .argument('<runs...>', 'run folders (what dsrl steer or dsrl sac made)')
+    .argument('<runs...>', 'run folders (what dsrl steer or dsrl sac made), or ws://host:port of a dsrl steer --view-port stream')
     .option('--host <addr>', 'interface to bind (loopback by default)', '127.0.0.1')
     .option('--port <n>', 'port (0: any free port)', intArg('--port'), 8766)
-    .option('--token <secret>', 'token the page must send (default: $DSRL_TOKEN); needed to bind a non-loopback address')
+    .option(
+      '--token <secret>',
+      'token the page must send (default: $DSRL_TOKEN; needed to bind a non-loopback address), also sent to ws:// streams (default there: $DSRL_VIEW_TOKEN)',
+    )
     .option('--max-connections <n>', 'connections at once (default 64)', intArg('--max-connections'))
     .action(async (runs: string[], o: ViewOptions) => {
       const server = await runView(runs, o);

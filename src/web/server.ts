@@ -12,7 +12,8 @@
  * No part of a URL is ever joined into a path: static files are looked up in a map made at start, runs
  * by their index on the command line, episodes by name among the regular files (no symlinks, opened with
  * O_NOFOLLOW) that the run's episodes/ folder lists. URLs are matched undecoded, so `%2e%2e` and friends
- * simply match nothing.
+ * simply match nothing. Runs followed through a view stream (`dsrl view ws://…`, remote-run.ts) come after
+ * the folders and are answered from the files held in memory, the same endpoints and events.
  *
  * Limits (the hardening issue's rules for every dsrl server, src/node/ws-limits.ts): connections capped at
  * `maxConnections`; a socket idle (nothing sent or read, a silent or vanished browser included) for
@@ -31,6 +32,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { basename, extname, join } from 'node:path';
 import { isLoopback, resolveWsLimits, type WsLimits } from '../node/ws-limits.ts';
 import { lossesOf } from './run-losses.ts';
+import type { RemoteRun } from './remote-run.ts';
 import { metricsOf } from './run-metrics.ts';
 import { episodeNames, EPISODES_DIR, EventStream, METRICS_JSONL, RunWatcher, versionOf } from './run-watch.ts';
 
@@ -42,6 +44,8 @@ export type ViewerLimits = Pick<WsLimits, 'maxConnections' | 'maxPayloadBytes' |
 export interface ViewerOptions {
   /** Run folders (what `dsrl steer` / `dsrl sac` made), served by index. */
   runs: string[];
+  /** Runs followed through a view stream (`dsrl view ws://…`, remote-run.ts), served after the folders. */
+  remotes?: RemoteRun[];
   /** The built page: a folder with index.html. */
   distDir: string;
   host?: string;
@@ -168,7 +172,8 @@ export async function startViewer(options: ViewerOptions): Promise<ViewerServer>
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer in [0, 65535], got ${port}`);
   if (token !== undefined && token.length < 8) throw new Error('--token must be at least 8 characters');
   if (!isLoopback(host) && !token) throw new Error(`--host ${host}: not a loopback address, so the viewer needs --token <secret> (or DSRL_TOKEN)`);
-  if (options.runs.length === 0) throw new Error('give at least one run folder');
+  const remotes = options.remotes ?? [];
+  if (options.runs.length === 0 && remotes.length === 0) throw new Error('give at least one run folder or ws:// stream');
   const limits = resolveWsLimits(options.limits, 'viewer');
   const runs = options.runs.map(checkRunFolder);
   const dist = loadDist(options.distDir);
@@ -216,10 +221,17 @@ export async function startViewer(options: ViewerOptions): Promise<ViewerServer>
           episodes: await episodeNames(dir),
         });
       }
+      for (const [k, remote] of remotes.entries()) list.push({ id: runs.length + k, ...remote.info() });
       return json(list);
     }
     const m = /^\/api\/runs\/(\d{1,4})\/(metrics|losses|episodes\/([A-Za-z0-9_-]{1,64}))$/.exec(path);
     const run = m ? runs[Number(m[1])] : undefined;
+    const remote = m ? remotes[Number(m[1]) - runs.length] : undefined;
+    if (m && remote) {
+      const answer = remote.answer(m[2]);
+      if (!answer) throw new HttpError(404, 'not found');
+      return answer;
+    }
     if (!m || run === undefined) throw new HttpError(404, 'not found');
     if (m[2] === 'metrics') return json(metricsOf(await readJson(join(run, 'summary.json'), reserve)));
     if (m[2] === 'losses') return { body: await losses(run), type: 'application/json' };
@@ -265,11 +277,17 @@ export async function startViewer(options: ViewerOptions): Promise<ViewerServer>
         }
         const events = /^\/api\/runs\/(\d{1,4})\/events$/.exec(path);
         if (events) {
-          const watcher = watchers[Number(events[1])];
+          const remote = remotes[Number(events[1]) - runs.length];
+          const watcher = watchers[Number(events[1])] ?? remote;
           if (!watcher) throw new HttpError(404, 'not found');
           if (req.method === 'HEAD') return send(200, '', 'text/event-stream; charset=utf-8');
-          const stream: EventStream = new EventStream(res, heartbeatMs, () => watcher.remove(stream));
-          watcher.add(stream);
+          const open = () => {
+            const stream: EventStream = new EventStream(res, heartbeatMs, () => watcher.remove(stream));
+            watcher.add(stream);
+          };
+          // A ws:// run whose stream is down: the page's request waits, so the page shows it as reconnecting.
+          if (remote) remote.whenLinked(open, res);
+          else open();
           return;
         }
         const { body, type } = await api(path);
@@ -319,6 +337,7 @@ export async function startViewer(options: ViewerOptions): Promise<ViewerServer>
     close: () =>
       new Promise<void>((resolve) => {
         for (const w of watchers) w.close();
+        for (const r of remotes) r.close();
         for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
