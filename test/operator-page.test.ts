@@ -66,8 +66,10 @@ async function setUp(initScript?: string): Promise<{ s: OperatorSession; adapter
 async function chunk(adapter: Adapter, env: VectorEnv, policy: number) {
   const from = adapter.lines.length;
   const r = await env.step(new Float32Array(CHUNK).fill(policy));
-  const printed = adapter.lines.slice(from).map((l) => Number(/^action (.*)$/.exec(l.text)![1]));
-  return { printed, info: r.infos[0] };
+  // The adapter's stdout may trail its reply and hold other lines (its watchdog's): wait for this chunk's action lines.
+  const actions = () => adapter.lines.slice(from).filter((l) => l.text.startsWith('action '));
+  await expect.poll(() => actions().length).toBe(CHUNK);
+  return { printed: actions().map((l) => Number(l.text.slice('action '.length))), info: r.infos[0] };
 }
 
 describe.skipIf(problem !== null && !required)('operator page takeover in Chromium', () => {

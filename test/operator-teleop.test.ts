@@ -177,8 +177,11 @@ describe.skipIf(problem !== null && !required)('teleop from the page to the Pyth
     const ran = async (policy: number[]) => {
       const from = adapter.lines.length;
       const r = await env.step(Float32Array.from(policy));
-      const printed = adapter.lines.slice(from).map((l) => Number(/^action (.*)$/.exec(l.text)![1]));
-      return { info: r.infos[0], printed };
+      // The adapter's stdout may trail its reply and hold other lines (a stop by its watchdog while the test sleeps):
+      // wait for this chunk's action lines and read only those.
+      const actions = () => adapter.lines.slice(from).filter((l) => l.text.startsWith('action '));
+      await expect.poll(() => actions().length).toBe(policy.length);
+      return { info: r.infos[0], printed: actions().map((l) => Number(l.text.slice('action '.length))) };
     };
     try {
       page.send({ type: 'command', action: 'reset-done' });
