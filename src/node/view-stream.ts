@@ -24,7 +24,7 @@ import type { WebSocket } from 'ws';
 import { lossesOf } from '../web/run-losses.ts';
 import { episodeNames, EPISODES_DIR, METRICS_JSONL } from '../web/run-watch.ts';
 import { encodeViewFrame } from './view-stream-frame.ts';
-import { listenWs, type LimitedWsServer, type WsLimits } from './ws-limits.ts';
+import { isLoopback, listenWs, type LimitedWsServer, type WsLimits } from './ws-limits.ts';
 
 /** summary.json and config.json at most (as `dsrl view`'s server reads them). */
 const MAX_JSON_BYTES = 16 * 1024 * 1024;
@@ -275,4 +275,16 @@ export async function startViewStreamThread(options: Omit<ViewStreamOptions, 'lo
       await worker.terminate();
     },
   };
+}
+
+/** `dsrl steer --view-port`: the run's view stream in its own thread, its token from DSRL_VIEW_TOKEN; prints its address. */
+export async function startRunViewStream(host: string, port: number): Promise<ViewStreamServer> {
+  const token = process.env.DSRL_VIEW_TOKEN || undefined;
+  if (!isLoopback(host) && !token)
+    throw new Error(
+      `viewHost (--view-host) ${host}: not a loopback address, so the view stream needs a token: set DSRL_VIEW_TOKEN=<secret> (8 characters or more)`,
+    );
+  const view = await startViewStreamThread({ host, port, token }, (line) => console.error(line));
+  console.log(`dsrl steer: view stream at ${view.url} (watch it: dsrl view ${view.url})`);
+  return view;
 }

@@ -14,22 +14,19 @@ import { z } from 'zod';
 import { STEER_ALGO_NAMES, STEER_ALGOS } from '../algos/registry.ts';
 import { DEFAULT_RESIDUAL_SCALE } from '../algos/residual-sac.ts';
 import type { SteerHyper, SteerParts } from '../algos/spec.ts';
-import { agentView } from '../algos/dsrl/noise-action-env.ts';
 import { NoiseActionVectorEnv } from '../algos/dsrl/noise-action-env.ts';
 import { Rng } from '../core/rng.ts';
-import { loadIntoReplayBuffer } from '../data/offline-replay.ts';
-import { readDataset } from '../data/hdf5.ts';
 import { makeChunkedVectorEnv } from '../envs/registry.ts';
 import '../node/remote-env-link.ts'; // installs the transport for ws:// env ids (remote envs)
 import type { OperatorSession } from '../node/operator-session.ts';
 import type { ViewStreamServer } from '../node/view-stream.ts';
-import { isLoopback } from '../node/ws-limits.ts';
 import type { VectorEnv } from '../envs/vector.ts';
 import { saveSafetensors } from '../node/safetensors-io.ts';
 import { modelTensors } from '../nn/safetensors.ts';
 import { checkPolicyFitsEnv } from '../policies/fits-env.ts';
 import type { NoisePolicy, Precision } from '../policies/policy.ts';
 import { gaussianNoiseActor, type EpisodeStats } from './evaluate.ts';
+import { readOffline } from './steer-offline.ts';
 import { checkSchedule, runTraining, type RunResult, type Schedule, type Trainer } from './harness.ts';
 import { agentRecipe, needsPolicy, policySource } from './learner-agent.ts';
 import { checkRunFolderPath } from './run-dir.ts';
@@ -296,7 +293,7 @@ export async function steer(
   const evalInner = await make(Math.min(cfg.evalEpisodes, 5), policy.chunk);
   let view: ViewStreamServer | null = null;
   try {
-    if (cfg.viewPort !== undefined) view = await startViewStream(cfg.viewHost, cfg.viewPort);
+    if (cfg.viewPort !== undefined) view = await (await import('../node/view-stream.ts')).startRunViewStream(cfg.viewHost, cfg.viewPort);
     const parts = buildSteerParts(cfg, policy, trainInner, evalInner, cfg.seed);
     const offline = cfg.offline !== undefined && !cfg.resume ? await readOffline(cfg.offline, policy, cfg.normalizeObs === true) : undefined;
     const chunkDim = policy.chunk * policy.actDim;
@@ -386,35 +383,3 @@ export async function steer(
 
 /** Per-invocation options of the view stream: not in config.json, free to change on resume. */
 const VIEW_OPTIONS = ['viewPort', 'viewHost'];
-
-/** The run's view stream (src/node/view-stream.ts) in its own thread; prints its address. */
-async function startViewStream(host: string, port: number): Promise<ViewStreamServer> {
-  const token = process.env.DSRL_VIEW_TOKEN || undefined;
-  if (!isLoopback(host) && !token)
-    throw new Error(
-      `viewHost (--view-host) ${host}: not a loopback address, so the view stream needs a token: set DSRL_VIEW_TOKEN=<secret> (8 characters or more)`,
-    );
-  const { startViewStreamThread } = await import('../node/view-stream.ts');
-  const view = await startViewStreamThread({ host, port, token }, (line) => console.error(line));
-  console.log(`dsrl steer: view stream at ${view.url} (watch it: dsrl view ${view.url})`);
-  return view;
-}
-
-/** Reads an offline dataset for the buffer (normalized when the agent sees normalized observations). */
-async function readOffline(path: string, policy: NoisePolicy, normalize: boolean): Promise<NonNullable<Trainer['offline']>> {
-  const dataset = await readDataset(path, { expect: { obsDim: policy.obsDim, actionDim: policy.actDim } });
-  const { normalizer } = agentView(policy, normalize);
-  if (normalizer) {
-    normalizer.apply(dataset.observations, dataset.size, dataset.observations);
-    normalizer.apply(dataset.nextObservations, dataset.size, dataset.nextObservations);
-  }
-  return {
-    // A chunk starts at every step, so N dataset steps give at most N transitions.
-    rows: dataset.size,
-    load: (buffer) => {
-      const n = loadIntoReplayBuffer(dataset, buffer, { actionChunk: policy.chunk, actionsTo: 'realActions', fill: { actions: 0 } });
-      if (n === 0) throw new Error(`${path}: the dataset gave no transitions of ${policy.chunk} steps`);
-      return n;
-    },
-  };
-}
