@@ -18,6 +18,7 @@ import { buildWeb } from '../scripts/build-web.ts';
 import { lossesOf } from '../src/web/run-losses.ts';
 import { startViewer } from '../src/web/server.ts';
 import { serveStatic } from './helpers/static-server.ts';
+import { paneHits, type ColourClass } from './helpers/viewer-pixels.ts';
 import type {} from '../web/src/viewer-state.ts';
 import { haveChromium, launchChromium, MISSING_IN_CI } from './helpers/chromium.ts';
 
@@ -67,39 +68,13 @@ async function waitFor(what: string, ok: () => boolean, timeoutMs: number): Prom
 }
 
 /**
- * Robot-coloured pixels (the Hopper's rgba 0.8 0.6 0.4, lit about 194 171 142: red well above blue, unlike sky
- * and floor) in one pane of the canvas, and how many geom centres of the moving bodies have one within 6 px.
+ * Robot-coloured pixels (the Hopper's rgba 0.8 0.6 0.4: the "warm" class of helpers/viewer-pixels.ts) in one pane of
+ * the canvas, and how many geom centres of the moving bodies have one within 6 px.
  */
 async function robotIn(page: Page, pane: number, x0: number, width: number): Promise<{ robot: number; bodies: number; bodiesHit: number }> {
-  return page.evaluate(
-    ({ pane, x0, width }) => {
-      const canvas = document.getElementById('scene') as HTMLCanvasElement;
-      const copy = document.createElement('canvas');
-      copy.width = canvas.width;
-      copy.height = canvas.height;
-      const ctx = copy.getContext('2d')!;
-      ctx.drawImage(canvas, 0, 0);
-      const img = ctx.getImageData(x0, 0, width, canvas.height);
-      const d = img.data;
-      const isRobot = (i: number) => d[i] > 120 && d[i] - d[i + 2] > 30;
-      let robot = 0;
-      for (let i = 0; i < d.length; i += 4) if (isRobot(i)) robot++;
-      const bodies = window.dsrlViewer.geomScreen(pane);
-      let bodiesHit = 0;
-      for (const b of bodies) {
-        let hit = false;
-        for (let dy = -6; dy <= 6 && !hit; dy++)
-          for (let dx = -6; dx <= 6 && !hit; dx++) {
-            const x = Math.round(b.x - x0 + dx);
-            const y = Math.round(b.y + dy);
-            if (x >= 0 && y >= 0 && x < img.width && y < img.height && isRobot((y * img.width + x) * 4)) hit = true;
-          }
-        if (hit) bodiesHit++;
-      }
-      return { robot, bodies: bodies.length, bodiesHit };
-    },
-    { pane, x0, width },
-  );
+  // Every moving geom of the locomotion robots is warm; the list only has to be at least as long as theirs.
+  const { counts, hit } = await paneHits(page, pane, x0, width, new Array<ColourClass>(64).fill('warm'));
+  return { robot: counts.warm, bodies: hit.length, bodiesHit: hit.filter(Boolean).length };
 }
 
 function summaryOf(dir: string): { evals: { step: number; mean: number }[]; references: Record<string, { mean: number }> } {
