@@ -1,5 +1,6 @@
 /** Node-only file helpers. Everything dsrl saves goes through writeFileAtomic, so a crash never leaves half a file. */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 
 /** Write to a temporary file in the same folder, fsync, then rename over the target (atomic on POSIX). */
@@ -20,4 +21,16 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   }
   closeSync(fd);
   renameSync(tmp, path);
+}
+
+/** Reads up to `size` bytes of an open file from its start (fewer if it shrank meanwhile): the bytes read. */
+export async function readOpenFile(handle: FileHandle, size: number): Promise<Buffer> {
+  const body = Buffer.alloc(size);
+  let off = 0;
+  while (off < size) {
+    const { bytesRead } = await handle.read(body, off, size - off, off);
+    if (bytesRead === 0) break;
+    off += bytesRead;
+  }
+  return body.subarray(0, off);
 }

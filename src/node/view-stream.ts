@@ -23,6 +23,7 @@ import { Worker } from 'node:worker_threads';
 import type { WebSocket } from 'ws';
 import { lossesOf } from '../web/run-losses.ts';
 import { episodeNames, EPISODES_DIR, METRICS_JSONL } from '../web/run-watch.ts';
+import { readOpenFile } from './fs.ts';
 import { encodeViewFrame } from './view-stream-frame.ts';
 import { isLoopback, listenWs, type LimitedWsServer, type WsLimits } from './ws-limits.ts';
 
@@ -88,14 +89,7 @@ async function readVersioned(path: string, max: number): Promise<{ version: stri
   try {
     const st = await handle.stat();
     if (!st.isFile() || st.size > max) return null;
-    const body = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const { bytesRead } = await handle.read(body, off, st.size - off, off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
-    }
-    return { version: `${st.ino}-${st.size}-${st.mtimeMs}`, body: body.subarray(0, off) };
+    return { version: `${st.ino}-${st.size}-${st.mtimeMs}`, body: await readOpenFile(handle, st.size) };
   } finally {
     await handle.close();
   }

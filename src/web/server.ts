@@ -27,6 +27,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { constants, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { lstat, open } from 'node:fs/promises';
+import { readOpenFile } from '../node/fs.ts';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { basename, extname, join } from 'node:path';
@@ -138,14 +139,7 @@ async function readBounded(path: string, max: number, reserve: (n: number) => ()
     if (st.size > max) throw new HttpError(413, `file over ${max} bytes`);
     const release = reserve(st.size);
     try {
-      const body = Buffer.alloc(st.size);
-      let off = 0;
-      while (off < st.size) {
-        const { bytesRead } = await handle.read(body, off, st.size - off, off);
-        if (bytesRead === 0) break;
-        off += bytesRead;
-      }
-      return body.subarray(0, off);
+      return await readOpenFile(handle, st.size);
     } finally {
       release();
     }
