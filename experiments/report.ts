@@ -13,11 +13,12 @@ import { join } from 'node:path';
 import { curveSvg, meanStdAcrossSeeds, type CurvePoint } from '../src/run/curve.ts';
 import { readMetrics } from '../src/run/metrics.ts';
 
-export const ALGO_KEYS = ['base', 'na', 'na-demos', 'sac', 'residual', 'scratch'] as const;
+export const ALGO_KEYS = ['base', 'base-zero', 'na', 'na-demos', 'sac', 'residual', 'scratch'] as const;
 export type AlgoKey = (typeof ALGO_KEYS)[number];
 
 export const ALGO_LABELS: Record<AlgoKey, string> = {
   base: 'base policy, w ~ N(0, I)',
+  'base-zero': 'base policy, w = 0',
   na: 'DSRL-NA',
   'na-demos': 'DSRL-NA, demonstrations in the buffer',
   sac: 'DSRL-SAC',
@@ -39,6 +40,11 @@ export interface RunRecord {
 
 /** What a run's evaluations are measured by: the success rate in % where the env reports success, else the mean return. */
 export type EvalMetric = 'success' | 'return';
+
+/** The base policy alone (N(0, I) or zero noise): one evaluation, the same at every budget. */
+export function evalOnly(algo: AlgoKey): boolean {
+  return algo === 'base' || algo === 'base-zero';
+}
 
 const RUN_NAME = new RegExp(`^(${ALGO_KEYS.join('|')})-s(\\d+)$`);
 
@@ -134,12 +140,12 @@ function seedStat(points: ReadonlyArray<{ seed: number; value: number }>): Stat 
   return { mean, std: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length), seeds: points.map((p) => p.seed) };
 }
 
-/** Mean and population std of each run's return at `step` (the base policy: its single evaluation, any step). */
+/** Mean and population std of each run's return at `step` (the base policy alone: its single evaluation, any step). */
 export function statAt(records: readonly RunRecord[], env: string, algo: AlgoKey, step: number): Stat | null {
   const values: Array<{ seed: number; value: number }> = [];
   for (const r of records) {
     if (r.env !== env || r.algo !== algo) continue;
-    const point = algo === 'base' ? r.evals[0] : r.evals.find(([s]) => s === step);
+    const point = evalOnly(algo) ? r.evals[0] : r.evals.find(([s]) => s === step);
     if (point) values.push({ seed: r.seed, value: point[1] });
   }
   return seedStat(values);
@@ -195,7 +201,7 @@ export function resultsMarkdown(records: readonly RunRecord[], options: TableOpt
     '# DSRL comparison',
     '',
     `The eval metric, success rate in % where the task reports success and else the return (${oneSeed ? `seed ${seeds[0]}` : `mean ± std across seeds ${seeds.join(', ')}`}), after each budget of env steps. Every run uses the same evaluation protocol ` +
-      '(deterministic actor, the same seeded episode starts); the base policy row is the base policy alone with w ~ N(0, I), the same at every budget. ' +
+      '(deterministic actor, the same seeded episode starts); the base policy rows are the base policy alone (w ~ N(0, I), or w = 0: its most likely chunk), the same at every budget. ' +
       `"best ≤ ${formatSteps(Math.max(...budgets))}" is ${oneSeed ? 'the best evaluation' : "each seed's best evaluation"} up to the largest budget (the best/ checkpoint)${oneSeed ? '' : ', averaged'}; ` +
       '"min" is the training wall-clock to the largest budget on this machine (2 cores, two runs side by side, evaluations included).',
     '',
@@ -210,8 +216,8 @@ export function resultsMarkdown(records: readonly RunRecord[], options: TableOpt
     );
     for (const algo of algos) {
       const cells = budgets.map((b) => formatStat(statAt(records, env, algo, b), seeds.length));
-      const best = algo === 'base' ? '' : formatStat(bestUpTo(records, env, algo, last), seeds.length);
-      const minutes = algo === 'base' ? null : minutesAt(records, env, algo, last);
+      const best = evalOnly(algo) ? '' : formatStat(bestUpTo(records, env, algo, last), seeds.length);
+      const minutes = evalOnly(algo) ? null : minutesAt(records, env, algo, last);
       lines.push(`| ${ALGO_LABELS[algo]} | ${cells.join(' | ')} | ${best} | ${minutes === null ? '' : minutes.toFixed(0)} |`);
     }
     lines.push('', `![${env} learning curves](${curveFileName(env)})`, '');
@@ -232,23 +238,26 @@ export function curveFileName(env: string): string {
   return `curves-${env.replace(/[^A-Za-z0-9._-]+/g, '_')}.svg`;
 }
 
-/** One chart for an env: mean ± std across seeds per algorithm, the base policy as a horizontal line. */
+/** One chart for an env: mean ± std across seeds per algorithm, the base policy alone as horizontal lines. */
 export function envCurvesSvg(records: readonly RunRecord[], env: string, algos: readonly AlgoKey[]): string {
   const series = algos
-    .filter((a) => a !== 'base')
+    .filter((a) => !evalOnly(a))
     .flatMap((algo) => {
       const runs = records.filter((r) => r.env === env && r.algo === algo).map((r) => r.evals);
       if (runs.length === 0) return [];
       const { points, band } = meanStdAcrossSeeds(runs);
       return [{ name: `${ALGO_LABELS[algo]} (${runs.length} seed${runs.length > 1 ? 's' : ''})`, points, band }];
     });
-  const base = algos.includes('base') ? statAt(records, env, 'base', 0) : null;
+  const hlines = algos.filter(evalOnly).flatMap((algo) => {
+    const stat = statAt(records, env, algo, 0);
+    return stat ? [{ name: ALGO_LABELS[algo], value: stat.mean }] : [];
+  });
   const label = metricLabel(envMetric(records, env));
   return curveSvg({
     title: `${env}: ${label}`,
     xLabel: 'env steps',
     yLabel: label,
     series,
-    hlines: base ? [{ name: ALGO_LABELS.base, value: base.mean }] : [],
+    hlines,
   });
 }

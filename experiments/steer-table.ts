@@ -1,5 +1,5 @@
 /**
- * The DSRL comparison (issues #7 and #19): for each task and seed, the base policy alone, DSRL-NA, DSRL-NA with
+ * The DSRL comparison (issues #7 and #19): for each task and seed, the base policy alone (w ~ N(0, I) and w = 0), DSRL-NA, DSRL-NA with
  * the demonstrations in its buffer (manipulation), DSRL-SAC, residual SAC (all `dsrl steer`) and SAC from scratch
  * (`dsrl sac`), each trained to the largest budget with evaluations on a fixed schedule; then a markdown table
  * of the eval metric (success rate in % on manipulation, return on Gym) at each budget and one curve SVG per task.
@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { writeFileAtomic } from '../src/node/fs.ts';
 import { latestCheckpoint, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
-import { ALGO_KEYS, collectRuns, curveFileName, envCurvesSvg, readRun, resultsMarkdown, runFolder, type AlgoKey } from './report.ts';
+import { ALGO_KEYS, collectRuns, evalOnly, curveFileName, envCurvesSvg, readRun, resultsMarkdown, runFolder, type AlgoKey } from './report.ts';
 
 /**
  * Reference DSRL-NA settings per task (shared/reference/dsrl.md): noise bound M and network width (3 layers;
@@ -104,7 +104,7 @@ const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'dsrl.
 function finished(dir: string, algo: AlgoKey, steps: number): boolean {
   const evals = readRun(dir);
   if (!evals) return false;
-  return algo === 'base' ? evals.length > 0 : evals.some(([step]) => step >= steps);
+  return evalOnly(algo) ? evals.length > 0 : evals.some(([step]) => step >= steps);
 }
 
 function freshArgs(o: ExperimentOptions, env: string, algo: AlgoKey, seed: number, dir: string): string[] {
@@ -115,13 +115,14 @@ function freshArgs(o: ExperimentOptions, env: string, algo: AlgoKey, seed: numbe
     const run = ['sac', '--env', env, '--steps', steps, '--seed', String(seed), '--out', dir, ...evalFlags];
     return [...run, '--checkpoint-every', String(o.checkpointEvery), ...(preset.sacArgs ?? []), ...o.sacArgs];
   }
-  const cliAlgo = algo === 'na-demos' ? 'na' : algo;
+  const cliAlgo = algo === 'na-demos' ? 'na' : algo === 'base-zero' ? 'base' : algo;
   const common = ['steer', '--env', env, '--policy', o.policies[env], '--algo', cliAlgo, '--seed', String(seed), '--out', dir, ...evalFlags];
   if (preset.actionMagnitude !== undefined) common.push('--action-magnitude', String(preset.actionMagnitude));
   if (preset.width !== undefined) common.push('--hidden', [preset.width, preset.width, preset.width].join(','));
   if (preset.criticWidth !== undefined) common.push('--critic-hidden', [preset.criticWidth, preset.criticWidth, preset.criticWidth].join(','));
   common.push(...(preset.steerArgs ?? []));
   if (algo === 'base') return [...common, ...o.steerArgs];
+  if (algo === 'base-zero') return [...common, '--base-noise', 'zero', ...o.steerArgs];
   if (algo === 'residual') common.push('--residual-scale', String(o.residualScale));
   if (algo === 'sac' || algo === 'residual') common.push(...(preset.steerSacArgs ?? []));
   if (algo === 'na-demos') common.push('--offline', o.datasets![env]);
@@ -146,7 +147,7 @@ export function planRuns(o: ExperimentOptions): PlannedRun[] {
         } else if (finished(dir, algo, steps)) {
           status = 'done';
           args = null;
-        } else if (algo !== 'base' && latestCheckpoint(join(dir, TRAIN_STATE_DIR))) {
+        } else if (!evalOnly(algo) && latestCheckpoint(join(dir, TRAIN_STATE_DIR))) {
           status = 'resume';
           args = [algo === 'scratch' ? 'sac' : 'steer', '--resume', '--out', dir, '--steps', String(steps)];
         } else {

@@ -50,6 +50,13 @@ describe('baselines through steer()', () => {
     });
     expect(existsSync(join(base.dir, 'curve.svg'))).toBe(true);
 
+    // With w = 0 the policy plays its one most likely chunk: on BimodalChoice every episode is the same choice.
+    const zero = await steer({ ...common, algo: 'base', baseNoise: 'zero', out: out() }, policy, bimodal);
+    expect(zero.base.returns).toHaveLength(40);
+    expect(new Set(zero.base.returns).size).toBe(1);
+    expect(new Set(base.base.returns).size).toBeGreaterThan(1);
+    expect(Object.keys(JSON.parse(readFileSync(join(zero.dir, 'summary.json'), 'utf8')).references)).toEqual(['base policy, w = 0']);
+
     const na = await steer(
       { ...common, algo: 'na', steps: 12, learningStarts: 8, batchSize: 4, actorHidden: [4], criticHidden: [4], evalEvery: 0, out: out() },
       policy,

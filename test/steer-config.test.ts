@@ -62,6 +62,7 @@ describe('steer config validation', () => {
       /give either steps \(online\) or offlineOnly \(updates\), not both/,
     );
     expect(() => parseSteerConfig({ ...config, algo: 'base', checkpointEvery: 10 })).toThrow(/algo "base" is a single evaluation/);
+    expect(() => parseSteerConfig({ ...config, baseNoise: 'zero' })).toThrow(/baseNoise "zero" is for algo "base"/);
   });
 
   it('a run whose replay buffer would not fit in memory is refused up front, naming steps, before any run folder is made', async () => {

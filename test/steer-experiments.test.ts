@@ -76,6 +76,7 @@ describe('experiments: gym comparison table', () => {
     const at = (algo: AlgoKey, seed: number) => runFolder(root, env, algo, seed);
     fakeRun(at('base', 1), 1000, 0, [[0, 10]]);
     fakeRun(at('base', 2), 1000, 0, [[0, 20]]);
+    fakeRun(at('base-zero', 1), 1000, 0, [[0, 60]]);
     // Chunked runs overshoot each evaluation point by a few steps.
     fakeRun(at('na', 1), 1000, 2000, [
       [1002, 30],
@@ -88,7 +89,7 @@ describe('experiments: gym comparison table', () => {
     ]);
     fakeRun(at('sac', 1), 1000, 2000, []); // started, no checkpoint
     const records = collectRuns(root);
-    expect(records.map((r) => `${r.algo}-s${r.seed}`)).toEqual(['base-s1', 'base-s2', 'na-s1', 'na-s2', 'sac-s1', 'scratch-s1']);
+    expect(records.map((r) => `${r.algo}-s${r.seed}`)).toEqual(['base-s1', 'base-s2', 'base-zero-s1', 'na-s1', 'na-s2', 'sac-s1', 'scratch-s1']);
     expect(statAt(records, env, 'base', 2000)).toEqual({ mean: 15, std: 5, seeds: [1, 2] });
     expect(statAt(records, env, 'na', 1000)).toEqual({ mean: 35, std: 5, seeds: [1, 2] });
     expect(statAt(records, env, 'na', 2000)).toEqual({ mean: 50, std: 0, seeds: [1] });
@@ -97,7 +98,7 @@ describe('experiments: gym comparison table', () => {
     const options: ExperimentOptions = {
       policies: { [env]: '/policies/hopper' },
       envs: [env],
-      algos: ['base', 'na', 'sac', 'residual', 'scratch'],
+      algos: ['base', 'base-zero', 'na', 'sac', 'residual', 'scratch'],
       seeds: [1, 2],
       budgets: [1000, 2000],
       evalEvery: 1000,
@@ -114,6 +115,8 @@ describe('experiments: gym comparison table', () => {
     expect(status).toEqual({
       'base-s1': 'done',
       'base-s2': 'done',
+      'base-zero-s1': 'done',
+      'base-zero-s2': 'new',
       'na-s1': 'done',
       'na-s2': 'resume',
       'sac-s1': 'restart',
@@ -124,6 +127,11 @@ describe('experiments: gym comparison table', () => {
       'scratch-s2': 'new',
     });
     const args = Object.fromEntries(plan.map((r) => [`${r.algo}-s${r.seed}`, r.args?.join(' ')]));
+    // The base policy with w = 0 is `steer --algo base` with zero noise: one evaluation, no checkpoints.
+    expect(args['base-zero-s2']).toBe(
+      `steer --env Hopper-v5 --policy /policies/hopper --algo base --seed 2 --out ${at('base-zero', 2)} --eval-every 1000 --eval-episodes 3 ` +
+        '--action-magnitude 1.5 --hidden 128,128,128 --base-noise zero --utd 2',
+    );
     expect(args['na-s2']).toBe(`steer --resume --out ${at('na', 2)} --steps 2000`);
     expect(args['residual-s1']).toBe(
       `steer --env Hopper-v5 --policy /policies/hopper --algo residual --seed 1 --out ${at('residual', 1)} --eval-every 1000 --eval-episodes 3 ` +
@@ -145,6 +153,7 @@ describe('experiments: gym comparison table', () => {
     const markdown = writeReport(options);
     expect(markdown).toContain('| algorithm | 1k | 2k | best ≤ 2k | min |');
     expect(markdown).toContain('| base policy, w ~ N(0, I) | 15.0 ± 5.0 | 15.0 ± 5.0 |  |  |');
+    expect(markdown).toContain('| base policy, w = 0 | 60.0 (seed 1 only) | 60.0 (seed 1 only) |  |  |');
     // A cell only one seed reached names that seed instead of a std of one run.
     expect(markdown).toContain('| DSRL-NA | 35.0 ± 5.0 | 50.0 (seed 1 only) | 50.0 (seed 1 only) | 0 |');
     expect(markdown).toContain('| residual SAC | – | – | – |  |');

@@ -7,7 +7,7 @@
 import { Option, type Command } from 'commander';
 import type { NoisePolicy, Precision } from '../policies/policy.ts';
 import type { EvalResult } from '../policies/diffusion/manifest.ts';
-import type { BaseNoise } from '../run/evaluate-run.ts';
+import { BASE_NOISES, type BaseNoise } from '../run/evaluate.ts';
 import { intArg, loadPolicyForEnv } from './args.ts';
 
 export interface EvalOptions {
@@ -63,7 +63,7 @@ export function registerEval(program: Command): void {
     )
     .addOption(
       new Option('--noise <kind>', "the base policy's initial noise: normal (N(0, I), as it was trained) or zero (its most likely chunk)")
-        .choices(['normal', 'zero'])
+        .choices(BASE_NOISES)
         .default('normal'),
     )
     .option('--record-episodes <file>', 'also record the first episode (body poses, rewards) into this .safetensors file, for dsrl view')

@@ -4,7 +4,7 @@ import type { RunResult } from '../run/harness.ts';
 
 export function summaryLine(res: RunResult, base: EpisodeStats | undefined, unit: 'step' | 'update'): string {
   const parts: string[] = [];
-  if (base) parts.push(`base policy return ${base.mean.toFixed(1)} ± ${base.std.toFixed(1)}`);
+  if (base) parts.push(`${res.references[0]?.name ?? 'base policy'} return ${base.mean.toFixed(1)} ± ${base.std.toFixed(1)}`);
   const trained = res.updates > 0;
   if (res.best && trained)
     parts.push(`best eval return ${res.best.mean.toFixed(1)} at ${unit} ${res.best.step} after ${res.updates} gradient updates`);

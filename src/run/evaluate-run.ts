@@ -14,10 +14,17 @@ import { readSafetensors } from '../node/safetensors-io.ts';
 import { loadModelTensors } from '../nn/safetensors.ts';
 import type { NoisePolicy } from '../policies/policy.ts';
 import { evaluateRecording } from './episode-record.ts';
-import { deterministicActor, evaluate, gaussianNoiseActor, stochasticActor, zeroNoiseActor, type EpisodeStats, type EvalActor } from './evaluate.ts';
+import {
+  deterministicActor,
+  evaluate,
+  gaussianNoiseActor,
+  stochasticActor,
+  zeroNoiseActor,
+  type BaseNoise,
+  type EpisodeStats,
+  type EvalActor,
+} from './evaluate.ts';
 
-/** The initial noise a base policy is evaluated with: N(0, I) draws (how it was trained) or all zeros. */
-export type BaseNoise = 'normal' | 'zero';
 import { readConfigFile } from './run-config.ts';
 import { loadSacCheckpoint } from './sac-checkpoint.ts';
 import { buildSteerParts, legacySteerConfig, parseSteerConfig, steerHyper } from './steer.ts';

@@ -60,6 +60,10 @@ export function stochasticActor(
   };
 }
 
+/** The initial noise a base policy is evaluated with: N(0, I) draws (how it was trained) or all zeros. */
+export const BASE_NOISES = ['normal', 'zero'] as const;
+export type BaseNoise = (typeof BASE_NOISES)[number];
+
 /** The base policy's own sampling in a noise-action env: w ~ N(0, I) per row from its episode's stream. */
 export function gaussianNoiseActor(noiseDim: number): EvalActor {
   let out = new Float32Array(0);

@@ -25,7 +25,7 @@ import { saveSafetensors } from '../node/safetensors-io.ts';
 import { modelTensors } from '../nn/safetensors.ts';
 import { checkPolicyFitsEnv } from '../policies/fits-env.ts';
 import type { NoisePolicy, Precision } from '../policies/policy.ts';
-import { gaussianNoiseActor, type EpisodeStats } from './evaluate.ts';
+import { BASE_NOISES, gaussianNoiseActor, zeroNoiseActor, type EpisodeStats } from './evaluate.ts';
 import { readOffline } from './steer-offline.ts';
 import { checkSchedule, runTraining, type RunResult, type Schedule, type Trainer } from './harness.ts';
 import { agentRecipe, needsPolicy, policySource } from './learner-agent.ts';
@@ -47,6 +47,10 @@ export const steerSchema = z
       .max(1e9)
       .optional()
       .describe('env steps to train for, chunk steps counted (required unless algo base or offlineOnly; on resume it may raise the total)'),
+    baseNoise: z
+      .enum(BASE_NOISES)
+      .default('normal')
+      .describe("algo base: the base policy's initial noise, normal (N(0, I), as it was trained) or zero (its most likely chunk)"),
     policy: z
       .string()
       .optional()
@@ -153,7 +157,7 @@ export type SteerInput = z.input<typeof steerSchema> | (Partial<z.input<typeof s
 
 export interface SteerResult extends RunResult {
   algo: string;
-  /** The base policy alone with N(0, I) noise (for 'base', the run's result). */
+  /** The base policy alone with N(0, I) noise (for 'base', the run's result, with its baseNoise). */
   base: EpisodeStats;
 }
 
@@ -182,6 +186,8 @@ export function parseSteerConfig(input: unknown, what = 'steer config'): SteerCo
       fail(`async: asynchronous learning has no checkpoints (${why}); set checkpointEvery 0, or async false`);
     if (cfg.offlineOnly !== undefined) fail('async: offlineOnly takes no env steps, so there is nothing to act asynchronously with');
   }
+  if (cfg.baseNoise !== 'normal' && cfg.algo !== 'base')
+    fail(`baseNoise "${cfg.baseNoise}" is for algo "base" (the base policy alone); the other algos' reference line is the base policy with N(0, I)`);
   if (!spec.build && (cfg.checkpointEvery > 0 || cfg.resume))
     fail(`algo "${cfg.algo}" is a single evaluation: there is nothing to checkpoint or resume`);
   checkSchedule(scheduleOf(cfg), what);
@@ -341,14 +347,21 @@ export async function steer(
               ...parts.actorMetadata,
             })
         : undefined,
-      // The base policy alone, with N(0, I) noise: the line everything else has to beat.
+      // The base policy alone, with N(0, I) noise: the line everything else has to beat (or, for algo base, with w = 0).
       references: [
-        {
-          name: 'base policy',
-          metric: 'base',
-          actor: gaussianNoiseActor(chunkDim),
-          env: new NoiseActionVectorEnv(evalInner, policy, cfg.actionMagnitude),
-        },
+        cfg.baseNoise === 'zero'
+          ? {
+              name: 'base policy, w = 0',
+              metric: 'base_zero',
+              actor: zeroNoiseActor(chunkDim),
+              env: new NoiseActionVectorEnv(evalInner, policy, cfg.actionMagnitude),
+            }
+          : {
+              name: 'base policy',
+              metric: 'base',
+              actor: gaussianNoiseActor(chunkDim),
+              env: new NoiseActionVectorEnv(evalInner, policy, cfg.actionMagnitude),
+            },
       ],
       offline,
       onRunDir: (dir) => view?.follow(dir),
