@@ -9,7 +9,8 @@
  */
 import { WebSocket } from 'ws';
 import { setUrlEnvMaker } from '../envs/registry.ts';
-import type { EnvLink, LinkOpener, RemoteEnvOptions } from '../envs/remote/remote-env.ts';
+import type { EnvLink, LinkOpener } from '../envs/remote/link.ts';
+import type { RemoteEnvOptions } from '../envs/remote/remote-env.ts';
 import { RemoteVectorEnv } from '../envs/remote/remote-vector-env.ts';
 import { isLoopback } from './ws-limits.ts';
 
@@ -24,7 +25,7 @@ export const openWsLink: LinkOpener = (url, token) =>
       return;
     }
     const ws = new WebSocket(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, maxPayload: MAX_PAYLOAD, handshakeTimeout: 10_000 });
-    // ws can emit the hello in the same tick as 'open', before RemoteEnv installs its handler: hold
+    // ws can emit the hello in the same tick as 'open', before dial (link.ts) installs its handler: hold
     // messages (and a close) until a handler is set.
     const early: string[] = [];
     let onMessage: ((text: string) => void) | null = null;

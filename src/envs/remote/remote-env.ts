@@ -3,6 +3,8 @@
  * a whole action chunk, as ActionChunk(inner) would, and reports `info.steps`. dsrl's Env is
  * synchronous, so a socket cannot be one; RemoteEnv has the same calls, async, and RemoteVectorEnv (remote-vector-env.ts)
  * puts n of them (n connections) behind the VectorEnv interface makeChunkedVectorEnv returns.
+ * This module holds the env's side: episodes, the watchdog, action safety and what a link drop means
+ * for an episode; connecting and the request/reply channel are the link layer's (link.ts).
  *
  * Link drops never reach the training loop as exceptions:
  * - reset: reconnect (bounded backoff) and send the same reset again (a reset is safe to repeat).
@@ -20,48 +22,19 @@
  */
 import type { Info, ResetResult, StepResult } from '../env.ts';
 import { Box } from '../spaces.ts';
+import { dial, LinkLost, RequestChannel, unref, type EnvLink, type LinkOptions } from './link.ts';
 import {
   encodeReset,
   encodeStep,
   encodeStop,
   parseExecutedActions,
-  parseServerMessage,
   RemoteEnvProtocolError,
   type RemoteEnvHello,
   type RemoteServerMessage,
 } from './protocol.ts';
 import { ActionSafety, type SafetyOptions } from './safety.ts';
 
-/** One open connection, as the transport gives it (text messages only). */
-export interface EnvLink {
-  send(text: string): void;
-  /**
-   * Set by RemoteEnv; called per message and once when the link closes. A transport holds what arrives
-   * before they are set (a hello can arrive in the same tick as the open) and delivers it when they are.
-   */
-  onMessage: (text: string) => void;
-  onClose: (reason: string) => void;
-  close(): void;
-}
-
-/** Opens a connection (token sent as `Authorization: Bearer`); rejects when it cannot. */
-export type LinkOpener = (url: string, token: string | undefined) => Promise<EnvLink>;
-
-export interface ReconnectOptions {
-  /** Attempts after a drop before giving up (default 20). */
-  retries?: number;
-  /** First wait, doubled each attempt (default 100 ms). */
-  backoffMs?: number;
-  /** Longest wait (default 2000 ms). */
-  maxBackoffMs?: number;
-}
-
-export interface RemoteEnvOptions {
-  open: LinkOpener;
-  token?: string;
-  /** Hello and per-reply timeout (default 30 s; a chunk runs at the robot's rate, so leave room). */
-  timeoutMs?: number;
-  reconnect?: ReconnectOptions;
+export interface RemoteEnvOptions extends LinkOptions {
   /** Learner-stall watchdog (default 1000 ms; 0 turns it off). */
   watchdogMs?: number;
   safety?: SafetyOptions;
@@ -70,22 +43,6 @@ export interface RemoteEnvOptions {
   /** Warning lines (default console.warn). */
   log?: (line: string) => void;
 }
-
-class LinkLost extends Error {}
-
-interface Pending {
-  id: number;
-  kind: 'reset' | 'step';
-  resolve: (m: RemoteServerMessage) => void;
-  reject: (err: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
-}
-
-function unref(t: ReturnType<typeof setTimeout>): void {
-  (t as { unref?: () => void }).unref?.();
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => unref(setTimeout(resolve, ms)));
 
 export class RemoteEnv {
   readonly observationSpace: Box;
@@ -96,9 +53,7 @@ export class RemoteEnv {
   /** Stops sent by the watchdog or before an error (for tests and info). */
   stopsSent = 0;
   linkDrops = 0;
-  private link: EnvLink | null;
-  private pending: Pending | null = null;
-  private nextId = 1;
+  private readonly channel: RequestChannel;
   private episodeRunning = false;
   private watchdog: ReturnType<typeof setTimeout> | null = null;
   private lastObs: Float32Array;
@@ -121,13 +76,14 @@ export class RemoteEnv {
     this.actionSpace = new Box(tile(single.low), tile(single.high));
     this.safety = new ActionSafety(single, options.safety, hello.workspace);
     this.lastObs = new Float32Array(this.observationSpace.size);
-    this.link = null;
-    this.attach(link);
+    // A silent link: halt the robot before the channel drops the link.
+    this.channel = new RequestChannel(url, this.observationSpace.size, options.timeoutMs ?? 30_000, (why) => this.sendStop(why));
+    this.channel.attach(link);
   }
 
   /** Connects (with the reconnect policy's retries) and checks the hello against `options.chunk`. */
   static async connect(url: string, options: RemoteEnvOptions): Promise<RemoteEnv> {
-    const { link, hello } = await RemoteEnv.dial(url, options, null);
+    const { link, hello } = await dial(url, options, null);
     if (hello.chunk !== null && hello.chunk !== options.chunk) {
       link.close();
       throw new Error(`${url}: the robot side executes chunks of ${hello.chunk} actions, the policy's chunk is ${options.chunk}`);
@@ -135,156 +91,29 @@ export class RemoteEnv {
     return new RemoteEnv(url, options, link, hello);
   }
 
-  /** Opens a link and waits for its hello, retrying with backoff; `previous` must match a reconnect's hello. */
-  private static async dial(
-    url: string,
-    options: RemoteEnvOptions,
-    previous: RemoteEnvHello | null,
-  ): Promise<{ link: EnvLink; hello: RemoteEnvHello }> {
-    const retries = options.reconnect?.retries ?? 20;
-    let wait = options.reconnect?.backoffMs ?? 100;
-    const maxWait = options.reconnect?.maxBackoffMs ?? 2000;
-    const started = Date.now();
-    let cause = '';
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      if (attempt > 0) {
-        await sleep(wait);
-        wait = Math.min(maxWait, wait * 2);
-      }
-      try {
-        const link = await options.open(url, options.token);
-        const hello = await RemoteEnv.awaitHello(url, link, options.timeoutMs ?? 30_000);
-        if (previous && !(hello.observationSpace.equals(previous.observationSpace) && hello.actionSpace.equals(previous.actionSpace))) {
-          link.close();
-          throw new RemoteEnvProtocolError(`${url}: after reconnecting, the robot side declares other spaces than before; refusing it`);
-        }
-        return { link, hello };
-      } catch (err) {
-        if (err instanceof RemoteEnvProtocolError) throw err;
-        cause = (err as Error).message;
-      }
-    }
-    throw new Error(`${url}: could not connect after ${retries + 1} attempts over ${((Date.now() - started) / 1000).toFixed(1)} s (last: ${cause})`);
-  }
-
-  private static awaitHello(url: string, link: EnvLink, timeoutMs: number): Promise<RemoteEnvHello> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        link.close();
-        reject(new Error(`no hello within ${timeoutMs} ms`));
-      }, timeoutMs);
-      unref(timer);
-      link.onMessage = (text) => {
-        clearTimeout(timer);
-        link.onMessage = () => {};
-        try {
-          const m = parseServerMessage(text, null, `${url} hello`);
-          if (m.type === 'error') throw new RemoteEnvProtocolError(`${url}: the robot side refused the connection (${m.code}): ${m.message}`);
-          if (m.type !== 'hello') throw new RemoteEnvProtocolError(`${url}: expected a hello first, got a '${m.type}' message`);
-          resolve(m.hello);
-        } catch (err) {
-          link.close();
-          reject(err as Error);
-        }
-      };
-      link.onClose = (reason) => {
-        clearTimeout(timer);
-        reject(new Error(`closed before the hello (${reason})`));
-      };
-    });
-  }
-
-  private attach(link: EnvLink): void {
-    this.link = link;
-    link.onMessage = (text) => this.receive(text);
-    link.onClose = (reason) => {
-      if (this.link !== link) return;
-      this.link = null;
-      this.failPending(new LinkLost(`link closed (${reason})`));
-    };
-  }
-
-  private receive(text: string): void {
-    const pending = this.pending;
-    let message: RemoteServerMessage;
-    try {
-      message = parseServerMessage(text, this.observationSpace.size, `${this.url}: reply${pending ? ` to ${pending.kind}` : ''}`);
-    } catch (err) {
-      this.failPending(err as Error);
-      return;
-    }
-    if (!pending) return; // nothing asked: a late reply after a timeout
-    if (message.type !== 'error' && (message.type !== pending.kind || message.id !== pending.id)) {
-      this.failPending(
-        new RemoteEnvProtocolError(
-          `${this.url}: expected a '${pending.kind}' reply with id ${pending.id}, got '${message.type}' id ${'id' in message ? String(message.id) : '-'}`,
-        ),
-      );
-      return;
-    }
-    clearTimeout(pending.timer);
-    this.pending = null;
-    pending.resolve(message);
-  }
-
-  private failPending(err: Error): void {
-    const pending = this.pending;
-    if (!pending) return;
-    clearTimeout(pending.timer);
-    this.pending = null;
-    pending.reject(err);
-  }
-
+  /** A request is the learner's sign of life, so it disarms the watchdog when it can go out. */
   private request(kind: 'reset' | 'step', encode: (id: number) => string): Promise<RemoteServerMessage> {
-    const link = this.link;
-    if (!link) return Promise.reject(new LinkLost('not connected'));
-    const id = this.nextId++;
-    const timeoutMs = this.options.timeoutMs ?? 30_000;
-    this.disarmWatchdog();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        // The link is silent: halt the robot, then treat the link as lost.
-        this.sendStop(`no reply to ${kind} ${id} within ${timeoutMs} ms`);
-        this.dropLink();
-        this.failPending(new LinkLost(`no reply within ${timeoutMs} ms`));
-      }, timeoutMs);
-      unref(timer);
-      this.pending = { id, kind, resolve, reject, timer };
-      try {
-        link.send(encode(id));
-      } catch (err) {
-        this.failPending(new LinkLost((err as Error).message));
-      }
-    });
-  }
-
-  private dropLink(): void {
-    const link = this.link;
-    this.link = null;
-    link?.close();
+    if (this.channel.connected) this.disarmWatchdog();
+    return this.channel.request(kind, encode);
   }
 
   private async reconnect(why: string): Promise<void> {
     this.linkDrops++;
-    this.dropLink();
+    this.channel.drop();
     this.log(`${this.url}: link lost (${why}); reconnecting`);
-    const { link } = await RemoteEnv.dial(this.url, this.options, this.hello);
+    const { link } = await dial(this.url, this.options, this.hello);
     if (this.closed) {
       link.close();
       throw new Error(`${this.url}: closed while reconnecting`);
     }
-    this.attach(link);
+    this.channel.attach(link);
     this.log(`${this.url}: reconnected`);
   }
 
   /** Sends `stop` (best effort: a dead link cannot carry it, and the robot side's own watchdog covers that). */
   sendStop(reason: string): void {
     this.stopsSent++;
-    try {
-      this.link?.send(encodeStop(reason));
-    } catch {
-      // the link is gone; the adapter stops on its own watchdog
-    }
+    this.channel.sendBestEffort(encodeStop(reason));
   }
 
   private armWatchdog(): void {
@@ -400,12 +229,12 @@ export class RemoteEnv {
     this.closed = true;
     this.disarmWatchdog();
     if (this.episodeRunning) this.sendStop('closed');
-    this.failPending(new Error(`${this.url}: closed`));
-    this.dropLink();
+    this.channel.failPending(new Error(`${this.url}: closed`));
+    this.channel.drop();
   }
 
   private assertOpen(): void {
     if (this.closed) throw new Error(`${this.url}: the remote env is closed`);
-    if (this.pending) throw new Error(`${this.url}: a previous reset()/step() has not finished; await each call`);
+    if (this.channel.busy) throw new Error(`${this.url}: a previous reset()/step() has not finished; await each call`);
   }
 }
