@@ -7,11 +7,9 @@
  * - the build of scripts/build-web.ts (npm run build:web) from a plain static file server under a sub-path:
  *   the bundled demo draws the robot, and a run folder's files chosen in the page give its curve and episodes.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.ts';
@@ -21,32 +19,21 @@ import { serveStatic } from './helpers/static-server.ts';
 import { paneHits, type ColourClass } from './helpers/viewer-pixels.ts';
 import type {} from '../web/src/viewer-state.ts';
 import { haveChromium, launchChromium, MISSING_IN_CI } from './helpers/chromium.ts';
+import { startTinySteer, type SteerExit } from './helpers/steer-run.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-live-'));
 const runDir = join(tmp, 'run');
 const dist = join(tmp, 'dist');
 
 let browser: BrowserContext | null = null;
-/** The steer process: resolves with its exit code and output, and the time it exited. */
-let steerDone: Promise<{ code: number | null; output: string; at: number }>;
+/** The steer process's exit. */
+let steerDone: Promise<SteerExit>;
 let built: Promise<unknown>;
 
 beforeAll(() => {
   if (!haveChromium) return;
-  // 1200 env steps, an evaluation every 200: six evaluations over a few seconds of training.
-  const args = ['steer', '--env', 'Hopper-v5', '--policy', 'models/hopper', '--algo', 'na', '--steps', '1200', '--learning-starts', '200'];
-  args.push('--num-envs', '2', '--batch-size', '16', '--utd', '1', '--distill-steps', '1', '--actor-hidden', '16', '--critic-hidden', '16');
-  args.push('--eval-every', '200', '--eval-episodes', '1', '--log-every', '100', '--quiet', '--out', runDir);
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'dsrl.js'), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, DSRL_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  steerDone = new Promise((resolve) => child.on('exit', (code) => resolve({ code, output, at: performance.now() })));
+  // Six evaluations over a few seconds of training; losses logged every 100 steps for the loss chart.
+  steerDone = startTinySteer(runDir, ['--log-every', '100']).done;
   // While the steer process starts: the static site (only the Hopper demo, to keep the test short) and the browser.
   built = buildWeb(dist, ['hopper'], () => {});
   return (async () => {

@@ -6,12 +6,10 @@
  * Chromium (when installed; required under CI), the page's curve gains points from the ws:// source without
  * reloading.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.ts';
@@ -19,8 +17,8 @@ import { RemoteRun } from '../src/web/remote-run.ts';
 import { startViewer } from '../src/web/server.ts';
 import type {} from '../web/src/viewer-state.ts';
 import { haveChromium, launchChromium, MISSING_IN_CI } from './helpers/chromium.ts';
+import { startTinySteer } from './helpers/steer-run.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-remote-'));
 const runDir = join(tmp, 'run');
 const dist = join(tmp, 'dist');
@@ -43,25 +41,12 @@ async function waitFor<T>(what: string, get: () => T | null | undefined | false,
 describe('dsrl view ws:// on a running dsrl steer --view-port', () => {
   it('follows the run through its stream as it evaluates, with a stalled viewer attached', async () => {
     if (process.env.CI && !haveChromium) throw new Error(MISSING_IN_CI);
-    const args = ['steer', '--env', 'Hopper-v5', '--policy', 'models/hopper', '--algo', 'na', '--steps', '1200', '--learning-starts', '200'];
-    args.push('--num-envs', '2', '--batch-size', '16', '--utd', '1', '--distill-steps', '1', '--actor-hidden', '16', '--critic-hidden', '16');
-    args.push('--eval-every', '200', '--eval-episodes', '1', '--quiet', '--out', runDir, '--view-port', '0');
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'dsrl.js'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DSRL_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    const done = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: performance.now() })));
-    let exited: { code: number | null; at: number } | null = null;
-    void done.then((r) => (exited = r));
+    const steer = startTinySteer(runDir, ['--view-port', '0']);
     // While the steer process starts: the page (no demos) and the browser.
     const built = buildWeb(dist, [], () => {});
     if (haveChromium) browser = await launchChromium(join(tmp, 'profile'), { width: 990, height: 760 });
 
-    const url = (await waitFor('the view stream line', () => /view stream at (ws:\/\/\S+)/.exec(output), 60_000))[1];
+    const url = (await waitFor('the view stream line', () => /view stream at (ws:\/\/\S+)/.exec(steer.output), 60_000))[1];
     // A viewer that completes the upgrade and then reads nothing.
     const { port } = new URL(url);
     const stalled: Socket = connect(Number(port), '127.0.0.1');
@@ -88,7 +73,7 @@ describe('dsrl view ws:// on a running dsrl steer --view-port', () => {
       }
       // Sample the viewer's API (and the page) while the run trains.
       const seen: { evals: number; agentBytes: number; pageEvals: number | null; at: number }[] = [];
-      while (exited === null) {
+      while (steer.exited === null) {
         const evals = ((await (await api('metrics')).json()) as { evals: unknown[] }).evals.length;
         const agent = await api('episodes/agent');
         const agentBytes = agent.ok ? (await agent.arrayBuffer()).byteLength : 0;
@@ -96,8 +81,8 @@ describe('dsrl view ws:// on a running dsrl steer --view-port', () => {
         seen.push({ evals, agentBytes, pageEvals, at: performance.now() });
         await new Promise((r) => setTimeout(r, 50));
       }
-      const end = exited as { code: number | null; at: number };
-      expect(end.code, output).toBe(0);
+      const end = steer.exited!;
+      expect(end.code, end.output).toBe(0);
       const summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as { evals: { step: number; mean: number }[] };
       expect(summary.evals.length).toBe(6);
       // Live: the API gained evaluations while the run trained, in order, and in the end holds all of them.
@@ -131,7 +116,7 @@ describe('dsrl view ws:// on a running dsrl steer --view-port', () => {
     } finally {
       stalled.destroy();
       await server.close();
-      if (exited === null) child.kill();
+      steer.kill();
     }
   }, 180_000);
 });
