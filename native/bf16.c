@@ -13,6 +13,7 @@
 #include "bf16.h"
 
 #include "gemm.h"
+#include "pool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -164,7 +165,7 @@ BF16_TARGET static void panel_task(void* ctx, int64_t q) {
   }
 }
 
-// Panels run on gemm.c's thread pool when the product is large enough to pay for waking a worker (the SGEMM's
+// Panels run on pool.c's thread pool when the product is large enough to pay for waking a worker (the SGEMM's
 // threshold, DSRL_MT_MIN).
 static void gemm_bf16(int64_t M, int64_t N, int64_t K, float alpha, const uint16_t* Ab, int64_t Kp, const uint16_t* Wp,
                       float beta, float* C, int64_t ldc) {

@@ -18,6 +18,7 @@
 
 #include "bf16.h"
 #include "gemm.h"
+#include "pool.h"
 #ifdef DSRL_HAVE_CBLAS  // set by binding.gyp when scripts/build-native.mjs found a working cblas.h + libopenblas
 #include <cblas.h>
 #endif
@@ -334,7 +335,7 @@ DSRL_CLONES static void bias_act_rows(float* z, const float* B, int64_t rows, in
 }
 
 // Element-wise kernels over many rows (a base policy's 256 x 512 Mish: ~80 us on one core) split their rows over
-// gemm.c's thread pool in blocks of ROW_BLOCK rows. Every row is computed by the same code whatever thread runs it,
+// pool.c's thread pool in blocks of ROW_BLOCK rows. Every row is computed by the same code whatever thread runs it,
 // so the floats do not depend on the thread count; fewer than PAR_ELEMS elements stay on the calling thread.
 enum { ROW_BLOCK = 32, PAR_ELEMS = 1 << 16 };
 
@@ -745,6 +746,7 @@ static void cleanup(void* arg) {
   scratch_len = 0;
   dsrl_sgemm_free();
   dsrl_bf16_free();
+  dsrl_pool_env_close();
 }
 
 static napi_value Init(napi_env env, napi_value exports) {
@@ -776,7 +778,7 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "hasOpenblas", has);
   napi_get_boolean(env, dsrl_bf16_supported() != 0, &has);
   napi_set_named_property(env, exports, "hasBf16", has);
-  dsrl_sgemm_env_open();
+  dsrl_pool_env_open();
   napi_add_env_cleanup_hook(env, cleanup, NULL);
   return exports;
 }

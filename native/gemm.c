@@ -15,14 +15,15 @@
 //
 // Portability: each ISA's kernel is compiled with a function-level target attribute and chosen at run time
 // with __builtin_cpu_supports, so one binary runs on any x86-64 (and the generic kernel on other CPUs).
+//
+// Threads: large products' tiles run on pool.c's persistent thread pool.
 #include "gemm.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "pool.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -39,7 +40,7 @@
 #ifndef DSRL_MC
 #define DSRL_MC 144
 #endif
-enum { KC = DSRL_KC, MC = DSRL_MC, MAX_THREADS = 64 };
+enum { KC = DSRL_KC, MC = DSRL_MC };
 
 typedef void (*kernel_fn)(int64_t kc, const float* Ap, const float* Bp, float* C, int64_t ldc, float alpha,
                           float beta);
@@ -225,8 +226,8 @@ static void pack_b(int transB, const float* B, int64_t ldb, int64_t k0, int64_t 
 // depends only on M, N and the ISA, never on the thread count. Each tile is computed whole by one thread, over
 // the same KC slices in the same order with the same micro-kernel calls, so C's floats do not depend on how
 // many threads ran or which one took a tile (test/nn-gemm-pool.test.ts checks bit equality across thread counts).
-// Threads claim tiles from an atomic counter: a descheduled thread delays the call by at most the one tile it
-// holds, where a static split made the call wait for its whole share.
+// Threads claim tiles from an atomic counter (pool.c): a descheduled thread delays the call by at most the one
+// tile it holds, where a static split made the call wait for its whole share.
 //
 // Packing is shared: op(A) is packed once per MT-row block and op(B) once per NT-column block, into buffers of
 // the calling thread, by whichever thread first needs the block (a claim by compare-and-swap). A thread that
@@ -263,26 +264,18 @@ typedef struct {
   float* Bsh;          // block c of op(B): at c NT K, slice pc at + pc NT (nr-wide panels, zero-padded)
   _Atomic int* astate; // PACK_* per A block, then per B block
   _Atomic int* bstate;
-  _Atomic int64_t next;  // the next unclaimed tile
-  void (*task)(void* ctx, int64_t t);  // set: a parallel-for job (dsrl_parallel_for), tiles are task(ctx, t)
-  void* ctx;
 } job_t;
 
-// Private packing buffers of one thread (one KC slice of one A block and one B block), for blocks it finds
-// being packed by another thread. Workers own theirs; a calling thread's live in caller_t.
-typedef struct {
-  float* Ap;
-  float* Bp;
-} workspace_t;
-
-static int workspace_init(workspace_t* ws) {
+// A thread's private packing buffers (dsrl_workspace_t, pool.h): the pool's workers own theirs; a calling
+// thread's live in caller_t.
+int dsrl_workspace_init(dsrl_workspace_t* ws) {
   // The largest any ISA needs: MT <= MC rounded up to the tallest tile; NT is a multiple of every NR.
   if (!ws->Ap) ws->Ap = (float*)aligned_alloc(64, (size_t)(MC + MAX_MR) * KC * sizeof(float));
   if (!ws->Bp) ws->Bp = (float*)aligned_alloc(64, (size_t)NT * KC * sizeof(float));
   return ws->Ap && ws->Bp ? 0 : -1;
 }
 
-static void workspace_free(workspace_t* ws) {
+void dsrl_workspace_free(dsrl_workspace_t* ws) {
   free(ws->Ap);
   free(ws->Bp);
   ws->Ap = ws->Bp = NULL;
@@ -321,8 +314,9 @@ static int claim_block(_Atomic int* state, void (*pack)(const job_t*, int64_t), 
 static void pack_a_shared(const job_t* J, int64_t r) { pack_a_block(J->P, J, r, J->Ash + r * J->mt * J->P->K); }
 static void pack_b_shared(const job_t* J, int64_t c) { pack_b_block(J->P, c, J->Bsh + c * NT * J->P->K); }
 
-// One tile: C[r mt .., c NT ..] over all of K.
-static void run_tile(const job_t* J, workspace_t* ws, int64_t t) {
+// One tile: C[r mt .., c NT ..] over all of K (a pool job's piece t; ctx: the job_t).
+static void run_tile(void* ctx, dsrl_workspace_t* ws, int64_t t) {
+  const job_t* J = (const job_t*)ctx;
   const problem_t* P = J->P;
   const int mr = P->isa->mr, nr = P->isa->nr;
   const kernel_fn kernel = P->isa->kernel;
@@ -367,22 +361,10 @@ static void run_tile(const job_t* J, workspace_t* ws, int64_t t) {
   }
 }
 
-// Claims and runs tiles until none is left.
-static void run_tiles(job_t* J, workspace_t* ws) {
-  for (;;) {
-    const int64_t t = atomic_fetch_add_explicit(&J->next, 1, memory_order_relaxed);
-    if (t >= J->tiles) return;
-    if (J->task)
-      J->task(J->ctx, t);
-    else
-      run_tile(J, ws, t);
-  }
-}
-
 // A calling (JS) thread's buffers: private slices, the shared packed operands and their block states. Grown
 // to the largest call so far; freed by dsrl_sgemm_free (the addon's cleanup hook, on that thread).
 typedef struct {
-  workspace_t ws;
+  dsrl_workspace_t ws;
   float* sh;
   size_t sh_len;
   _Atomic int* st;
@@ -391,7 +373,7 @@ typedef struct {
 static _Thread_local caller_t caller;
 
 static int caller_reserve(size_t floats, size_t states) {
-  if (workspace_init(&caller.ws)) return -1;
+  if (dsrl_workspace_init(&caller.ws)) return -1;
   if (floats > caller.sh_len) {
     free(caller.sh);
     caller.sh = (float*)aligned_alloc(64, round_up((int64_t)(floats * sizeof(float)), 64));
@@ -405,6 +387,13 @@ static int caller_reserve(size_t floats, size_t states) {
     if (!caller.st) return -1;
   }
   return 0;
+}
+
+void dsrl_sgemm_free(void) {
+  dsrl_workspace_free(&caller.ws);
+  free(caller.sh);
+  free((void*)caller.st);
+  caller = (caller_t){{NULL, NULL}, NULL, 0, NULL, 0};
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -475,204 +464,6 @@ __attribute__((target("avx2,fma"))) static void small_m_avx2(const problem_t* P,
 __attribute__((target("avx512f"))) static void small_m_avx512(const problem_t* P, float* at, int64_t n0, int64_t n1) SMALL_M_BODY
 #endif
 
-
-// ---------------------------------------------------------------------------------------------------------
-// Thread pool: workers are started once (on the first product that wants them) and live until the addon is
-// unloaded. Between products a worker spins briefly, then sleeps on a condition variable; the calling thread
-// always works too, and the pool serves one calling thread at a time (a second JS thread that finds it busy
-// runs its product alone, with the same results). Products of fewer than DSRL_MT_MIN multiply-adds run on the
-// calling thread only (gemm.h says why 3 M).
-
-static int n_threads = 0;
-
-static int default_threads(void) {
-  // Same knobs as OpenBLAS so `OPENBLAS_NUM_THREADS=1`, which the README asks of runs sharing cores, holds
-  // whichever GEMM the addon uses.
-  const char* names[] = {"DSRL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"};
-  for (int i = 0; i < 3; i++) {
-    const char* v = getenv(names[i]);
-    if (v && atoi(v) > 0) return atoi(v) < MAX_THREADS ? atoi(v) : MAX_THREADS;
-  }
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n < 1 ? 1 : (n < MAX_THREADS ? (int)n : MAX_THREADS);
-}
-
-int dsrl_sgemm_threads(int n) {
-  if (n > 0) n_threads = n < MAX_THREADS ? n : MAX_THREADS;
-  if (n_threads == 0) n_threads = default_threads();
-  return n_threads;
-}
-
-typedef struct {
-  pthread_mutex_t lock;  // guards everything below but the atomics
-  pthread_cond_t wake;   // a job was posted, or shutdown
-  pthread_cond_t idle;   // the last worker left the job
-  pthread_mutex_t user;  // held by the calling thread that owns the pool for one product
-  pthread_t tids[MAX_THREADS];
-  int workers;           // started
-  int participants;      // workers 0 .. participants-1 may join the current job (the thread count - 1)
-  int sleepers;
-  int shutdown;
-  int open;              // the current job still takes workers
-  job_t* job;
-  _Atomic uint64_t gen;  // bumped for each job; spinning workers watch it
-  _Atomic int active;    // workers inside the current job
-} pool_t;
-
-static pool_t pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
-                      .idle = PTHREAD_COND_INITIALIZER, .user = PTHREAD_MUTEX_INITIALIZER};
-
-static inline void cpu_relax(void) {
-#ifdef DSRL_X86
-  _mm_pause();
-#endif
-}
-
-static double now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
-}
-
-// How long an idle worker spins before sleeping: a network's consecutive products are separated by its
-// element-wise kernels (measured here: bias + ReLU over 256 x 512 floats 21 us, bias + Mish 82 us). A worker
-// spinning 50 us is still awake for the next product after a ReLU layer (no futex wake-up); after longer gaps
-// it sleeps, so an idle pool costs a shared core at most 50 us of spinning per product.
-enum { SPIN_US = 50 };
-
-static void* worker_main(void* arg) {
-  const int id = (int)(intptr_t)arg;
-  workspace_t ws = {NULL, NULL};
-  const int have_ws = workspace_init(&ws) == 0;
-  uint64_t seen = 0;
-  pthread_mutex_lock(&pool.lock);
-  seen = atomic_load(&pool.gen);
-  for (;;) {
-    if (pool.shutdown) break;
-    if (atomic_load(&pool.gen) == seen) {
-      pthread_mutex_unlock(&pool.lock);
-      const double t0 = now_us();
-      for (int i = 0; atomic_load_explicit(&pool.gen, memory_order_relaxed) == seen; i++) {
-        cpu_relax();
-        if ((i & 63) == 63 && now_us() - t0 > SPIN_US) break;
-      }
-      pthread_mutex_lock(&pool.lock);
-      while (atomic_load(&pool.gen) == seen && !pool.shutdown) {
-        pool.sleepers++;
-        pthread_cond_wait(&pool.wake, &pool.lock);
-        pool.sleepers--;
-      }
-      continue;
-    }
-    seen = atomic_load(&pool.gen);
-    if (!pool.open || id >= pool.participants || !have_ws) continue;
-    job_t* job = pool.job;
-    atomic_fetch_add(&pool.active, 1);
-    pthread_mutex_unlock(&pool.lock);
-    run_tiles(job, &ws);
-    pthread_mutex_lock(&pool.lock);
-    if (atomic_fetch_sub(&pool.active, 1) == 1) pthread_cond_signal(&pool.idle);
-  }
-  pthread_mutex_unlock(&pool.lock);
-  workspace_free(&ws);
-  return NULL;
-}
-
-// Starts workers up to `want` (under pool.user). Returns how many exist.
-static int pool_grow(int want) {
-  pthread_mutex_lock(&pool.lock);
-  while (pool.workers < want && !pool.shutdown) {
-    if (pthread_create(&pool.tids[pool.workers], NULL, worker_main, (void*)(intptr_t)pool.workers) != 0) break;
-    pool.workers++;
-  }
-  const int n = pool.workers;
-  pthread_mutex_unlock(&pool.lock);
-  return n;
-}
-
-// Runs the job on the calling thread plus up to `helpers` pool workers; returns once every tile is done.
-static void pool_run(job_t* job, workspace_t* ws, int helpers) {
-  if (helpers > 0 && pthread_mutex_trylock(&pool.user) == 0) {
-    const int got = pool_grow(helpers);
-    if (got < helpers) helpers = got;
-    pthread_mutex_lock(&pool.lock);
-    pool.job = job;
-    pool.participants = helpers;
-    pool.open = 1;
-    atomic_fetch_add(&pool.gen, 1);
-    if (pool.sleepers) pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
-    run_tiles(job, ws);
-    // Every tile is claimed; wait for the workers still inside the job (at most one tile each).
-    pthread_mutex_lock(&pool.lock);
-    pool.open = 0;
-    while (atomic_load(&pool.active) > 0) pthread_cond_wait(&pool.idle, &pool.lock);
-    pool.job = NULL;
-    pthread_mutex_unlock(&pool.lock);
-    pthread_mutex_unlock(&pool.user);
-    return;
-  }
-  run_tiles(job, ws);
-}
-
-// The addon's environments (the main thread and each worker_threads worker that loads it) share one pool;
-// the last one to unload stops and joins its threads.
-static pthread_mutex_t envs_lock = PTHREAD_MUTEX_INITIALIZER;
-static int envs = 0;
-
-void dsrl_sgemm_env_open(void) {
-  pthread_mutex_lock(&envs_lock);
-  envs++;
-  pthread_mutex_unlock(&envs_lock);
-}
-
-static void pool_shutdown(void) {
-  pthread_mutex_lock(&pool.lock);
-  pool.shutdown = 1;
-  atomic_fetch_add(&pool.gen, 1);  // ends the spins
-  pthread_cond_broadcast(&pool.wake);
-  const int n = pool.workers;
-  pthread_mutex_unlock(&pool.lock);
-  for (int t = 0; t < n; t++) pthread_join(pool.tids[t], NULL);
-  pthread_mutex_lock(&pool.lock);
-  pool.workers = 0;
-  pool.shutdown = 0;  // a later load (a new worker_threads environment) may start workers again
-  pthread_mutex_unlock(&pool.lock);
-}
-
-void dsrl_sgemm_free(void) {
-  workspace_free(&caller.ws);
-  free(caller.sh);
-  free((void*)caller.st);
-  caller = (caller_t){{NULL, NULL}, NULL, 0, NULL, 0};
-  pthread_mutex_lock(&envs_lock);
-  if (envs > 0) envs--;
-  if (envs == 0) pool_shutdown();
-  pthread_mutex_unlock(&envs_lock);
-}
-
-int dsrl_sgemm_pool_workers(void) {
-  pthread_mutex_lock(&pool.lock);
-  const int n = pool.workers;
-  pthread_mutex_unlock(&pool.lock);
-  return n;
-}
-
-void dsrl_parallel_for(int64_t n, int threads, void (*task)(void* ctx, int64_t t), void* ctx) {
-  if (n <= 0) return;
-  job_t J = {0};
-  J.tiles = n;
-  J.task = task;
-  J.ctx = ctx;
-  atomic_init(&J.next, 0);
-  if (threads > dsrl_sgemm_threads(0)) threads = dsrl_sgemm_threads(0);
-  if (threads > n) threads = (int)n;
-  if (threads < 1) threads = 1;
-  // A task never touches the packing workspaces, so the calling thread needs none of its own.
-  workspace_t none = {NULL, NULL};
-  pool_run(&J, &none, threads - 1);
-}
-
 // ---------------------------------------------------------------------------------------------------------
 
 static int run_small(const problem_t* P) {
@@ -733,13 +524,15 @@ static int run_job(const problem_t* P, const float* Bpre) {
   J.bstate = caller.st + J.mblocks;
   for (int64_t i = 0; i < J.mblocks; i++) atomic_init(&J.astate[i], PACK_NONE);
   for (int64_t i = 0; i < J.nblocks; i++) atomic_init(&J.bstate[i], Bpre ? PACK_READY : PACK_NONE);
-  atomic_init(&J.next, 0);
-  J.task = NULL;
-  J.ctx = NULL;
+  dsrl_pool_job_t PJ;
+  PJ.n = J.tiles;
+  atomic_init(&PJ.next, 0);
+  PJ.run = run_tile;
+  PJ.ctx = &J;
   int threads = dsrl_sgemm_threads(0);
   if ((double)M * N * K < DSRL_MT_MIN) threads = 1;
   if (threads > J.tiles) threads = (int)J.tiles;
-  pool_run(&J, &caller.ws, threads - 1);
+  dsrl_pool_run(&PJ, &caller.ws, threads - 1);
   return 0;
 }
 

@@ -23,19 +23,10 @@ int dsrl_sgemm_set_isa(const char* isa);
 #define DSRL_MT_MIN 3e6
 #endif
 
-// Worker threads for large products (1 = the calling thread only). Returns the count in force.
-int dsrl_sgemm_threads(int n);
-// The addon's init registers each environment (main thread, worker_threads) that loads it; dsrl_sgemm_free, its
-// cleanup hook, frees that thread's packing buffers and, for the last environment, stops and joins the pool.
-void dsrl_sgemm_env_open(void);
-void dsrl_sgemm_free(void);
-// Worker threads the pool has started (they persist across products; the calling thread is not counted).
-int dsrl_sgemm_pool_workers(void);
+// Large products' tiles run on pool.h's thread pool; dsrl_sgemm_threads (pool.h) sets the thread count.
 
-// Runs task(ctx, t) for every t in [0, n), on the calling thread plus up to threads - 1 of the pool's workers
-// (capped by dsrl_sgemm_threads), each t exactly once; returns when all have run. For kernels outside the SGEMM
-// (bf16.c) that split their work into independent pieces, so their results do not depend on the thread count.
-void dsrl_parallel_for(int64_t n, int threads, void (*task)(void* ctx, int64_t t), void* ctx);
+// Frees the calling thread's packing buffers (the addon's cleanup hook, on each thread that loaded it).
+void dsrl_sgemm_free(void);
 
 // Frozen weights: op(B) (K x N) packed once in the built-in kernels' layout for the ISA in use, then multiplied
 // without repacking. dsrl_sgemm_packed_b gives exactly dsrl_sgemm's floats; it returns -2 when Bp was packed for

@@ -1,5 +1,5 @@
 /**
- * The built-in SGEMM's persistent thread pool (native/gemm.c): results that do not depend on the thread count,
+ * The built-in SGEMM's persistent thread pool (native/pool.c, running native/gemm.c's tiles): results that do not depend on the thread count,
  * workers started once and reused, and a second JS thread (worker_threads) running products while the main
  * thread holds the pool.
  */
