@@ -1,15 +1,9 @@
-// dsrl's native NN backend: SGEMM (built-in kernels, gemm.c, or OpenBLAS where installed) plus fused
-// element-wise kernels, exposed through N-API.
-//
-// Why hand-written: the engine's matrix products go to a tuned SGEMM (as PyTorch's do), and everything
-// between them (bias + activation, LayerNorm + activation, their backward passes, Adam over a
-// network's flat parameter buffer, Polyak/EMA) is one fused C loop each, so a layer costs one pass
-// over memory instead of several JS loops. Every kernel has a pure-TS twin in src/nn/js-backend.ts
-// with the same semantics; tests check they agree.
+// dsrl's native NN backend, exposed through N-API: SGEMM (built-in kernels, gemm.c, or OpenBLAS where
+// installed), bf16 products (bf16.c) and the fused element-wise kernels (kernels.c). This file is the binding
+// layer: it reads and checks the JS arguments and calls those plain C functions.
 //
 // All arrays are Float32Array views (possibly subarrays); sizes are passed explicitly and checked
 // against the views' lengths so a bad call throws instead of touching memory it does not own.
-#include <math.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,21 +12,10 @@
 
 #include "bf16.h"
 #include "gemm.h"
+#include "kernels.h"
 #include "pool.h"
 #ifdef DSRL_HAVE_CBLAS  // set by binding.gyp when scripts/build-native.mjs found a working cblas.h + libopenblas
 #include <cblas.h>
-#endif
-
-enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_TANH = 2, ACT_MISH = 3, ACT_SILU = 4 };
-
-// The element-wise loops are compiled three times (AVX-512, AVX2+FMA, baseline x86-64) and the loader picks
-// the one this CPU runs (GCC's target_clones, an ifunc), so the addon needs no -march=native and still runs
-// where it is copied. Measured on the dev machine: baseline-only code made mish 10-15x slower (its
-// __builtin_rintf becomes a libm call without SSE4.1, which blocks vectorisation).
-#if defined(__x86_64__) && !defined(__clang__) && __GNUC__ >= 11  // the x86-64-vN names came in GCC 11
-#define DSRL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define DSRL_CLONES
 #endif
 
 #define CHECK_NAPI(call)                                              \
@@ -236,132 +219,6 @@ static napi_value GemmPackedB(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// Branch-free float math that gcc vectorises (glibc's scalar expf/tanhf calls block vectorisation and
-// cost 10-30 ns per element here). fast_expf: Cody-Waite range reduction plus a degree-6 polynomial,
-// about 2 ulp on [-87, 88]; results are clamped, never Inf/NaN for finite input.
-static inline float fast_expf(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  float n = __builtin_rintf(x * 1.44269504088896341f);  // round to nearest (the default mode)
-  float r = x - n * 0.693145751953125f;
-  r = r - n * 1.428606765330187045e-06f;
-  float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666381f + r * (0.00833301f + r * 0.00139516f)))));
-  int32_t bits = ((int32_t)n + 127) << 23;  // 2^n; memcpy (not a union) keeps the loop vectorisable
-  float scale;
-  memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-
-// tanh(u) = sign(u) (1 - 2 / (exp(2|u|) + 1)); an odd Taylor polynomial near 0 avoids cancellation.
-static inline float fast_tanhf(float u) {
-  float a = u < 0.0f ? -u : u;
-  float e = fast_expf(2.0f * a);
-  float t = 1.0f - 2.0f / (e + 1.0f);
-  float u2 = u * u;
-  float small = u * (1.0f + u2 * (-0.333333333f + u2 * (0.133333333f + u2 * -0.0539682540f)));
-  float big = u < 0.0f ? -t : t;
-  return a < 0.125f ? small : big;
-}
-
-static inline float fast_sigmoidf(float u) { return 1.0f / (1.0f + fast_expf(-u)); }
-
-// mish(u) = u tanh(softplus(u)) = u n / (n + 2) with n = e^u (e^u + 2); u is capped at 20 where the
-// ratio is 1 in float32 (and e^{2u} stays finite).
-static inline float mish_f(float u) {
-  float e = fast_expf(u < 20.0f ? u : 20.0f);
-  float n = e * (e + 2.0f);
-  return u * n / (n + 2.0f);
-}
-static inline float mish_grad(float u) {
-  float e = fast_expf(u < 20.0f ? u : 20.0f);
-  float n = e * (e + 2.0f);
-  float d = n + 2.0f;
-  return n / d + u * 4.0f * e * (e + 1.0f) / (d * d);
-}
-static inline float silu_f(float u) { return u * fast_sigmoidf(u); }
-static inline float silu_grad(float u) {
-  float s = fast_sigmoidf(u);
-  return s + u * s * (1.0f - s);
-}
-
-// Apply activation `act` to n values: y[i] = act(u[i]). One specialised loop per activation so each vectorises.
-DSRL_CLONES __attribute__((noinline)) static void act_forward_n(int act, const float* u, float* y, int64_t n) {
-  switch (act) {
-    case ACT_RELU:
-      for (int64_t i = 0; i < n; i++) y[i] = u[i] > 0.0f ? u[i] : 0.0f;
-      break;
-    case ACT_TANH:
-      for (int64_t i = 0; i < n; i++) y[i] = fast_tanhf(u[i]);
-      break;
-    case ACT_MISH:
-      for (int64_t i = 0; i < n; i++) y[i] = mish_f(u[i]);
-      break;
-    case ACT_SILU:
-      for (int64_t i = 0; i < n; i++) y[i] = silu_f(u[i]);
-      break;
-    default:
-      if (y != u) memcpy(y, u, (size_t)n * sizeof(float));
-  }
-}
-
-// du[i] = dy[i] * act'(u[i]) given pre-activation u and output y. du must not alias the inputs (restrict lets
-// gcc vectorise; a scalar ReLU backward mispredicts its branch on half the elements).
-DSRL_CLONES __attribute__((noinline)) static void act_backward_n(int act, const float* restrict dy, const float* restrict u, const float* restrict y,
-                           float* restrict du, int64_t n) {
-  switch (act) {
-    case ACT_RELU:
-      for (int64_t i = 0; i < n; i++) du[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-      break;
-    case ACT_TANH:
-      for (int64_t i = 0; i < n; i++) du[i] = dy[i] * (1.0f - y[i] * y[i]);
-      break;
-    case ACT_MISH:
-      for (int64_t i = 0; i < n; i++) du[i] = dy[i] * mish_grad(u[i]);
-      break;
-    case ACT_SILU:
-      for (int64_t i = 0; i < n; i++) du[i] = dy[i] * silu_grad(u[i]);
-      break;
-    default:
-      if (du != dy) memcpy(du, dy, (size_t)n * sizeof(float));
-  }
-}
-
-DSRL_CLONES static void bias_act_rows(float* z, const float* B, int64_t rows, int64_t cols, int act, float* y) {
-  for (int64_t r = 0; r < rows; r++) {
-    float* zr = z + r * cols;
-    if (B)
-      for (int64_t c = 0; c < cols; c++) zr[c] += B[c];
-    act_forward_n(act, zr, y + r * cols, cols);
-  }
-}
-
-// Element-wise kernels over many rows (a base policy's 256 x 512 Mish: ~80 us on one core) split their rows over
-// pool.c's thread pool in blocks of ROW_BLOCK rows. Every row is computed by the same code whatever thread runs it,
-// so the floats do not depend on the thread count; fewer than PAR_ELEMS elements stay on the calling thread.
-enum { ROW_BLOCK = 32, PAR_ELEMS = 1 << 16 };
-
-typedef struct {
-  float *z, *y, *xhat, *rstd;
-  const float *bias, *gamma, *beta;
-  int64_t rows, cols;
-  float eps;
-  int act;
-} rows_job_t;
-
-static void bias_act_task(void* ctx, int64_t t) {
-  const rows_job_t* J = (const rows_job_t*)ctx;
-  const int64_t r0 = t * ROW_BLOCK, n = J->rows - r0 < ROW_BLOCK ? J->rows - r0 : ROW_BLOCK;
-  bias_act_rows(J->z + r0 * J->cols, J->bias, n, J->cols, J->act, J->y + r0 * J->cols);
-}
-
-// Runs task over the row blocks of J, on the pool when the job is large enough.
-static void for_row_blocks(rows_job_t* J, void (*task)(void*, int64_t)) {
-  const int64_t blocks = (J->rows + ROW_BLOCK - 1) / ROW_BLOCK;
-  if (J->rows * J->cols < PAR_ELEMS || dsrl_sgemm_threads(0) == 1)
-    for (int64_t t = 0; t < blocks; t++) task(J, t);
-  else
-    dsrl_parallel_for(blocks, dsrl_sgemm_threads(0), task, J);
-}
-
 // biasAct(z, bias|null, rows, cols, act, y): z += bias (kept as the pre-activation); y = act(z). y may alias z
 // only for identity.
 static napi_value BiasAct(napi_env env, napi_callback_info info) {
@@ -373,19 +230,8 @@ static napi_value BiasAct(napi_env env, napi_callback_info info) {
   if (!get_f32(env, argv[5], &y, 0, "y")) return NULL;
   size_t n = (size_t)(rows * cols);
   if (!need(env, &z, n, "z") || !need(env, &b, (size_t)cols, "bias") || !need(env, &y, n, "y")) return NULL;
-  rows_job_t J = {.z = z.data, .y = y.data, .bias = b.data, .rows = rows, .cols = cols, .act = act};
-  for_row_blocks(&J, bias_act_task);
+  dsrl_bias_act(z.data, b.data, rows, cols, act, y.data);
   return NULL;
-}
-
-DSRL_CLONES static void bias_act_backward_rows(const float* dy, const float* z, const float* y, int64_t rows,
-                                               int64_t cols, int act, float* dz, float* db) {
-  for (int64_t r = 0; r < rows; r++) {
-    float* dzr = dz + r * cols;
-    act_backward_n(act, dy + r * cols, z + r * cols, y + r * cols, dzr, cols);
-    if (db)
-      for (int64_t c = 0; c < cols; c++) db[c] += dzr[c];
-  }
 }
 
 // biasActBackward(dy, z, y, rows, cols, act, dz, db|null): dz = dy * act'(z); db += colsum(dz). dz must not alias dy.
@@ -402,47 +248,8 @@ static napi_value BiasActBackward(napi_env env, napi_callback_info info) {
   if (!need(env, &dy, n, "dy") || !need(env, &z, n, "z") || !need(env, &y, n, "y") || !need(env, &dz, n, "dz") ||
       !need(env, &db, (size_t)cols, "db"))
     return NULL;
-  bias_act_backward_rows(dy.data, z.data, y.data, rows, cols, act, dz.data, db.data);
+  dsrl_bias_act_backward(dy.data, z.data, y.data, rows, cols, act, dz.data, db.data);
   return NULL;
-}
-
-DSRL_CLONES static void ln_act_forward_rows(float* z, const float* bias, const float* gamma, const float* beta,
-                                            int64_t rows, int64_t cols, float eps, int act, float* xhat, float* rstd_out,
-                                            float* y) {
-  const float inv = 1.0f / (float)cols;
-  for (int64_t r = 0; r < rows; r++) {
-    float* zr = z + r * cols;
-    float* xr = xhat + r * cols;
-    float* yr = y + r * cols;
-    float sum = 0.0f;
-    if (bias)
-      for (int64_t c = 0; c < cols; c++) {
-        zr[c] += bias[c];
-        sum += zr[c];
-      }
-    else
-      for (int64_t c = 0; c < cols; c++) sum += zr[c];
-    const float mean = sum * inv;
-    float sq = 0.0f;
-    for (int64_t c = 0; c < cols; c++) {
-      float d = zr[c] - mean;
-      xr[c] = d;
-      sq += d * d;
-    }
-    const float rstd = 1.0f / sqrtf(sq * inv + eps);
-    rstd_out[r] = rstd;
-    for (int64_t c = 0; c < cols; c++) xr[c] *= rstd;
-    for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] * gamma[c] + beta[c];
-    act_forward_n(act, yr, yr, cols);  // in place: LayerNorm's output is the activation's input
-  }
-}
-
-static void ln_act_forward_task(void* ctx, int64_t t) {
-  const rows_job_t* J = (const rows_job_t*)ctx;
-  const int64_t r0 = t * ROW_BLOCK, n = J->rows - r0 < ROW_BLOCK ? J->rows - r0 : ROW_BLOCK;
-  const int64_t off = r0 * J->cols;
-  ln_act_forward_rows(J->z + off, J->bias, J->gamma, J->beta, n, J->cols, J->eps, J->act, J->xhat + off, J->rstd + r0,
-                      J->y + off);
 }
 
 // lnActForward(z, bias|null, gamma, beta, rows, cols, eps, act, xhat, rstd, y):
@@ -464,44 +271,8 @@ static napi_value LnActForward(napi_env env, napi_callback_info info) {
       !need(env, &be, (size_t)cols, "beta") || !need(env, &xh, n, "xhat") || !need(env, &rs, (size_t)rows, "rstd") ||
       !need(env, &y, n, "y"))
     return NULL;
-  rows_job_t J = {.z = z.data, .y = y.data, .xhat = xh.data, .rstd = rs.data, .bias = b.data, .gamma = g.data,
-                  .beta = be.data, .rows = rows, .cols = cols, .eps = eps, .act = act};
-  for_row_blocks(&J, ln_act_forward_task);
+  dsrl_ln_act_forward(z.data, b.data, g.data, be.data, rows, cols, eps, act, xh.data, rs.data, y.data);
   return NULL;
-}
-
-// One row of LayerNorm's backward pass, given du (the gradient at gamma * xhat + beta) in dz:
-// dgamma += du xhat, dbeta += du, dz = rstd (du gamma - mean(du gamma) - xhat mean(du gamma xhat)), dbias += dz.
-// restrict: every pointer is a distinct buffer, which lets gcc vectorise each loop. noinline: inlined into the
-// N-API wrapper, gcc lost the restrict facts and ran the scalar fallback (4x slower, seen with perf).
-DSRL_CLONES __attribute__((noinline)) static void ln_backward_row(const float* restrict xr, const float* restrict g, float* restrict dz, float* restrict dg,
-                            float* restrict dbe, float* restrict dbi, int64_t cols, float rstd, float inv) {
-  if (dg)
-    for (int64_t c = 0; c < cols; c++) dg[c] += dz[c] * xr[c];
-  if (dbe)
-    for (int64_t c = 0; c < cols; c++) dbe[c] += dz[c];
-  float s1 = 0.0f, s2 = 0.0f;
-  for (int64_t c = 0; c < cols; c++) {
-    float dxh = dz[c] * g[c];
-    s1 += dxh;
-    s2 += dxh * xr[c];
-  }
-  const float m1 = s1 * inv, m2 = s2 * inv;
-  for (int64_t c = 0; c < cols; c++) dz[c] = rstd * (dz[c] * g[c] - m1 - xr[c] * m2);
-  if (dbi)
-    for (int64_t c = 0; c < cols; c++) dbi[c] += dz[c];
-}
-
-DSRL_CLONES static void ln_act_backward_rows(const float* dy, const float* xh, const float* rs, const float* g,
-                                             const float* be, const float* y, int64_t rows, int64_t cols, int act,
-                                             float* dz, float* dg, float* dbe, float* dbi, float* u, float inv) {
-  for (int64_t r = 0; r < rows; r++) {
-    const int64_t o = r * cols;
-    if (act == ACT_MISH || act == ACT_SILU)
-      for (int64_t c = 0; c < cols; c++) u[c] = xh[o + c] * g[c] + be[c];
-    act_backward_n(act, dy + o, u, y + o, dz + o, cols);  // dz = du for now
-    ln_backward_row(xh + o, g, dz + o, dg, dbe, dbi, cols, rs[r], inv);
-  }
 }
 
 // lnActBackward(dy, xhat, rstd, gamma, beta, y, rows, cols, act, dz, dgamma|null, dbeta|null, dbias|null)
@@ -525,28 +296,14 @@ static napi_value LnActBackward(napi_env env, napi_callback_info info) {
       !need(env, &dz, n, "dz") || !need(env, &dg, (size_t)cols, "dgamma") || !need(env, &dbe, (size_t)cols, "dbeta") ||
       !need(env, &dbi, (size_t)cols, "dbias"))
     return NULL;
-  const float inv = 1.0f / (float)cols;
   float* u = scratch(cols);  // the activation's input, recomputed from xhat rather than stored
   if (!u) {
     napi_throw_error(env, NULL, "dsrl_native: out of memory");
     return NULL;
   }
-  ln_act_backward_rows(dy.data, xh.data, rs.data, g.data, be.data, y.data, rows, cols, act, dz.data, dg.data, dbe.data,
-                       dbi.data, u, inv);
+  dsrl_ln_act_backward(dy.data, xh.data, rs.data, g.data, be.data, y.data, rows, cols, act, dz.data, dg.data, dbe.data,
+                       dbi.data, u);
   return NULL;
-}
-
-DSRL_CLONES static void adam_n(float* P, const float* G, float* Mm, float* V, size_t n,
-                               float fb1, float fb2, float feps, float step_size, float inv_sqrt_bc2, float decay) {
-  for (size_t i = 0; i < n; i++) {
-    float gi = G[i];
-    float mi = fb1 * Mm[i] + (1.0f - fb1) * gi;
-    float vi = fb2 * V[i] + (1.0f - fb2) * gi * gi;
-    Mm[i] = mi;
-    V[i] = vi;
-    // Same formula as torch.optim.Adam: p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)
-    P[i] = P[i] * decay - step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + feps);
-  }
 }
 
 // adam(p, g, m, v, lr, beta1, beta2, eps, step, weightDecay): bias-corrected Adam (Kingma & Ba 2015),
@@ -561,15 +318,8 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
   if (!need(env, &g, n, "grads") || !need(env, &m, n, "m") || !need(env, &v, n, "v")) return NULL;
   const double lr = get_f64(env, argv[4]), b1 = get_f64(env, argv[5]), b2 = get_f64(env, argv[6]);
   const double eps = get_f64(env, argv[7]), step = get_f64(env, argv[8]), wd = get_f64(env, argv[9]);
-  const float bc1 = (float)(1.0 - pow(b1, step)), bc2 = (float)(1.0 - pow(b2, step));
-  const float step_size = (float)lr / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
-  const float fb1 = (float)b1, fb2 = (float)b2, feps = (float)eps, decay = (float)(1.0 - lr * wd);
-  adam_n(p.data, g.data, m.data, v.data, n, fb1, fb2, feps, step_size, inv_sqrt_bc2, decay);
+  dsrl_adam(p.data, g.data, m.data, v.data, n, lr, b1, b2, eps, step, wd);
   return NULL;
-}
-
-DSRL_CLONES static void axpby_n(float* y, const float* x, size_t n, float a, float b) {
-  for (size_t i = 0; i < n; i++) y[i] = a * x[i] + b * y[i];
 }
 
 // axpby(y, x, a, b): y = a * x + b * y (Polyak averaging, EMA, scaling).
@@ -579,7 +329,7 @@ static napi_value Axpby(napi_env env, napi_callback_info info) {
   if (!get_f32(env, argv[0], &y, 0, "y") || !get_f32(env, argv[1], &x, 0, "x")) return NULL;
   if (!need(env, &x, y.length, "x")) return NULL;
   const float a = (float)get_f64(env, argv[2]), b = (float)get_f64(env, argv[3]);
-  axpby_n(y.data, x.data, y.length, a, b);
+  dsrl_axpby(y.data, x.data, y.length, a, b);
   return NULL;
 }
 
@@ -588,8 +338,7 @@ static napi_value SumSquares(napi_env env, napi_callback_info info) {
   ARGS(1);
   fview x;
   if (!get_f32(env, argv[0], &x, 0, "x")) return NULL;
-  double s = 0.0;
-  for (size_t i = 0; i < x.length; i++) s += (double)x.data[i] * x.data[i];
+  const double s = dsrl_sum_squares(x.data, x.length);
   napi_value out;
   napi_create_double(env, s, &out);
   return out;

@@ -1,4 +1,4 @@
-// The activations in f32x4, over whole arrays: the same branch-free formulas as native/dsrl_native.c
+// The activations in f32x4, over whole arrays: the same branch-free formulas as native/kernels.c
 // (fast_expf and friends), so the two backends round alike. Codes as in src/nn/backend.ts (ACT_CODE).
 // Arrays here are the JS side's arena regions, padded to whole vectors, so loops run ceil(n / 4) vectors;
 // the padding lanes compute values that nobody reads (float SIMD never traps).

@@ -1,5 +1,5 @@
 // The fused element-wise kernels of src/nn/backend.ts (biasAct, LayerNorm + act, Adam, axpby, sumSquares) in
-// f32x4, with the float32 arithmetic of native/dsrl_native.c. Row loops run whole vectors then a scalar tail
+// f32x4, with the float32 arithmetic of native/kernels.c. Row loops run whole vectors then a scalar tail
 // (rows are not vector-aligned); whole-array loops run ceil(n / 4) vectors over the padded arena regions.
 import { actBackward, actForward } from './act';
 

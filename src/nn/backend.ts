@@ -13,7 +13,7 @@ import { loadWasmBackend, prepareWasmModule } from './wasm-loader.ts';
 
 export type Activation = 'identity' | 'relu' | 'tanh' | 'mish' | 'silu';
 export const ACTIVATIONS: readonly Activation[] = ['identity', 'relu', 'tanh', 'mish', 'silu'];
-/** Codes shared with native/dsrl_native.c. */
+/** Codes shared with native/kernels.h. */
 export const ACT_CODE: Record<Activation, number> = { identity: 0, relu: 1, tanh: 2, mish: 3, silu: 4 };
 
 export interface Backend {

@@ -1,5 +1,5 @@
 /**
- * Portable pure-TypeScript backend: the same kernels as native/dsrl_native.c, in plain loops.
+ * Portable pure-TypeScript backend: the same kernels as native/kernels.c, in plain loops.
  * Used in the browser and whenever the addon is not built; tests check it agrees with native.
  */
 import type { Backend } from './backend.ts';

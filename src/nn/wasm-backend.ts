@@ -265,7 +265,7 @@ export function createWasmBackend(instance: WebAssembly.Instance): WasmBackend {
     adam(p, g, m, v, lr, beta1, beta2, eps, step, weightDecay) {
       const n = p.length;
       checkAdam('wasm', p, g, m, v);
-      // The step's scalars rounded to float32 as native/dsrl_native.c rounds them (powers in double).
+      // The step's scalars rounded to float32 as native/kernels.c rounds them (powers in double).
       const f = Math.fround;
       const bc1 = f(1 - beta1 ** step);
       const bc2 = f(1 - beta2 ** step);
