@@ -6,6 +6,8 @@
 // other kernels hand to dsrl_parallel_for (bf16.c's column panels, kernels.c's row blocks).
 #include "pool.h"
 
+#include "gemm.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 enum { MAX_THREADS = 64 };
 
 static int n_threads = 0;
+static _Thread_local int serial = 0;
 
 static int default_threads(void) {
   // Same knobs as OpenBLAS so `OPENBLAS_NUM_THREADS=1`, which the README asks of runs sharing cores, holds
@@ -36,7 +39,13 @@ static int default_threads(void) {
 int dsrl_sgemm_threads(int n) {
   if (n > 0) n_threads = n < MAX_THREADS ? n : MAX_THREADS;
   if (n_threads == 0) n_threads = default_threads();
-  return n_threads;
+  return serial ? 1 : n_threads;
+}
+
+int dsrl_pool_serial(int on) {
+  const int was = serial;
+  serial = on;
+  return was;
 }
 
 typedef struct {
@@ -120,6 +129,7 @@ static void* worker_main(void* arg) {
   }
   pthread_mutex_unlock(&pool.lock);
   dsrl_workspace_free(&ws);
+  dsrl_sgemm_free();  // the buffers of the products this worker ran as a caller (a program of programs.c)
   return NULL;
 }
 

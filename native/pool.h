@@ -8,6 +8,9 @@
 // Worker threads for large products and row blocks (1 = the calling thread only): DSRL_NUM_THREADS, else
 // OPENBLAS_NUM_THREADS, else OMP_NUM_THREADS, else the CPU count, until set. Returns the count in force.
 int dsrl_sgemm_threads(int n);
+// While on (per thread), dsrl_sgemm_threads(0) reads 1 on this thread, so every product and kernel it calls runs
+// whole on it (programs.c runs one recorded op list per pool thread this way). Returns the previous setting.
+int dsrl_pool_serial(int on);
 // The addon's init registers each environment (main thread, worker_threads) that loads it; its cleanup hook
 // closes it, and the last environment to close stops and joins the pool's workers.
 void dsrl_pool_env_open(void);

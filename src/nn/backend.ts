@@ -94,6 +94,20 @@ export interface Backend {
   axpby(y: Float32Array, x: Float32Array, a: number, b: number): void;
   /** Sum of squares, accumulated in double. */
   sumSquares(x: Float32Array): number;
+  /** True on concurrent.ts's recorder only: code that reads or writes a layer's buffers in JS refuses to run then. */
+  readonly recording?: boolean;
+  /**
+   * native only: run op lists recorded by concurrent.ts, each whole on its own thread (native/programs.c); the
+   * results are the bits of running them one after the other. false: not now (OpenBLAS is the gemm in use),
+   * replay them in order instead.
+   */
+  runPrograms?(programs: readonly RecordedProgram[]): boolean;
+}
+
+/** A recorded op list as native/programs.c reads it: per op [code, scalars...] in nums, its arrays in order. */
+export interface RecordedProgram {
+  nums: Float64Array;
+  arrays: (Float32Array | null)[];
 }
 
 let current: Backend | null = null;
@@ -151,6 +165,22 @@ export function getBackend(): Backend {
 export function setBackend(backend: Backend): void {
   current = backend;
   chosen = false;
+}
+
+/**
+ * Route getBackend() to `backend` while `fn` runs (concurrent.ts records a task's ops this way); the backend in
+ * force before is restored after, as it was chosen.
+ */
+export function withBackend<T>(backend: Backend, fn: () => T): T {
+  const prev = getBackend();
+  const prevChosen = chosen;
+  current = backend;
+  try {
+    return fn();
+  } finally {
+    current = prev;
+    chosen = prevChosen;
+  }
 }
 
 /**

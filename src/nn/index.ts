@@ -1,4 +1,5 @@
 export * from './backend.ts';
+export * from './concurrent.ts';
 export * from './module.ts';
 export * from './layers.ts';
 export * from './mlp.ts';

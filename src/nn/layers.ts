@@ -7,7 +7,7 @@
  * weights and behaviour line up with the Python tools users compare against.
  */
 import { ACT_CODE, type Activation } from './backend.ts';
-import { Layer, Scratch, type BackwardOptions, type Init, type Param } from './module.ts';
+import { Layer, refuseRecording, Scratch, type BackwardOptions, type Init, type Param } from './module.ts';
 
 export const uniformInit =
   (bound: number): Init =>
@@ -146,6 +146,7 @@ export class LayerNorm extends Layer {
   }
 
   forward(x: Float32Array, rows: number): Float32Array {
+    refuseRecording(this.be, 'LayerNorm');
     const n = rows * this.inDim;
     const z = this.z.get(n);
     z.set(x.subarray(0, n)); // the kernel works in place on z; the caller's x stays intact
@@ -274,6 +275,7 @@ export class Residual extends Layer {
   }
 
   forward(x: Float32Array, rows: number): Float32Array {
+    refuseRecording(this.be, 'Residual');
     const n = rows * this.inDim;
     const f = this.body.forward(x, rows);
     const y = this.y.get(n);
@@ -283,6 +285,7 @@ export class Residual extends Layer {
   }
 
   backward(dy: Float32Array, rows: number, opts: BackwardOptions = {}): Float32Array | null {
+    refuseRecording(this.be, 'Residual');
     const n = rows * this.inDim;
     const wantInput = opts.inputGrad !== false;
     const g = this.body.backward(dy, rows, { paramGrad: opts.paramGrad, inputGrad: wantInput });

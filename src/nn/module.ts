@@ -45,6 +45,16 @@ export class Scratch {
   }
 }
 
+/**
+ * For code that reads or writes network buffers in JS: inside runConcurrently (concurrent.ts) it would run
+ * before the recorded ops it should follow, so it refuses to.
+ */
+export function refuseRecording(be: Backend, what: string): void {
+  if (be.recording) {
+    throw new Error(`${what} reads or writes buffers in JS, so it cannot run inside runConcurrently (run it before or after)`);
+  }
+}
+
 export abstract class Layer {
   abstract readonly inDim: number;
   abstract readonly outDim: number;
@@ -127,6 +137,7 @@ export class Model {
   }
 
   zeroGrad(): void {
+    refuseRecording(getBackend(), 'Model.zeroGrad');
     this.grads.fill(0);
   }
 

@@ -3,7 +3,7 @@
  * `process.getBuiltinModule` (Node >= 20.16) instead of a static import, so this file, and the
  * whole nn/ module, also loads unchanged in a browser, where it simply reports "not running in Node".
  */
-import type { Backend } from './backend.ts';
+import type { Backend, RecordedProgram } from './backend.ts';
 
 interface NativeAddon {
   gemm: Backend['gemm'];
@@ -14,6 +14,8 @@ interface NativeAddon {
   adam: Backend['adam'];
   axpby: Backend['axpby'];
   sumSquares: Backend['sumSquares'];
+  /** Recorded op lists, each on its own pool thread (native/programs.c); false while OpenBLAS is the gemm. */
+  runPrograms(programs: readonly RecordedProgram[]): boolean;
   setThreads(n: number): number;
   /** Switch the SGEMM behind gemm ('openblas' only where the build linked it); no argument reads. */
   setGemm(impl?: GemmImpl): GemmImpl;
@@ -106,6 +108,7 @@ export function loadNativeBackend(): { backend: Backend | null; reason: string }
     adam: a.adam,
     axpby: a.axpby,
     sumSquares: a.sumSquares,
+    runPrograms: a.runPrograms,
   };
   return { backend, reason: '' };
 }
