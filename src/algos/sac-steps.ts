@@ -5,6 +5,7 @@
  * losses.ts; these only wire them to networks, explicit backward passes and optimizers.
  */
 import type { Rng } from '../core/rng.ts';
+import { runConcurrently } from '../nn/concurrent.ts';
 import type { Model } from '../nn/module.ts';
 import type { Adam } from '../nn/optim.ts';
 import { concatRows } from './common.ts';
@@ -12,8 +13,20 @@ import { actorLoss, temperatureLoss, tdLoss, type Info } from './losses.ts';
 import type { TanhGaussian } from './tanh-gaussian.ts';
 
 /**
+ * Forward every model on the same rows x, member i's [rows] output into out[i]. The members run concurrently
+ * where the backend can (nn/concurrent.ts), with the floats of running them one after the other.
+ */
+export function forwardEach(models: readonly Model[], x: Float32Array, rows: number, out: readonly Float32Array[]): void {
+  const ys = runConcurrently(models.map((m) => () => m.forward(x, rows)));
+  ys.forEach((y, i) => out[i].set(y.subarray(0, rows)));
+}
+
+/**
  * Regress every critic on inputs `x` [B, in] onto `targets`: one target for all members, or member i
- * onto targets[i]. One Adam step each. Returns the mean loss and mean value over members.
+ * onto targets[i]. One Adam step each; dq[i] is member i's [B] loss gradient. The members' forwards, then their
+ * backward + Adam steps, run concurrently where the backend can (nn/concurrent.ts); the losses come from JS in
+ * between, and the gradients are zeroed before the backward passes are recorded. Returns the mean loss and mean
+ * value over members.
  */
 export function regressCritics(
   critics: readonly Model[],
@@ -21,19 +34,24 @@ export function regressCritics(
   x: Float32Array,
   targets: Float32Array | readonly Float32Array[],
   B: number,
-  dq: Float32Array,
+  dq: readonly Float32Array[],
 ): { loss: number; qMean: number } {
+  const q = runConcurrently(critics.map((critic) => () => critic.forward(x, B)));
   let loss = 0;
   let qMean = 0;
   for (let i = 0; i < critics.length; i++) {
     const target = targets instanceof Float32Array ? targets : targets[i];
-    const res = tdLoss(critics[i].forward(x, B), target, B, dq);
+    const res = tdLoss(q[i], target, B, dq[i]);
     loss += res.loss / critics.length;
     qMean += res.info.q_mean / critics.length;
-    critics[i].zeroGrad();
-    critics[i].backward(dq.subarray(0, B), B, { inputGrad: false });
-    opts[i].update();
   }
+  for (const critic of critics) critic.zeroGrad();
+  runConcurrently(
+    critics.map((critic, i) => () => {
+      critic.backward(dq[i].subarray(0, B), B, { inputGrad: false });
+      opts[i].update();
+    }),
+  );
   return { loss, qMean };
 }
 
@@ -66,13 +84,14 @@ export function actorTemperatureStep(p: ActorStepParts, obs: Float32Array, obsDi
   const alpha = Math.exp(p.logAlpha.values[0]);
   p.head.sample(p.actor.forward(obs, B), B, noise);
   const x = concatRows(obs, obsDim, p.head.action, actDim, B, p.x);
-  for (let i = 0; i < p.critics.length; i++) p.q[i].set(p.critics[i].forward(x, B).subarray(0, B));
+  forwardEach(p.critics, x, B, p.q);
   const actor = actorLoss(p.q, p.head.logProb, alpha, p.reduce, B, p.dq, p.dLogProb);
   const dAction = p.dAction;
   dAction.fill(0, 0, B * actDim);
   const width = obsDim + actDim;
-  for (let i = 0; i < p.critics.length; i++) {
-    const dx = p.critics[i].backward(p.dq[i].subarray(0, B), B, { inputGrad: true, paramGrad: false })!;
+  // Each critic's input gradient, concurrently; then summed over members in order.
+  const dxs = runConcurrently(p.critics.map((critic, i) => () => critic.backward(p.dq[i].subarray(0, B), B, { inputGrad: true, paramGrad: false })!));
+  for (const dx of dxs) {
     for (let b = 0; b < B; b++) {
       for (let j = 0; j < actDim; j++) dAction[b * actDim + j] += dx[b * width + obsDim + j];
     }

@@ -18,7 +18,7 @@ import type { Model } from '../nn/module.ts';
 import { Adam, polyak, type AdamState } from '../nn/optim.ts';
 import { concatRows } from './common.ts';
 import { softBellmanTarget, type Info } from './losses.ts';
-import { actorTemperatureStep, regressCritics, type ActorStepParts } from './sac-steps.ts';
+import { actorTemperatureStep, forwardEach, regressCritics, type ActorStepParts } from './sac-steps.ts';
 import { TanhGaussian, zeroMeanOutput, type ActorInit } from './tanh-gaussian.ts';
 
 export interface SacConfig {
@@ -120,7 +120,7 @@ export class SAC {
   private readonly qIn: Float32Array; // [B, obs + act] critic input
   private readonly qValues: Float32Array[]; // per critic [B]
   private readonly target: Float32Array; // [B]
-  private readonly dq: Float32Array; // [B]
+  private readonly dq: Float32Array[]; // per critic [B]
 
   /** Where the policy's Gaussian draws come from during updates (tests may substitute a fixed sequence). */
   noiseSource: Pick<Rng, 'normal'>;
@@ -158,7 +158,7 @@ export class SAC {
     this.qIn = new Float32Array(B * (obsDim + actDim));
     this.qValues = this.critics.map(() => new Float32Array(B));
     this.target = new Float32Array(B);
-    this.dq = new Float32Array(B);
+    this.dq = this.critics.map(() => new Float32Array(B));
     this.actorStep = {
       actor: this.actor,
       actorOpt: this.actorOpt,
@@ -202,7 +202,7 @@ export class SAC {
     const { obsDim, actDim } = this.cfg;
     this.head.sample(this.actor.forward(batch.nextObs, B), B, this.noiseSource);
     const xNext = concatRows(batch.nextObs, obsDim, this.head.action, actDim, B, this.qIn);
-    for (let i = 0; i < this.targets.length; i++) this.qValues[i].set(this.targets[i].forward(xNext, B).subarray(0, B));
+    forwardEach(this.targets, xNext, B, this.qValues);
     const y = softBellmanTarget(
       {
         rewards: batch.rewards,

@@ -19,7 +19,7 @@ import { Adam, polyak, type AdamState } from '../../nn/optim.ts';
 import type { NoisePolicy } from '../../policies/policy.ts';
 import { concatRows } from '../common.ts';
 import { softBellmanTarget, type Info } from '../losses.ts';
-import { actorTemperatureStep, regressCritics, type ActorStepParts } from '../sac-steps.ts';
+import { actorTemperatureStep, forwardEach, regressCritics, type ActorStepParts } from '../sac-steps.ts';
 import { gaussianNoiseWarmup, noiseTargetEntropy, type AlgoSpec } from '../spec.ts';
 import { TanhGaussian, zeroMeanOutput, type ActorInit } from '../tanh-gaussian.ts';
 import { agentView, NoiseActionVectorEnv } from './noise-action-env.ts';
@@ -106,7 +106,7 @@ export class DsrlNA {
   private readonly x: Float32Array; // [B, obs + chunk] critic input
   private readonly y: Float32Array; // [B] TD target
   private readonly q: Float32Array[]; // per critic [B]
-  private readonly dq: Float32Array; // [B]
+  private readonly dq: Float32Array[]; // per critic [B]
   private distillScratch: { obs: Float32Array; noise: Float32Array; x: Float32Array; targets: Float32Array[] } | null = null;
 
   constructor(
@@ -148,7 +148,7 @@ export class DsrlNA {
     this.x = new Float32Array(B * (obsDim + C));
     this.y = new Float32Array(B);
     this.q = this.qa.map(() => new Float32Array(B));
-    this.dq = new Float32Array(B);
+    this.dq = this.qa.map(() => new Float32Array(B));
     // The actor climbs Q_W (noise space), not Q_A.
     this.actorStep = {
       actor: this.actor,
@@ -197,7 +197,7 @@ export class DsrlNA {
     this.head.sample(this.actor.forward(batch.nextObs, B), B, this.noiseSource);
     const nextActions = await this.basePolicy.act(batch.nextObs, this.head.action.subarray(0, B * C), B);
     const xNext = concatRows(batch.nextObs, obsDim, nextActions, C, B, this.x);
-    for (let i = 0; i < this.qaTargets.length; i++) this.q[i].set(this.qaTargets[i].forward(xNext, B).subarray(0, B));
+    forwardEach(this.qaTargets, xNext, B, this.q);
     const y = softBellmanTarget(
       {
         rewards: batch.rewards,
@@ -233,7 +233,7 @@ export class DsrlNA {
     const actions = await this.basePolicy.act(s, w, rows);
     const xa = concatRows(s, obsDim, actions, C, rows, d.x);
     // Stop-gradient: Q_A's values are plain numbers here.
-    for (let i = 0; i < this.qa.length; i++) d.targets[i].set(this.qa[i].forward(xa, rows).subarray(0, rows));
+    forwardEach(this.qa, xa, rows, d.targets);
     const xw = concatRows(s, obsDim, w, C, rows, d.x);
     const width = obsDim + C;
     let loss = NaN;
