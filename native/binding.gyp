@@ -7,7 +7,7 @@
   "targets": [
     {
       "target_name": "dsrl_native",
-      "sources": ["dsrl_native.c", "napi_args.c", "programs.c", "kernels.c", "gemm.c", "pool.c", "bf16.c"],
+      "sources": ["dsrl_native.c", "programs.c", "kernels.c", "gemm.c", "pool.c", "bf16.c"],
       "libraries": ["-lm", "-lpthread"],
       "cflags": ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fassociative-math", "-fno-signed-zeros", "-std=gnu11", "-pthread"],
       "cflags!": ["-O2"],

@@ -13,7 +13,6 @@
 #include "bf16.h"
 #include "gemm.h"
 #include "kernels.h"
-#include "napi_args.h"
 #include "pool.h"
 #include "programs.h"
 #ifdef DSRL_HAVE_CBLAS  // set by binding.gyp when scripts/build-native.mjs found a working cblas.h + libopenblas
@@ -27,6 +26,67 @@
       return NULL;                                                    \
     }                                                                 \
   } while (0)
+
+typedef struct {
+  float* data;
+  size_t length;
+} fview;
+
+// Reads argument i as a Float32Array (or null when allow_null). Returns 0 on error (exception set).
+static int get_f32(napi_env env, napi_value v, fview* out, int allow_null, const char* what) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (allow_null && (t == napi_null || t == napi_undefined)) {
+    out->data = NULL;
+    out->length = 0;
+    return 1;
+  }
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "dsrl_native: %s must be a Float32Array", what);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  napi_typedarray_type type;
+  size_t length;
+  void* data;
+  napi_value ab;
+  size_t offset;
+  napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &offset);
+  if (type != napi_float32_array) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "dsrl_native: %s must be a Float32Array", what);
+    napi_throw_type_error(env, NULL, msg);
+    return 0;
+  }
+  out->data = (float*)data;
+  out->length = length;
+  return 1;
+}
+
+static int64_t get_i64(napi_env env, napi_value v) {
+  int64_t x = 0;
+  napi_get_value_int64(env, v, &x);
+  return x;
+}
+
+static double get_f64(napi_env env, napi_value v) {
+  double x = 0;
+  napi_get_value_double(env, v, &x);
+  return x;
+}
+
+static int need(napi_env env, const fview* a, size_t n, const char* what) {
+  if (a->data != NULL && a->length < n) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "dsrl_native: %s has %zu elements, needs %zu", what, a->length, n);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
 
 // A scratch row per JS thread (the main thread, or a worker thread that loads the addon too).
 static _Thread_local float* scratch_buf = NULL;
@@ -70,21 +130,21 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
   bool ta, tb;
   napi_get_value_bool(env, argv[0], &ta);
   napi_get_value_bool(env, argv[1], &tb);
-  int64_t M = dsrl_get_i64(env, argv[2]), N = dsrl_get_i64(env, argv[3]), K = dsrl_get_i64(env, argv[4]);
-  float alpha = (float)dsrl_get_f64(env, argv[5]);
+  int64_t M = get_i64(env, argv[2]), N = get_i64(env, argv[3]), K = get_i64(env, argv[4]);
+  float alpha = (float)get_f64(env, argv[5]);
   fview A, B, C;
-  if (!dsrl_get_f32(env, argv[6], &A, 0, "A")) return NULL;
-  int64_t lda = dsrl_get_i64(env, argv[7]);
-  if (!dsrl_get_f32(env, argv[8], &B, 0, "B")) return NULL;
-  int64_t ldb = dsrl_get_i64(env, argv[9]);
-  float beta = (float)dsrl_get_f64(env, argv[10]);
-  if (!dsrl_get_f32(env, argv[11], &C, 0, "C")) return NULL;
-  int64_t ldc = dsrl_get_i64(env, argv[12]);
+  if (!get_f32(env, argv[6], &A, 0, "A")) return NULL;
+  int64_t lda = get_i64(env, argv[7]);
+  if (!get_f32(env, argv[8], &B, 0, "B")) return NULL;
+  int64_t ldb = get_i64(env, argv[9]);
+  float beta = (float)get_f64(env, argv[10]);
+  if (!get_f32(env, argv[11], &C, 0, "C")) return NULL;
+  int64_t ldc = get_i64(env, argv[12]);
   if (M <= 0 || N <= 0) return NULL;
   int64_t arows = ta ? K : M, brows = tb ? N : K;
-  if (!dsrl_need(env, &A, (size_t)((arows - 1) * lda + (ta ? M : K)), "A")) return NULL;
-  if (!dsrl_need(env, &B, (size_t)((brows - 1) * ldb + (tb ? K : N)), "B")) return NULL;
-  if (!dsrl_need(env, &C, (size_t)((M - 1) * ldc + N), "C")) return NULL;
+  if (!need(env, &A, (size_t)((arows - 1) * lda + (ta ? M : K)), "A")) return NULL;
+  if (!need(env, &B, (size_t)((brows - 1) * ldb + (tb ? K : N)), "B")) return NULL;
+  if (!need(env, &C, (size_t)((M - 1) * ldc + N), "C")) return NULL;
   if (K <= 0) {
     for (int64_t i = 0; i < M; i++)
       for (int64_t j = 0; j < N; j++) C.data[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C.data[i * ldc + j];
@@ -109,13 +169,13 @@ static napi_value PackGemmB(napi_env env, napi_callback_info info) {
   bool tb;
   napi_get_value_bool(env, argv[0], &tb);
   fview B;
-  if (!dsrl_get_f32(env, argv[1], &B, 0, "B")) return NULL;
-  int64_t ldb = dsrl_get_i64(env, argv[2]), N = dsrl_get_i64(env, argv[3]), K = dsrl_get_i64(env, argv[4]);
+  if (!get_f32(env, argv[1], &B, 0, "B")) return NULL;
+  int64_t ldb = get_i64(env, argv[2]), N = get_i64(env, argv[3]), K = get_i64(env, argv[4]);
   if (N <= 0 || K <= 0 || ldb < (tb ? K : N)) {
     napi_throw_range_error(env, NULL, "dsrl_native: packGemmB needs N > 0, K > 0 and ldb >= the row length");
     return NULL;
   }
-  if (!dsrl_need(env, &B, (size_t)(((tb ? N : K) - 1) * ldb + (tb ? K : N)), "B")) return NULL;
+  if (!need(env, &B, (size_t)(((tb ? N : K) - 1) * ldb + (tb ? K : N)), "B")) return NULL;
   const size_t len = dsrl_sgemm_packed_b_len(N, K);
   void* data;
   napi_value ab, out;
@@ -132,25 +192,25 @@ static napi_value GemmPackedB(napi_env env, napi_callback_info info) {
   bool ta, tb;
   napi_get_value_bool(env, argv[0], &ta);
   napi_get_value_bool(env, argv[1], &tb);
-  int64_t M = dsrl_get_i64(env, argv[2]), N = dsrl_get_i64(env, argv[3]), K = dsrl_get_i64(env, argv[4]);
-  float alpha = (float)dsrl_get_f64(env, argv[5]);
+  int64_t M = get_i64(env, argv[2]), N = get_i64(env, argv[3]), K = get_i64(env, argv[4]);
+  float alpha = (float)get_f64(env, argv[5]);
   fview A, B, Bp, C;
-  if (!dsrl_get_f32(env, argv[6], &A, 0, "A")) return NULL;
-  int64_t lda = dsrl_get_i64(env, argv[7]);
-  if (!dsrl_get_f32(env, argv[8], &B, 0, "B")) return NULL;
-  int64_t ldb = dsrl_get_i64(env, argv[9]);
-  if (!dsrl_get_f32(env, argv[10], &Bp, 0, "Bp")) return NULL;
-  float beta = (float)dsrl_get_f64(env, argv[11]);
-  if (!dsrl_get_f32(env, argv[12], &C, 0, "C")) return NULL;
-  int64_t ldc = dsrl_get_i64(env, argv[13]);
+  if (!get_f32(env, argv[6], &A, 0, "A")) return NULL;
+  int64_t lda = get_i64(env, argv[7]);
+  if (!get_f32(env, argv[8], &B, 0, "B")) return NULL;
+  int64_t ldb = get_i64(env, argv[9]);
+  if (!get_f32(env, argv[10], &Bp, 0, "Bp")) return NULL;
+  float beta = (float)get_f64(env, argv[11]);
+  if (!get_f32(env, argv[12], &C, 0, "C")) return NULL;
+  int64_t ldc = get_i64(env, argv[13]);
   if (M <= 0 || N <= 0 || K <= 0) {
     napi_throw_range_error(env, NULL, "dsrl_native: gemmPackedB needs M, N, K > 0");
     return NULL;
   }
   int64_t arows = ta ? K : M, brows = tb ? N : K;
-  if (!dsrl_need(env, &A, (size_t)((arows - 1) * lda + (ta ? M : K)), "A")) return NULL;
-  if (!dsrl_need(env, &B, (size_t)((brows - 1) * ldb + (tb ? K : N)), "B")) return NULL;
-  if (!dsrl_need(env, &C, (size_t)((M - 1) * ldc + N), "C")) return NULL;
+  if (!need(env, &A, (size_t)((arows - 1) * lda + (ta ? M : K)), "A")) return NULL;
+  if (!need(env, &B, (size_t)((brows - 1) * ldb + (tb ? K : N)), "B")) return NULL;
+  if (!need(env, &C, (size_t)((M - 1) * ldc + N), "C")) return NULL;
   if (Bp.length != dsrl_sgemm_packed_b_len(N, K)) {
     napi_throw_range_error(env, NULL, "dsrl_native: Bp is not a packGemmB result for this N and K");
     return NULL;
@@ -173,12 +233,12 @@ static napi_value GemmPackedB(napi_env env, napi_callback_info info) {
 static napi_value BiasAct(napi_env env, napi_callback_info info) {
   ARGS(6);
   fview z, b, y;
-  if (!dsrl_get_f32(env, argv[0], &z, 0, "z") || !dsrl_get_f32(env, argv[1], &b, 1, "bias")) return NULL;
-  int64_t rows = dsrl_get_i64(env, argv[2]), cols = dsrl_get_i64(env, argv[3]);
-  int act = (int)dsrl_get_i64(env, argv[4]);
-  if (!dsrl_get_f32(env, argv[5], &y, 0, "y")) return NULL;
+  if (!get_f32(env, argv[0], &z, 0, "z") || !get_f32(env, argv[1], &b, 1, "bias")) return NULL;
+  int64_t rows = get_i64(env, argv[2]), cols = get_i64(env, argv[3]);
+  int act = (int)get_i64(env, argv[4]);
+  if (!get_f32(env, argv[5], &y, 0, "y")) return NULL;
   size_t n = (size_t)(rows * cols);
-  if (!dsrl_need(env, &z, n, "z") || !dsrl_need(env, &b, (size_t)cols, "bias") || !dsrl_need(env, &y, n, "y")) return NULL;
+  if (!need(env, &z, n, "z") || !need(env, &b, (size_t)cols, "bias") || !need(env, &y, n, "y")) return NULL;
   dsrl_bias_act(z.data, b.data, rows, cols, act, y.data);
   return NULL;
 }
@@ -187,15 +247,15 @@ static napi_value BiasAct(napi_env env, napi_callback_info info) {
 static napi_value BiasActBackward(napi_env env, napi_callback_info info) {
   ARGS(8);
   fview dy, z, y, dz, db;
-  if (!dsrl_get_f32(env, argv[0], &dy, 0, "dy") || !dsrl_get_f32(env, argv[1], &z, 0, "z") ||
-      !dsrl_get_f32(env, argv[2], &y, 0, "y"))
+  if (!get_f32(env, argv[0], &dy, 0, "dy") || !get_f32(env, argv[1], &z, 0, "z") ||
+      !get_f32(env, argv[2], &y, 0, "y"))
     return NULL;
-  int64_t rows = dsrl_get_i64(env, argv[3]), cols = dsrl_get_i64(env, argv[4]);
-  int act = (int)dsrl_get_i64(env, argv[5]);
-  if (!dsrl_get_f32(env, argv[6], &dz, 0, "dz") || !dsrl_get_f32(env, argv[7], &db, 1, "db")) return NULL;
+  int64_t rows = get_i64(env, argv[3]), cols = get_i64(env, argv[4]);
+  int act = (int)get_i64(env, argv[5]);
+  if (!get_f32(env, argv[6], &dz, 0, "dz") || !get_f32(env, argv[7], &db, 1, "db")) return NULL;
   size_t n = (size_t)(rows * cols);
-  if (!dsrl_need(env, &dy, n, "dy") || !dsrl_need(env, &z, n, "z") || !dsrl_need(env, &y, n, "y") || !dsrl_need(env, &dz, n, "dz") ||
-      !dsrl_need(env, &db, (size_t)cols, "db"))
+  if (!need(env, &dy, n, "dy") || !need(env, &z, n, "z") || !need(env, &y, n, "y") || !need(env, &dz, n, "dz") ||
+      !need(env, &db, (size_t)cols, "db"))
     return NULL;
   dsrl_bias_act_backward(dy.data, z.data, y.data, rows, cols, act, dz.data, db.data);
   return NULL;
@@ -206,19 +266,19 @@ static napi_value BiasActBackward(napi_env env, napi_callback_info info) {
 static napi_value LnActForward(napi_env env, napi_callback_info info) {
   ARGS(11);
   fview z, b, g, be, xh, rs, y;
-  if (!dsrl_get_f32(env, argv[0], &z, 0, "z") || !dsrl_get_f32(env, argv[1], &b, 1, "bias") ||
-      !dsrl_get_f32(env, argv[2], &g, 0, "gamma") || !dsrl_get_f32(env, argv[3], &be, 0, "beta"))
+  if (!get_f32(env, argv[0], &z, 0, "z") || !get_f32(env, argv[1], &b, 1, "bias") ||
+      !get_f32(env, argv[2], &g, 0, "gamma") || !get_f32(env, argv[3], &be, 0, "beta"))
     return NULL;
-  int64_t rows = dsrl_get_i64(env, argv[4]), cols = dsrl_get_i64(env, argv[5]);
-  float eps = (float)dsrl_get_f64(env, argv[6]);
-  int act = (int)dsrl_get_i64(env, argv[7]);
-  if (!dsrl_get_f32(env, argv[8], &xh, 0, "xhat") || !dsrl_get_f32(env, argv[9], &rs, 0, "rstd") ||
-      !dsrl_get_f32(env, argv[10], &y, 0, "y"))
+  int64_t rows = get_i64(env, argv[4]), cols = get_i64(env, argv[5]);
+  float eps = (float)get_f64(env, argv[6]);
+  int act = (int)get_i64(env, argv[7]);
+  if (!get_f32(env, argv[8], &xh, 0, "xhat") || !get_f32(env, argv[9], &rs, 0, "rstd") ||
+      !get_f32(env, argv[10], &y, 0, "y"))
     return NULL;
   size_t n = (size_t)(rows * cols);
-  if (!dsrl_need(env, &z, n, "z") || !dsrl_need(env, &b, (size_t)cols, "bias") || !dsrl_need(env, &g, (size_t)cols, "gamma") ||
-      !dsrl_need(env, &be, (size_t)cols, "beta") || !dsrl_need(env, &xh, n, "xhat") || !dsrl_need(env, &rs, (size_t)rows, "rstd") ||
-      !dsrl_need(env, &y, n, "y"))
+  if (!need(env, &z, n, "z") || !need(env, &b, (size_t)cols, "bias") || !need(env, &g, (size_t)cols, "gamma") ||
+      !need(env, &be, (size_t)cols, "beta") || !need(env, &xh, n, "xhat") || !need(env, &rs, (size_t)rows, "rstd") ||
+      !need(env, &y, n, "y"))
     return NULL;
   dsrl_ln_act_forward(z.data, b.data, g.data, be.data, rows, cols, eps, act, xh.data, rs.data, y.data);
   return NULL;
@@ -230,20 +290,20 @@ static napi_value LnActForward(napi_env env, napi_callback_info info) {
 static napi_value LnActBackward(napi_env env, napi_callback_info info) {
   ARGS(13);
   fview dy, xh, rs, g, be, y, dz, dg, dbe, dbi;
-  if (!dsrl_get_f32(env, argv[0], &dy, 0, "dy") || !dsrl_get_f32(env, argv[1], &xh, 0, "xhat") ||
-      !dsrl_get_f32(env, argv[2], &rs, 0, "rstd") || !dsrl_get_f32(env, argv[3], &g, 0, "gamma") ||
-      !dsrl_get_f32(env, argv[4], &be, 0, "beta") || !dsrl_get_f32(env, argv[5], &y, 0, "y"))
+  if (!get_f32(env, argv[0], &dy, 0, "dy") || !get_f32(env, argv[1], &xh, 0, "xhat") ||
+      !get_f32(env, argv[2], &rs, 0, "rstd") || !get_f32(env, argv[3], &g, 0, "gamma") ||
+      !get_f32(env, argv[4], &be, 0, "beta") || !get_f32(env, argv[5], &y, 0, "y"))
     return NULL;
-  int64_t rows = dsrl_get_i64(env, argv[6]), cols = dsrl_get_i64(env, argv[7]);
-  int act = (int)dsrl_get_i64(env, argv[8]);
-  if (!dsrl_get_f32(env, argv[9], &dz, 0, "dz") || !dsrl_get_f32(env, argv[10], &dg, 1, "dgamma") ||
-      !dsrl_get_f32(env, argv[11], &dbe, 1, "dbeta") || !dsrl_get_f32(env, argv[12], &dbi, 1, "dbias"))
+  int64_t rows = get_i64(env, argv[6]), cols = get_i64(env, argv[7]);
+  int act = (int)get_i64(env, argv[8]);
+  if (!get_f32(env, argv[9], &dz, 0, "dz") || !get_f32(env, argv[10], &dg, 1, "dgamma") ||
+      !get_f32(env, argv[11], &dbe, 1, "dbeta") || !get_f32(env, argv[12], &dbi, 1, "dbias"))
     return NULL;
   size_t n = (size_t)(rows * cols);
-  if (!dsrl_need(env, &dy, n, "dy") || !dsrl_need(env, &xh, n, "xhat") || !dsrl_need(env, &rs, (size_t)rows, "rstd") ||
-      !dsrl_need(env, &g, (size_t)cols, "gamma") || !dsrl_need(env, &be, (size_t)cols, "beta") || !dsrl_need(env, &y, n, "y") ||
-      !dsrl_need(env, &dz, n, "dz") || !dsrl_need(env, &dg, (size_t)cols, "dgamma") || !dsrl_need(env, &dbe, (size_t)cols, "dbeta") ||
-      !dsrl_need(env, &dbi, (size_t)cols, "dbias"))
+  if (!need(env, &dy, n, "dy") || !need(env, &xh, n, "xhat") || !need(env, &rs, (size_t)rows, "rstd") ||
+      !need(env, &g, (size_t)cols, "gamma") || !need(env, &be, (size_t)cols, "beta") || !need(env, &y, n, "y") ||
+      !need(env, &dz, n, "dz") || !need(env, &dg, (size_t)cols, "dgamma") || !need(env, &dbe, (size_t)cols, "dbeta") ||
+      !need(env, &dbi, (size_t)cols, "dbias"))
     return NULL;
   float* u = scratch(cols);  // the activation's input, recomputed from xhat rather than stored
   if (!u) {
@@ -260,13 +320,13 @@ static napi_value LnActBackward(napi_env env, napi_callback_info info) {
 static napi_value Adam(napi_env env, napi_callback_info info) {
   ARGS(10);
   fview p, g, m, v;
-  if (!dsrl_get_f32(env, argv[0], &p, 0, "params") || !dsrl_get_f32(env, argv[1], &g, 0, "grads") ||
-      !dsrl_get_f32(env, argv[2], &m, 0, "m") || !dsrl_get_f32(env, argv[3], &v, 0, "v"))
+  if (!get_f32(env, argv[0], &p, 0, "params") || !get_f32(env, argv[1], &g, 0, "grads") ||
+      !get_f32(env, argv[2], &m, 0, "m") || !get_f32(env, argv[3], &v, 0, "v"))
     return NULL;
   size_t n = p.length;
-  if (!dsrl_need(env, &g, n, "grads") || !dsrl_need(env, &m, n, "m") || !dsrl_need(env, &v, n, "v")) return NULL;
-  const double lr = dsrl_get_f64(env, argv[4]), b1 = dsrl_get_f64(env, argv[5]), b2 = dsrl_get_f64(env, argv[6]);
-  const double eps = dsrl_get_f64(env, argv[7]), step = dsrl_get_f64(env, argv[8]), wd = dsrl_get_f64(env, argv[9]);
+  if (!need(env, &g, n, "grads") || !need(env, &m, n, "m") || !need(env, &v, n, "v")) return NULL;
+  const double lr = get_f64(env, argv[4]), b1 = get_f64(env, argv[5]), b2 = get_f64(env, argv[6]);
+  const double eps = get_f64(env, argv[7]), step = get_f64(env, argv[8]), wd = get_f64(env, argv[9]);
   dsrl_adam(p.data, g.data, m.data, v.data, n, lr, b1, b2, eps, step, wd);
   return NULL;
 }
@@ -275,9 +335,9 @@ static napi_value Adam(napi_env env, napi_callback_info info) {
 static napi_value Axpby(napi_env env, napi_callback_info info) {
   ARGS(4);
   fview y, x;
-  if (!dsrl_get_f32(env, argv[0], &y, 0, "y") || !dsrl_get_f32(env, argv[1], &x, 0, "x")) return NULL;
-  if (!dsrl_need(env, &x, y.length, "x")) return NULL;
-  const float a = (float)dsrl_get_f64(env, argv[2]), b = (float)dsrl_get_f64(env, argv[3]);
+  if (!get_f32(env, argv[0], &y, 0, "y") || !get_f32(env, argv[1], &x, 0, "x")) return NULL;
+  if (!need(env, &x, y.length, "x")) return NULL;
+  const float a = (float)get_f64(env, argv[2]), b = (float)get_f64(env, argv[3]);
   dsrl_axpby(y.data, x.data, y.length, a, b);
   return NULL;
 }
@@ -286,7 +346,7 @@ static napi_value Axpby(napi_env env, napi_callback_info info) {
 static napi_value SumSquares(napi_env env, napi_callback_info info) {
   ARGS(1);
   fview x;
-  if (!dsrl_get_f32(env, argv[0], &x, 0, "x")) return NULL;
+  if (!get_f32(env, argv[0], &x, 0, "x")) return NULL;
   const double s = dsrl_sum_squares(x.data, x.length);
   napi_value out;
   napi_create_double(env, s, &out);
@@ -297,7 +357,7 @@ static napi_value SumSquares(napi_env env, napi_callback_info info) {
 // Returns the count of the GEMM in use.
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   ARGS(1);
-  int64_t n = dsrl_get_i64(env, argv[0]);
+  int64_t n = get_i64(env, argv[0]);
   int count = dsrl_sgemm_threads(n > 0 ? (int)n : 0);
 #ifdef DSRL_HAVE_CBLAS
   if (n > 0) openblas_set_num_threads((int)n);
@@ -380,13 +440,13 @@ static napi_value GemmPoolWorkers(napi_env env, napi_callback_info info) {
 static napi_value PackBf16(napi_env env, napi_callback_info info) {
   ARGS(4);
   fview W;
-  if (!dsrl_get_f32(env, argv[0], &W, 0, "W")) return NULL;
-  int64_t N = dsrl_get_i64(env, argv[1]), K = dsrl_get_i64(env, argv[2]), ldw = dsrl_get_i64(env, argv[3]);
+  if (!get_f32(env, argv[0], &W, 0, "W")) return NULL;
+  int64_t N = get_i64(env, argv[1]), K = get_i64(env, argv[2]), ldw = get_i64(env, argv[3]);
   if (N <= 0 || K <= 0 || ldw < K) {
     napi_throw_range_error(env, NULL, "dsrl_native: packBf16 needs N > 0, K > 0 and ldw >= K");
     return NULL;
   }
-  if (!dsrl_need(env, &W, (size_t)((N - 1) * ldw + K), "W")) return NULL;
+  if (!need(env, &W, (size_t)((N - 1) * ldw + K), "W")) return NULL;
   const size_t len = dsrl_bf16_packed_len(N, K);
   void* data;
   napi_value ab, out;
@@ -400,11 +460,11 @@ static napi_value PackBf16(napi_env env, napi_callback_info info) {
 // packBf16(W, N, K, ...), products summed in fp32 (AVX512-BF16; throws on a CPU without it: check hasBf16).
 static napi_value GemmBf16(napi_env env, napi_callback_info info) {
   ARGS(10);
-  int64_t M = dsrl_get_i64(env, argv[0]), N = dsrl_get_i64(env, argv[1]), K = dsrl_get_i64(env, argv[2]);
-  float alpha = (float)dsrl_get_f64(env, argv[3]);
+  int64_t M = get_i64(env, argv[0]), N = get_i64(env, argv[1]), K = get_i64(env, argv[2]);
+  float alpha = (float)get_f64(env, argv[3]);
   fview A, C;
-  if (!dsrl_get_f32(env, argv[4], &A, 0, "A")) return NULL;
-  int64_t lda = dsrl_get_i64(env, argv[5]);
+  if (!get_f32(env, argv[4], &A, 0, "A")) return NULL;
+  int64_t lda = get_i64(env, argv[5]);
   bool is_ta = false;
   napi_is_typedarray(env, argv[6], &is_ta);
   napi_typedarray_type type = napi_int8_array;
@@ -415,9 +475,9 @@ static napi_value GemmBf16(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "dsrl_native: Wp must be the Uint16Array packBf16 returned");
     return NULL;
   }
-  float beta = (float)dsrl_get_f64(env, argv[7]);
-  if (!dsrl_get_f32(env, argv[8], &C, 0, "C")) return NULL;
-  int64_t ldc = dsrl_get_i64(env, argv[9]);
+  float beta = (float)get_f64(env, argv[7]);
+  if (!get_f32(env, argv[8], &C, 0, "C")) return NULL;
+  int64_t ldc = get_i64(env, argv[9]);
   if (M <= 0 || N <= 0) return NULL;
   if (K <= 0 || lda < K || ldc < N) {
     napi_throw_range_error(env, NULL, "dsrl_native: gemmBf16 needs K > 0, lda >= K and ldc >= N");
@@ -430,7 +490,7 @@ static napi_value GemmBf16(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, msg);
     return NULL;
   }
-  if (!dsrl_need(env, &A, (size_t)((M - 1) * lda + K), "A") || !dsrl_need(env, &C, (size_t)((M - 1) * ldc + N), "C")) return NULL;
+  if (!need(env, &A, (size_t)((M - 1) * lda + K), "A") || !need(env, &C, (size_t)((M - 1) * ldc + N), "C")) return NULL;
   int rc = dsrl_bf16_gemm(M, N, K, alpha, A.data, lda, (const uint16_t*)wdata, beta, C.data, ldc);
   if (rc == -2) napi_throw_error(env, NULL, "dsrl_native: this CPU has no AVX512-BF16 (check hasBf16 and use fp32)");
   if (rc == -1) napi_throw_error(env, NULL, "dsrl_native: gemmBf16 out of memory");

@@ -15,13 +15,14 @@
 #include "programs.h"
 
 #include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "gemm.h"
 #include "kernels.h"
-#include "napi_args.h"
 #include "pool.h"
 
 enum { OP_GEMM, OP_BIAS_ACT, OP_BIAS_ACT_BACKWARD, OP_LN_ACT_FORWARD, OP_LN_ACT_BACKWARD, OP_ADAM, OP_AXPBY, OP_COUNT };
@@ -51,6 +52,11 @@ static const struct {
 };
 
 typedef struct {
+  float* data;
+  size_t length;
+} fview;
+
+typedef struct {
   int code;
   fview a[MAX_ARRAYS];
   double d[MAX_NUMS];
@@ -68,53 +74,91 @@ static int fail(napi_env env, const char* msg) {
   return 0;
 }
 
+// Where a check failed: messages are only formatted then (this file reads a few hundred arrays per call).
+typedef struct {
+  int64_t program, op;
+  int code;
+} loc_t;
+
+static int op_fail(napi_env env, const loc_t* at, int range, const char* fmt, ...) {
+  char detail[160], msg[320];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(detail, sizeof detail, fmt, ap);
+  va_end(ap);
+  snprintf(msg, sizeof msg, "dsrl_native: runPrograms: program %lld op %lld (%s): %s", (long long)at->program,
+           (long long)at->op, SPECS[at->code].name, detail);
+  if (range)
+    napi_throw_range_error(env, NULL, msg);
+  else
+    napi_throw_type_error(env, NULL, msg);
+  return 0;
+}
+
 // An integer scalar in [lo, 2^31).
-static int int_arg(napi_env env, double x, double lo, const char* where, const char* what, int64_t* out) {
-  if (!(x >= lo && x < 2147483648.0 && x == floor(x))) {
-    char msg[240];
-    snprintf(msg, sizeof msg, "dsrl_native: runPrograms: %s: %s must be an integer >= %.0f, got %g", where, what, lo, x);
-    return fail(env, msg);
-  }
+static int int_arg(napi_env env, const loc_t* at, double x, double lo, const char* what, int64_t* out) {
+  if (!(x >= lo && x < 2147483648.0 && x == floor(x)))
+    return op_fail(env, at, 1, "%s must be an integer >= %.0f, got %g", what, lo, x);
   *out = (int64_t)x;
   return 1;
 }
 
-static int need(napi_env env, const op_t* op, int i, size_t n, const char* where) {
-  char what[200];
-  snprintf(what, sizeof what, "runPrograms: %s: %s", where, SPECS[op->code].names[i]);
-  return dsrl_need(env, &op->a[i], n, what);
+// Array i of op (unless null) has at least n elements.
+static int need(napi_env env, const loc_t* at, const op_t* op, int i, size_t n) {
+  if (op->a[i].data == NULL || op->a[i].length >= n) return 1;
+  return op_fail(env, at, 1, "%s has %zu elements, needs %zu", SPECS[op->code].names[i], op->a[i].length, n);
+}
+
+// v as a Float32Array, or null/undefined where nullable (data NULL).
+static int get_array(napi_env env, const loc_t* at, napi_value v, int nullable, const char* what, fview* out) {
+  bool is_ta = false;
+  napi_is_typedarray(env, v, &is_ta);
+  if (is_ta) {
+    napi_typedarray_type type = napi_int8_array;
+    void* data = NULL;
+    napi_get_typedarray_info(env, v, &type, &out->length, &data, NULL, NULL);
+    out->data = (float*)data;
+    if (type == napi_float32_array) return 1;
+  } else if (nullable) {
+    napi_valuetype t = napi_undefined;
+    napi_typeof(env, v, &t);
+    out->data = NULL;
+    out->length = 0;
+    if (t == napi_null || t == napi_undefined) return 1;
+  }
+  return op_fail(env, at, 0, "%s must be a Float32Array%s", what, nullable ? " or null" : "");
 }
 
 // Checks op's scalars against its arrays; *ucols: the lnActBackward scratch it needs.
-static int check_op(napi_env env, const op_t* op, const char* where, int64_t* ucols) {
+static int check_op(napi_env env, const loc_t* at, const op_t* op, int64_t* ucols) {
   const double* d = op->d;
   int64_t M, N, K, lda, ldb, ldc, rows, cols, act, ta, tb;
   switch (op->code) {
     case OP_GEMM: {
-      if (!int_arg(env, d[0], 0, where, "transA", &ta) || !int_arg(env, d[1], 0, where, "transB", &tb) ||
-          !int_arg(env, d[2], 0, where, "M", &M) || !int_arg(env, d[3], 0, where, "N", &N) ||
-          !int_arg(env, d[4], 0, where, "K", &K) || !int_arg(env, d[6], 1, where, "lda", &lda) ||
-          !int_arg(env, d[7], 1, where, "ldb", &ldb) || !int_arg(env, d[9], 1, where, "ldc", &ldc))
+      if (!int_arg(env, at, d[0], 0, "transA", &ta) || !int_arg(env, at, d[1], 0, "transB", &tb) ||
+          !int_arg(env, at, d[2], 0, "M", &M) || !int_arg(env, at, d[3], 0, "N", &N) ||
+          !int_arg(env, at, d[4], 0, "K", &K) || !int_arg(env, at, d[6], 1, "lda", &lda) ||
+          !int_arg(env, at, d[7], 1, "ldb", &ldb) || !int_arg(env, at, d[9], 1, "ldc", &ldc))
         return 0;
-      if (ta > 1 || tb > 1) return fail(env, "dsrl_native: runPrograms: gemm's transA and transB must be 0 or 1");
+      if (ta > 1 || tb > 1) return op_fail(env, at, 1, "transA and transB must be 0 or 1");
       if (lda < (ta ? M : K) || ldb < (tb ? K : N) || ldc < N)
-        return fail(env, "dsrl_native: runPrograms: gemm needs lda, ldb and ldc at least the rows' lengths");
+        return op_fail(env, at, 1, "lda, ldb and ldc must be at least the lengths of the rows");
       if (M == 0 || N == 0) return 1;
-      if (!need(env, op, 2, (size_t)((M - 1) * ldc + N), where)) return 0;
+      if (!need(env, at, op, 2, (size_t)((M - 1) * ldc + N))) return 0;
       if (K == 0) return 1;
       const int64_t arows = ta ? K : M, brows = tb ? N : K;
-      return need(env, op, 0, (size_t)((arows - 1) * lda + (ta ? M : K)), where) &&
-             need(env, op, 1, (size_t)((brows - 1) * ldb + (tb ? K : N)), where);
+      return need(env, at, op, 0, (size_t)((arows - 1) * lda + (ta ? M : K))) &&
+             need(env, at, op, 1, (size_t)((brows - 1) * ldb + (tb ? K : N)));
     }
     case OP_BIAS_ACT:
     case OP_BIAS_ACT_BACKWARD:
     case OP_LN_ACT_FORWARD:
     case OP_LN_ACT_BACKWARD: {
       const int acti = op->code == OP_LN_ACT_FORWARD ? 3 : 2;
-      if (!int_arg(env, d[0], 0, where, "rows", &rows) || !int_arg(env, d[1], 0, where, "cols", &cols) ||
-          !int_arg(env, d[acti], 0, where, "act", &act))
+      if (!int_arg(env, at, d[0], 0, "rows", &rows) || !int_arg(env, at, d[1], 0, "cols", &cols) ||
+          !int_arg(env, at, d[acti], 0, "act", &act))
         return 0;
-      if (act > ACT_SILU) return fail(env, "dsrl_native: runPrograms: unknown activation code");
+      if (act > ACT_SILU) return op_fail(env, at, 1, "unknown activation code %lld", (long long)act);
       const size_t n = (size_t)(rows * cols), c = (size_t)cols, r = (size_t)rows;
       // Per array: 'n' rows x cols, 'c' cols, 'r' rows.
       const char* sizes = op->code == OP_BIAS_ACT              ? "ncn"
@@ -122,22 +166,21 @@ static int check_op(napi_env env, const op_t* op, const char* where, int64_t* uc
                           : op->code == OP_LN_ACT_FORWARD      ? "ncccnrn"
                                                                : "nnrccnnccc";
       for (int i = 0; i < SPECS[op->code].arrays; i++)
-        if (!need(env, op, i, sizes[i] == 'n' ? n : (sizes[i] == 'c' ? c : r), where)) return 0;
+        if (!need(env, at, op, i, sizes[i] == 'n' ? n : (sizes[i] == 'c' ? c : r))) return 0;
       if (op->code == OP_LN_ACT_BACKWARD && cols > *ucols) *ucols = cols;
       return 1;
     }
     case OP_ADAM:
-      return need(env, op, 1, op->a[0].length, where) && need(env, op, 2, op->a[0].length, where) &&
-             need(env, op, 3, op->a[0].length, where);
+      return need(env, at, op, 1, op->a[0].length) && need(env, at, op, 2, op->a[0].length) &&
+             need(env, at, op, 3, op->a[0].length);
     case OP_AXPBY:
-      return need(env, op, 1, op->a[0].length, where);
+      return need(env, at, op, 1, op->a[0].length);
   }
-  return fail(env, "dsrl_native: runPrograms: unknown op");
+  return 0;
 }
 
 // Reads program p ({nums, arrays}) into P; 0 with an exception set on a bad one.
 static int read_program(napi_env env, napi_value prog, int64_t p, program_t* P) {
-  char where[120];
   napi_value nums_v, arrays_v;
   bool is_ta = false, is_arr = false;
   napi_typedarray_type type = napi_int8_array;
@@ -154,8 +197,7 @@ static int read_program(napi_env env, napi_value prog, int64_t p, program_t* P) 
   const double* nums = (const double*)data;
   uint32_t na = 0;
   napi_get_array_length(env, arrays_v, &na);
-  // Count the ops first (each record is at least its code), then read them.
-  P->ops = (op_t*)calloc(nn ? nn : 1, sizeof(op_t));
+  P->ops = (op_t*)malloc((nn ? nn : 1) * sizeof(op_t));  // at most one op per number
   if (!P->ops) return fail(env, "dsrl_native: runPrograms: out of memory");
   size_t i = 0;
   uint32_t ai = 0;
@@ -163,24 +205,24 @@ static int read_program(napi_env env, napi_value prog, int64_t p, program_t* P) 
   while (i < nn) {
     op_t* op = &P->ops[P->n];
     const double code = nums[i];
-    if (!(code >= 0 && code < OP_COUNT && code == floor(code))) return fail(env, "dsrl_native: runPrograms: unknown op code");
-    op->code = (int)code;
-    snprintf(where, sizeof where, "program %lld op %lld (%s)", (long long)p, (long long)P->n, SPECS[op->code].name);
-    if (i + 1 + SPECS[op->code].nums > nn || ai + SPECS[op->code].arrays > na) {
-      char msg[200];
-      snprintf(msg, sizeof msg, "dsrl_native: runPrograms: %s: the program ends inside this op", where);
+    if (!(code >= 0 && code < OP_COUNT && code == floor(code))) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "dsrl_native: runPrograms: program %lld op %lld: unknown op code %g", (long long)p,
+               (long long)P->n, code);
       return fail(env, msg);
     }
+    op->code = (int)code;
+    const loc_t at = {p, P->n, op->code};
+    if (i + 1 + SPECS[op->code].nums > nn || ai + SPECS[op->code].arrays > na)
+      return op_fail(env, &at, 1, "the program ends inside this op");
     for (int k = 0; k < SPECS[op->code].nums; k++) op->d[k] = nums[i + 1 + k];
     i += 1 + SPECS[op->code].nums;
     for (int k = 0; k < SPECS[op->code].arrays; k++) {
       napi_value v;
-      char what[200];
-      snprintf(what, sizeof what, "runPrograms: %s: %s", where, SPECS[op->code].names[k]);
       if (napi_get_element(env, arrays_v, ai++, &v) != napi_ok) return fail(env, "dsrl_native: N-API call failed");
-      if (!dsrl_get_f32(env, v, &op->a[k], (SPECS[op->code].nullable >> k) & 1, what)) return 0;
+      if (!get_array(env, &at, v, (SPECS[op->code].nullable >> k) & 1, SPECS[op->code].names[k], &op->a[k])) return 0;
     }
-    if (!check_op(env, op, where, &ucols)) return 0;
+    if (!check_op(env, &at, op, &ucols)) return 0;
     P->n++;
   }
   if (ai != na) return fail(env, "dsrl_native: runPrograms: a program has more arrays than its ops take");

@@ -106,10 +106,18 @@ function refusals(backend: Backend) {
   const { models } = ensemble(2, true, 3);
   expect(() => runConcurrently([() => models[0].zeroGrad()])).toThrow(/zeroGrad .*cannot run inside runConcurrently/);
   expect(() => runConcurrently([() => runConcurrently([() => 1])])).toThrow(/cannot nest/);
-  // Two tasks writing the same buffer would race: refused, whichever backend.
+  // Two tasks writing the same memory, or one reading what the other writes, would race: refused, whichever backend.
   const shared = new Float32Array(IN);
-  const tasks = [0, 1].map(() => () => getBackend().axpby(shared.subarray(0, 4), x.subarray(0, 4), 1, 1));
-  expect(() => runConcurrently(tasks)).toThrow(/task 0 writes memory that task 1 also uses/);
+  const src = x.subarray(0, 4);
+  const writeBoth = [0, 1].map(() => () => getBackend().axpby(shared.subarray(0, 4), src, 1, 1));
+  expect(() => runConcurrently(writeBoth)).toThrow(/task \d writes memory that task \d also uses/);
+  const own = new Float32Array(4);
+  const readWritten = [() => getBackend().axpby(shared.subarray(0, 4), src, 1, 1), () => getBackend().axpby(own, shared.subarray(2, 6), 1, 1)];
+  expect(() => runConcurrently(readWritten)).toThrow(/task 0 writes memory that task 1 also uses \(bytes 8\.\.16 of one buffer\)/);
+  // Neighbouring views of one buffer are fine; so is reading the same input.
+  const before = shared.slice();
+  runConcurrently([() => getBackend().axpby(shared.subarray(0, 4), src, 1, 1), () => getBackend().axpby(shared.subarray(4, 8), src, 1, 1)]);
+  expect([...shared.subarray(0, 8)]).toEqual([...before.subarray(0, 4), ...before.subarray(4, 8)].map((v, i) => Math.fround(v + src[i % 4])));
   expect(getBackend()).toBe(backend);
 }
 

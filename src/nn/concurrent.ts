@@ -16,7 +16,7 @@
  * would see stale data: ops that return a value (sumSquares) throw while recording, and so do the layers that
  * copy in JS (LayerNorm, Residual) and Model.zeroGrad (call it before). The values a task returns (e.g. a
  * forward's output view) hold their results once runConcurrently returns. Tasks must not write what another
- * task reads or writes (checked: a clear error, not a race).
+ * task reads or writes (checked after recording: an error, and no op runs, rather than a race).
  */
 import { getBackend, withBackend, type Backend, type RecordedProgram } from './backend.ts';
 
@@ -101,46 +101,44 @@ function encode(calls: readonly Call[]): RecordedProgram {
   return { nums: Float64Array.from(nums), arrays };
 }
 
-type Ranges = Map<ArrayBufferLike, [number, number][]>;
-
-function addRange(map: Ranges, a: Float32Array): void {
-  const r: [number, number] = [a.byteOffset, a.byteOffset + a.byteLength];
-  const list = map.get(a.buffer);
-  if (list) list.push(r);
-  else map.set(a.buffer, [r]);
-}
+/** Byte ranges per buffer. */
+type Ranges = Map<ArrayBufferLike, number[]>;
 
 /** Throws when a task writes memory another task reads or writes (concurrently that would be a race). */
 function checkDisjoint(programs: readonly Call[][]): void {
-  const writes: Ranges[] = [];
-  const touches: Ranges[] = [];
-  for (const calls of programs) {
+  const writes: Ranges[] = programs.map((calls) => {
     const w: Ranges = new Map();
-    const t: Ranges = new Map();
     for (const { method, args } of calls) {
-      const op = OPS[method];
-      for (const i of op.arrays) if (args[i]) addRange(t, args[i] as Float32Array);
-      for (const i of op.writes(args)) if (args[i]) addRange(w, args[i] as Float32Array);
+      for (const i of OPS[method].writes(args)) {
+        const a = args[i] as Float32Array | null;
+        if (!a) continue;
+        const list = w.get(a.buffer);
+        if (list) list.push(a.byteOffset, a.byteOffset + a.byteLength);
+        else w.set(a.buffer, [a.byteOffset, a.byteOffset + a.byteLength]);
+      }
     }
-    writes.push(w);
-    touches.push(t);
-  }
-  for (let i = 0; i < programs.length; i++) {
-    for (let j = 0; j < programs.length; j++) {
-      if (i === j) continue;
-      for (const [buf, ws] of writes[i]) {
-        const ts = touches[j].get(buf);
-        if (!ts) continue;
-        for (const [a0, a1] of ws) {
-          for (const [b0, b1] of ts) {
-            if (a0 < b1 && b0 < a1) {
+    return w;
+  });
+  // Each array a task uses, against the other tasks' writes to its buffer (most buffers belong to one task).
+  programs.forEach((calls, j) => {
+    for (const { method, args } of calls) {
+      for (const k of OPS[method].arrays) {
+        const a = args[k] as Float32Array | null;
+        if (!a) continue;
+        for (let i = 0; i < writes.length; i++) {
+          const ws = i === j ? undefined : writes[i].get(a.buffer);
+          if (!ws) continue;
+          const b0 = a.byteOffset;
+          const b1 = b0 + a.byteLength;
+          for (let r = 0; r < ws.length; r += 2) {
+            if (ws[r] < b1 && b0 < ws[r + 1]) {
               throw new Error(
-                `runConcurrently: task ${i} writes memory that task ${j} also uses (bytes ${Math.max(a0, b0)}..${Math.min(a1, b1)} of one buffer); give each task its own buffers`,
+                `runConcurrently: task ${i} writes memory that task ${j} also uses (bytes ${Math.max(ws[r], b0)}..${Math.min(ws[r + 1], b1)} of one buffer); give each task its own buffers`,
               );
             }
           }
         }
       }
     }
-  }
+  });
 }
