@@ -349,19 +349,12 @@ export async function steer(
         : undefined,
       // The base policy alone, with N(0, I) noise: the line everything else has to beat (or, for algo base, with w = 0).
       references: [
-        cfg.baseNoise === 'zero'
-          ? {
-              name: 'base policy, w = 0',
-              metric: 'base_zero',
-              actor: zeroNoiseActor(chunkDim),
-              env: new NoiseActionVectorEnv(evalInner, policy, cfg.actionMagnitude),
-            }
-          : {
-              name: 'base policy',
-              metric: 'base',
-              actor: gaussianNoiseActor(chunkDim),
-              env: new NoiseActionVectorEnv(evalInner, policy, cfg.actionMagnitude),
-            },
+        {
+          ...(cfg.baseNoise === 'zero'
+            ? { name: 'base policy, w = 0', metric: 'base_zero', actor: zeroNoiseActor(chunkDim) }
+            : { name: 'base policy', metric: 'base', actor: gaussianNoiseActor(chunkDim) }),
+          env: new NoiseActionVectorEnv(evalInner, policy, cfg.actionMagnitude),
+        },
       ],
       offline,
       onRunDir: (dir) => view?.follow(dir),
