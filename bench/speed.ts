@@ -4,10 +4,11 @@
  *   fp32     the native backend as shipped (OpenBLAS where the build linked it, else the built-in kernels)
  *   builtin  the built-in kernels (native/gemm.c) forced
  *   packed   the built-in kernels with the frozen weights packed once (PackedWeightsBackend, src/nn/bf16.ts)
- *   bf16     AVX512-BF16 products with fp32 sums (src/nn/bf16.ts), where the CPU has them
+ *   bf16     bf16 products with fp32 sums (src/nn/bf16.ts) on AMX or AVX512-BF16, where the CPU has them
  *   onnx     onnxruntime-node on the model `dsrl export` writes
  *   torch    PyTorch fp32 and bf16 (`.to(torch.bfloat16)`) on the same weights (bench/reference/speed.py,
- *            Debian's /usr/bin/python3 with python3-torch), in a child process that times its rounds in turn
+ *            Debian's /usr/bin/python3 with python3-torch, or BENCH_PYTHON), in a child process that times its
+ *            rounds in turn
  * and one DSRL-NA utd block (20 updates of Q_A / actor / alpha at batch 256 + the 10 Q_W distillation steps,
  * as experiments/profile-na-update.ts builds it) on the same base policy, fp32 / builtin / bf16.
  *
@@ -29,17 +30,16 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DsrlNA, dsrlNaDefaults } from '../src/algos/dsrl/dsrl-na.ts';
-import { runExport } from '../src/cli/export.ts';
 import { Rng } from '../src/core/rng.ts';
 import { ReplayBuffer } from '../src/data/replay-buffer.ts';
 import { getBackend, setBackend } from '../src/nn/backend.ts';
 import { PackedWeightsBackend } from '../src/nn/bf16.ts';
-import { nativeGemmInfo, nativeThreads, setNativeGemm, type GemmImpl } from '../src/nn/native-loader.ts';
+import { nativeBf16Kernel, nativeGemmInfo, nativeThreads, setNativeGemm, type GemmImpl } from '../src/nn/native-loader.ts';
 import { modelTensors } from '../src/nn/safetensors.ts';
 import { saveSafetensors } from '../src/node/safetensors-io.ts';
 import { loadDiffusionPolicy } from '../src/policies/diffusion/checkpoint-io.ts';
 import type { DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
-import { loadOnnxPolicy, type OnnxPolicy } from '../src/policies/onnx.ts';
+import type { OnnxPolicy } from '../src/policies/onnx.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 0.5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -80,6 +80,8 @@ async function bestPerCall(fn: () => unknown, total: number, windows = 3): Promi
 const policy = loadDiffusionPolicy(modelDir);
 const policy16 = loadDiffusionPolicy(modelDir);
 const hasBf16 = policy16.usePrecision('bf16') === 'bf16';
+/** At batch 256; batch 1 runs on AVX512-BF16 on every CPU (native/bf16.c). */
+const bf16Kernel = nativeBf16Kernel();
 const { obsDim, actDim, chunk } = policy.spec;
 const xDim = chunk * actDim;
 const rng = Rng.fromSeed(17);
@@ -103,6 +105,9 @@ const tmp = mkdtempSync(join(tmpdir(), 'dsrl-speed-bench-'));
 let onnx: OnnxPolicy | null = null;
 let onnxNote = '';
 try {
+  // Loaded here so that a machine without onnxruntime-node still runs the other engines.
+  const { runExport } = await import('../src/cli/export.ts');
+  const { loadOnnxPolicy } = await import('../src/policies/onnx.ts');
   const exported = await runExport({ policy: modelDir, out: join(tmp, 'hopper.onnx'), verify: true });
   onnx = await loadOnnxPolicy(exported.out, { threads });
   onnxNote = `exported ${exported.bytes} bytes, max |onnx - ours| = ${exported.maxDiff?.toExponential(2)}`;
@@ -157,7 +162,7 @@ interface TorchRound {
 let torch: { ask(line: string): Promise<Record<string, unknown>>; close(): void } | null = null;
 let torchNote = '';
 {
-  const python = '/usr/bin/python3';
+  const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
   saveSafetensors(join(tmp, 'model.safetensors'), modelTensors(policy.network, 'ema.'));
   const obs64 = obs256.subarray(0, 64 * obsDim);
   const noise64 = noise256.subarray(0, 64 * xDim);
@@ -246,7 +251,7 @@ for (const b of blocks) await naBlock(b); // warm-up: allocations, packed bf16 w
 // ---- rounds ----------------------------------------------------------------------------------------------
 console.log(
   `cpus=${cpus().length} (${cpus()[0]?.model.trim()}) load=${load()} threads=${threads} rounds=${rounds} seconds=${seconds} ` +
-    `fp32 gemm=${shipped} (OpenBLAS ${info.hasOpenblas ? 'linked' : 'not in this build'}), built-in isa=${info.isa}, bf16 ${hasBf16 ? 'AVX512-BF16' : 'unavailable on this CPU'}`,
+    `fp32 gemm=${shipped} (OpenBLAS ${info.hasOpenblas ? 'linked' : 'not in this build'}), built-in isa=${info.isa}, bf16 ${hasBf16 ? bf16Kernel : 'unavailable on this CPU'}`,
 );
 console.log(`Hopper base policy (${policy.network.size} parameters), batch 256 actions vs fp32: max |diff| ${diffs.join(', ')}`);
 console.log(`onnxruntime: ${onnxNote}`);
@@ -291,7 +296,7 @@ const rows: [string, string][] = [
   [`dsrl fp32 (${shipped})`, 'fp32'],
   ['dsrl fp32 (built-in kernels)', 'builtin'],
   ['dsrl fp32 (built-in, prepacked weights)', 'packed'],
-  ['dsrl bf16 (AVX512-BF16)', 'bf16'],
+  [`dsrl bf16 (${bf16Kernel})`, 'bf16'],
   ['onnxruntime-node fp32', 'onnx'],
   ['PyTorch fp32', 'torch_fp32'],
   ['PyTorch bf16', 'torch_bf16'],

@@ -6,6 +6,8 @@
 
 // 1 when this CPU has AVX512-BF16 (and AVX512F/BW/VL), which dsrl_bf16_gemm needs.
 int dsrl_bf16_supported(void);
+// The kernel dsrl_bf16_gemm runs from 16 rows up: "amx", "avx512-bf16" or "none".
+const char* dsrl_bf16_kernel(void);
 // uint16 elements of the packed form of an N x K weight matrix.
 size_t dsrl_bf16_packed_len(int64_t N, int64_t K);
 // Packs W (N x K, row-major, leading dimension ldw: a Linear's weight) to bf16, rounding to nearest even.

@@ -537,6 +537,9 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "hasOpenblas", has);
   napi_get_boolean(env, dsrl_bf16_supported() != 0, &has);
   napi_set_named_property(env, exports, "hasBf16", has);
+  napi_value kernel;
+  napi_create_string_utf8(env, dsrl_bf16_kernel(), NAPI_AUTO_LENGTH, &kernel);
+  napi_set_named_property(env, exports, "bf16Kernel", kernel);
   dsrl_pool_env_open();
   napi_add_env_cleanup_hook(env, cleanup, NULL);
   return exports;

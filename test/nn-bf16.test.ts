@@ -1,7 +1,9 @@
 /**
  * bf16 products (native/bf16.c via src/nn/bf16.ts): exact against a float64 product of the bf16-rounded
  * inputs up to fp32 summation error, and Bf16Backend sends only products on the frozen weights to them.
- * Skipped where the CPU has no AVX512-BF16 (there Bf16Backend must be the fp32 backend unchanged).
+ * Skipped where the CPU has no AVX512-BF16 (there Bf16Backend must be the fp32 backend unchanged). On a CPU
+ * with AMX, products from 16 rows up run on it (the shapes below cover one and two 16-row blocks, partial blocks
+ * and K past one 32-wide tile), the others on AVX512-BF16.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
@@ -9,17 +11,10 @@ import { getBackend, setBackend } from '../src/nn/backend.ts';
 import { Bf16Backend, bf16Available } from '../src/nn/bf16.ts';
 import { mlp } from '../src/nn/mlp.ts';
 import { nativeBf16, nativeThreads } from '../src/nn/native-loader.ts';
+import { checkBf16Product } from './helpers/bf16-reference.ts';
 
 const fp32 = getBackend();
 afterAll(() => setBackend(fp32));
-
-/** fp32 -> bf16 -> fp32, round to nearest even (the hardware conversion for normal numbers). */
-function bf16Round(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer);
-  u[0] = ((u[0] + 0x7fff + ((u[0] >>> 16) & 1)) >>> 16) << 16;
-  return f[0];
-}
 
 describe('Bf16Backend without bf16 units', () => {
   it.runIf(!bf16Available())('is the wrapped backend unchanged', () => {
@@ -39,43 +34,12 @@ describe.runIf(bf16Available())('bf16 products', () => {
     [13, 12, 512],
     [29, 65, 33],
     [256, 40, 27],
+    [16, 32, 32],
+    [17, 50, 100],
+    [33, 64, 600],
   ])('M=%i N=%i K=%i', (M, N, K) => {
-    const rng = Rng.fromSeed(M * 1000 + N + K);
-    const pad = 2;
-    const lda = K + pad;
-    const ldw = K + 1;
-    const ldc = N + pad;
-    const A = rng.fillNormal(new Float32Array(M * lda)) as Float32Array;
-    const W = rng.fillNormal(new Float32Array(N * ldw)) as Float32Array;
-    for (const beta of [0, 0.5]) {
-      const C0 = rng.fillNormal(new Float32Array(M * ldc)) as Float32Array;
-      if (beta === 0) C0.fill(Number.NaN); // beta = 0 never reads C
-      const C = C0.slice();
-      k.gemmBf16(M, N, K, 1.5, A, lda, k.packBf16(W, N, K, ldw), beta, C, ldc);
-      // bf16 x bf16 products are exact in fp32 (8 + 8 significant bits <= 24), so the only error left is
-      // fp32 summation: |error| <= gamma_{K+2} (sum |a b| + |beta c|) (Higham, eq. 3.5), u = 2^-24.
-      const gamma = ((K + 2) * 2 ** -24) / (1 - (K + 2) * 2 ** -24);
-      for (let i = 0; i < M; i++) {
-        for (let j = 0; j < ldc; j++) {
-          const got = C[i * ldc + j];
-          if (j >= N) {
-            expect(Object.is(got, C0[i * ldc + j])).toBe(true);
-            continue;
-          }
-          let ref = 0;
-          let mag = 0;
-          for (let q = 0; q < K; q++) {
-            const p = bf16Round(A[i * lda + q]) * bf16Round(W[j * ldw + q]);
-            ref += p;
-            mag += Math.abs(p);
-          }
-          const c0 = beta === 0 ? 0 : C0[i * ldc + j];
-          ref = 1.5 * ref + beta * c0;
-          const bound = gamma * (1.5 * mag + Math.abs(beta * c0)) + 1e-30;
-          if (!(Math.abs(got - ref) <= bound)) expect.fail(`C[${i},${j}] = ${got}, reference ${ref}, bound ${bound}`);
-        }
-      }
-    }
+    const failure = checkBf16Product(k, M, N, K);
+    if (failure) expect.fail(failure);
   });
 
   it('a product large enough for the thread pool gives the same floats for 1, 2 and 3 threads', () => {
@@ -102,8 +66,10 @@ describe.runIf(bf16Available())('bf16 products', () => {
   });
 
   it('rejects a packed weight of other dims', () => {
+    // K = 10 and K = 40 differ in stored pairs (pairs are padded to 16 for AMX tiles, so K = 12 would not).
     const Wp = k.packBf16(new Float32Array(64 * 10), 64, 10, 10);
-    expect(() => k.gemmBf16(2, 64, 12, 1, new Float32Array(24), 12, Wp, 0, new Float32Array(128), 64)).toThrow(/pack it with these N, K/);
+    expect(() => k.gemmBf16(2, 64, 40, 1, new Float32Array(80), 40, Wp, 0, new Float32Array(128), 64)).toThrow(/pack it with these N, K/);
+    expect(() => k.gemmBf16(2, 96, 10, 1, new Float32Array(20), 10, Wp, 0, new Float32Array(192), 96)).toThrow(/pack it with these N, K/);
   });
 
   it('Bf16Backend: an MLP forward in bf16 stays within bf16 rounding of fp32; other products stay fp32', () => {

@@ -5,7 +5,7 @@
  */
 import type { Backend, RecordedProgram } from './backend.ts';
 
-interface NativeAddon {
+export interface NativeAddon {
   gemm: Backend['gemm'];
   biasAct: Backend['biasAct'];
   biasActBackward: Backend['biasActBackward'];
@@ -46,6 +46,8 @@ interface NativeAddon {
   hasOpenblas: boolean;
   /** Whether this CPU has AVX512-BF16, which gemmBf16 needs. */
   hasBf16: boolean;
+  /** The bf16 kernel used from 16 rows up: 'amx', 'avx512-bf16' (DSRL_BF16_KERNEL=avx512 forces it) or 'none'. */
+  bf16Kernel: 'amx' | 'avx512-bf16' | 'none';
   /** A frozen N x K weight (y = x W^T) rounded to bf16 in gemmBf16's layout. */
   packBf16(W: Float32Array, N: number, K: number, ldw: number): Uint16Array;
   /** C = alpha A W^T + beta C with A rounded to bf16, W from packBf16, fp32 sums. */
@@ -131,6 +133,11 @@ export function nativeGemmPoolWorkers(): number {
 /** The built-in kernels' prepacked-weight entry points, or null when the addon is not loaded. */
 export function nativePackedGemm(): Pick<NativeAddon, 'packGemmB' | 'gemmPackedB' | 'setGemm' | 'gemmIsa'> | null {
   return addon;
+}
+
+/** The bf16 kernel the addon runs from 16 rows up ('none' without the addon or without AVX512-BF16). */
+export function nativeBf16Kernel(): NativeAddon['bf16Kernel'] {
+  return addon?.bf16Kernel ?? 'none';
 }
 
 /** The addon's bf16 kernels, or null when the addon is not loaded or this CPU has no AVX512-BF16. */
