@@ -131,14 +131,19 @@ if (result.status !== 0) fail(`node-gyp exited with ${result.status}`, `${result
 
 // Load what was built, to report the kernels this CPU will run (and to fail here, not at first use).
 let isa;
+let bf16;
 try {
-  isa = require(join(nativeDir, 'build', 'Release', 'dsrl_native.node')).gemmIsa();
+  const built = require(join(nativeDir, 'build', 'Release', 'dsrl_native.node'));
+  isa = built.gemmIsa();
+  bf16 = { amx: 'bf16 on AMX', 'avx512-bf16': 'bf16 on AVX512-BF16', none: 'no bf16 units: bf16 base policies run in fp32' }[built.bf16Kernel];
 } catch (err) {
   fail(`the built addon does not load: ${err.message.split('\n')[0]}`);
 }
 const isaName = { avx512: 'AVX-512', avx2: 'AVX2+FMA', generic: 'generic C' }[isa] ?? isa;
 if (blas === 'openblas') {
-  console.log(`dsrl: native backend built with OpenBLAS (${why}; built-in ${isaName} kernels also inside, DSRL_NATIVE_BLAS=builtin selects them)`);
+  console.log(
+    `dsrl: native backend built with OpenBLAS (${why}; built-in ${isaName} kernels also inside, DSRL_NATIVE_BLAS=builtin selects them; ${bf16})`,
+  );
 } else {
-  console.log(`dsrl: native backend built with its built-in kernels (${isaName} on this CPU; ${why})`);
+  console.log(`dsrl: native backend built with its built-in kernels (${isaName} on this CPU, ${bf16}; ${why})`);
 }
