@@ -18,6 +18,7 @@
  * Core module: no Node imports (it runs in the browser too); file I/O is in replay-io.ts.
  */
 import { Rng } from '../core/rng.ts';
+import { checkBatch, checkDim, checkFieldKeys, checkFields, checkFiniteRow, checkLength } from './replay-checks.ts';
 import { checkReplayState, REPLAY_STATE_VERSION, type ReplayBufferState } from './replay-state.ts';
 
 /** Names of extra per-transition fields and their widths, e.g. {realAction: 24}. */
@@ -71,21 +72,6 @@ export interface SampledBatch {
   readonly terminated: Uint8Array;
   readonly truncated: Uint8Array;
   readonly fields: Readonly<Record<string, Float32Array>>;
-}
-
-const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const CORE_NAMES = new Set(['obs', 'actions', 'rewards', 'nextObs', 'terminated', 'truncated', 'indices']);
-
-function checkDim(what: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) throw new Error(`ReplayBuffer: ${what} must be an integer >= ${min}, got ${value}`);
-}
-
-function checkFields(fields: FieldDims): void {
-  for (const [name, dim] of Object.entries(fields)) {
-    if (!FIELD_NAME.test(name)) throw new Error(`ReplayBuffer: field name "${name}" must match ${FIELD_NAME}`);
-    if (CORE_NAMES.has(name)) throw new Error(`ReplayBuffer: field name "${name}" is reserved`);
-    checkDim(`fields.${name}`, dim, 1);
-  }
 }
 
 function flag(value: boolean | number): number {
@@ -163,17 +149,17 @@ export class ReplayBuffer {
 
   /** Store one transition, overwriting the oldest when full; returns its slot. */
   add(t: Transition): number {
-    this.checkLength('obs', t.obs, this.obsDim);
-    this.checkLength('action', t.action, this.actionDim);
-    this.checkLength('nextObs', t.nextObs, this.obsDim);
+    checkLength('obs', t.obs, this.obsDim);
+    checkLength('action', t.action, this.actionDim);
+    checkLength('nextObs', t.nextObs, this.obsDim);
     const fields = t.fields ?? {};
-    this.checkFieldKeys(fields, 1);
+    checkFieldKeys(this, fields, 1);
     // Validate everything before writing so a bad transition leaves the buffer untouched.
-    this.checkFiniteRow('obs', t.obs, 0, this.obsDim);
-    this.checkFiniteRow('action', t.action, 0, this.actionDim);
-    this.checkFiniteRow('nextObs', t.nextObs, 0, this.obsDim);
-    this.checkFiniteRow('reward', [t.reward], 0, 1);
-    for (const name of this.fieldNames) this.checkFiniteRow(`fields.${name}`, fields[name], 0, this.fieldDims[name]);
+    checkFiniteRow('obs', t.obs, 0, this.obsDim);
+    checkFiniteRow('action', t.action, 0, this.actionDim);
+    checkFiniteRow('nextObs', t.nextObs, 0, this.obsDim);
+    checkFiniteRow('reward', [t.reward], 0, 1);
+    for (const name of this.fieldNames) checkFiniteRow(`fields.${name}`, fields[name], 0, this.fieldDims[name]);
     const slot = this.next;
     this.writeRow(slot, t.obs, 0, t.action, 0, t.reward, t.nextObs, 0, t.terminated, t.truncated, fields, 0);
     this.advance();
@@ -186,23 +172,23 @@ export class ReplayBuffer {
    */
   addBatch(batch: TransitionBatch): number {
     const n = batch.rewards.length;
-    this.checkLength('obs', batch.obs, n * this.obsDim, n);
-    this.checkLength('actions', batch.actions, n * this.actionDim, n);
-    this.checkLength('nextObs', batch.nextObs, n * this.obsDim, n);
-    this.checkLength('terminated', batch.terminated, n, n);
-    this.checkLength('truncated', batch.truncated, n, n);
-    if (batch.valid !== undefined) this.checkLength('valid', batch.valid, n, n);
+    checkLength('obs', batch.obs, n * this.obsDim, n);
+    checkLength('actions', batch.actions, n * this.actionDim, n);
+    checkLength('nextObs', batch.nextObs, n * this.obsDim, n);
+    checkLength('terminated', batch.terminated, n, n);
+    checkLength('truncated', batch.truncated, n, n);
+    if (batch.valid !== undefined) checkLength('valid', batch.valid, n, n);
     const fields = batch.fields ?? {};
-    this.checkFieldKeys(fields, n);
+    checkFieldKeys(this, fields, n);
     // Validate all rows first so a bad row cannot leave a half-written step behind. A non-finite
     // value is refused because one NaN in replay poisons every later update.
     for (let i = 0; i < n; i++) {
       if (batch.valid !== undefined && !batch.valid[i]) continue;
-      this.checkFiniteRow('obs', batch.obs, i, this.obsDim);
-      this.checkFiniteRow('actions', batch.actions, i, this.actionDim);
-      this.checkFiniteRow('nextObs', batch.nextObs, i, this.obsDim);
-      this.checkFiniteRow('rewards', batch.rewards, i, 1);
-      for (const name of this.fieldNames) this.checkFiniteRow(`fields.${name}`, fields[name], i, this.fieldDims[name]);
+      checkFiniteRow('obs', batch.obs, i, this.obsDim);
+      checkFiniteRow('actions', batch.actions, i, this.actionDim);
+      checkFiniteRow('nextObs', batch.nextObs, i, this.obsDim);
+      checkFiniteRow('rewards', batch.rewards, i, 1);
+      for (const name of this.fieldNames) checkFiniteRow(`fields.${name}`, fields[name], i, this.fieldDims[name]);
     }
     let stored = 0;
     for (let i = 0; i < n; i++) {
@@ -238,7 +224,7 @@ export class ReplayBuffer {
   /** Fill `out` with out.batchSize transitions drawn uniformly with replacement from the buffer's Rng. */
   sample(out: SampledBatch): SampledBatch {
     if (this.count === 0) throw new Error('ReplayBuffer.sample: the buffer is empty');
-    this.checkBatch(out);
+    checkBatch(this, out);
     for (let b = 0; b < out.batchSize; b++) out.indices[b] = this.rng.int(this.count);
     this.gatherRows(out);
     return out;
@@ -246,7 +232,7 @@ export class ReplayBuffer {
 
   /** Fill `out` with the given slots (each in [0, size)); out.indices receives them. */
   gather(indices: ArrayLike<number>, out: SampledBatch): SampledBatch {
-    this.checkBatch(out);
+    checkBatch(this, out);
     if (indices.length !== out.batchSize) throw new Error(`ReplayBuffer.gather: ${indices.length} indices for a batch of ${out.batchSize}`);
     for (let b = 0; b < indices.length; b++) {
       const i = indices[b];
@@ -346,44 +332,6 @@ export class ReplayBuffer {
       const dim = this.fieldDims[name];
       copyValues(this.fieldData[name], slot * dim, fields[name], row * dim, dim);
     }
-  }
-
-  private checkFiniteRow(what: string, src: ArrayLike<number>, row: number, dim: number): void {
-    const off = row * dim;
-    for (let j = 0; j < dim; j++) {
-      const v = src[off + j];
-      // Through fround: a huge double would become Infinity once stored as float32.
-      if (!Number.isFinite(Math.fround(v))) {
-        const where = dim === 1 ? `[${row}]` : `[${row}, ${j}]`;
-        throw new Error(`ReplayBuffer: ${what}${where} is ${v}; only values finite in float32 can be stored`);
-      }
-    }
-  }
-
-  private checkLength(what: string, src: ArrayLike<number | boolean> | undefined, expected: number, rows?: number): void {
-    if (src === undefined || src === null || typeof src.length !== 'number') throw new Error(`ReplayBuffer: ${what} is missing`);
-    if (src.length !== expected) {
-      const shape = rows === undefined ? `${expected}` : `${rows} rows (${expected} values)`;
-      throw new Error(`ReplayBuffer: ${what} has ${src.length} values, expected ${shape}`);
-    }
-  }
-
-  private checkFieldKeys(fields: Record<string, ArrayLike<number>>, rows: number): void {
-    for (const name of Object.keys(fields)) {
-      if (!(name in this.fieldDims)) throw new Error(`ReplayBuffer: unknown field "${name}" (declared: ${this.fieldNames.join(', ') || 'none'})`);
-    }
-    for (const name of this.fieldNames) {
-      this.checkLength(`fields.${name}`, fields[name], rows * this.fieldDims[name], rows === 1 ? undefined : rows);
-    }
-  }
-
-  private checkBatch(out: SampledBatch): void {
-    const B = out.batchSize;
-    const ok =
-      out.indices.length === B && out.obs.length === B * this.obsDim && out.actions.length === B * this.actionDim &&
-      out.rewards.length === B && out.nextObs.length === B * this.obsDim && out.terminated.length === B &&
-      out.truncated.length === B && this.fieldNames.every((name) => out.fields[name]?.length === B * this.fieldDims[name]);
-    if (!ok) throw new Error('ReplayBuffer: output batch does not match this buffer; make it with buffer.createBatch(batchSize)');
   }
 
   private gatherRows(out: SampledBatch): void {
