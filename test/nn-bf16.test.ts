@@ -10,11 +10,21 @@ import { Rng } from '../src/core/rng.ts';
 import { getBackend, setBackend } from '../src/nn/backend.ts';
 import { Bf16Backend, bf16Available } from '../src/nn/bf16.ts';
 import { mlp } from '../src/nn/mlp.ts';
-import { nativeBf16, nativeThreads } from '../src/nn/native-loader.ts';
+import { nativeBf16, nativeBf16Kernel, nativeThreads } from '../src/nn/native-loader.ts';
 import { checkBf16Product } from './helpers/bf16-reference.ts';
 
 const fp32 = getBackend();
 afterAll(() => setBackend(fp32));
+
+describe('the bf16 kernel this CPU gets', () => {
+  it('is none exactly when there are no bf16 units; AMX only when asked not to avoid it', () => {
+    getBackend();
+    const kernel = nativeBf16Kernel();
+    expect(['amx', 'avx512-bf16', 'none']).toContain(kernel);
+    expect(kernel === 'none').toBe(!bf16Available());
+    if (process.env.DSRL_BF16_KERNEL === 'avx512') expect(kernel).not.toBe('amx');
+  });
+});
 
 describe('Bf16Backend without bf16 units', () => {
   it.runIf(!bf16Available())('is the wrapped backend unchanged', () => {
