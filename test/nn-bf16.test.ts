@@ -5,6 +5,7 @@
  * with AMX, products from 16 rows up run on it (the shapes below cover one and two 16-row blocks, partial blocks
  * and K past one 32-wide tile), the others on AVX512-BF16.
  */
+import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
 import { getBackend, setBackend } from '../src/nn/backend.ts';
@@ -23,6 +24,22 @@ describe('the bf16 kernel this CPU gets', () => {
     expect(['amx', 'avx512-bf16', 'none']).toContain(kernel);
     expect(kernel === 'none').toBe(!bf16Available());
     if (process.env.DSRL_BF16_KERNEL === 'avx512') expect(kernel).not.toBe('amx');
+  });
+
+  it.runIf(getBackend().name === 'native')('DSRL_BF16_KERNEL: an unknown value, or amx without AMX, is refused with the reason', () => {
+    const load = (value: string) =>
+      spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', "(await import('./src/nn/backend.ts')).getBackend()"], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, DSRL_BACKEND: 'native', DSRL_BF16_KERNEL: value },
+      });
+    const bogus = load('avx-512');
+    expect(bogus.status).not.toBe(0);
+    expect(bogus.stderr).toMatch(/DSRL_BF16_KERNEL must be "amx", "avx512" or "auto", got "avx-512"/);
+    const amx = load('amx');
+    if (nativeBf16Kernel() === 'amx') expect(amx.status).toBe(0);
+    else expect(amx.stderr).toMatch(/DSRL_BF16_KERNEL=amx but this machine gives no AMX/);
+    expect(load('avx512').status).toBe(0);
   });
 });
 

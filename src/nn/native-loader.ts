@@ -100,6 +100,18 @@ export function loadNativeBackend(): { backend: Backend | null; reason: string }
     }
     a.setGemm(wanted);
   }
+  // DSRL_BF16_KERNEL: native/bf16.c reads "avx512" (AMX off); "amx" insists on AMX rather than falling back.
+  const bf16Wanted = env.DSRL_BF16_KERNEL;
+  if (bf16Wanted !== undefined && bf16Wanted !== '' && bf16Wanted !== 'auto') {
+    if (bf16Wanted !== 'amx' && bf16Wanted !== 'avx512') {
+      throw new Error(`DSRL_BF16_KERNEL must be "amx", "avx512" or "auto", got "${bf16Wanted}"`);
+    }
+    if (bf16Wanted === 'amx' && a.bf16Kernel !== 'amx') {
+      throw new Error(
+        `DSRL_BF16_KERNEL=amx but this machine gives no AMX (bf16 kernel: ${a.bf16Kernel}; AMX needs amx_tile and amx_bf16 in /proc/cpuinfo and Linux 5.16+); unset DSRL_BF16_KERNEL`,
+      );
+    }
+  }
   const backend: Backend = {
     name: 'native',
     gemm: a.gemm,
