@@ -1,5 +1,5 @@
 /** `dsrl pack`: a run's agent as a small, movable folder that `dsrl eval --run` evaluates like the run itself. */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -81,5 +81,12 @@ describe('dsrl pack', () => {
 
     expect(() => packRun(run.dir, join(root, 'moved', 'hopper-dsrl'))).toThrow(/already exists; pack into a new folder/);
     expect(() => packRun(join(root, 'moved'), join(root, 'x'))).toThrow(/config\.json/);
+
+    // A run trained with offline data (stored as an absolute path) ships it relative to the packed folder too.
+    const saved = JSON.parse(readFileSync(join(run.dir, 'config.json'), 'utf8'));
+    writeFileSync(join(run.dir, 'config.json'), JSON.stringify({ ...saved, offline: join(root, 'data', 'demos.hdf5') }));
+    const withData = packRun(run.dir, join(root, 'moved', 'with-data'));
+    const packedData = JSON.parse(readFileSync(join(withData.out, 'config.json'), 'utf8'));
+    expect(packedData.offline).toBe(join('..', '..', 'data', 'demos.hdf5'));
   });
 });

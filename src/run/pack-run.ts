@@ -4,8 +4,8 @@
  * `dsrl view`). Left out: the training state (replay buffer, optimizers: gigabytes, only for --resume) and the
  * TensorBoard events (metrics.csv holds the same numbers).
  *
- * The config's base policy becomes a path relative to the packed folder, so the folder and the policy can move
- * together (`dsrl eval --run` resolves a relative policy against the run folder). Written atomically: a
+ * The config's base policy (and offline dataset, if any) becomes a path relative to the packed folder, so the
+ * folder and the policy can move together (`dsrl eval --run` resolves a relative policy against the run folder). Written atomically: a
  * temporary folder next to `out`, renamed into place; an existing `out` is never overwritten.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -41,9 +41,12 @@ export function packRun(run: string, out: string): PackResult {
     mkdirSync(tmp);
     const packed: Record<string, unknown> = { ...config };
     delete packed.out; // the run folder it was trained in; the packed folder is wherever it is read from
-    if (typeof config.policy === 'string') {
-      const policy = resolveRunPolicy(run, config.policy);
-      packed.policy = /^wss?:\/\//i.test(policy) ? policy : relative(target, policy) || '.';
+    // The base policy and the offline dataset (training provenance) as paths relative to the packed folder.
+    for (const key of ['policy', 'offline'] as const) {
+      const value = config[key];
+      if (typeof value !== 'string') continue;
+      const path = resolveRunPolicy(run, value);
+      packed[key] = /^wss?:\/\//i.test(path) ? path : relative(target, path) || '.';
     }
     writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(packed, null, 2)}\n`);
     for (const dir of AGENT_DIRS) if (existsSync(join(run, dir))) cpSync(join(run, dir), join(tmp, dir), { recursive: true });
