@@ -36,8 +36,8 @@ const pacer = new WorkerPacer<HopperProgress>(
   (p) => `${p.evals.length} ${p.phase}`,
 );
 
-/** The shipped base policy, from the files bundled at build time; the weights must be the ones the manifest records. */
-async function loadPolicy(): Promise<DiffusionPolicy> {
+/** The shipped base policy's weights, bundled at build time; they must be the ones the manifest records. */
+async function fetchWeights(): Promise<Uint8Array> {
   const response = await fetch(weightsUrl);
   if (!response.ok) throw new Error(`${WEIGHTS}: HTTP ${response.status} from ${weightsUrl}`);
   const bytes = new Uint8Array(await response.arrayBuffer());
@@ -48,8 +48,21 @@ async function loadPolicy(): Promise<DiffusionPolicy> {
     const hex = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
     if (hex !== manifest.weights.sha256) throw new Error(`${WEIGHTS} does not match ${MANIFEST} (SHA-256 ${hex.slice(0, 12)}...): rebuild the site`);
   }
+  return bytes;
+}
+
+/**
+ * The base policy from its weights. Built only once the backend is chosen: loading computes the policy's cached
+ * per-step time terms on the backend in use, so a policy built before the WebAssembly module is ready would carry
+ * the TypeScript backend's roundings (and a run would differ from Node's for the same seed).
+ */
+function policyFrom(bytes: Uint8Array): DiffusionPolicy {
   const { tensors } = decodeSafetensors(bytes, WEIGHTS);
-  return policyFromTensors(manifest, tensors, { expect: { obsDim: 11, actDim: 3 }, manifestSource: MANIFEST, weightsSource: WEIGHTS });
+  return policyFromTensors(parseManifest(manifestText, MANIFEST), tensors, {
+    expect: { obsDim: 11, actDim: 3 },
+    manifestSource: MANIFEST,
+    weightsSource: WEIGHTS,
+  });
 }
 
 scope.onmessage = (e) => {
@@ -60,8 +73,8 @@ scope.onmessage = (e) => {
     pacer.start();
     if (msg.backend === 'js') setBackend(jsBackend);
     // prepareBackend fetches and compiles the NN module (never throws: without it, the TypeScript backend).
-    Promise.all([msg.backend === 'js' ? Promise.resolve() : prepareBackend(), loadPolicy()])
-      .then(([, policy]) => trainHopper(policy, { ...HOPPER_DEMO_CONFIG, ...msg.config }, { yield: pacer.hold }))
+    Promise.all([msg.backend === 'js' ? Promise.resolve() : prepareBackend(), fetchWeights()])
+      .then(([, bytes]) => trainHopper(policyFrom(bytes), { ...HOPPER_DEMO_CONFIG, ...msg.config }, { yield: pacer.hold }))
       .then(
         (result) => scope.postMessage({ type: 'done', result, seconds: pacer.seconds() }),
         (err: unknown) => scope.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
