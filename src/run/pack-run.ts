@@ -5,8 +5,8 @@
  * TensorBoard events (metrics.csv holds the same numbers).
  *
  * The config's base policy (and offline dataset, if any) becomes a path relative to the packed folder, so the
- * folder and the policy can move together (`dsrl eval --run` resolves a relative policy against the run folder). Written atomically: a
- * temporary folder next to `out`, renamed into place; an existing `out` is never overwritten.
+ * folder and the policy can move together (`dsrl eval --run` resolves a relative policy against the run folder).
+ * Written atomically: a temporary folder next to `out`, renamed into place; an existing `out` is never overwritten.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';

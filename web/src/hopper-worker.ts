@@ -36,8 +36,8 @@ const pacer = new WorkerPacer<HopperProgress>(
   (p) => `${p.evals.length} ${p.phase}`,
 );
 
-/** The shipped base policy's weights, bundled at build time; they must be the ones the manifest records. */
-async function fetchWeights(): Promise<Uint8Array> {
+/** The shipped base policy's weights and manifest, bundled at build time; the weights must be the ones the manifest records. */
+async function fetchWeights(): Promise<{ bytes: Uint8Array; manifest: ReturnType<typeof parseManifest> }> {
   const response = await fetch(weightsUrl);
   if (!response.ok) throw new Error(`${WEIGHTS}: HTTP ${response.status} from ${weightsUrl}`);
   const bytes = new Uint8Array(await response.arrayBuffer());
@@ -48,7 +48,7 @@ async function fetchWeights(): Promise<Uint8Array> {
     const hex = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
     if (hex !== manifest.weights.sha256) throw new Error(`${WEIGHTS} does not match ${MANIFEST} (SHA-256 ${hex.slice(0, 12)}...): rebuild the site`);
   }
-  return bytes;
+  return { bytes, manifest };
 }
 
 /**
@@ -56,9 +56,9 @@ async function fetchWeights(): Promise<Uint8Array> {
  * per-step time terms on the backend in use, so a policy built before the WebAssembly module is ready would carry
  * the TypeScript backend's roundings (and a run would differ from Node's for the same seed).
  */
-function policyFrom(bytes: Uint8Array): DiffusionPolicy {
+function policyFrom({ bytes, manifest }: Awaited<ReturnType<typeof fetchWeights>>): DiffusionPolicy {
   const { tensors } = decodeSafetensors(bytes, WEIGHTS);
-  return policyFromTensors(parseManifest(manifestText, MANIFEST), tensors, {
+  return policyFromTensors(manifest, tensors, {
     expect: { obsDim: 11, actDim: 3 },
     manifestSource: MANIFEST,
     weightsSource: WEIGHTS,
@@ -74,7 +74,7 @@ scope.onmessage = (e) => {
     if (msg.backend === 'js') setBackend(jsBackend);
     // prepareBackend fetches and compiles the NN module (never throws: without it, the TypeScript backend).
     Promise.all([msg.backend === 'js' ? Promise.resolve() : prepareBackend(), fetchWeights()])
-      .then(([, bytes]) => trainHopper(policyFrom(bytes), { ...HOPPER_DEMO_CONFIG, ...msg.config }, { yield: pacer.hold }))
+      .then(([, weights]) => trainHopper(policyFrom(weights), { ...HOPPER_DEMO_CONFIG, ...msg.config }, { yield: pacer.hold }))
       .then(
         (result) => scope.postMessage({ type: 'done', result, seconds: pacer.seconds() }),
         (err: unknown) => scope.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
