@@ -1,18 +1,18 @@
 /**
  * Checks the native bf16 product (native/bf16.c) on this CPU against a float64 reference, the same check as
  * test/nn-bf16.test.ts, for machines where the test tools are not installed (the AMX kernel was checked this way
- * on a CPU that has AMX). Run it once as is and once with DSRL_BF16_KERNEL=avx512 to check both kernels.
+ * on a CPU that has AMX). Checks each kernel this CPU can run: AVX512-BF16, then AMX where there is one.
  *
  *   npx tsx experiments/bf16-kernel-check.ts
- * Last line: bf16-check kernel=<amx|avx512-bf16|none> shapes=<n> failures=<n>
+ * One line per kernel: bf16-check kernel=<amx|avx512-bf16|none> shapes=<n> failures=<n>
  */
 import { getBackend } from '../src/nn/backend.ts';
-import { nativeBf16, nativeBf16Kernel } from '../src/nn/native-loader.ts';
+import { nativeBf16, nativeBf16Kernel, setNativeBf16Kernel } from '../src/nn/native-loader.ts';
 import { checkBf16Product } from '../test/helpers/bf16-reference.ts';
 
 getBackend(); // loads the addon
 const k = nativeBf16();
-const kernel = nativeBf16Kernel();
+const detected = nativeBf16Kernel();
 if (!k) {
   console.log(`bf16-check kernel=none shapes=0 failures=0 (backend ${getBackend().name}: no addon, or a CPU without AVX512-BF16)`);
   process.exit(0);
@@ -33,10 +33,15 @@ const shapes: [number, number, number][] = [
   [256, 512, 512],
 ];
 let failures = 0;
-for (const [M, N, K] of shapes) {
-  const failure = checkBf16Product(k, M, N, K);
-  console.log(`M=${M} N=${N} K=${K}: ${failure ?? 'ok'}`);
-  if (failure) failures++;
+for (const kernel of detected === 'amx' ? (['avx512-bf16', 'amx'] as const) : (['avx512-bf16'] as const)) {
+  setNativeBf16Kernel(kernel);
+  let kernelFailures = 0;
+  for (const [M, N, K] of shapes) {
+    const failure = checkBf16Product(k, M, N, K);
+    console.log(`${kernel} M=${M} N=${N} K=${K}: ${failure ?? 'ok'}`);
+    if (failure) kernelFailures++;
+  }
+  console.log(`bf16-check kernel=${kernel} shapes=${shapes.length} failures=${kernelFailures}`);
+  failures += kernelFailures;
 }
-console.log(`bf16-check kernel=${kernel} shapes=${shapes.length} failures=${failures}`);
 process.exit(failures ? 1 : 0);

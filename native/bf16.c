@@ -45,11 +45,9 @@ size_t dsrl_bf16_packed_len(int64_t N, int64_t K) { return (size_t)(panels(N) * 
 
 // AMX needs the CPU's tile units (CPUID.7.0:EDX bits 22 AMX-BF16 and 24 AMX-TILE), the OS saving tile state
 // (XCR0 bits 17 and 18) and, on Linux, a one-time permission per process (arch_prctl ARCH_REQ_XCOMP_PERM for
-// XFEATURE_XTILEDATA; Documentation/arch/x86/xstate.rst). DSRL_BF16_KERNEL=avx512 keeps it off.
+// XFEATURE_XTILEDATA; Documentation/arch/x86/xstate.rst).
 static int amx_usable(void) {
 #ifdef DSRL_AMX
-  const char* want = getenv("DSRL_BF16_KERNEL");
-  if (want && strcmp(want, "avx512") == 0) return 0;
   unsigned a, b, c, d;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
   if (!((d >> 22) & 1) || !((d >> 24) & 1)) return 0;
@@ -64,7 +62,8 @@ static int amx_usable(void) {
 #endif
 }
 
-static int use_amx = 0;
+static int has_amx = 0;  // the CPU and OS allow AMX (known with dsrl_bf16_supported)
+static int use_amx = 0;  // the kernel picked: AMX when has_amx, unless dsrl_bf16_set_kernel asked for avx512-bf16
 
 int dsrl_bf16_supported(void) {
   static int known = -1;
@@ -73,7 +72,8 @@ int dsrl_bf16_supported(void) {
     __builtin_cpu_init();
     known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
             __builtin_cpu_supports("avx512bf16");
-    use_amx = known && amx_usable();
+    has_amx = known && amx_usable();
+    use_amx = has_amx;
 #else
     known = 0;
 #endif
@@ -82,6 +82,15 @@ int dsrl_bf16_supported(void) {
 }
 
 const char* dsrl_bf16_kernel(void) { return !dsrl_bf16_supported() ? "none" : use_amx ? "amx" : "avx512-bf16"; }
+
+int dsrl_bf16_set_kernel(const char* name) {
+  if (!dsrl_bf16_supported()) return -1;
+  if (strcmp(name, "auto") == 0) use_amx = has_amx;
+  else if (strcmp(name, "avx512-bf16") == 0) use_amx = 0;
+  else if (strcmp(name, "amx") == 0 && has_amx) use_amx = 1;
+  else return -1;
+  return 0;
+}
 
 // fp32 -> bf16, round to nearest even (what VCVTNEPS2BF16 does for normal numbers); NaN stays a quiet NaN.
 static uint16_t to_bf16(float f) {

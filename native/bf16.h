@@ -8,6 +8,9 @@
 int dsrl_bf16_supported(void);
 // The kernel dsrl_bf16_gemm runs from 16 rows up: "amx", "avx512-bf16" or "none".
 const char* dsrl_bf16_kernel(void);
+// Picks the kernel for products of 16 rows and more: "amx", "avx512-bf16" or "auto" (AMX where usable). Call it
+// before products run (the pool's workers read the choice). Returns -1 when this CPU cannot run the one asked for.
+int dsrl_bf16_set_kernel(const char* name);
 // uint16 elements of the packed form of an N x K weight matrix.
 size_t dsrl_bf16_packed_len(int64_t N, int64_t K);
 // Packs W (N x K, row-major, leading dimension ldw: a Linear's weight) to bf16, rounding to nearest even.

@@ -427,6 +427,27 @@ static napi_value GemmIsa(napi_env env, napi_callback_info info) {
   return make_string(env, dsrl_sgemm_isa());
 }
 
+// bf16Kernel(kernel?): the bf16 kernel for products of 16 rows and more; kernel "amx" | "avx512-bf16" | "auto"
+// picks one. Returns the one in use ("none" without AVX512-BF16); throws when the CPU cannot run the one asked for.
+static napi_value Bf16Kernel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_valuetype t = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &t);
+  if (t == napi_string) {
+    char name[32] = "";
+    napi_get_value_string_utf8(env, argv[0], name, sizeof name, NULL);
+    if (dsrl_bf16_set_kernel(name) != 0) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "dsrl_native: this CPU cannot run the %s bf16 kernel (it runs %s)", name, dsrl_bf16_kernel());
+      napi_throw_error(env, NULL, msg);
+      return NULL;
+    }
+  }
+  return make_string(env, dsrl_bf16_kernel());
+}
+
 // gemmPoolWorkers(): worker threads the built-in SGEMM's pool has started (tests: they persist across calls).
 static napi_value GemmPoolWorkers(napi_env env, napi_callback_info info) {
   (void)info;
@@ -520,6 +541,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"setGemm", NULL, SetGemm, NULL, NULL, NULL, napi_default, NULL},
       {"gemmIsa", NULL, GemmIsa, NULL, NULL, NULL, napi_default, NULL},
+      {"bf16Kernel", NULL, Bf16Kernel, NULL, NULL, NULL, napi_default, NULL},
       {"gemmPoolWorkers", NULL, GemmPoolWorkers, NULL, NULL, NULL, napi_default, NULL},
       {"packGemmB", NULL, PackGemmB, NULL, NULL, NULL, napi_default, NULL},
       {"gemmPackedB", NULL, GemmPackedB, NULL, NULL, NULL, napi_default, NULL},
@@ -537,9 +559,6 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "hasOpenblas", has);
   napi_get_boolean(env, dsrl_bf16_supported() != 0, &has);
   napi_set_named_property(env, exports, "hasBf16", has);
-  napi_value kernel;
-  napi_create_string_utf8(env, dsrl_bf16_kernel(), NAPI_AUTO_LENGTH, &kernel);
-  napi_set_named_property(env, exports, "bf16Kernel", kernel);
   dsrl_pool_env_open();
   napi_add_env_cleanup_hook(env, cleanup, NULL);
   return exports;

@@ -135,7 +135,7 @@ let bf16;
 try {
   const built = require(join(nativeDir, 'build', 'Release', 'dsrl_native.node'));
   isa = built.gemmIsa();
-  bf16 = { amx: 'bf16 on AMX', 'avx512-bf16': 'bf16 on AVX512-BF16', none: 'no bf16 units: bf16 base policies run in fp32' }[built.bf16Kernel];
+  bf16 = { amx: 'bf16 on AMX', 'avx512-bf16': 'bf16 on AVX512-BF16', none: 'no bf16 units: bf16 base policies run in fp32' }[built.bf16Kernel()];
 } catch (err) {
   fail(`the built addon does not load: ${err.message.split('\n')[0]}`);
 }

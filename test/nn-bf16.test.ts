@@ -11,7 +11,7 @@ import { Rng } from '../src/core/rng.ts';
 import { getBackend, setBackend } from '../src/nn/backend.ts';
 import { Bf16Backend, bf16Available } from '../src/nn/bf16.ts';
 import { mlp } from '../src/nn/mlp.ts';
-import { nativeBf16, nativeBf16Kernel, nativeThreads } from '../src/nn/native-loader.ts';
+import { nativeBf16, nativeBf16Kernel, nativeThreads, setNativeBf16Kernel } from '../src/nn/native-loader.ts';
 import { checkBf16Product } from './helpers/bf16-reference.ts';
 
 const fp32 = getBackend();
@@ -40,6 +40,26 @@ describe('the bf16 kernel this CPU gets', () => {
     if (nativeBf16Kernel() === 'amx') expect(amx.status).toBe(0);
     else expect(amx.stderr).toMatch(/DSRL_BF16_KERNEL=amx but this machine gives no AMX/);
     expect(load('avx512').status).toBe(0);
+  });
+
+  it.runIf(bf16Available())('can be switched at run time; amx is refused where the CPU has none', () => {
+    const detected = nativeBf16Kernel();
+    const k = nativeBf16();
+    if (!k) expect.fail('bf16 units but no bf16 kernels');
+    try {
+      expect(setNativeBf16Kernel('avx512-bf16')).toBe('avx512-bf16');
+      expect(checkBf16Product(k, 33, 64, 100)).toBeNull();
+      if (detected === 'amx') {
+        expect(setNativeBf16Kernel('amx')).toBe('amx');
+        expect(checkBf16Product(k, 33, 64, 100)).toBeNull();
+      } else {
+        expect(() => setNativeBf16Kernel('amx')).toThrow(/cannot run the amx bf16 kernel/);
+        expect(nativeBf16Kernel()).toBe('avx512-bf16');
+      }
+      expect(() => setNativeBf16Kernel('avx-512' as 'auto')).toThrow(/cannot run the avx-512 bf16 kernel/);
+    } finally {
+      setNativeBf16Kernel(detected === 'amx' ? 'amx' : 'avx512-bf16');
+    }
   });
 });
 

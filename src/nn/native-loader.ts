@@ -46,8 +46,11 @@ export interface NativeAddon {
   hasOpenblas: boolean;
   /** Whether this CPU has AVX512-BF16, which gemmBf16 needs. */
   hasBf16: boolean;
-  /** The bf16 kernel used from 16 rows up: 'amx', 'avx512-bf16' (DSRL_BF16_KERNEL=avx512 forces it) or 'none'. */
-  bf16Kernel: 'amx' | 'avx512-bf16' | 'none';
+  /**
+   * The bf16 kernel used from 16 rows up: 'amx', 'avx512-bf16' or 'none'; a kernel argument picks one ('auto': AMX
+   * where usable) and throws when the CPU cannot run it.
+   */
+  bf16Kernel(kernel?: 'amx' | 'avx512-bf16' | 'auto'): 'amx' | 'avx512-bf16' | 'none';
   /** A frozen N x K weight (y = x W^T) rounded to bf16 in gemmBf16's layout. */
   packBf16(W: Float32Array, N: number, K: number, ldw: number): Uint16Array;
   /** C = alpha A W^T + beta C with A rounded to bf16, W from packBf16, fp32 sums. */
@@ -100,17 +103,19 @@ export function loadNativeBackend(): { backend: Backend | null; reason: string }
     }
     a.setGemm(wanted);
   }
-  // DSRL_BF16_KERNEL: native/bf16.c reads "avx512" (AMX off); "amx" insists on AMX rather than falling back.
+  // DSRL_BF16_KERNEL: "avx512" keeps AMX off; "amx" insists on AMX rather than falling back.
   const bf16Wanted = env.DSRL_BF16_KERNEL;
   if (bf16Wanted !== undefined && bf16Wanted !== '' && bf16Wanted !== 'auto') {
     if (bf16Wanted !== 'amx' && bf16Wanted !== 'avx512') {
       throw new Error(`DSRL_BF16_KERNEL must be "amx", "avx512" or "auto", got "${bf16Wanted}"`);
     }
-    if (bf16Wanted === 'amx' && a.bf16Kernel !== 'amx') {
+    const detected = a.bf16Kernel();
+    if (bf16Wanted === 'amx' && detected !== 'amx') {
       throw new Error(
-        `DSRL_BF16_KERNEL=amx but this machine gives no AMX (bf16 kernel: ${a.bf16Kernel}; AMX needs amx_tile and amx_bf16 in /proc/cpuinfo and Linux 5.16+); unset DSRL_BF16_KERNEL`,
+        `DSRL_BF16_KERNEL=amx but this machine gives no AMX (bf16 kernel: ${detected}; AMX needs amx_tile and amx_bf16 in /proc/cpuinfo and Linux 5.16+); unset DSRL_BF16_KERNEL`,
       );
     }
+    if (bf16Wanted === 'avx512' && detected !== 'none') a.bf16Kernel('avx512-bf16');
   }
   const backend: Backend = {
     name: 'native',
@@ -148,8 +153,17 @@ export function nativePackedGemm(): Pick<NativeAddon, 'packGemmB' | 'gemmPackedB
 }
 
 /** The bf16 kernel the addon runs from 16 rows up ('none' without the addon or without AVX512-BF16). */
-export function nativeBf16Kernel(): NativeAddon['bf16Kernel'] {
-  return addon?.bf16Kernel ?? 'none';
+export function nativeBf16Kernel(): ReturnType<NativeAddon['bf16Kernel']> {
+  return addon?.bf16Kernel() ?? 'none';
+}
+
+/**
+ * Pick the bf16 kernel for products of 16 rows and more at run time (the bf16 check and tests compare both in one
+ * process; DSRL_BF16_KERNEL picks it at load). Throws when the addon is not loaded or the CPU cannot run it.
+ */
+export function setNativeBf16Kernel(kernel: 'amx' | 'avx512-bf16' | 'auto'): ReturnType<NativeAddon['bf16Kernel']> {
+  if (!addon) throw new Error('setNativeBf16Kernel: the native addon is not loaded; run `npm run build:native`');
+  return addon.bf16Kernel(kernel);
 }
 
 /** The addon's bf16 kernels, or null when the addon is not loaded or this CPU has no AVX512-BF16. */
