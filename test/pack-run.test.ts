@@ -8,7 +8,7 @@ import { registerEval } from '../src/cli/eval.ts';
 import { Rng } from '../src/core/rng.ts';
 import { saveDiffusionCheckpoint } from '../src/policies/diffusion/checkpoint-io.ts';
 import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
-import { packRun, resolveRunPolicy } from '../src/run/pack-run.ts';
+import { packRun, resolveRunPath } from '../src/run/pack-run.ts';
 import { steer } from '../src/run/steer.ts';
 
 async function evalJson(...args: string[]): Promise<{ returns: number[] }> {
@@ -70,7 +70,7 @@ describe('dsrl pack', () => {
     const config = JSON.parse(readFileSync(join(packed.out, 'config.json'), 'utf8'));
     expect(config.policy).toBe(join('..', 'hopper'));
     expect(config.out).toBeUndefined();
-    expect(resolveRunPolicy(packed.out, config.policy)).toBe(join(models, 'hopper'));
+    expect(resolveRunPath(packed.out, config.policy)).toBe(join(models, 'hopper'));
 
     const same = ['--episodes', '2', '--parallel', '2', '--seed', '10000'];
     const original = await evalJson('--run', run.dir, ...same);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadPolicyForEnv } from '../src/cli/args.ts';
 import { evaluateRun } from '../src/run/evaluate-run.ts';
-import { resolveRunPolicy } from '../src/run/pack-run.ts';
+import { resolveRunPath } from '../src/run/pack-run.ts';
 
 const models = join(import.meta.dirname, '..', 'models');
 const shipped = readdirSync(models).filter((d) => existsSync(join(models, d, 'config.json')) && existsSync(join(models, d, 'best')));
@@ -36,7 +36,7 @@ describe('shipped steered agents', () => {
     const claim = CLAIMS[name];
     const run = join(models, name);
     const res = await evaluateRun({ run, agent: 'best', episodes: claim.episodes, seed: 0, parallel: Math.min(claim.episodes, 8) }, (envId, saved) =>
-      loadPolicyForEnv(resolveRunPolicy(run, saved!), envId),
+      loadPolicyForEnv(resolveRunPath(run, saved!), envId),
     );
     if (claim.minReturn !== undefined) expect(Math.min(...res.returns)).toBeGreaterThan(claim.minReturn);
     if (claim.minSuccessRate !== undefined) expect(res.successRate).toBeGreaterThanOrEqual(claim.minSuccessRate);

@@ -125,14 +125,14 @@ export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string
   };
   const started = performance.now();
   const { evaluateRun, isSacRun } = await import('../run/evaluate-run.ts');
-  const { resolveRunPolicy } = await import('../run/pack-run.ts');
+  const { resolveRunPath } = await import('../run/pack-run.ts');
   if (isSacRun(opts.run) && opts.policy !== undefined)
     throw new Error(`${opts.run} is a SAC-from-scratch run: it has no base policy, so --policy does not apply`);
   const res = await evaluateRun(input, (envId, saved) => {
     if (opts.policy === undefined && saved === undefined)
       throw new Error(`${opts.run}/config.json does not say which base policy the run used; pass --policy`);
     // A relative policy in config.json (a packed run, dsrl pack) is relative to the run folder.
-    return loadPolicyForEnv(opts.policy ?? resolveRunPolicy(opts.run, saved!), envId);
+    return loadPolicyForEnv(opts.policy ?? resolveRunPath(opts.run, saved!), envId);
   });
   const seconds = (performance.now() - started) / 1000;
   const lengthMean = res.lengths.reduce((a, b) => a + b, 0) / res.lengths.length;

@@ -23,8 +23,8 @@ export function registerSteer(program: Command): void {
       env = saved.env;
       if (options.policy === undefined && typeof saved.policy !== 'string')
         command.error(`error: ${o.out}/config.json does not say which base policy the run used; pass --policy`);
-      const { resolveRunPolicy } = await import('../run/pack-run.ts');
-      policySpec = typeof options.policy === 'string' ? options.policy : resolveRunPolicy(o.out, saved.policy as string);
+      const { resolveRunPath } = await import('../run/pack-run.ts');
+      policySpec = typeof options.policy === 'string' ? options.policy : resolveRunPath(o.out, saved.policy as string);
     } else {
       if (o.env === undefined) command.error("error: required option '--env <id>' not specified");
       if (o.policy === undefined) command.error("error: required option '--policy <spec>' not specified");

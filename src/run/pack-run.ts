@@ -24,9 +24,9 @@ export interface PackResult {
   bytes: number;
 }
 
-/** A config `policy` that names a local path (not a ws:// policy server), resolved against the run folder. */
-export function resolveRunPolicy(run: string, policy: string): string {
-  return /^wss?:\/\//i.test(policy) || isAbsolute(policy) ? policy : resolve(run, policy);
+/** A path in a run's config (its `policy`, its `offline` dataset), resolved against the run folder; ws:// policy servers as they are. */
+export function resolveRunPath(run: string, path: string): string {
+  return /^wss?:\/\//i.test(path) || isAbsolute(path) ? path : resolve(run, path);
 }
 
 export function packRun(run: string, out: string): PackResult {
@@ -45,7 +45,7 @@ export function packRun(run: string, out: string): PackResult {
     for (const key of ['policy', 'offline'] as const) {
       const value = config[key];
       if (typeof value !== 'string') continue;
-      const path = resolveRunPolicy(run, value);
+      const path = resolveRunPath(run, value);
       packed[key] = /^wss?:\/\//i.test(path) ? path : relative(target, path) || '.';
     }
     writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(packed, null, 2)}\n`);
