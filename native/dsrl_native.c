@@ -406,9 +406,10 @@ static napi_value SetGemm(napi_env env, napi_callback_info info) {
   return make_string(env, "builtin");
 }
 
-// gemmIsa(isa?): the built-in kernels' instruction set; isa "avx512" | "avx2" | "generic" | "auto" forces one
-// (tests cover each on one machine). Returns the one in use; throws when the CPU lacks the one asked for.
-static napi_value GemmIsa(napi_env env, napi_callback_info info) {
+// A kernel choice by name: with a string argument, set(name) picks it (nonzero: this CPU cannot run it, an error
+// naming `what`); returns the name of the one in use, get().
+static napi_value pick_kernel(napi_env env, napi_callback_info info, int (*set)(const char*), const char* (*get)(void),
+                              const char* what) {
   size_t argc = 1;
   napi_value argv[1];
   CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -417,35 +418,26 @@ static napi_value GemmIsa(napi_env env, napi_callback_info info) {
   if (t == napi_string) {
     char name[32] = "";
     napi_get_value_string_utf8(env, argv[0], name, sizeof name, NULL);
-    if (dsrl_sgemm_set_isa(name) != 0) {
+    if (set(name) != 0) {
       char msg[160];
-      snprintf(msg, sizeof msg, "dsrl_native: this CPU cannot run the %s kernels (use \"auto\")", name);
+      snprintf(msg, sizeof msg, "dsrl_native: this CPU cannot run the %s %s (it runs %s; \"auto\" picks the best)", name, what, get());
       napi_throw_error(env, NULL, msg);
       return NULL;
     }
   }
-  return make_string(env, dsrl_sgemm_isa());
+  return make_string(env, get());
+}
+
+// gemmIsa(isa?): the built-in kernels' instruction set; isa "avx512" | "avx2" | "generic" | "auto" forces one
+// (tests cover each on one machine). Returns the one in use; throws when the CPU lacks the one asked for.
+static napi_value GemmIsa(napi_env env, napi_callback_info info) {
+  return pick_kernel(env, info, dsrl_sgemm_set_isa, dsrl_sgemm_isa, "kernels");
 }
 
 // bf16Kernel(kernel?): the bf16 kernel for products of 16 rows and more; kernel "amx" | "avx512-bf16" | "auto"
 // picks one. Returns the one in use ("none" without AVX512-BF16); throws when the CPU cannot run the one asked for.
 static napi_value Bf16Kernel(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  napi_valuetype t = napi_undefined;
-  if (argc >= 1) napi_typeof(env, argv[0], &t);
-  if (t == napi_string) {
-    char name[32] = "";
-    napi_get_value_string_utf8(env, argv[0], name, sizeof name, NULL);
-    if (dsrl_bf16_set_kernel(name) != 0) {
-      char msg[160];
-      snprintf(msg, sizeof msg, "dsrl_native: this CPU cannot run the %s bf16 kernel (it runs %s)", name, dsrl_bf16_kernel());
-      napi_throw_error(env, NULL, msg);
-      return NULL;
-    }
-  }
-  return make_string(env, dsrl_bf16_kernel());
+  return pick_kernel(env, info, dsrl_bf16_set_kernel, dsrl_bf16_kernel, "bf16 kernel");
 }
 
 // gemmPoolWorkers(): worker threads the built-in SGEMM's pool has started (tests: they persist across calls).
