@@ -24,9 +24,12 @@ export interface PackResult {
   bytes: number;
 }
 
+/** A policy server's address (ws:// or wss://): not a path, so it is kept as it is. */
+const isServerUrl = (spec: string): boolean => /^wss?:\/\//i.test(spec);
+
 /** A path in a run's config (its `policy`, its `offline` dataset), resolved against the run folder; ws:// policy servers as they are. */
 export function resolveRunPath(run: string, path: string): string {
-  return /^wss?:\/\//i.test(path) || isAbsolute(path) ? path : resolve(run, path);
+  return isServerUrl(path) || isAbsolute(path) ? path : resolve(run, path);
 }
 
 export function packRun(run: string, out: string): PackResult {
@@ -46,7 +49,7 @@ export function packRun(run: string, out: string): PackResult {
       const value = config[key];
       if (typeof value !== 'string') continue;
       const path = resolveRunPath(run, value);
-      packed[key] = /^wss?:\/\//i.test(path) ? path : relative(target, path) || '.';
+      packed[key] = isServerUrl(path) ? path : relative(target, path) || '.';
     }
     writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(packed, null, 2)}\n`);
     for (const dir of AGENT_DIRS) if (existsSync(join(run, dir))) cpSync(join(run, dir), join(tmp, dir), { recursive: true });
