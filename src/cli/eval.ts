@@ -175,9 +175,9 @@ export async function runEval(
   if (!envId)
     throw new Error(`${opts.policy}: ${isCheckpoint ? 'the manifest names no env' : 'only a diffusion checkpoint names its env'}; pass --env <id>`);
   let policy: NoisePolicy;
-  const { isRemoteEnvId } = await import('../envs/registry.ts');
+  const { isWebSocketUrl } = await import('../core/url.ts');
   // A remote env is not probed (loadPolicyForEnv says why): the run checks the policy against its hello.
-  if (isCheckpoint && !isRemoteEnvId(envId)) {
+  if (isCheckpoint && !isWebSocketUrl(envId)) {
     const { makeEnv } = await import('../envs/registry.ts');
     const probe = await makeEnv(envId);
     const { low, high } = probe.actionSpace;

@@ -40,11 +40,11 @@ export async function ensureBuiltPage(log: (line: string) => void = console.log)
 export async function runView(args: string[], o: ViewOptions, log: (line: string) => void = console.log): Promise<ViewerServer> {
   const token = o.token ?? (process.env.DSRL_TOKEN || undefined);
   const { checkRunFolder, startViewer } = await import('../web/server.ts');
-  const { isStreamUrl, RemoteRun } = await import('../web/remote-run.ts');
+  const [{ RemoteRun }, { isWebSocketUrl }] = await Promise.all([import('../web/remote-run.ts'), import('../core/url.ts')]);
   // Bad folders and flags fail before anything is built or bound.
   if (args.length === 0) throw new Error('give at least one run folder or ws:// stream');
-  const runs = args.filter((a) => !isStreamUrl(a));
-  const urls = args.filter(isStreamUrl);
+  const runs = args.filter((a) => !isWebSocketUrl(a));
+  const urls = args.filter(isWebSocketUrl);
   runs.forEach(checkRunFolder);
   for (const url of urls) if (!URL.canParse(url)) throw new Error(`${url}: not a valid address (expected ws://host:port)`);
   if (!isLoopback(o.host) && !token)

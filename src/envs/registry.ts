@@ -7,6 +7,7 @@
 import type { Env, EnvSpec } from './env.ts';
 import { SyncVectorEnv, type VectorEnv } from './vector.ts';
 import { ActionChunk, OrderEnforcing, TimeLimit } from './wrappers.ts';
+import { isWebSocketUrl } from '../core/url.ts';
 
 export type EnvFactory = (options: Record<string, unknown>) => Env | Promise<Env>;
 
@@ -91,9 +92,6 @@ registerEnv({
   maxEpisodeSteps: 400,
 });
 
-/** Whether an env id names a remote env (`ws://host:port` or `wss://...`, docs/remote-env.md) rather than a registered one. */
-export const isRemoteEnvId = (id: string): boolean => /^wss?:\/\//i.test(id);
-
 /** Builds the vector env for a `ws://` / `wss://` env id (a remote env, docs/remote-env.md). */
 export type UrlEnvMaker = (url: string, n: number, chunk: number) => Promise<VectorEnv>;
 let urlEnvMaker: UrlEnvMaker | null = null;
@@ -108,7 +106,7 @@ export function setUrlEnvMaker(maker: UrlEnvMaker): void {
  * chunks run on); for a `ws://host:port` id, n connections to that remote env (each already takes chunks).
  */
 export async function makeChunkedVectorEnv(id: string, n: number, chunk: number): Promise<VectorEnv> {
-  if (isRemoteEnvId(id)) {
+  if (isWebSocketUrl(id)) {
     if (!urlEnvMaker) throw new Error(`env ${id}: remote envs need the Node transport (import src/node/remote-env-link.ts)`);
     return urlEnvMaker(id, n, chunk);
   }

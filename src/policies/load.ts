@@ -10,6 +10,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { checkPolicyMatches, type PolicyExpectation } from './expect.ts';
 import type { NoisePolicy } from './policy.ts';
+import { isWebSocketUrl } from '../core/url.ts';
 
 export type PolicyKind = 'remote' | 'onnx' | 'checkpoint';
 
@@ -32,7 +33,7 @@ const CHECKPOINT_MANIFEST = 'manifest.json';
 
 /** Which loader a spec goes to; throws a message listing the accepted forms when none fits. */
 export function policyKind(spec: string): PolicyKind {
-  if (/^wss?:\/\//i.test(spec)) return 'remote';
+  if (isWebSocketUrl(spec)) return 'remote';
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw new Error(`--policy ${spec}: unsupported URL scheme (remote policies use ws:// or wss://)`);
   if (/\.onnx$/i.test(spec)) return 'onnx';
   if (!existsSync(spec))

@@ -11,6 +11,7 @@ import type { NoisePolicy } from './policy.ts';
 import { checkPolicyInputs } from './policy.ts';
 import { decodeServerMessage, encodeActRequest, type PolicyInfo } from './remote-protocol.ts';
 import { toBytes, errorText } from './remote-ws.ts';
+import { isWebSocketUrl } from '../core/url.ts';
 
 export interface ConnectRemotePolicyOptions {
   /** Limit for connecting (up to the hello) and for each request's answer (default 10 000 ms). */
@@ -213,7 +214,7 @@ export class RemotePolicy implements NoisePolicy {
   }
 
   static async connect(url: string, options: ConnectRemotePolicyOptions = {}): Promise<RemotePolicy> {
-    if (!/^wss?:\/\//i.test(url)) throw new Error(`remote policy ${url}: the URL must start with ws:// or wss://`);
+    if (!isWebSocketUrl(url)) throw new Error(`remote policy ${url}: the URL must start with ws:// or wss://`);
     const opts = { timeoutMs: options.timeoutMs ?? 10_000, retries: options.retries ?? 3, backoffMs: options.backoffMs ?? 200, token: options.token };
     const first = await withRetries(url, opts, () => Connection.open(url, opts.timeoutMs, opts.token), 'cannot connect');
     try {

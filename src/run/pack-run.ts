@@ -11,6 +11,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { readConfigFile } from './run-config.ts';
+import { isWebSocketUrl } from '../core/url.ts';
 
 /** What a packed folder holds, besides config.json (rewritten); the agents' folders are required, the rest copied when present. */
 const AGENT_DIRS = ['best', 'last'] as const;
@@ -25,11 +26,10 @@ export interface PackResult {
 }
 
 /** A policy server's address (ws:// or wss://): not a path, so it is kept as it is. */
-const isServerUrl = (spec: string): boolean => /^wss?:\/\//i.test(spec);
 
 /** A path in a run's config (its `policy`, its `offline` dataset), resolved against the run folder; ws:// policy servers as they are. */
 export function resolveRunPath(run: string, path: string): string {
-  return isServerUrl(path) || isAbsolute(path) ? path : resolve(run, path);
+  return isWebSocketUrl(path) || isAbsolute(path) ? path : resolve(run, path);
 }
 
 export function packRun(run: string, out: string): PackResult {
@@ -49,7 +49,7 @@ export function packRun(run: string, out: string): PackResult {
       const value = config[key];
       if (typeof value !== 'string') continue;
       const path = resolveRunPath(run, value);
-      packed[key] = isServerUrl(path) ? path : relative(target, path) || '.';
+      packed[key] = isWebSocketUrl(path) ? path : relative(target, path) || '.';
     }
     writeFileSync(join(tmp, 'config.json'), `${JSON.stringify(packed, null, 2)}\n`);
     for (const dir of AGENT_DIRS) if (existsSync(join(run, dir))) cpSync(join(run, dir), join(tmp, dir), { recursive: true });

@@ -31,6 +31,7 @@ import { checkSchedule, runTraining, type RunResult, type Schedule, type Trainer
 import { agentRecipe, needsPolicy, policySource } from './learner-agent.ts';
 import { checkRunFolderPath } from './run-dir.ts';
 import { parseConfig, readConfigFile, RESUME_OVERRIDABLE, resumedConfig, runControlShape, storedConfig } from './run-config.ts';
+import { isWebSocketUrl } from '../core/url.ts';
 
 /** Defaults: the DSRL reference's Gym settings (shared/reference/dsrl.md) unless noted. */
 export const steerSchema = z
@@ -178,7 +179,7 @@ export function parseSteerConfig(input: unknown, what = 'steer config'): SteerCo
   }
   if (cfg.normalizeObs && !spec.normalizeObs) fail(`normalizeObs is for the DSRL agents (algo "na" or "sac"), not algo "${cfg.algo}"`);
   if (cfg.offline !== undefined && spec.offline !== true) fail(`offline data cannot be used with algo "${cfg.algo}": ${spec.offline}`);
-  if (cfg.operator && !/^wss?:\/\//i.test(cfg.env)) fail(`operator needs a robot: a remote env (env ws://host:port), got "${cfg.env}"`);
+  if (cfg.operator && !isWebSocketUrl(cfg.env)) fail(`operator needs a robot: a remote env (env ws://host:port), got "${cfg.env}"`);
   if (cfg.operator && cfg.numEnvs !== 1) fail(`operator: one person runs one robot, so numEnvs must be 1, got ${cfg.numEnvs}`);
   if (asyncLearning(cfg) && spec.build) {
     const why = 'the buffer and the training agent live in the learner thread';

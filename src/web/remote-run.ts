@@ -17,6 +17,7 @@ import { decodeViewFrame } from '../node/view-stream-frame.ts';
 import { lossesOf } from './run-losses.ts';
 import { metricsOf } from './run-metrics.ts';
 import type { EventStream, RunVersion } from './run-watch.ts';
+import { isWebSocketUrl } from '../core/url.ts';
 
 export interface RemoteRunOptions {
   /** Sent as `Authorization: Bearer` (a stream off loopback wants one). */
@@ -30,7 +31,6 @@ export interface RemoteRunOptions {
   log?: (line: string) => void;
 }
 
-export const isStreamUrl = (arg: string): boolean => /^wss?:\/\//i.test(arg);
 
 export class RemoteRun {
   /** Set from the stream's hello (the run folder's name there). */
@@ -53,7 +53,7 @@ export class RemoteRun {
     readonly url: string,
     private readonly options: RemoteRunOptions = {},
   ) {
-    if (!isStreamUrl(url)) throw new Error(`${url}: not a ws:// or wss:// address of a view stream (dsrl steer --view-port)`);
+    if (!isWebSocketUrl(url)) throw new Error(`${url}: not a ws:// or wss:// address of a view stream (dsrl steer --view-port)`);
     try {
       new URL(url);
     } catch {
