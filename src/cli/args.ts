@@ -33,7 +33,11 @@ export const listArg =
  * model without a manifest takes the env's bounds.
  */
 export async function loadPolicyForEnv(spec: string, envId: string): Promise<import('../policies/policy.ts').NoisePolicy> {
-  const [{ makeEnv }, { expectationFromEnv }, { isWebSocketUrl }] = await Promise.all([import('../envs/registry.ts'), import('../policies/expect.ts'), import('../core/url.ts')]);
+  const [{ makeEnv }, { expectationFromEnv }, { isWebSocketUrl }] = await Promise.all([
+    import('../envs/registry.ts'),
+    import('../policies/expect.ts'),
+    import('../core/url.ts'),
+  ]);
   const { loadPolicy } = await import('../policies/load.ts');
   // A remote env's spaces come in its hello, which takes a connection (on a robot, the driver the adapter makes
   // for it): they are checked when the run connects instead (the hello's chunk in RemoteEnv.connect, the dims in

@@ -31,7 +31,6 @@ export interface RemoteRunOptions {
   log?: (line: string) => void;
 }
 
-
 export class RemoteRun {
   /** Set from the stream's hello (the run folder's name there). */
   name: string;
