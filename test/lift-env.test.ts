@@ -7,6 +7,7 @@ import { loadMujoco } from '../src/envs/mujoco/loader.ts';
 import { CUBE_HALF, TABLE_TOP_Z } from '../src/envs/mujoco/models/panda.ts';
 import { LiftExpert } from '../src/envs/mujoco/scripted/lift.ts';
 import { makeEnv } from '../src/envs/registry.ts';
+import { expectSparseReward, runExpert } from './helpers/manipulation.ts';
 
 const opened: Env[] = [];
 afterAll(() => {
@@ -15,19 +16,6 @@ afterAll(() => {
 function track<T extends Env>(env: T): T {
   opened.push(env);
   return env;
-}
-
-/** Runs the expert until the episode ends; returns every step. */
-function runExpert(env: Env, seed: number, expert = new LiftExpert()): StepResult[] {
-  let { obs } = env.reset({ seed });
-  expert.reset();
-  const steps: StepResult[] = [];
-  for (;;) {
-    const r = env.step(expert.act(obs));
-    steps.push(r);
-    obs = r.obs;
-    if (r.terminated || r.truncated) return steps;
-  }
 }
 
 describe('Lift-v0', () => {
@@ -82,24 +70,9 @@ describe('Lift-v0', () => {
     expect(Array.from(env.reset({ seed: 8 }).obs)).not.toEqual(a);
   });
 
-  it('sparse reward: -1 per step, 0 on the success step, which terminates with info.success', async () => {
+  it('sparse reward: -1 per step, 0 on the success step, which terminates with info.success; doing nothing truncates at 300', async () => {
     const env = track(await makeEnv('Lift-v0'));
-    const steps = runExpert(env, 1);
-    const last = steps[steps.length - 1];
-    expect(last).toMatchObject({ reward: 0, terminated: true, truncated: false, info: { success: true } });
-    for (const s of steps.slice(0, -1)) expect(s).toMatchObject({ reward: -1, terminated: false, info: { success: false } });
-    expect((env.unwrapped as LiftEnv).cubeHeight()).toBeGreaterThan(0.04);
-    // Doing nothing never succeeds: the 300-step limit truncates with -300.
-    env.reset({ seed: 1 });
-    let total = 0;
-    let r: StepResult;
-    let n = 0;
-    do {
-      r = env.step([0, 0, 0, 0, 0, 0, -1]);
-      total += r.reward;
-      n++;
-    } while (!r.terminated && !r.truncated);
-    expect([n, total, r.truncated, r.terminated, r.info.success]).toEqual([300, -300, true, false, false]);
+    expectSparseReward(env, new LiftExpert(), 1, 300, () => expect((env.unwrapped as LiftEnv).cubeHeight()).toBeGreaterThan(0.04));
   });
 
   it('dense reward: in [-1, 0], rises as the hand nears the cube, pays the grasp bonus, 0 on success', async () => {
@@ -171,7 +144,7 @@ describe('Lift-v0', () => {
     let successes = 0;
     let longest = 0;
     for (let seed = 100; seed < 120; seed++) {
-      const steps = runExpert(env, seed);
+      const steps = runExpert(env, seed, new LiftExpert());
       if (steps[steps.length - 1].info.success) successes++;
       longest = Math.max(longest, steps.length);
     }

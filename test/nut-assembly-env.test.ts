@@ -1,13 +1,21 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkEnv } from '../src/envs/checker.ts';
-import type { Env, StepResult } from '../src/envs/env.ts';
+import type { Env } from '../src/envs/env.ts';
 import { loadMujoco } from '../src/envs/mujoco/loader.ts';
 import { NUT_HALF_HEIGHT, NUT_PLACEMENT, PEG_TOP_Z, PEG_XY } from '../src/envs/mujoco/models/nut-assembly.ts';
 import { TABLE_TOP_Z } from '../src/envs/mujoco/models/panda.ts';
 import { NutAssemblySquareEnv } from '../src/envs/mujoco/nut-assembly-square.ts';
 import { NutAssemblySquareExpert } from '../src/envs/mujoco/scripted/nut-assembly-square.ts';
 import { makeEnv } from '../src/envs/registry.ts';
-import { expectCloseFreesEverything, expectExactResume, expectRobosuiteLayout, expectVectorEnvsAgree, runExpert } from './helpers/manipulation.ts';
+import {
+  denseRewardByPhase,
+  expectCloseFreesEverything,
+  expectExactResume,
+  expectSparseReward,
+  expectRobosuiteLayout,
+  expectVectorEnvsAgree,
+  runExpert,
+} from './helpers/manipulation.ts';
 
 const opened: Env[] = [];
 afterAll(() => {
@@ -101,38 +109,18 @@ describe('NutAssemblySquare-v0', () => {
   });
 
   it('sparse reward: -1 per step, 0 on the success step, which terminates with info.success; doing nothing truncates at 400', async () => {
-    const env = track(await makeEnv('NutAssemblySquare-v0'));
-    const steps = runExpert(env, 2, new NutAssemblySquareExpert());
-    expect(steps[steps.length - 1]).toMatchObject({ reward: 0, terminated: true, truncated: false, info: { success: true } });
-    for (const s of steps.slice(0, -1)) expect(s).toMatchObject({ reward: -1, terminated: false, info: { success: false } });
-    env.reset({ seed: 2 });
-    let total = 0;
-    let r: StepResult;
-    let n = 0;
-    do {
-      r = env.step([0, 0, 0, 0, 0, 0, -1]);
-      total += r.reward;
-      n++;
-    } while (!r.terminated && !r.truncated);
-    expect([n, total, r.truncated, r.terminated, r.info.success]).toEqual([400, -400, true, false, false]);
+    expectSparseReward(track(await makeEnv('NutAssemblySquare-v0')), new NutAssemblySquareExpert(), 2, 400);
   });
 
   it('dense reward: in [-1, 0], climbs through reach, grasp, lift and hover, 0 on success', async () => {
     const env = track(new NutAssemblySquareEnv(await loadMujoco(), { reward: 'dense' }));
-    const expert = new NutAssemblySquareExpert();
-    const byPhase = new Map<string, number>();
-    const steps = runExpert(env, 3, expert, (r) => {
-      expect(r.reward).toBeGreaterThanOrEqual(-1);
-      expect(r.reward).toBeLessThanOrEqual(0);
-      if (!r.info.success) byPhase.set(expert.phase, Math.max(byPhase.get(expert.phase) ?? -1, r.reward));
-    });
-    expect(steps[steps.length - 1].reward).toBe(0);
+    const { peak: byPhase, first } = denseRewardByPhase(env, new NutAssemblySquareExpert(), 3);
     expect(byPhase.get('approach')!).toBeLessThanOrEqual(0.1 - 1 + 1e-9);
     expect(byPhase.get('lift')!).toBeGreaterThanOrEqual(0.35 - 1);
     // Over the peg the hover term adds up to 0.2 on top of the lift term (robosuite's NutAssembly stages).
     expect(byPhase.get('carry')!).toBeGreaterThan(0.5 - 1);
     expect(byPhase.get('carry')!).toBeGreaterThan(byPhase.get('lift')!);
-    expect(steps[0].reward).toBeLessThan(byPhase.get('lift')!);
+    expect(first).toBeLessThan(byPhase.get('lift')!);
   });
 
   it('getState/setState continue bit-identically mid-episode', async () => {

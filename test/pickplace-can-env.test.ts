@@ -1,12 +1,20 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkEnv } from '../src/envs/checker.ts';
-import type { Env, StepResult } from '../src/envs/env.ts';
+import type { Env } from '../src/envs/env.ts';
 import { loadMujoco } from '../src/envs/mujoco/loader.ts';
 import { BIN1_XY, BIN_FLOOR_Z, CAN_COMPARTMENT, CAN_HALF_HEIGHT, CAN_PLACEMENT_HALF } from '../src/envs/mujoco/models/pick-place.ts';
 import { PickPlaceCanEnv } from '../src/envs/mujoco/pick-place-can.ts';
 import { PickPlaceCanExpert } from '../src/envs/mujoco/scripted/pick-place-can.ts';
 import { makeEnv } from '../src/envs/registry.ts';
-import { expectCloseFreesEverything, expectExactResume, expectRobosuiteLayout, expectVectorEnvsAgree, runExpert } from './helpers/manipulation.ts';
+import {
+  denseRewardByPhase,
+  expectCloseFreesEverything,
+  expectExactResume,
+  expectSparseReward,
+  expectRobosuiteLayout,
+  expectVectorEnvsAgree,
+  runExpert,
+} from './helpers/manipulation.ts';
 
 const opened: Env[] = [];
 afterAll(() => {
@@ -102,37 +110,17 @@ describe('PickPlaceCan-v0', () => {
   });
 
   it('sparse reward: -1 per step, 0 on the success step, which terminates with info.success; doing nothing truncates at 300', async () => {
-    const env = track(await makeEnv('PickPlaceCan-v0'));
-    const steps = runExpert(env, 2, new PickPlaceCanExpert());
-    expect(steps[steps.length - 1]).toMatchObject({ reward: 0, terminated: true, truncated: false, info: { success: true } });
-    for (const s of steps.slice(0, -1)) expect(s).toMatchObject({ reward: -1, terminated: false, info: { success: false } });
-    env.reset({ seed: 2 });
-    let total = 0;
-    let r: StepResult;
-    let n = 0;
-    do {
-      r = env.step([0, 0, 0, 0, 0, 0, -1]);
-      total += r.reward;
-      n++;
-    } while (!r.terminated && !r.truncated);
-    expect([n, total, r.truncated, r.terminated, r.info.success]).toEqual([300, -300, true, false, false]);
+    expectSparseReward(track(await makeEnv('PickPlaceCan-v0')), new PickPlaceCanExpert(), 2, 300);
   });
 
   it('dense reward: in [-1, 0], climbs through reach, grasp, lift and hover, 0 on success', async () => {
     const env = track(new PickPlaceCanEnv(await loadMujoco(), { reward: 'dense' }));
-    const expert = new PickPlaceCanExpert();
-    const byPhase = new Map<string, number>();
-    const steps = runExpert(env, 3, expert, (r) => {
-      expect(r.reward).toBeGreaterThanOrEqual(-1);
-      expect(r.reward).toBeLessThanOrEqual(0);
-      if (!r.info.success) byPhase.set(expert.phase, Math.max(byPhase.get(expert.phase) ?? -1, r.reward));
-    });
-    expect(steps[steps.length - 1].reward).toBe(0);
+    const { peak: byPhase, first } = denseRewardByPhase(env, new PickPlaceCanExpert(), 3);
     // Reach tops out at 0.1, grasp/lift at 0.35-0.5, hover over the compartment at 0.5-0.7 (robosuite's stages, minus 1).
     expect(byPhase.get('approach')!).toBeLessThanOrEqual(0.1 - 1 + 1e-9);
     expect(byPhase.get('lift')!).toBeGreaterThanOrEqual(0.35 - 1);
     expect(byPhase.get('lower')!).toBeGreaterThan(0.6 - 1);
-    expect(steps[0].reward).toBeLessThan(byPhase.get('lift')!);
+    expect(first).toBeLessThan(byPhase.get('lift')!);
   });
 
   it('getState/setState continue bit-identically mid-episode', async () => {

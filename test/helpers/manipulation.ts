@@ -1,7 +1,7 @@
 /**
- * Checks the 23-dim manipulation tasks (PickPlaceCan-v0, NutAssemblySquare-v0) share: expert rollouts, the
- * robosuite observation layout recomputed independently, exact getState/setState resume, close() freeing the
- * wasm objects, and sync vs worker vector envs agreeing.
+ * Checks the manipulation tasks share: expert rollouts and the sparse and dense rewards (all three); for the 23-dim
+ * ones (PickPlaceCan-v0, NutAssemblySquare-v0) also the robosuite observation layout recomputed independently, exact
+ * getState/setState resume, close() freeing the wasm objects, and sync vs worker vector envs agreeing.
  */
 import { expect } from 'vitest';
 import { Rng } from '../../src/core/rng.ts';
@@ -28,6 +28,44 @@ export function runExpert(env: Env, seed: number, expert: Expert, onStep?: (r: S
     obs = r.obs;
     if (r.terminated || r.truncated) return steps;
   }
+}
+
+/**
+ * The sparse reward: the expert's episode pays -1 per step and 0 on the success step, which terminates with
+ * info.success (`atSuccess` then checks the env's state); an arm that only holds its gripper open never succeeds
+ * and is truncated at `limit` steps.
+ */
+export function expectSparseReward(env: Env, expert: Expert, seed: number, limit: number, atSuccess?: () => void): void {
+  const steps = runExpert(env, seed, expert);
+  atSuccess?.();
+  expect(steps[steps.length - 1]).toMatchObject({ reward: 0, terminated: true, truncated: false, info: { success: true } });
+  for (const s of steps.slice(0, -1)) expect(s).toMatchObject({ reward: -1, terminated: false, info: { success: false } });
+  env.reset({ seed });
+  let total = 0;
+  let r: StepResult;
+  let n = 0;
+  do {
+    r = env.step([0, 0, 0, 0, 0, 0, -1]);
+    total += r.reward;
+    n++;
+  } while (!r.terminated && !r.truncated);
+  expect([n, total, r.truncated, r.terminated, r.info.success]).toEqual([limit, -limit, true, false, false]);
+}
+
+/**
+ * The dense reward along the expert's episode: every step in [-1, 0], 0 on the success step. Returns the best
+ * reward of each expert phase before success and the first step's reward, for the task's own checks of robosuite's
+ * stages.
+ */
+export function denseRewardByPhase(env: Env, expert: Expert & { phase: string }, seed: number): { peak: Map<string, number>; first: number } {
+  const byPhase = new Map<string, number>();
+  const steps = runExpert(env, seed, expert, (r) => {
+    expect(r.reward).toBeGreaterThanOrEqual(-1);
+    expect(r.reward).toBeLessThanOrEqual(0);
+    if (!r.info.success) byPhase.set(expert.phase, Math.max(byPhase.get(expert.phase) ?? -1, r.reward));
+  });
+  expect(steps[steps.length - 1].reward).toBe(0);
+  return { peak: byPhase, first: steps[0].reward };
 }
 
 /** Row-major matrix of a unit quaternion given x y z w (robosuite's order). */
