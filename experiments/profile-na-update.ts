@@ -1,10 +1,12 @@
 /**
- * Where the time of DSRL-NA training goes at the reference Hopper settings (shared/reference/dsrl.md):
- * batch 256, actor and 2 critics 3 x 128 (LayerNorm, tanh), utd 20, 10 Q_W distillation steps per 20 updates,
- * 4 envs; base policy = DPPO's Hopper network (obs 11, act 3, Ta 4, T 20, DDIM 5, "3 x 512" residual MLP, which
- * is one residual block of 512: see bench/policy.ts), random weights (the cost does not depend on them).
+ * Where the time of DSRL-NA training goes at the reference settings (shared/reference/dsrl.md): batch 256,
+ * actor and 2 critics 3 x 128 (LayerNorm, tanh; `--critic-width` changes the critics), utd 20, 10 Q_W
+ * distillation steps per 20 updates, 4 envs. Base policy: DPPO's network ("3 x 512" residual MLP, which is one
+ * residual block of 512: see bench/policy.ts) with random weights (the cost does not depend on them), shaped as
+ * the task's: `--task hopper` (obs 11, act 3, Ta 4, T 20, DDIM 5) or `--task square` (NutAssemblySquare-v0 and
+ * models/square: obs 23, act 7, Ta 4, T 20, DDIM 8).
  *
- *   npx tsx experiments/profile-na-update.ts [--seconds 3] [--precision fp32|bf16]
+ *   npx tsx experiments/profile-na-update.ts [--seconds 3] [--precision fp32|bf16] [--task hopper|square] [--critic-width 128]
  *
  * Reports per-call times (median over windows, the machine may be shared) of the base policy at batch 256, one
  * update without and with distillation, the env step, and the cost of one vector step (4 envs x chunk 4 = up to
@@ -21,12 +23,26 @@ import { createDiffusionNetwork, DiffusionPolicy, type DiffusionPolicySpec } fro
 import type { NoisePolicy } from '../src/policies/policy.ts';
 import { makeChunkedVectorEnv } from '../src/envs/registry.ts';
 
-const argSeconds = process.argv.indexOf('--seconds');
-const seconds = argSeconds > 0 ? Number(process.argv[argSeconds + 1]) : 3;
-const argPrecision = process.argv.indexOf('--precision');
-const precision = argPrecision > 0 ? process.argv[argPrecision + 1] : 'fp32';
+const argValue = (flag: string, fallback: string): string => {
+  const i = process.argv.indexOf(flag);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const TASKS = {
+  hopper: { env: 'Hopper-v5', spec: { obsDim: 11, actDim: 3, chunk: 4, denoisingSteps: 20, ddimSteps: 5, timeDim: 16, width: 512, depth: 1 } },
+  square: {
+    env: 'NutAssemblySquare-v0',
+    spec: { obsDim: 23, actDim: 7, chunk: 4, denoisingSteps: 20, ddimSteps: 8, timeDim: 16, width: 512, depth: 1 },
+  },
+} satisfies Record<string, { env: string; spec: DiffusionPolicySpec }>;
+const taskName = argValue('--task', 'hopper');
+const seconds = Number(argValue('--seconds', '3'));
+const precision = argValue('--precision', 'fp32');
 if (precision !== 'fp32' && precision !== 'bf16') throw new Error(`--precision must be fp32 or bf16, got ${precision}`);
-const spec: DiffusionPolicySpec = { obsDim: 11, actDim: 3, chunk: 4, denoisingSteps: 20, ddimSteps: 5, timeDim: 16, width: 512, depth: 1 };
+if (!(taskName in TASKS)) throw new Error(`--task must be one of ${Object.keys(TASKS).join(', ')}, got ${taskName}`);
+const task = TASKS[taskName as keyof typeof TASKS];
+const spec: DiffusionPolicySpec = task.spec;
+const criticWidth = Number(argValue('--critic-width', '128'));
+if (!Number.isInteger(criticWidth) || criticWidth < 1) throw new Error(`--critic-width must be a positive integer`);
 const chunkDim = spec.chunk * spec.actDim;
 const BATCH = 256;
 const NUM_ENVS = 4;
@@ -90,13 +106,13 @@ const rng = Rng.fromSeed(0);
 const diffusion = new DiffusionPolicy({
   spec,
   obsStats: { min: new Float32Array(spec.obsDim).fill(-3), max: new Float32Array(spec.obsDim).fill(3) },
-  actionLow: [-1, -1, -1],
-  actionHigh: [1, 1, 1],
+  actionLow: new Array(spec.actDim).fill(-1),
+  actionHigh: new Array(spec.actDim).fill(1),
   weights: createDiffusionNetwork(spec, Rng.fromSeed(1)).values,
 });
 const precisionInUse = diffusion.usePrecision(precision);
 const base = new TimedPolicy(diffusion);
-const cfg = dsrlNaDefaults(spec.obsDim, chunkDim, { actionMagnitude: 1.5 });
+const cfg = dsrlNaDefaults(spec.obsDim, chunkDim, { actionMagnitude: 1.5, criticHidden: [criticWidth, criticWidth, criticWidth] });
 const agent = new DsrlNA(cfg, base, rng.split(), BATCH);
 const buffer = new ReplayBuffer({ capacity: 20_000, obsDim: spec.obsDim, actionDim: chunkDim, fields: { realActions: chunkDim }, rng: rng.split() });
 const rows = 20_000;
@@ -117,7 +133,7 @@ console.log(
     .join(',')}`,
 );
 console.log(
-  `base policy: ${diffusion.network.size} parameters, ${precisionInUse}; DSRL-NA: actor/critics ${cfg.actorHidden.join('x')}, batch ${BATCH}, utd ${cfg.utd}, ${cfg.distillSteps} distill steps per ${cfg.utd} updates`,
+  `base policy: ${diffusion.network.size} parameters, ${precisionInUse}; DSRL-NA: actor ${cfg.actorHidden.join('x')}, critics ${cfg.criticHidden.join('x')}, batch ${BATCH}, utd ${cfg.utd}, ${cfg.distillSteps} distill steps per ${cfg.utd} updates`,
 );
 
 const obs256 = rng.fillNormal(new Float32Array(BATCH * spec.obsDim));
@@ -170,8 +186,8 @@ const blockMs = performance.now() - t0;
 const blockBaseMs = base.ms;
 const blockCalls = base.calls;
 
-// Env: one vector step of 4 chunked Hopper envs with the base policy in the loop (rollout cost).
-const inner = await makeChunkedVectorEnv('Hopper-v5', NUM_ENVS, spec.chunk);
+// Env: one vector step of 4 chunked envs with the base policy in the loop (rollout cost).
+const inner = await makeChunkedVectorEnv(task.env, NUM_ENVS, spec.chunk);
 const env = new NoiseActionVectorEnv(inner, diffusion, 1.5);
 await env.reset({ seed: 0 });
 const noise4 = new Float32Array(NUM_ENVS * chunkDim);
@@ -198,7 +214,7 @@ console.log(
   `utd block (${cfg.utd} updates + ${cfg.distillSteps} distill steps): ${f(blockMs)} ms; ${blockCalls} base calls took ${f(blockBaseMs)} ms (${((100 * blockBaseMs) / blockMs).toFixed(0)}%)`,
 );
 console.log(
-  `env: vector step of ${NUM_ENVS} chunked Hopper envs incl. the base policy at batch ${NUM_ENVS}: ${f(envStepMs)} ms; agent act: ${f(actMs)} ms`,
+  `env: vector step of ${NUM_ENVS} chunked ${task.env} envs incl. the base policy at batch ${NUM_ENVS}: ${f(envStepMs)} ms; agent act: ${f(actMs)} ms`,
 );
 console.log(
   `one vector step (${envStepsPerVectorStep} env steps): ${f(vectorStepMs)} ms -> 100k env steps: ${vectorSteps} vector steps, ${hours.toFixed(2)} h (+ evaluations)`,
