@@ -11,7 +11,7 @@ import { WorkerVectorEnv } from '../src/envs/vector-worker.ts';
 import { TimeLimit } from '../src/envs/wrappers.ts';
 import { latestCheckpoint, listCheckpoints, MANIFEST_FILE, saveCheckpoint, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
 import { readCheckpoint, restoreCheckpoint } from '../src/run/checkpoint-restore.ts';
-import { parseCsvLine } from '../src/run/metrics-format.ts';
+import { parseCsvLine, WALL_CLOCK_METRICS } from '../src/run/metrics-format.ts';
 import type { LoopCheckpoint } from '../src/run/offpolicy.ts';
 import { readMetrics } from '../src/run/metrics.ts';
 import { decodeStateTree, encodeStateTree } from '../src/run/state-tree.ts';
@@ -30,19 +30,19 @@ function finalCheckpoint(run: string): string {
   return dir!;
 }
 
-/** metrics.jsonl rows without the wall-clock parts (wall_time, charts/SPS). */
+/** metrics.jsonl rows without the wall-clock parts (wall_time, WALL_CLOCK_METRICS). */
 function loggedMetrics(run: string): unknown[] {
   return readMetrics(run).map((row) => {
-    const { 'charts/SPS': sps, ...values } = row.values;
-    expect(typeof sps === 'number' || sps === undefined).toBe(true);
+    const values = Object.fromEntries(Object.entries(row.values).filter(([name]) => !WALL_CLOCK_METRICS.includes(name)));
+    for (const name of WALL_CLOCK_METRICS) expect(typeof row.values[name] === 'number' || row.values[name] === undefined).toBe(true);
     return { step: row.step, values };
   });
 }
 
-/** metrics.csv without the wall_time and charts/SPS columns. */
+/** metrics.csv without the wall_time and WALL_CLOCK_METRICS columns. */
 function loggedCsv(run: string): string[][] {
   const lines = readFileSync(join(run, 'metrics.csv'), 'utf8').trimEnd().split('\n').map(parseCsvLine);
-  const drop = new Set([lines[0].indexOf('wall_time'), lines[0].indexOf('charts/SPS')]);
+  const drop = new Set(['wall_time', ...WALL_CLOCK_METRICS].map((name) => lines[0].indexOf(name)));
   return lines.map((cells) => cells.filter((_, i) => !drop.has(i)));
 }
 

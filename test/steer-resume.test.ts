@@ -12,6 +12,7 @@ import { ActionChunk, TimeLimit } from '../src/envs/wrappers.ts';
 import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusion/policy.ts';
 import { latestCheckpoint, listCheckpoints, TRAIN_STATE_DIR } from '../src/run/checkpoint.ts';
 import { readCheckpoint } from '../src/run/checkpoint-restore.ts';
+import { WALL_CLOCK_METRICS } from '../src/run/metrics-format.ts';
 import { readMetrics } from '../src/run/metrics.ts';
 import { noiseTargetEntropy } from '../src/algos/spec.ts';
 import { evaluateRun } from '../src/run/evaluate-run.ts';
@@ -41,7 +42,7 @@ const STATE_FILES = ['agent.safetensors', 'replay.safetensors', 'env.safetensors
 /** metrics.jsonl rows without the wall-clock parts. */
 function loggedMetrics(run: string): unknown[] {
   return readMetrics(run).map((row) => {
-    const { 'charts/SPS': _sps, ...values } = row.values;
+    const values = Object.fromEntries(Object.entries(row.values).filter(([name]) => !WALL_CLOCK_METRICS.includes(name)));
     return { step: row.step, values };
   });
 }

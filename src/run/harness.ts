@@ -155,6 +155,7 @@ export async function runTraining(
     }
     const actor = trainer.evalActor ?? deterministicActor(agent);
     const runEval = async (step: number): Promise<void> => {
+      const t0 = performance.now();
       // The newest evaluation's first episode, overwritten each time: what the viewer replays.
       const stats = await evaluateRecording(actor, trainer.evalEnv, evalOpts, runEpisodeFile(dir, 'agent'), { ...recordAs, trainedSteps: step });
       const res: EvalResult = { step, ...stats };
@@ -163,6 +164,7 @@ export async function runTraining(
         'charts/eval_return_std': res.std,
         'charts/eval_length_mean': meanLength(res),
         ...(res.successRate !== undefined ? { 'charts/success_rate': res.successRate } : {}),
+        'charts/eval_seconds': (performance.now() - t0) / 1000,
       });
       history.record(res, step, { offlineTransitions });
       // The rows logged so far reach the disk with each evaluation: `dsrl view` draws the losses beside it.

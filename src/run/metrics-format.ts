@@ -11,6 +11,9 @@
 /** Column names the row itself uses; a metric may not take them. */
 export const RESERVED_METRIC_NAMES: readonly string[] = ['step', 'wall_time'];
 
+/** Metrics that measure wall-clock time (besides `wall_time`): the only values a resumed run logs differently. */
+export const WALL_CLOCK_METRICS: readonly string[] = ['charts/SPS', 'charts/eval_seconds'];
+
 export interface MetricsRow {
   step: number;
   /** Seconds since the Unix epoch. */

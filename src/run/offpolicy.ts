@@ -12,7 +12,7 @@
  * Exact resume: `loop.checkpoint()` captures the loop's state and the metric accumulators between log
  * points; `createOffPolicyLoop({resume})` continues from it. Together with the agent, buffer and env
  * states (run/checkpoint.ts) a resumed run logs and learns exactly what an uninterrupted one does; only
- * 'charts/SPS' differs, being wall-clock.
+ * the wall-clock metrics (WALL_CLOCK_METRICS, metrics-format.ts) differ.
  */
 import type { Rng, RngState } from '../core/rng.ts';
 import type { ReplayBuffer, SampledBatch } from '../data/replay-buffer.ts';
