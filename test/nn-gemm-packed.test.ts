@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/core/rng.ts';
 import { getBackend, setBackend } from '../src/nn/backend.ts';
 import { PackedWeightsBackend } from '../src/nn/bf16.ts';
-import { nativeGemmInfo, nativePackedGemm, nativeThreads, setNativeGemm, type GemmIsa } from '../src/nn/native-loader.ts';
+import { nativeGemmInfo, nativePackedGemm, nativeThreads, setNativeGemm } from '../src/nn/native-loader.ts';
 import { loadDiffusionPolicy } from '../src/policies/diffusion/checkpoint-io.ts';
+import { builtinGemmIsas } from './helpers/gemm-isas.ts';
 
 const backend = getBackend();
 const info = nativeGemmInfo();
@@ -22,26 +23,13 @@ afterAll(() => {
   setBackend(backend);
 });
 
-function isas(): GemmIsa[] {
-  const out: GemmIsa[] = [];
-  for (const isa of ['avx512', 'avx2', 'generic'] as const) {
-    try {
-      setNativeGemm('builtin', isa);
-      out.push(isa);
-    } catch {
-      // not on this CPU
-    }
-  }
-  return out;
-}
-
 const same = (a: Float32Array, b: Float32Array) =>
   Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 describe.runIf(backend.name === 'native')('prepacked weights (built-in SGEMM)', () => {
   const k = nativePackedGemm()!;
 
-  it.each(isas())('%s: gemmPackedB equals gemm bit for bit', (isa) => {
+  it.each(builtinGemmIsas())('%s: gemmPackedB equals gemm bit for bit', (isa) => {
     setNativeGemm('builtin', isa);
     const rng = Rng.fromSeed(21);
     // Layer shapes (y = x W^T) at batch 256 and odd sizes, a deep K crossing the K slices, a narrow output and
@@ -83,7 +71,7 @@ describe.runIf(backend.name === 'native')('prepacked weights (built-in SGEMM)', 
     const C = new Float32Array(64 * 64);
     const Bp = k.packGemmB(true, B, 64, 64, 64);
     expect(() => k.gemmPackedB(false, true, 64, 64, 32, 1, A, 64, B, 64, Bp, 0, C, 64)).toThrow(/packGemmB result|another/);
-    const vs = isas();
+    const vs = builtinGemmIsas();
     if (vs.length > 1) {
       setNativeGemm('builtin', vs[0]);
       const p0 = k.packGemmB(true, B, 64, 64, 64);

@@ -7,7 +7,8 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
 import { getBackend } from '../src/nn/backend.ts';
-import { nativeGemmInfo, nativeGemmPoolWorkers, nativeThreads, setNativeGemm, type GemmIsa } from '../src/nn/native-loader.ts';
+import { nativeGemmInfo, nativeGemmPoolWorkers, nativeThreads, setNativeGemm } from '../src/nn/native-loader.ts';
+import { builtinGemmIsas } from './helpers/gemm-isas.ts';
 
 const backend = getBackend();
 const info = nativeGemmInfo();
@@ -19,19 +20,6 @@ afterAll(() => {
   nativeThreads(threads0);
 });
 
-function isas(): GemmIsa[] {
-  const out: GemmIsa[] = [];
-  for (const isa of ['avx512', 'avx2', 'generic'] as const) {
-    try {
-      setNativeGemm('builtin', isa);
-      out.push(isa);
-    } catch {
-      // not on this CPU
-    }
-  }
-  return out;
-}
-
 // Shapes of the engine above the threading threshold (>= 8 M multiply-adds), with ragged edges in M, N and K
 // (K > 256 crosses the K slices) and every transpose pair.
 const SHAPES = [
@@ -42,7 +30,7 @@ const SHAPES = [
 ];
 
 describe.runIf(backend.name === 'native')('built-in SGEMM thread pool', () => {
-  const vs = isas();
+  const vs = builtinGemmIsas();
 
   // Each output tile is computed whole by one thread over the same K slices in the same order, so the floats
   // are the same bits whatever the thread count (no tolerance: this is the property under test).

@@ -9,6 +9,7 @@ import { Rng } from '../src/core/rng.ts';
 import { getBackend, type Backend } from '../src/nn/backend.ts';
 import { nativeGemmInfo, nativeThreads, setNativeGemm, type GemmImpl, type GemmIsa } from '../src/nn/native-loader.ts';
 import { loadWasmBackend } from '../src/nn/wasm-loader.ts';
+import { builtinGemmIsas } from './helpers/gemm-isas.ts';
 
 const backend = getBackend();
 const info = nativeGemmInfo();
@@ -18,14 +19,7 @@ const wasm = loadWasmBackend().backend;
 function variants(): [GemmImpl, GemmIsa | 'auto'][] {
   if (!info) return [];
   const out: [GemmImpl, GemmIsa | 'auto'][] = [];
-  for (const isa of ['avx512', 'avx2', 'generic'] as const) {
-    try {
-      setNativeGemm('builtin', isa);
-      out.push(['builtin', isa]);
-    } catch {
-      // this CPU lacks the ISA: gemmIsa refuses it, nothing to test
-    }
-  }
+  for (const isa of builtinGemmIsas()) out.push(['builtin', isa]);
   if (info.hasOpenblas) out.push(['openblas', 'auto']);
   setNativeGemm(info.impl);
   return out;
