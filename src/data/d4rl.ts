@@ -196,7 +196,7 @@ function isBooleanArray(data: RawArray['data']): data is ArrayLike<boolean> {
 }
 
 /** Bool / int / float flags to uint8 0/1; anything else means a wrong or corrupt key. */
-function toFlags(data: RawArray['data'], key: string, source: string): Uint8Array {
+export function toFlags(data: RawArray['data'], key: string, source: string): Uint8Array {
   const out = new Uint8Array(data.length);
   for (let i = 0; i < data.length; i++) {
     const v = (data as ArrayLike<number | bigint | boolean>)[i];

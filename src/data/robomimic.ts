@@ -18,7 +18,7 @@
  *
  * Core module: no Node imports. Reading and writing files live in hdf5.ts (readRobomimic / writeRobomimic).
  */
-import { firstNonFinite, type NumericArray, type RawArray } from './d4rl.ts';
+import { firstNonFinite, toFlags, type NumericArray, type RawArray } from './d4rl.ts';
 
 /** robomimic's low-dim observation keys in robosuite's order (its low-dim configs list them so). */
 export const ROBOMIMIC_LOW_DIM_KEYS = ['robot0_eef_pos', 'robot0_eef_quat', 'robot0_gripper_qpos', 'object'] as const;
@@ -300,16 +300,5 @@ function copyNumbers(data: RawArray['data'], out: Float32Array | Float64Array, k
 function toFloat32(data: RawArray['data'], _dim: number, key: string, source: string): Float32Array {
   const out = new Float32Array(data.length);
   copyNumbers(data, out, key, source);
-  return out;
-}
-
-function toFlags(data: RawArray['data'], key: string, source: string): Uint8Array {
-  const out = new Uint8Array(data.length);
-  for (let i = 0; i < data.length; i++) {
-    const v = (data as ArrayLike<number | bigint | boolean>)[i];
-    if (v === true || v === 1 || v === 1n) out[i] = 1;
-    else if (v === false || v === 0 || v === 0n) out[i] = 0;
-    else throw new Error(`${source}: key "${key}" has value ${String(v)} at row ${i}; expected 0/1 or bool`);
-  }
   return out;
 }
