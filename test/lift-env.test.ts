@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
 import { checkEnv } from '../src/envs/checker.ts';
-import type { Env, StepResult } from '../src/envs/env.ts';
+import type { Env } from '../src/envs/env.ts';
 import { LiftEnv } from '../src/envs/mujoco/lift.ts';
 import { loadMujoco } from '../src/envs/mujoco/loader.ts';
 import { CUBE_HALF, TABLE_TOP_Z } from '../src/envs/mujoco/models/panda.ts';

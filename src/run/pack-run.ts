@@ -25,8 +25,6 @@ export interface PackResult {
   bytes: number;
 }
 
-/** A policy server's address (ws:// or wss://): not a path, so it is kept as it is. */
-
 /** A path in a run's config (its `policy`, its `offline` dataset), resolved against the run folder; ws:// policy servers as they are. */
 export function resolveRunPath(run: string, path: string): string {
   return isWebSocketUrl(path) || isAbsolute(path) ? path : resolve(run, path);
