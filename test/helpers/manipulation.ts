@@ -68,7 +68,7 @@ export function denseRewardByPhase(env: Env, expert: Expert & { phase: string },
   return { peak: byPhase, first: steps[0].reward };
 }
 
-/** Row-major matrix of a unit quaternion given x y z w (robosuite's order). */
+/** Row-major matrix of a unit quaternion given x y z w (robosuite's order); written out, not rotations.ts's, so the check is independent. */
 function matOfXyzw(q: ArrayLike<number>, at: number): number[] {
   const [x, y, z, w] = [q[at], q[at + 1], q[at + 2], q[at + 3]];
   return [
