@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NoiseActionVectorEnv } from '../src/algos/dsrl/noise-action-env.ts';
-import { runEval } from '../src/cli/eval.ts';
+import { runEval, successText } from '../src/cli/eval.ts';
 import { Rng } from '../src/core/rng.ts';
 import { BimodalChoice } from '../src/envs/toy/bimodal.ts';
 import { SyncVectorEnv } from '../src/envs/vector.ts';
@@ -17,7 +17,7 @@ import { createDiffusionNetwork, DiffusionPolicy } from '../src/policies/diffusi
 import { readMetrics } from '../src/run/metrics.ts';
 import { makeChunkedVectorEnv } from '../src/envs/registry.ts';
 import { loadDiffusionPolicy } from '../src/policies/diffusion/checkpoint-io.ts';
-import { episodeResetSeed, evaluate, gaussianNoiseActor, TRAINING_EVAL_SEED, zeroNoiseActor } from '../src/run/evaluate.ts';
+import { episodeResetSeed, evaluate, gaussianNoiseActor, successInterval, TRAINING_EVAL_SEED, zeroNoiseActor } from '../src/run/evaluate.ts';
 import { steer } from '../src/run/steer.ts';
 
 const hopperDir = join(import.meta.dirname, '..', 'models', 'hopper');
@@ -105,5 +105,19 @@ describe('one evaluation protocol', () => {
     const summary = JSON.parse(readFileSync(join(run.dir, 'summary.json'), 'utf8'));
     expect(summary.evals[0].successRate).toBe(run.evals[0].successRate);
     expect(readFileSync(join(run.dir, 'curve.svg'), 'utf8')).toMatch(/success rate/);
+  });
+
+  it('success rates come with a 95% Wilson interval that stays inside [0, 1]', () => {
+    // Reference values: the Wilson score formula with z = 1.959964 (e.g. statsmodels proportion_confint(method='wilson')).
+    const [lo, hi] = successInterval(0.43, 100);
+    expect(lo).toBeCloseTo(0.3373, 3);
+    expect(hi).toBeCloseTo(0.5278, 3);
+    expect(successInterval(0, 100)[0]).toBe(0);
+    expect(successInterval(0, 100)[1]).toBeCloseTo(0.037, 3);
+    expect(successInterval(1, 100)[1]).toBe(1);
+    expect(successInterval(1, 100)[0]).toBeCloseTo(0.963, 3);
+    expect(() => successInterval(0.5, 0)).toThrow(/n > 0/);
+    expect(successText({ successRate: 0.43, returns: new Array(100).fill(0) })).toBe('success rate 0.43 (95% interval 0.34-0.53), ');
+    expect(successText({ returns: [1, 2] })).toBe('');
   });
 });

@@ -7,7 +7,7 @@
 import { Option, type Command } from 'commander';
 import type { NoisePolicy, Precision } from '../policies/policy.ts';
 import type { EvalResult } from '../policies/diffusion/manifest.ts';
-import { BASE_NOISES, type BaseNoise } from '../run/evaluate.ts';
+import { BASE_NOISES, successInterval, type BaseNoise } from '../run/evaluate.ts';
 import { intArg, loadPolicyForEnv } from './args.ts';
 
 export interface EvalOptions {
@@ -93,9 +93,11 @@ export function registerEval(program: Command): void {
     });
 }
 
-/** "success rate 0.43, " for envs that report success, else nothing. */
-function successText(res: { successRate?: number }): string {
-  return res.successRate === undefined ? '' : `success rate ${res.successRate.toFixed(2)}, `;
+/** "success rate 0.43 (95% interval 0.34-0.53), " for envs that report success, else nothing. */
+export function successText(res: { successRate?: number; returns: number[] }): string {
+  if (res.successRate === undefined) return '';
+  const [lo, hi] = successInterval(res.successRate, res.returns.length);
+  return `success rate ${res.successRate.toFixed(2)} (95% interval ${lo.toFixed(2)}-${hi.toFixed(2)}), `;
 }
 
 export interface RunEvalOptions {

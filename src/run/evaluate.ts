@@ -158,6 +158,19 @@ export function summarize(returns: number[], lengths: number[], successes?: bool
   return { mean, std, returns, lengths, successes, successRate: successes.filter(Boolean).length / successes.length };
 }
 
+/**
+ * The Wilson score interval of a success rate over n episodes (95% by default): unlike rate ± 1.96 se it stays
+ * inside [0, 1] and is not zero-width at 0 or n successes, where manipulation evaluations often sit.
+ */
+export function successInterval(rate: number, n: number, z = 1.96): [number, number] {
+  if (!(n > 0) || !(rate >= 0 && rate <= 1)) throw new Error(`successInterval: need 0 <= rate <= 1 and n > 0, got ${rate}, ${n}`);
+  const z2n = (z * z) / n;
+  const center = (rate + z2n / 2) / (1 + z2n);
+  const half = (z / (1 + z2n)) * Math.sqrt((rate * (1 - rate)) / n + z2n / (4 * n));
+  // At 0 or n successes an end of the interval is exactly 0 or 1 (the formula gives it up to rounding).
+  return [rate === 0 ? 0 : Math.max(0, center - half), rate === 1 ? 1 : Math.min(1, center + half)];
+}
+
 export function meanLength(res: EpisodeStats): number {
   return res.lengths.reduce((a, b) => a + b, 0) / res.lengths.length;
 }
