@@ -18,6 +18,7 @@ import { readMetrics } from '../src/run/metrics.ts';
 import { makeChunkedVectorEnv } from '../src/envs/registry.ts';
 import { loadDiffusionPolicy } from '../src/policies/diffusion/checkpoint-io.ts';
 import { episodeResetSeed, evaluate, gaussianNoiseActor, successInterval, TRAINING_EVAL_SEED, zeroNoiseActor } from '../src/run/evaluate.ts';
+import { evaluateRun } from '../src/run/evaluate-run.ts';
 import { steer } from '../src/run/steer.ts';
 
 const hopperDir = join(import.meta.dirname, '..', 'models', 'hopper');
@@ -105,6 +106,11 @@ describe('one evaluation protocol', () => {
     const summary = JSON.parse(readFileSync(join(run.dir, 'summary.json'), 'utf8'));
     expect(summary.evals[0].successRate).toBe(run.evals[0].successRate);
     expect(readFileSync(join(run.dir, 'curve.svg'), 'utf8')).toMatch(/success rate/);
+    // dsrl eval --run names the saved agent's training success rate (from summary.json), and gives it back on the same starts.
+    const again = await evaluateRun({ run: run.dir, agent: 'best', episodes: 10, seed: TRAINING_EVAL_SEED, parallel: 2 }, policy, (_env, n, chunk) => bimodal(n, chunk ?? 1));
+    expect(again.trainedSteps).toBe(run.best!.step);
+    expect(again.trainedSuccessRate).toBe(run.best!.successRate);
+    expect(again.successRate).toBe(run.best!.successRate);
   });
 
   it('success rates come with a 95% Wilson interval that stays inside [0, 1]', () => {

@@ -148,7 +148,7 @@ describe('evaluateRun (dsrl eval --run)', () => {
     const [text] = await cli('--run', run.dir, '--episodes', '2', '--parallel', '2', '--seed', '10000');
     expect(text).toMatch(
       new RegExp(
-        `^eval .*: sac best agent \\(saved at ${run.best!.step} env steps, training eval -?[\\d.]+\\) on Hopper-v5, 2 episodes \\(seed 10000\\): return -?[\\d.]+ ± [\\d.]+`,
+        `^eval .*: sac best agent \\(saved at ${run.best!.step} env steps, training eval return -?[\\d.]+\\) on Hopper-v5, 2 episodes \\(seed 10000\\): return -?[\\d.]+ ± [\\d.]+`,
       ),
     );
     const [json] = await cli('--run', run.dir, '--agent', 'last', '--episodes', '2', '--parallel', '2', '--seed', '10000', '--json');

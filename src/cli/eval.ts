@@ -100,6 +100,12 @@ export function successText(res: { successRate?: number; returns: number[] }): s
   return `success rate ${res.successRate.toFixed(2)} (95% interval ${lo.toFixed(2)}-${hi.toFixed(2)}), `;
 }
 
+/** ", training eval 50% success" (or its return where the env reports no success), or nothing if unknown. */
+function trainedEvalText(res: { trainedEval: number | null; trainedSuccessRate: number | null }): string {
+  if (res.trainedSuccessRate !== null) return `, training eval ${(100 * res.trainedSuccessRate).toFixed(0)}% success`;
+  return res.trainedEval === null ? '' : `, training eval return ${res.trainedEval.toFixed(1)}`;
+}
+
 export interface RunEvalOptions {
   run: string;
   agent: 'best' | 'last';
@@ -141,7 +147,7 @@ export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string
   const trained =
     res.trainedSteps === null
       ? ''
-      : ` (saved at ${res.trainedSteps} env steps${res.trainedEval === null ? '' : `, training eval ${res.trainedEval.toFixed(1)}`})`;
+      : ` (saved at ${res.trainedSteps} env steps${trainedEvalText(res)})`;
   log(
     `eval ${opts.run}: ${res.algo} ${opts.agent} agent${opts.stochastic ? ' (sampled actions)' : ''}${trained} on ${res.env}, ${res.returns.length} episodes (seed ${opts.seed}): ` +
       `${successText(res)}return ${res.mean.toFixed(1)} ± ${res.std.toFixed(1)} (min ${Math.min(...res.returns).toFixed(1)}, max ${Math.max(...res.returns).toFixed(1)}), ` +

@@ -4,7 +4,7 @@
  * agent), or a base policy alone with w ~ N(0, I). With seed 10000 they give what a run's training
  * evaluations (and steer's base-policy line) gave, for the same episode count.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NoiseActionVectorEnv } from '../algos/dsrl/noise-action-env.ts';
 import { STEER_ALGOS } from '../algos/registry.ts';
@@ -55,6 +55,23 @@ export interface EvaluateRunResult extends EpisodeStats {
   /** Env steps the agent had trained for, and its return in that training evaluation (from the file). */
   trainedSteps: number | null;
   trainedEval: number | null;
+  /** Its success rate in that evaluation, where the env reports success (from the run's summary.json). */
+  trainedSuccessRate: number | null;
+}
+
+/** The success rate of a run's training evaluation at `step`, from its summary.json; null if it has none. */
+function trainedSuccessRate(run: string, step: number | null): number | null {
+  const file = join(run, 'summary.json');
+  if (step === null || !existsSync(file)) return null;
+  let evals: unknown;
+  try {
+    evals = (JSON.parse(readFileSync(file, 'utf8')) as { evals?: unknown }).evals;
+  } catch {
+    return null; // a summary being rewritten or damaged only loses this annotation, not the evaluation
+  }
+  if (!Array.isArray(evals)) return null;
+  const hit = evals.find((e: { step?: unknown }) => e?.step === step) as { successRate?: unknown } | undefined;
+  return typeof hit?.successRate === 'number' ? hit.successRate : null;
 }
 
 /** Loads the base policy a run names: its env id and the `policy` of its config.json (if any). */
@@ -109,7 +126,16 @@ export async function evaluateRun(
       const meta = { env: cfg.env, label: 'SAC', trainedSteps: manifest.step };
       const actor = input.stochastic ? stochasticActor(sac, env.singleActionSpace.size) : deterministicActor(sac);
       const res = await evaluateMaybeRecording(actor, env, input, input.recordEpisodes, meta);
-      return { ...res, run, agent: input.agent, algo: 'scratch', env: cfg.env, trainedSteps: manifest.step, trainedEval: manifest.evalReturn };
+      return {
+        ...res,
+        run,
+        agent: input.agent,
+        algo: 'scratch',
+        env: cfg.env,
+        trainedSteps: manifest.step,
+        trainedEval: manifest.evalReturn,
+        trainedSuccessRate: trainedSuccessRate(run, manifest.step),
+      };
     } finally {
       await env.close();
     }
@@ -140,6 +166,7 @@ export async function evaluateRun(
         env: cfg.env,
         trainedSteps: num(metadata.step),
         trainedEval: num(metadata.eval_return),
+        trainedSuccessRate: trainedSuccessRate(run, num(metadata.step)),
       };
     } finally {
       await inner.close();
