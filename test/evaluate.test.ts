@@ -107,7 +107,9 @@ describe('one evaluation protocol', () => {
     expect(summary.evals[0].successRate).toBe(run.evals[0].successRate);
     expect(readFileSync(join(run.dir, 'curve.svg'), 'utf8')).toMatch(/success rate/);
     // dsrl eval --run names the saved agent's training success rate (from summary.json), and gives it back on the same starts.
-    const again = await evaluateRun({ run: run.dir, agent: 'best', episodes: 10, seed: TRAINING_EVAL_SEED, parallel: 2 }, policy, (_env, n, chunk) => bimodal(n, chunk ?? 1));
+    const again = await evaluateRun({ run: run.dir, agent: 'best', episodes: 10, seed: TRAINING_EVAL_SEED, parallel: 2 }, policy, (_env, n, chunk) =>
+      bimodal(n, chunk ?? 1),
+    );
     expect(again.trainedSteps).toBe(run.best!.step);
     expect(again.trainedSuccessRate).toBe(run.best!.successRate);
     expect(again.successRate).toBe(run.best!.successRate);

@@ -144,10 +144,7 @@ export async function runEvalRun(opts: RunEvalOptions, io: { log?: (line: string
   });
   const seconds = (performance.now() - started) / 1000;
   const lengthMean = res.lengths.reduce((a, b) => a + b, 0) / res.lengths.length;
-  const trained =
-    res.trainedSteps === null
-      ? ''
-      : ` (saved at ${res.trainedSteps} env steps${trainedEvalText(res)})`;
+  const trained = res.trainedSteps === null ? '' : ` (saved at ${res.trainedSteps} env steps${trainedEvalText(res)})`;
   log(
     `eval ${opts.run}: ${res.algo} ${opts.agent} agent${opts.stochastic ? ' (sampled actions)' : ''}${trained} on ${res.env}, ${res.returns.length} episodes (seed ${opts.seed}): ` +
       `${successText(res)}return ${res.mean.toFixed(1)} ± ${res.std.toFixed(1)} (min ${Math.min(...res.returns).toFixed(1)}, max ${Math.max(...res.returns).toFixed(1)}), ` +
