@@ -13,6 +13,7 @@ import { SyncVectorEnv, type VectorEnv } from '../envs/vector.ts';
 import { readSafetensors } from '../node/safetensors-io.ts';
 import { loadModelTensors } from '../nn/safetensors.ts';
 import type { NoisePolicy } from '../policies/policy.ts';
+import { metricsOf } from '../web/run-metrics.ts';
 import { evaluateRecording } from './episode-record.ts';
 import {
   deterministicActor,
@@ -63,15 +64,13 @@ export interface EvaluateRunResult extends EpisodeStats {
 function trainedSuccessRate(run: string, step: number | null): number | null {
   const file = join(run, 'summary.json');
   if (step === null || !existsSync(file)) return null;
-  let evals: unknown;
+  let summary: Record<string, unknown>;
   try {
-    evals = (JSON.parse(readFileSync(file, 'utf8')) as { evals?: unknown }).evals;
+    summary = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch {
-    return null; // a summary being rewritten or damaged only loses this annotation, not the evaluation
+    return null; // a damaged summary only loses this annotation, not the evaluation
   }
-  if (!Array.isArray(evals)) return null;
-  const hit = evals.find((e: { step?: unknown }) => e?.step === step) as { successRate?: unknown } | undefined;
-  return typeof hit?.successRate === 'number' ? hit.successRate : null;
+  return metricsOf(summary).evals.find((e) => e.step === step)?.successRate ?? null;
 }
 
 /** Loads the base policy a run names: its env id and the `policy` of its config.json (if any). */
