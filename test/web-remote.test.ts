@@ -89,13 +89,23 @@ describe('dsrl view ws:// on a running dsrl steer --view-port', () => {
       const counts = seen.map((s) => s.evals);
       expect(Math.max(...counts), `evaluations seen while training: ${counts.join(' ')}`).toBeGreaterThan(Math.min(...counts));
       for (let i = 1; i < counts.length; i++) expect(counts[i]).toBeGreaterThanOrEqual(counts[i - 1]);
-      const metrics = (await (await api('metrics')).json()) as { evals: { step: number; mean: number }[] };
-      expect(metrics.evals.map((e) => [e.step, e.mean])).toEqual(summary.evals.map((e) => [e.step, e.mean]));
-      // The stream's last episodes are the run folder's (steer flushes the stream before it exits).
-      for (const name of ['agent', 'base'])
-        expect(
-          Buffer.from(await (await api(`episodes/${name}`)).arrayBuffer()).equals(readFileSync(join(runDir, 'episodes', `${name}.safetensors`))),
-        ).toBe(true);
+      // The stream's last frames are the run folder's files (steer flushes the stream before it exits). They come
+      // on another socket than the exit, with no order between the two: give them a few seconds to arrive.
+      const evalsOf = async () =>
+        ((await (await api('metrics')).json()) as { evals: { step: number; mean: number }[] }).evals.map((e) => [e.step, e.mean]);
+      const sameEpisodes = async () => {
+        for (const name of ['agent', 'base'])
+          if (!Buffer.from(await (await api(`episodes/${name}`)).arrayBuffer()).equals(readFileSync(join(runDir, 'episodes', `${name}.safetensors`))))
+            return false;
+        return true;
+      };
+      const wantEvals = summary.evals.map((e) => [e.step, e.mean]);
+      const t1 = performance.now();
+      while (performance.now() - t1 < 5_000 && !((await evalsOf()).length === wantEvals.length && (await sameEpisodes())))
+        await new Promise((r) => setTimeout(r, 50));
+      // The steer's output names each viewer's connection and how the stream's connections closed.
+      expect(await evalsOf(), end.output).toEqual(wantEvals);
+      expect(await sameEpisodes()).toBe(true);
       if (page) {
         const pageCounts = seen.map((s) => s.pageEvals!);
         expect(Math.max(...pageCounts), `evaluations on the page while training: ${pageCounts.join(' ')}`).toBeGreaterThan(Math.min(...pageCounts));

@@ -69,11 +69,16 @@ describe.skipIf(!haveChromium && !process.env.CI)('training in the page, in Chro
       page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(`${site.url}toy.html`);
       const t0 = performance.now();
-      await page.click('#start');
-      // Pause at once: the worker holds at its first yield (a clone step), the progress stands still, then goes
-      // on. Pausing part way through instead raced the whole training (about 0.5 s) on a fast machine.
-      await page.click('#start');
-      await page.waitForFunction(() => window.dsrlToy.status === 'paused', null, { timeout: 30_000 });
+      // Start and pause in one task of the page, so the worker has both messages before it trains: it holds at its
+      // first yield (a clone step), the progress stands still, then goes on. Two separate clicks raced the whole
+      // training (about 0.5 s) on a loaded machine, and pausing part way through did on a fast one.
+      await page.evaluate(() => {
+        const button = document.getElementById('start')!;
+        button.click();
+        button.click();
+      });
+      await page.waitForFunction(() => window.dsrlToy.status !== 'running', null, { timeout: 30_000 });
+      expect((await toyState(page)).status).toBe('paused');
       const held = (await toyState(page)).progress!;
       await page.waitForTimeout(400);
       const still = (await toyState(page)).progress!;
