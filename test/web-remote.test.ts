@@ -28,10 +28,11 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function waitFor<T>(what: string, get: () => T | null | undefined | false, timeoutMs: number): Promise<T> {
+type Maybe<T> = T | null | undefined | false;
+async function waitFor<T>(what: string, get: () => Maybe<T> | Promise<Maybe<T>>, timeoutMs: number): Promise<T> {
   const t0 = performance.now();
   for (;;) {
-    const v = get();
+    const v = await get();
     if (v) return v;
     if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
@@ -100,9 +101,8 @@ describe('dsrl view ws:// on a running dsrl steer --view-port', () => {
         return true;
       };
       const wantEvals = summary.evals.map((e) => [e.step, e.mean]);
-      const t1 = performance.now();
-      while (performance.now() - t1 < 5_000 && !((await evalsOf()).length === wantEvals.length && (await sameEpisodes())))
-        await new Promise((r) => setTimeout(r, 50));
+      // On a timeout, the expectations below say what differs.
+      await waitFor('the last frames', async () => (await evalsOf()).length === wantEvals.length && (await sameEpisodes()), 5_000).catch(() => {});
       // The steer's output names each viewer's connection and how the stream's connections closed.
       expect(await evalsOf(), end.output).toEqual(wantEvals);
       expect(await sameEpisodes()).toBe(true);
