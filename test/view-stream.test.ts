@@ -15,6 +15,7 @@ import { serveRunStream } from '../src/node/view-stream.ts';
 import { listenWs } from '../src/node/ws-limits.ts';
 import { RemoteRun } from '../src/web/remote-run.ts';
 import { startViewer } from '../src/web/server.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'dsrl-view-stream-'));
 const run = join(root, 'run');
@@ -33,14 +34,6 @@ const summary = (n: number) =>
     references: { 'base policy': { mean: 90, std: 2 } },
   });
 const lossRow = (step: number) => `${JSON.stringify({ step, 'losses/critic': 1 / step, 'losses/actor': -step })}\n`;
-
-async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const t0 = performance.now();
-  while (!(await ok())) {
-    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 beforeAll(() => {
   mkdirSync(join(run, 'episodes'), { recursive: true });
@@ -76,8 +69,8 @@ describe('dsrl view ws:// through the view stream', () => {
     const viewer = await startViewer({ runs: [run], remotes: [remote], distDir: dist, port: 0, pollMs: 20 });
     const api = (p: string) => fetch(`http://127.0.0.1:${viewer.port}/api/runs/${p}`);
     try {
-      await until('the stream', () => remote.connected && remote.episodeNames().length === 2);
-      await until('the losses', () => remote.version().losses !== null);
+      await waitFor('the stream', () => remote.connected && remote.episodeNames().length === 2);
+      await waitFor('the losses', () => remote.version().losses !== null);
       const list = (await (await fetch(`http://127.0.0.1:${viewer.port}/api/runs`)).json()) as { id: number; name: string; env: string }[];
       expect(list.map((r) => [r.id, r.name, r.env])).toEqual([
         [0, 'run', 'Hopper-v5'],
@@ -102,14 +95,14 @@ describe('dsrl view ws:// through the view stream', () => {
       writeAtomic(join(run, 'summary.json'), summary(2));
       writeAtomic(join(run, 'episodes', 'agent.safetensors'), Buffer.from('agent episode 2'));
       writeFileSync(join(run, 'metrics.jsonl'), lossRow(100) + lossRow(200) + lossRow(300));
-      await until('the second evaluation', async () => ((await (await api('1/metrics')).json()) as { evals: unknown[] }).evals.length === 2);
-      await until('the new episode', async () => (await (await api('1/episodes/agent')).text()) === 'agent episode 2');
-      await until('the new losses', async () => (await (await api('1/losses')).text()).includes('300'));
+      await waitFor('the second evaluation', async () => ((await (await api('1/metrics')).json()) as { evals: unknown[] }).evals.length === 2);
+      await waitFor('the new episode', async () => (await (await api('1/episodes/agent')).text()) === 'agent episode 2');
+      await waitFor('the new losses', async () => (await (await api('1/losses')).text()).includes('300'));
       expect((text.match(/event: version/g) ?? []).length).toBeGreaterThanOrEqual(1);
 
       // The stream ends (a finished or killed steer): the page's event stream closes, a new one waits, the files stay.
       await stream.close();
-      await until('the drop', () => !remote.connected);
+      await waitFor('the drop', () => !remote.connected);
       const ended = (async () => {
         while (!(await reader.read().catch(() => ({ done: true }))).done);
         return 'ended';
@@ -142,7 +135,7 @@ describe('dsrl view ws:// through the view stream', () => {
     const wrong = new RemoteRun(url, { token: 'not-the-one', backoffMs: 10_000 });
     const right = new RemoteRun(url, { token: 'sesame-123' });
     try {
-      await until('the refusals', () => without.lastError !== null && wrong.lastError !== null && right.connected);
+      await waitFor('the refusals', () => without.lastError !== null && wrong.lastError !== null && right.connected);
       expect(without.lastError).toMatch(/refused with HTTP 401 \(the stream wants a token: --token <secret> or DSRL_VIEW_TOKEN\)/);
       expect(wrong.lastError).toMatch(/HTTP 401/);
       expect(without.connected || wrong.connected).toBe(false);
@@ -157,7 +150,7 @@ describe('dsrl view ws:// through the view stream', () => {
     const logs: string[] = [];
     const remote = new RemoteRun(impostor.url, { log: (l) => logs.push(l), backoffMs: 10_000 });
     try {
-      await until('the refusal', () => remote.lastError !== null);
+      await waitFor('the refusal', () => remote.lastError !== null);
       expect(remote.lastError).toBe(
         `malformed view-stream frame: starts with "{\\"po", not "DSRV"; is ${impostor.url} a dsrl steer --view-port stream?`,
       );
@@ -191,7 +184,7 @@ describe('dsrl view ws:// through the view stream', () => {
     const rss0 = process.memoryUsage().rss;
     let maxRss = rss0;
     try {
-      await until('both clients', () => stream.stats().clients === 2 && reader.connected);
+      await waitFor('both clients', () => stream.stats().clients === 2 && reader.connected);
       // 60 new versions of a 2 MiB episode, 40 ms apart: 120 MiB a queueing server would hold for the stalled client.
       for (let i = 1; i <= 60; i++) {
         writeAtomic(join(big, 'episodes', 'agent.safetensors'), episode(i));
@@ -200,7 +193,7 @@ describe('dsrl view ws:// through the view stream', () => {
         maxRss = Math.max(maxRss, process.memoryUsage().rss);
       }
       const last = episode(60);
-      await until(
+      await waitFor(
         'the newest version at the reading client',
         () => (reader.answer('episodes/agent')?.body as Buffer | undefined)?.equals(last) === true,
         10_000,

@@ -20,6 +20,7 @@ import { paneHits, type ColourClass } from './helpers/viewer-pixels.ts';
 import type {} from '../web/src/viewer-state.ts';
 import { haveChromium, launchChromium, MISSING_IN_CI } from './helpers/chromium.ts';
 import { startTinySteer, type SteerExit } from './helpers/steer-run.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-live-'));
 const runDir = join(tmp, 'run');
@@ -45,14 +46,6 @@ afterAll(async () => {
   await steerDone?.catch(() => {});
   rmSync(tmp, { recursive: true, force: true });
 });
-
-async function waitFor(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
-  const t0 = performance.now();
-  while (!ok()) {
-    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /**
  * Robot-coloured pixels (the Hopper's rgba 0.8 0.6 0.4: the "warm" class of helpers/viewer-pixels.ts) in one pane of

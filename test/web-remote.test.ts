@@ -18,6 +18,7 @@ import { startViewer } from '../src/web/server.ts';
 import type {} from '../web/src/viewer-state.ts';
 import { haveChromium, launchChromium, MISSING_IN_CI } from './helpers/chromium.ts';
 import { startTinySteer } from './helpers/steer-run.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dsrl-web-remote-'));
 const runDir = join(tmp, 'run');
@@ -27,17 +28,6 @@ afterAll(async () => {
   await browser?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-type Maybe<T> = T | null | undefined | false;
-async function waitFor<T>(what: string, get: () => Maybe<T> | Promise<Maybe<T>>, timeoutMs: number): Promise<T> {
-  const t0 = performance.now();
-  for (;;) {
-    const v = await get();
-    if (v) return v;
-    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('dsrl view ws:// on a running dsrl steer --view-port', () => {
   it('follows the run through its stream as it evaluates, with a stalled viewer attached', async () => {
