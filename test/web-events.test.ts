@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStream, type RunVersion } from '../src/web/run-watch.ts';
 import { startViewer } from '../src/web/server.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'dsrl-viewer-events-'));
 const run = join(root, 'run');
@@ -50,14 +51,7 @@ function subscribe(port: number, path: string): Promise<Sse> {
         versions: [],
         pings: 0,
         closed: new Promise((r) => res.once('close', () => r())),
-        next: async (count, timeoutMs = 3000) => {
-          const t0 = performance.now();
-          while (sse.versions.length < count) {
-            if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for version ${count}`);
-            await new Promise((r) => setTimeout(r, 10));
-          }
-          return sse.versions[count - 1];
-        },
+        next: (count, timeoutMs = 3000) => waitFor(`version ${count}`, () => sse.versions[count - 1], timeoutMs, 10),
       };
       let text = '';
       res.on('data', (c: Buffer) => {
