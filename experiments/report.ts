@@ -10,7 +10,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { curveSvg, meanStdAcrossSeeds, type CurvePoint } from '../src/run/curve.ts';
+import { curveSvg, meanStdAcrossSeeds, type BandPoint, type CurvePoint } from '../src/run/curve.ts';
 import { readMetrics } from '../src/run/metrics.ts';
 
 export const ALGO_KEYS = ['base', 'base-zero', 'na', 'na-demos', 'sac', 'residual', 'scratch'] as const;
@@ -240,19 +240,22 @@ export function curveFileName(env: string): string {
 
 /** One chart for an env: mean ± std across seeds per algorithm, the base policy alone as horizontal lines. */
 export function envCurvesSvg(records: readonly RunRecord[], env: string, algos: readonly AlgoKey[]): string {
+  const metric = envMetric(records, env);
+  // mean ± std of a success rate can leave [0, 100]; a rate cannot, so its band stops at the bounds.
+  const clip = (b: BandPoint): BandPoint => (metric === 'success' ? [b[0], Math.max(0, b[1]), Math.min(100, b[2])] : b);
   const series = algos
     .filter((a) => !evalOnly(a))
     .flatMap((algo) => {
       const runs = records.filter((r) => r.env === env && r.algo === algo).map((r) => r.evals);
       if (runs.length === 0) return [];
       const { points, band } = meanStdAcrossSeeds(runs);
-      return [{ name: `${ALGO_LABELS[algo]} (${runs.length} seed${runs.length > 1 ? 's' : ''})`, points, band }];
+      return [{ name: `${ALGO_LABELS[algo]} (${runs.length} seed${runs.length > 1 ? 's' : ''})`, points, band: band.map(clip) }];
     });
   const hlines = algos.filter(evalOnly).flatMap((algo) => {
     const stat = statAt(records, env, algo, 0);
     return stat ? [{ name: ALGO_LABELS[algo], value: stat.mean }] : [];
   });
-  const label = metricLabel(envMetric(records, env));
+  const label = metricLabel(metric);
   return curveSvg({
     title: `${env}: ${label}`,
     xLabel: 'env steps',

@@ -87,6 +87,29 @@ describe('curveSvg', () => {
     }
   });
 
+  it('widens the canvas to fit a long legend name instead of clipping it', () => {
+    const name = 'DSRL-NA, demonstrations in the buffer (3 seeds)';
+    const points: [number, number][] = [
+      [0, 0],
+      [10, 1],
+    ];
+    const short = curveSvg({ series: [{ name: 'SAC', points }] });
+    const long = curveSvg({
+      series: [
+        { name: 'SAC', points },
+        { name, points },
+      ],
+    });
+    const widthOf = (svg: string) => Number(svg.match(/<svg [^>]*width="([\d.]+)"/)![1]);
+    expect(widthOf(short)).toBe(720);
+    const textX = Number(long.match(new RegExp(`<text x="([\\d.]+)"[^>]*>${name.replace(/[()]/g, '\\$&')}</text>`))![1]);
+    // 7 px per character is generous for a 12 px sans-serif font (about 6.5 px on average).
+    expect(textX + 7 * name.length).toBeLessThanOrEqual(widthOf(long));
+    // The plot keeps the width it has beside a legend of a third of the default 720 px.
+    const frameW = Number(long.match(/<rect x="70" [^>]*width="([\d.]+)"/)![1]);
+    expect(frameW).toBe(720 - 70 - 720 / 3);
+  });
+
   it('puts higher values higher on the page', () => {
     const svg = curveSvg({
       series: [

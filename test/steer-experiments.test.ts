@@ -6,6 +6,7 @@ import { planRuns, writeReport, type ExperimentOptions } from '../experiments/st
 import {
   bestUpTo,
   collectRuns,
+  envCurvesSvg,
   minutesAt,
   nominalStep,
   RESUME_GAP_S,
@@ -65,6 +66,28 @@ describe('experiments: gym comparison table', () => {
     expect(bestUpTo(records, 'E', 'na', 2000)).toEqual({ mean: 40, std: 10, seeds: [1, 2] });
     expect(minutesAt(records, 'E', 'na', 3000)).toBe(0);
     expect(minutesAt(records, 'E', 'sac', 3000)).toBeNull();
+  });
+
+  it('keeps the band of a success-rate curve inside 0-100% and leaves a return band as it is', () => {
+    const rec = (seed: number, value: number, metric: 'success' | 'return') => ({
+      env: 'E',
+      algo: 'na' as const,
+      seed,
+      dir: '',
+      evals: [[1000, value] as [number, number], [2000, value] as [number, number]],
+      minutes: [0, 0],
+      metric,
+    });
+    // Seeds at 0, 0 and 100: mean 33.3 ± 47.1, a band from -13.8 to 80.5.
+    const svgOf = (metric: 'success' | 'return') =>
+      envCurvesSvg(
+        [0, 0, 100].map((v, i) => rec(i + 1, v, metric)),
+        'E',
+        ['na'],
+      );
+    const lowestTick = (svg: string) => Math.min(...[...svg.matchAll(/text-anchor="end"[^>]*>(-?[\d.]+)<\/text>/g)].map((m) => Number(m[1])));
+    expect(lowestTick(svgOf('success'))).toBe(0);
+    expect(lowestTick(svgOf('return'))).toBeLessThan(0);
   });
 
   it('snaps evaluations to the schedule, aggregates seeds per budget, and plans only the unfinished runs', () => {

@@ -179,13 +179,17 @@ export function curveSvg(options: CurveOptions): string {
 
   const legendNames = [...series.map((s) => s.name), ...hlines.map((h) => h.name)];
   const longestName = Math.max(0, ...legendNames.map((n) => n.length));
+  // About 7 px per character at font-size 12; a legend longer than a third of the width widens the
+  // canvas instead of shrinking the plot or clipping its names.
+  const legendW = legendNames.length > 0 ? 48 + 7 * longestName : 20;
   const margin = {
     left: 70,
-    right: legendNames.length > 0 ? Math.min(width / 3, 48 + 7 * longestName) : 20,
+    right: legendW,
     top: options.title ? 40 : 16,
     bottom: options.xLabel ? 52 : 34,
   };
-  const plotW = Math.max(10, width - margin.left - margin.right);
+  const plotW = Math.max(10, width - margin.left - Math.min(width / 3, legendW));
+  const canvasW = margin.left + plotW + legendW;
   const plotH = Math.max(10, height - margin.top - margin.bottom);
 
   const xTicks = niceTicks(...padDegenerate(xExtent ?? [0, 1]));
@@ -196,8 +200,10 @@ export function curveSvg(options: CurveOptions): string {
   const sy = (y: number) => margin.top + plotH - ((y - y0) / (y1 - y0)) * plotH;
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT} font-size="12">`);
-  out.push(`<rect x="0" y="0" width="${width}" height="${height}" fill="white"/>`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${num(canvasW)}" height="${height}" viewBox="0 0 ${num(canvasW)} ${height}" ${FONT} font-size="12">`,
+  );
+  out.push(`<rect x="0" y="0" width="${num(canvasW)}" height="${height}" fill="white"/>`);
   if (options.title) {
     out.push(
       `<text x="${num(margin.left + plotW / 2)}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(options.title)}</text>`,
